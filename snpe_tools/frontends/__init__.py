@@ -1,0 +1,1 @@
+"""Framework frontends: each parses its format and maps ops into the common IR."""

@@ -1,0 +1,1 @@
+"""ONNX frontend (snpe-onnx-to-dlc)."""

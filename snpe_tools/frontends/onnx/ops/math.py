@@ -1,0 +1,158 @@
+"""ONNX elementwise arithmetic, activations and softmax -> QNN."""
+from __future__ import annotations
+
+import numpy as np
+
+from ....errors import ConversionError
+from ..context import OnnxContext, attrs
+from ..registry import onnx_op
+
+_BINARY = {
+    "Add": "ElementWiseAdd", "Sub": "ElementWiseSubtract", "Mul": "ElementWiseMultiply",
+    "Div": "ElementWiseDivide", "Pow": "ElementWisePower", "Max": "ElementWiseMaximum",
+    "Min": "ElementWiseMinimum", "Sum": "ElementWiseAdd", "Equal": "ElementWiseEqual",
+    "Greater": "ElementWiseGreater", "GreaterOrEqual": "ElementWiseGreaterEqual",
+    "Less": "ElementWiseLess", "LessOrEqual": "ElementWiseLessEqual", "And": "ElementWiseAnd",
+    "Or": "ElementWiseOr", "Xor": "ElementWiseXor",
+}
+
+
+def _name(node) -> str:
+    return node.name or node.output[0]
+
+
+def _legacy_broadcast(ctx: OnnxContext, node, b: str) -> str:
+    """Opset < 7 ``broadcast=1, axis=k``: reshape the second input so numpy broadcasting applies."""
+    a = attrs(node)
+    if ctx.opset >= 7 or not a.get("broadcast", 0):
+        return b
+    rank_a, shp_b = ctx.rank(node.input[0]), ctx.shape(b)
+    axis = a.get("axis", rank_a - len(shp_b))
+    axis = axis + rank_a if axis < 0 else axis
+    new = [1] * axis + list(shp_b) + [1] * (rank_a - axis - len(shp_b))
+    if ctx.is_const(b):
+        return ctx.add_const(f"{b}.bcast", ctx.const(b).reshape(new))
+    out = ctx.graph.unique_name(f"{b}.bcast")
+    return ctx.emit("Reshape", [ctx.tensor(b)], [out], {"shape": new}, name=out)[0]
+
+
+@onnx_op(*_BINARY)
+def binary(ctx: OnnxContext, node) -> None:
+    qnn = _BINARY[node.op_type]
+    ins = [i for i in node.input if i]
+    if len(ins) == 1:
+        ctx.alias(node.output[0], ins[0])
+        return
+    if len(ins) > 2 and node.op_type not in ("Sum", "Max", "Min"):
+        raise ConversionError(f"{node.op_type} node '{_name(node)}' has {len(ins)} inputs")
+    acc = ctx.tensor(ins[0])
+    second = _legacy_broadcast(ctx, node, ins[1]) if len(ins) == 2 else ins[1]
+    for k, other in enumerate(ins[1:]):
+        last = k == len(ins) - 2
+        out = node.output[0] if last else ctx.graph.unique_name(f"{node.output[0]}.part{k}")
+        rhs = ctx.tensor(second if k == 0 else other)
+        acc = ctx.emit(qnn, [acc, rhs], [out], name=_name(node) if last else out)[0]
+
+
+_UNARY = {
+    "Abs": "ElementWiseAbs", "Ceil": "ElementWiseCeil", "Cos": "ElementWiseCos", "Exp": "ElementWiseExp",
+    "Floor": "ElementWiseFloor", "Log": "ElementWiseLog", "Neg": "ElementWiseNeg", "Not": "ElementWiseNot",
+    "Round": "ElementWiseRound", "Sign": "ElementWiseSign", "Sin": "ElementWiseSin",
+    "Sqrt": "ElementWiseSquareRoot", "Asin": "ElementWiseAsin", "Atan": "ElementWiseAtan",
+    "Relu": "Relu", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "HardSwish": "HardSwish", "Gelu": "Gelu",
+}
+
+
+@onnx_op(*_UNARY)
+def unary(ctx: OnnxContext, node) -> None:
+    if node.op_type == "Gelu" and attrs(node).get("approximate", "none") != "none":
+        raise ConversionError(f"Gelu node '{_name(node)}': approximate='tanh' is not supported")
+    ctx.emit(_UNARY[node.op_type], [ctx.tensor(node.input[0])], [node.output[0]], name=_name(node))
+
+
+@onnx_op("Clip")
+def clip(ctx: OnnxContext, node) -> None:
+    a = attrs(node)
+    lo, hi = float(a.get("min", -np.finfo(np.float32).max)), float(a.get("max", np.finfo(np.float32).max))
+    if ctx.opset >= 11:
+        if len(node.input) > 1 and node.input[1]:
+            lo = float(ctx.require_const(node, 1, "min"))
+        if len(node.input) > 2 and node.input[2]:
+            hi = float(ctx.require_const(node, 2, "max"))
+    if lo == 0.0 and hi == np.finfo(np.float32).max:
+        ctx.emit("Relu", [ctx.tensor(node.input[0])], [node.output[0]], name=_name(node))
+        return
+    ctx.emit("ReluMinMax", [ctx.tensor(node.input[0])], [node.output[0]], {"min_value": lo, "max_value": hi},
+             name=_name(node))
+
+
+@onnx_op("LeakyRelu")
+def leaky_relu(ctx: OnnxContext, node) -> None:
+    alpha = float(attrs(node).get("alpha", 0.01))
+    slope = ctx.add_const(f"{_name(node)}.alpha", np.array([alpha], np.float32))
+    ctx.emit("Prelu", [ctx.tensor(node.input[0]), slope], [node.output[0]], name=_name(node))
+
+
+@onnx_op("PRelu")
+def prelu(ctx: OnnxContext, node) -> None:
+    ctx.emit("Prelu", [ctx.tensor(node.input[0]), ctx.tensor(node.input[1])], [node.output[0]], name=_name(node))
+
+
+@onnx_op("Elu")
+def elu(ctx: OnnxContext, node) -> None:
+    ctx.emit("Elu", [ctx.tensor(node.input[0])], [node.output[0]],
+             {"alpha": float(attrs(node).get("alpha", 1.0))}, name=_name(node))
+
+
+@onnx_op("HardSigmoid")
+def hard_sigmoid(ctx: OnnxContext, node) -> None:
+    a = attrs(node)
+    ctx.emit("ElementWiseNeuron", [ctx.tensor(node.input[0])], [node.output[0]],
+             {"operation": 2, "alpha": float(a.get("alpha", 0.2)), "beta": float(a.get("beta", 0.5))},
+             name=_name(node))
+
+
+@onnx_op("Softplus")
+def softplus(ctx: OnnxContext, node) -> None:
+    ctx.emit("ElementWiseNeuron", [ctx.tensor(node.input[0])], [node.output[0]], {"operation": 7},
+             name=_name(node))
+
+
+@onnx_op("Reciprocal")
+def reciprocal(ctx: OnnxContext, node) -> None:
+    one = ctx.add_const(f"{_name(node)}.one", np.array(1.0, np.float32))
+    ctx.emit("ElementWiseDivide", [one, ctx.tensor(node.input[0])], [node.output[0]], name=_name(node))
+
+
+@onnx_op("Softmax", "LogSoftmax")
+def softmax(ctx: OnnxContext, node) -> None:
+    qnn = "Softmax" if node.op_type == "Softmax" else "LogSoftmax"
+    a = attrs(node)
+    shape = ctx.shape(node.input[0])
+    rank = len(shape)
+    axis = int(a.get("axis", -1 if ctx.opset >= 13 else 1))
+    axis = axis + rank if axis < 0 else axis
+    x = ctx.tensor(node.input[0])
+    if ctx.opset >= 13 or axis == rank - 1 or all(d == 1 for d in shape[axis + 1:]):
+        ctx.emit(qnn, [x], [node.output[0]], {"axis": axis}, name=_name(node))
+        return
+    # opset < 13: softmax over the flattened trailing block [axis:]
+    flat = [int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))]
+    t1 = ctx.graph.unique_name(f"{node.output[0]}.2d")
+    ctx.emit("Reshape", [x], [t1], {"shape": flat}, name=t1)
+    t2 = ctx.graph.unique_name(f"{node.output[0]}.sm")
+    ctx.emit(qnn, [t1], [t2], {"axis": 1}, name=_name(node))
+    ctx.emit("Reshape", [t2], [node.output[0]], {"shape": list(shape)}, name=f"{_name(node)}.reshape")
+
+
+@onnx_op("Identity", "Dropout")
+def identity(ctx: OnnxContext, node) -> None:
+    a = attrs(node)
+    if node.op_type == "Dropout" and (a.get("is_test", 1) == 0 and ctx.opset < 7):
+        pass  # inference: dropout is the identity either way
+    if node.op_type == "Dropout" and len(node.input) > 2 and node.input[2] and ctx.is_const(node.input[2]) \
+            and bool(ctx.const(node.input[2])):
+        raise ConversionError(f"Dropout node '{_name(node)}': training_mode=True is not supported")
+    ctx.alias(node.output[0], node.input[0])
+    if len(node.output) > 1 and node.output[1]:
+        ctx.consts[node.output[1]] = np.ones(ctx.shape(node.input[0]), dtype=np.bool_)

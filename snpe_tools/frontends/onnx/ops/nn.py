@@ -1,0 +1,252 @@
+"""ONNX Conv / ConvTranspose / pooling / BatchNormalization / LRN -> QNN (channel-last)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ....errors import ConversionError
+from ..context import OnnxContext, attrs
+from ..registry import onnx_op
+
+
+def _node_name(node) -> str:
+    return node.name or node.output[0]
+
+
+def _explicit_pads(node, a, in_spatial, kernel, strides, dilations) -> list[tuple[int, int]]:
+    """ONNX ``pads``/``auto_pad`` -> [(begin, end)] per spatial axis."""
+    n = len(kernel)
+    auto = a.get("auto_pad", "NOTSET")
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        out = []
+        for i in range(n):
+            eff = (kernel[i] - 1) * dilations[i] + 1
+            total = max((math.ceil(in_spatial[i] / strides[i]) - 1) * strides[i] + eff - in_spatial[i], 0)
+            small = total // 2
+            out.append((small, total - small) if auto == "SAME_UPPER" else (total - small, small))
+        return out
+    if auto == "VALID":
+        return [(0, 0)] * n
+    pads = list(a.get("pads", [0] * (2 * n)))
+    return [(int(pads[i]), int(pads[i + n])) for i in range(n)]
+
+
+def _lift_1d(ctx: OnnxContext, node, name: str) -> str:
+    """[N,C,L] -> [N,C,1,L] so that 1-D ops run as 2-D QNN ops."""
+    s = ctx.shape(name)
+    out = ctx.graph.unique_name(f"{name}.4d")
+    return ctx.emit("Reshape", [ctx.tensor(name)], [out], {"shape": [s[0], s[1], 1, s[2]]}, name=out)[0]
+
+
+def _finish_1d(ctx: OnnxContext, node, tmp4d: str) -> None:
+    s = ctx.graph.tensors[tmp4d].shape
+    ctx.emit("Reshape", [tmp4d], [node.output[0]], {"shape": [s[0], s[1], s[3]]},
+             name=_node_name(node) + ".3d")
+
+
+def _with_1d(ctx: OnnxContext, node, fn) -> None:
+    """Run translator body ``fn(x_name, out_name, is_1d)`` lifting 1-D inputs to 2-D."""
+    rank = ctx.rank(node.input[0])
+    if rank == 3:
+        x = _lift_1d(ctx, node, node.input[0])
+        tmp = ctx.graph.unique_name(f"{node.output[0]}.4d")
+        fn(x, tmp, True)
+        _finish_1d(ctx, node, tmp)
+    elif rank == 4:
+        fn(node.input[0], node.output[0], False)
+    else:
+        raise ConversionError(f"{node.op_type} node '{_node_name(node)}': rank-{rank} input is not supported "
+                              "(only 1-D and 2-D spatial)")
+
+
+class _NodeView:
+    """A NodeProto look-alike with a replaced output (used when lifting 1-D ops)."""
+
+    def __init__(self, node, output: str) -> None:
+        self.name, self.op_type, self.input = node.name, node.op_type, node.input
+        self.output = [output]
+
+
+@onnx_op("Conv")
+def conv(ctx: OnnxContext, node) -> None:
+    a = attrs(node)
+    w_name = node.input[1]
+    w = ctx.const(w_name)
+    if w is None:
+        raise ConversionError(f"Conv node '{_node_name(node)}': weights must be constant initializers")
+    if w.ndim == 3:
+        w = w[:, :, None, :]
+
+    def body(x, out, is_1d):
+        g = int(a.get("group", 1))
+        kernel = list(w.shape[2:])
+        n_src = len(kernel) - int(is_1d)
+        strides = list(a.get("strides", [1] * n_src))
+        dil = list(a.get("dilations", [1] * n_src))
+        pads_attr = dict(a)
+        if is_1d:
+            strides, dil = [1] + strides, [1] + dil
+            if "pads" in a:
+                pads_attr["pads"] = [0, a["pads"][0], 0, a["pads"][1]]
+        in_shape = ctx.shape(x)
+        pads = _explicit_pads(node, pads_attr, in_shape[2:], kernel, strides, dil)
+        params = {"stride": strides, "dilation": dil, "pad_amount": pads}
+        co, cig = w.shape[0], w.shape[1]
+        ci = in_shape[1]
+        bias = [ctx.tensor(node.input[2])] if len(node.input) > 2 and node.input[2] else []
+        view = _NodeView(node, out)
+        if g > 1 and cig == 1 and g == ci:
+            wq = ctx.add_const(f"{w_name}.hwio", np.ascontiguousarray(w.transpose(2, 3, 1, 0)))
+            ctx.emit_channel_last("DepthWiseConv2d", view, [x], params, [wq] + bias)
+        else:
+            wq = ctx.add_const(f"{w_name}.hwio", np.ascontiguousarray(w.transpose(2, 3, 1, 0)))
+            params["group"] = g
+            ctx.emit_channel_last("Conv2d", view, [x], params, [wq] + bias)
+
+    _with_1d(ctx, node, body)
+
+
+@onnx_op("ConvTranspose")
+def conv_transpose(ctx: OnnxContext, node) -> None:
+    a = attrs(node)
+    w = ctx.const(node.input[1])
+    if w is None:
+        raise ConversionError(f"ConvTranspose node '{_node_name(node)}': weights must be constant")
+    if w.ndim == 3:
+        w = w[:, :, None, :]
+
+    def body(x, out, is_1d):
+        g = int(a.get("group", 1))
+        kernel = list(w.shape[2:])
+        n = len(kernel)
+        strides = list(a.get("strides", [1] * (n - int(is_1d))))
+        dil = list(a.get("dilations", [1] * (n - int(is_1d))))
+        opad = list(a.get("output_padding", [0] * (n - int(is_1d))))
+        pads_l = list(a.get("pads", [0] * (2 * (n - int(is_1d)))))
+        out_shape = a.get("output_shape")
+        if is_1d:
+            strides, dil, opad = [1] + strides, [1] + dil, [0] + opad
+            pads_l = [0, pads_l[0], 0, pads_l[1]]
+            if out_shape is not None:
+                out_shape = [1] + list(out_shape)[-1:]
+        wk = w
+        if any(d != 1 for d in dil):   # QNN TransposeConv2d has no dilation: dilate the kernel
+            kh = (w.shape[2] - 1) * dil[0] + 1
+            kw = (w.shape[3] - 1) * dil[1] + 1
+            wk = np.zeros(w.shape[:2] + (kh, kw), w.dtype)
+            wk[:, :, ::dil[0], ::dil[1]] = w
+        k = wk.shape[2:]
+        in_sp = ctx.shape(x)[2:]
+        auto = a.get("auto_pad", "NOTSET")
+        if out_shape is not None or auto in ("SAME_UPPER", "SAME_LOWER"):
+            target = list(out_shape)[-2:] if out_shape is not None else [in_sp[i] * strides[i] for i in range(2)]
+            pads = []
+            for i in range(2):
+                total = strides[i] * (in_sp[i] - 1) + opad[i] + k[i] - target[i]
+                total = max(total, 0)
+                if auto == "SAME_UPPER" or (out_shape is not None and auto != "SAME_LOWER"):
+                    pads.append((total // 2, total - total // 2))
+                else:
+                    pads.append((total - total // 2, total // 2))
+        elif auto == "VALID":
+            pads = [(0, 0), (0, 0)]
+        else:
+            pads = [(int(pads_l[0]), int(pads_l[2])), (int(pads_l[1]), int(pads_l[3]))]
+        # ONNX weights [ci, co/g, kh, kw] -> QNN [kh, kw, ci, co/g]
+        wq = ctx.add_const(f"{node.input[1]}.hwio", np.ascontiguousarray(wk.transpose(2, 3, 0, 1)))
+        bias = [ctx.tensor(node.input[2])] if len(node.input) > 2 and node.input[2] else []
+        params = {"stride": strides, "pad_amount": pads, "group": g, "output_padding": opad}
+        ctx.emit_channel_last("TransposeConv2d", _NodeView(node, out), [x], params, [wq] + bias)
+
+    _with_1d(ctx, node, body)
+
+
+def _pool(ctx: OnnxContext, node, qnn_type: str, global_: bool) -> None:
+    a = attrs(node)
+    if len([o for o in node.output if o]) > 1:
+        raise ConversionError(f"{node.op_type} node '{_node_name(node)}': the Indices output is not supported")
+
+    def body(x, out, is_1d):
+        in_shape = ctx.shape(x)
+        if global_:
+            kernel, strides, pads = list(in_shape[2:]), [1, 1], [(0, 0), (0, 0)]
+            ceil = 0
+        else:
+            kernel = list(a["kernel_shape"])
+            strides = list(a.get("strides", [1] * len(kernel)))
+            dil = list(a.get("dilations", [1] * len(kernel)))
+            if len(kernel) != len(in_shape) - 2 - int(is_1d):
+                raise ConversionError(f"{node.op_type} node '{_node_name(node)}': kernel_shape does not match "
+                                      "the input rank")
+            if any(d != 1 for d in dil):
+                raise ConversionError(f"{node.op_type} node '{_node_name(node)}': dilated pooling is not supported")
+            pa = dict(a)
+            if is_1d:
+                kernel, strides = [1] + kernel, [1] + strides
+                if "pads" in a:
+                    pa["pads"] = [0, a["pads"][0], 0, a["pads"][1]]
+            pads = _explicit_pads(node, pa, in_shape[2:], kernel, strides, [1, 1])
+            ceil = int(a.get("ceil_mode", 0))
+        params = {"filter_size": kernel, "stride": strides, "pad_amount": pads, "rounding_mode": ceil}
+        if qnn_type == "PoolAvg2d":
+            params["count_pad_for_edges"] = bool(a.get("count_include_pad", 0))
+        ctx.emit_channel_last(qnn_type, _NodeView(node, out), [x], params)
+
+    _with_1d(ctx, node, body)
+
+
+@onnx_op("MaxPool")
+def max_pool(ctx, node):
+    _pool(ctx, node, "PoolMax2d", False)
+
+
+@onnx_op("AveragePool")
+def avg_pool(ctx, node):
+    _pool(ctx, node, "PoolAvg2d", False)
+
+
+@onnx_op("GlobalAveragePool")
+def global_avg_pool(ctx, node):
+    _pool(ctx, node, "PoolAvg2d", True)
+
+
+@onnx_op("GlobalMaxPool")
+def global_max_pool(ctx, node):
+    _pool(ctx, node, "PoolMax2d", True)
+
+
+@onnx_op("BatchNormalization")
+def batch_norm(ctx: OnnxContext, node) -> None:
+    a = attrs(node)
+    if a.get("training_mode", 0):
+        raise ConversionError(f"BatchNormalization node '{_node_name(node)}': training_mode=1 is not supported")
+    gamma, beta, mean, var = (ctx.require_const(node, i, "scale/bias/mean/var") for i in range(1, 5))
+    eps = float(a.get("epsilon", 1e-5))
+    scale = (gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)).astype(np.float32)
+    bias = (beta - mean * scale).astype(np.float32)
+    w = ctx.add_const(f"{_node_name(node)}.weight", scale)
+    b = ctx.add_const(f"{_node_name(node)}.bias", bias)
+    rank = ctx.rank(node.input[0])
+    if rank <= 2:
+        ctx.emit("Batchnorm", [ctx.tensor(node.input[0]), w, b], [node.output[0]], name=_node_name(node))
+    else:
+        ctx.emit_channel_last("Batchnorm", node, [node.input[0]], {}, [w, b])
+
+
+@onnx_op("LRN")
+def lrn(ctx: OnnxContext, node) -> None:
+    a = attrs(node)
+    size = int(a["size"])
+    params = {"alpha": float(a.get("alpha", 1e-4)) / size, "beta": float(a.get("beta", 0.75)),
+              "bias": float(a.get("bias", 1.0)), "radius": (size - 1) // 2, "region": 0}
+    ctx.emit_channel_last("Lrn", node, [node.input[0]], params)
+
+
+@onnx_op("InstanceNormalization")
+def instance_norm(ctx: OnnxContext, node) -> None:
+    a = attrs(node)
+    g = ctx.tensor(node.input[1])
+    b = ctx.tensor(node.input[2])
+    ctx.emit_channel_last("InstanceNorm", node, [node.input[0]], {"epsilon": float(a.get("epsilon", 1e-5))},
+                          [g, b])

@@ -1,0 +1,233 @@
+"""The one IR: tensors, ops and the graph that holds them.
+
+Ops carry QNN type names and QNN parameter names (see :mod:`snpe_tools.ops`);
+tensors carry shape, dtype, axis format and optional quantization encoding.
+Every frontend builds this graph, every pass rewrites it, the DLC writer
+serialises it and the reference runtime executes it.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from . import axis_format as af
+
+
+@dataclass
+class Encoding:
+    """Quantization encoding of a tensor (QNN scale/offset convention: real = (q + offset) * scale)."""
+
+    bitwidth: int
+    scale: float
+    offset: int
+    min: float
+    max: float
+    axis: int | None = None                      # per-channel axis, None for per-tensor
+    channels: list[tuple[float, int, float, float]] | None = None  # (scale, offset, min, max)
+
+
+@dataclass
+class Tensor:
+    """A named value: graph input, static data, or an op output."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype = field(default_factory=lambda: np.dtype(np.float32))
+    axis_format: str = af.ANY
+    data: np.ndarray | None = None
+    encoding: Encoding | None = None
+
+    @property
+    def is_static(self) -> bool:
+        return self.data is not None
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+
+@dataclass(eq=False)
+class Op:
+    """One QNN op: ``type`` is the QNN op type name, ``params`` use QNN parameter names."""
+
+    name: str
+    type: str
+    inputs: list[str]
+    outputs: list[str]
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class InputInfo:
+    """What SNPE records about a graph input besides its tensor (``--input_type`` etc.)."""
+
+    input_type: str = "default"
+    encoding_in: str = "bgr"
+    encoding_out: str = "bgr"
+
+
+class Graph:
+    """A DAG of :class:`Op` over :class:`Tensor`, kept in topological order."""
+
+    def __init__(self, name: str = "model") -> None:
+        self.name = name
+        self.tensors: dict[str, Tensor] = {}
+        self.ops: list[Op] = []
+        self.inputs: list[str] = []
+        self.outputs: list[str] = []
+        self.input_info: dict[str, InputInfo] = {}
+        self._names: set[str] = set()
+
+    # ---- naming -------------------------------------------------------------------
+    def unique_name(self, base: str) -> str:
+        """A tensor/op name not used yet, derived from ``base``."""
+        taken = self._names
+        if base not in taken and base not in self.tensors:
+            taken.add(base)
+            return base
+        for i in itertools.count(1):
+            cand = f"{base}_{i}"
+            if cand not in taken and cand not in self.tensors:
+                taken.add(cand)
+                return cand
+        raise AssertionError("unreachable")
+
+    # ---- building -----------------------------------------------------------------
+    def add_input(self, name: str, shape: Iterable[int], dtype=np.float32,
+                  axis_format: str = af.ANY, info: InputInfo | None = None) -> Tensor:
+        t = Tensor(name, tuple(int(d) for d in shape), np.dtype(dtype), axis_format)
+        self.tensors[name] = t
+        self._names.add(name)
+        self.inputs.append(name)
+        self.input_info[name] = info or InputInfo()
+        return t
+
+    def add_const(self, name: str, data: np.ndarray, axis_format: str = af.ANY,
+                  unique: bool = True) -> str:
+        """Add static data; float64 is narrowed to float32 and int64 to int32 (QNN target types)."""
+        arr = np.asarray(data)
+        if arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+        if unique:
+            name = self.unique_name(name)
+        else:
+            self._names.add(name)
+        self.tensors[name] = Tensor(name, tuple(arr.shape), arr.dtype, axis_format, data=arr)
+        return name
+
+    def add_op(self, type_: str, inputs: list[str], outputs: list[str] | None = None,
+               params: dict[str, Any] | None = None, name: str | None = None,
+               axis_formats: list[str] | None = None, index: int | None = None) -> Op:
+        """Append (or insert at ``index``) an op; output shapes/dtypes come from the op registry."""
+        from ..ops.registry import get_op_def  # local import: ops depend on ir
+
+        opdef = get_op_def(type_)
+        params = opdef.complete_params(dict(params or {}))
+        n_out = opdef.num_outputs(params, len(inputs))
+        if outputs is None:
+            base = name or type_.lower()
+            outputs = [self.unique_name(base if n_out == 1 else f"{base}_{i}") for i in range(n_out)]
+        op = Op(self.unique_name(name or outputs[0]), type_, list(inputs), list(outputs), params)
+        ins = [self.tensors[i] if i else None for i in inputs]
+        specs = opdef.infer(op, ins)
+        for i, (out, (shape, dtype)) in enumerate(zip(outputs, specs)):
+            fmt = axis_formats[i] if axis_formats else af.ANY
+            self.tensors[out] = Tensor(out, tuple(int(d) for d in shape), np.dtype(dtype), fmt)
+            self._names.add(out)
+        if index is None:
+            self.ops.append(op)
+        else:
+            self.ops.insert(index, op)
+        return op
+
+    def reinfer(self, op: Op) -> None:
+        """Recompute the output shapes of ``op`` after its inputs or params changed."""
+        from ..ops.registry import get_op_def
+
+        specs = get_op_def(op.type).infer(op, [self.tensors[i] if i else None for i in op.inputs])
+        for out, (shape, dtype) in zip(op.outputs, specs):
+            t = self.tensors[out]
+            t.shape = tuple(int(d) for d in shape)
+            t.dtype = np.dtype(dtype)
+
+    # ---- queries ------------------------------------------------------------------
+    def producer(self, tensor: str) -> Op | None:
+        for op in self.ops:
+            if tensor in op.outputs:
+                return op
+        return None
+
+    def producers(self) -> dict[str, Op]:
+        return {o: op for op in self.ops for o in op.outputs}
+
+    def consumers(self, tensor: str) -> list[Op]:
+        return [op for op in self.ops if tensor in op.inputs]
+
+    def consumer_map(self) -> dict[str, list[Op]]:
+        m: dict[str, list[Op]] = {}
+        for op in self.ops:
+            for i in op.inputs:
+                m.setdefault(i, [])
+                if not m[i] or m[i][-1] is not op:
+                    m[i].append(op)
+        return m
+
+    def is_static(self, tensor: str) -> bool:
+        return bool(tensor) and self.tensors[tensor].is_static
+
+    # ---- editing ------------------------------------------------------------------
+    def remove_op(self, op: Op) -> None:
+        self.ops.remove(op)
+
+    def replace_uses(self, old: str, new: str, ops: Iterable[Op] | None = None) -> None:
+        """Make consumers (all, or ``ops``) read ``new`` instead of ``old``."""
+        for op in (self.ops if ops is None else ops):
+            op.inputs = [new if i == old else i for i in op.inputs]
+
+    def rename_tensor(self, old: str, new: str) -> None:
+        """Rename a tensor everywhere (``new`` must be free); keeps graph I/O names in sync."""
+        t = self.tensors.pop(old)
+        t.name = new
+        self.tensors[new] = t
+        self._names.add(new)
+        for op in self.ops:
+            op.inputs = [new if i == old else i for i in op.inputs]
+            op.outputs = [new if o == old else o for o in op.outputs]
+        self.inputs = [new if i == old else i for i in self.inputs]
+        self.outputs = [new if o == old else o for o in self.outputs]
+        if old in self.input_info:
+            self.input_info[new] = self.input_info.pop(old)
+
+    def topo_sort(self) -> None:
+        """Re-order ops topologically (stable: keeps the current order where it is valid)."""
+        ready = set(self.inputs) | {n for n, t in self.tensors.items() if t.is_static}
+        pending = list(self.ops)
+        ordered: list[Op] = []
+        while pending:
+            progressed = False
+            rest = []
+            for op in pending:
+                if all((not i) or i in ready for i in op.inputs):
+                    ordered.append(op)
+                    ready.update(op.outputs)
+                    progressed = True
+                else:
+                    rest.append(op)
+            if not progressed:
+                raise ValueError("graph has a cycle or an input that nothing produces: "
+                                 + ", ".join(sorted({i for op in rest for i in op.inputs if i not in ready})[:5]))
+            pending = rest
+        self.ops = ordered
+
+    def prune_tensors(self) -> None:
+        """Drop tensors that no op, input or output references."""
+        used = set(self.inputs) | set(self.outputs)
+        for op in self.ops:
+            used.update(i for i in op.inputs if i)
+            used.update(op.outputs)
+        for name in list(self.tensors):
+            if name not in used:
+                del self.tensors[name]

@@ -1,0 +1,167 @@
+"""Convolutions: Conv2d, DepthWiseConv2d, TransposeConv2d (QNN semantics, NHWC activations).
+
+Weight layouts: Conv2d ``[kh,kw,cin/group,cout]``, DepthWiseConv2d ``[kh,kw,1,cin*m]``,
+TransposeConv2d ``[kh,kw,cin,cout/group]``; ``pad_amount`` is ``[[top,bottom],[left,right]]``.
+Kernels use im2col (a strided view) + one matmul per group, never per-pixel loops.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..ir import dtypes as qd
+from .registry import OpDef, Param, register, u32
+
+_SPATIAL = {
+    "stride": Param(qd.UINT_32, tensor=True, default=u32(1, 1)),
+    "pad_amount": Param(qd.UINT_32, tensor=True, default=np.zeros((2, 2), np.uint32)),
+    "dilation": Param(qd.UINT_32, tensor=True, default=u32(1, 1)),
+}
+
+
+def conv_out_size(size: int, k: int, stride: int, dilation: int, pad_b: int, pad_e: int) -> int:
+    return (size + pad_b + pad_e - ((k - 1) * dilation + 1)) // stride + 1
+
+
+def _patches(x: np.ndarray, kh: int, kw: int, stride, dilation, pads, pad_value=0.0) -> np.ndarray:
+    """Strided view ``[b, oh, ow, kh, kw, c]`` over the padded NHWC input (no copy)."""
+    (pt, pb), (pl, pr) = (int(pads[0][0]), int(pads[0][1])), (int(pads[1][0]), int(pads[1][1]))
+    if pt or pb or pl or pr:
+        x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=pad_value)
+    b, h, w, c = x.shape
+    sh, sw = int(stride[0]), int(stride[1])
+    dh, dw = int(dilation[0]), int(dilation[1])
+    oh = (h - ((kh - 1) * dh + 1)) // sh + 1
+    ow = (w - ((kw - 1) * dw + 1)) // sw + 1
+    s = x.strides
+    return as_strided(x, shape=(b, oh, ow, kh, kw, c),
+                      strides=(s[0], s[1] * sh, s[2] * sw, s[1] * dh, s[2] * dw, s[3]), writeable=False)
+
+
+def _spatial_out(op, x_shape, kh, kw):
+    st, dl, pa = op.params["stride"], op.params.get("dilation", u32(1, 1)), op.params["pad_amount"]
+    oh = conv_out_size(x_shape[1], kh, st[0], dl[0], pa[0][0], pa[0][1])
+    ow = conv_out_size(x_shape[2], kw, st[1], dl[1], pa[1][0], pa[1][1])
+    return oh, ow
+
+
+@register
+class Conv2d(OpDef):
+    type = "Conv2d"
+    params = dict(_SPATIAL, group=Param(qd.UINT_32, default=1))
+
+    def infer(self, op, ins):
+        x, w = ins[0], ins[1]
+        kh, kw, _, co = w.shape
+        oh, ow = _spatial_out(op, x.shape, kh, kw)
+        return [((x.shape[0], oh, ow, co), x.dtype)]
+
+    def compute(self, op, xs):
+        x, w = xs[0], xs[1]
+        bias = xs[2] if len(xs) > 2 else None
+        kh, kw, cig, co = w.shape
+        g = op.params["group"]
+        cog = co // g
+        p = op.params
+        if kh == kw == 1 and not p["pad_amount"].any() and (p["stride"] == 1).all() and g == 1:
+            y = (x.reshape(-1, x.shape[-1]) @ w.reshape(cig, co)).reshape(x.shape[:-1] + (co,))
+        else:
+            pt = _patches(x, kh, kw, p["stride"], p["dilation"], p["pad_amount"])
+            b, oh, ow = pt.shape[:3]
+            outs = []
+            for gi in range(g):
+                cols = pt[..., gi * cig:(gi + 1) * cig].reshape(b * oh * ow, kh * kw * cig)
+                outs.append(cols @ w[..., gi * cog:(gi + 1) * cog].reshape(kh * kw * cig, cog))
+            y = (outs[0] if g == 1 else np.concatenate(outs, axis=1)).reshape(b, oh, ow, co)
+        if bias is not None:
+            y = y + bias
+        return [y.astype(x.dtype, copy=False)]
+
+    def macs(self, op, ins, outs):
+        kh, kw, cig, _ = ins[1].shape
+        return int(np.prod(outs[0].shape)) * kh * kw * cig
+
+
+@register
+class DepthWiseConv2d(OpDef):
+    type = "DepthWiseConv2d"
+    params = dict(_SPATIAL)
+
+    def infer(self, op, ins):
+        x, w = ins[0], ins[1]
+        kh, kw, _, co = w.shape
+        oh, ow = _spatial_out(op, x.shape, kh, kw)
+        return [((x.shape[0], oh, ow, co), x.dtype)]
+
+    def compute(self, op, xs):
+        x, w = xs[0], xs[1]
+        bias = xs[2] if len(xs) > 2 else None
+        kh, kw, _, co = w.shape
+        mult = co // x.shape[-1]
+        p = op.params
+        pt = _patches(x, kh, kw, p["stride"], p["dilation"], p["pad_amount"])
+        y = np.zeros(pt.shape[:3] + (co,), dtype=np.float32)
+        for i in range(kh):
+            for j in range(kw):
+                xs_ = pt[:, :, :, i, j, :]
+                if mult > 1:
+                    xs_ = np.repeat(xs_, mult, axis=-1)
+                y += xs_ * w[i, j, 0]
+        if bias is not None:
+            y += bias
+        return [y.astype(x.dtype, copy=False)]
+
+    def macs(self, op, ins, outs):
+        kh, kw = ins[1].shape[:2]
+        return int(np.prod(outs[0].shape)) * kh * kw
+
+
+@register
+class TransposeConv2d(OpDef):
+    type = "TransposeConv2d"
+    params = {
+        "stride": _SPATIAL["stride"],
+        "pad_amount": _SPATIAL["pad_amount"],
+        "group": Param(qd.UINT_32, default=1),
+        "output_padding": Param(qd.UINT_32, tensor=True, default=u32(0, 0)),
+    }
+
+    def infer(self, op, ins):
+        x, w = ins[0], ins[1]
+        kh, kw, _, cog = w.shape
+        p = op.params
+        oh = (x.shape[1] - 1) * p["stride"][0] + kh - p["pad_amount"][0].sum() + p["output_padding"][0]
+        ow = (x.shape[2] - 1) * p["stride"][1] + kw - p["pad_amount"][1].sum() + p["output_padding"][1]
+        return [((x.shape[0], int(oh), int(ow), cog * p["group"]), x.dtype)]
+
+    def compute(self, op, xs):
+        x, w = xs[0], xs[1]
+        bias = xs[2] if len(xs) > 2 else None
+        p = op.params
+        b, h, wd, ci = x.shape
+        kh, kw, _, cog = w.shape
+        g = p["group"]
+        cig = ci // g
+        sh, sw = int(p["stride"][0]), int(p["stride"][1])
+        fh, fw = (h - 1) * sh + kh, (wd - 1) * sw + kw
+        (pt, pb), (pl, pr) = p["pad_amount"].astype(int)
+        oph, opw = (int(v) for v in p["output_padding"])
+        oh, ow = fh - pt - pb + oph, fw - pl - pr + opw
+        full = np.zeros((b, max(fh, pt + oh), max(fw, pl + ow), cog * g), dtype=np.float32)
+        for gi in range(g):
+            xg = x[..., gi * cig:(gi + 1) * cig].reshape(-1, cig)
+            # one matmul gives every kernel tap's contribution: [b*h*w, kh*kw*cog]
+            wg = w[..., gi * cog:(gi + 1) * cog].transpose(2, 0, 1, 3).reshape(cig, kh * kw * cog)
+            contrib = (xg @ wg).reshape(b, h, wd, kh, kw, cog)
+            for i in range(kh):
+                for j in range(kw):
+                    full[:, i:i + (h - 1) * sh + 1:sh, j:j + (wd - 1) * sw + 1:sw,
+                         gi * cog:(gi + 1) * cog] += contrib[:, :, :, i, j, :]
+        y = full[:, pt:pt + oh, pl:pl + ow, :]
+        if bias is not None:
+            y = y + bias
+        return [np.ascontiguousarray(y, dtype=x.dtype)]
+
+    def macs(self, op, ins, outs):
+        kh, kw, _, cog = ins[1].shape
+        return int(np.prod(ins[0].shape)) * kh * kw * cog

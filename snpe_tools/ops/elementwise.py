@@ -1,0 +1,112 @@
+"""Elementwise binary and unary ops (numpy broadcasting semantics, as QNN's).
+
+Each QNN type is one small class generated from a table row: the QNN name and the
+numpy function that is its reference kernel.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import OpDef, broadcast_shape, register
+
+
+def _fmod(a, b):
+    return np.fmod(a, b)
+
+
+def _floor_div(a, b):
+    return np.floor_divide(a, b) if np.issubdtype(np.result_type(a, b), np.integer) else np.floor(a / b)
+
+
+BINARY = {
+    "ElementWiseAdd": np.add,
+    "ElementWiseSubtract": np.subtract,
+    "ElementWiseMultiply": np.multiply,
+    "ElementWiseDivide": lambda a, b: np.divide(a, b) if not np.issubdtype(np.result_type(a, b), np.integer)
+    else np.trunc(a / b).astype(np.result_type(a, b)),
+    "ElementWiseMaximum": np.maximum,
+    "ElementWiseMinimum": np.minimum,
+    "ElementWisePower": np.power,
+    "ElementWiseFloorDiv": _floor_div,
+    "ElementWiseFmod": _fmod,
+    "ElementWiseMod": np.mod,
+    "ElementWiseSquaredDifference": lambda a, b: np.square(a - b),
+    "ElementWiseEqual": np.equal,
+    "ElementWiseNotEqual": np.not_equal,
+    "ElementWiseGreater": np.greater,
+    "ElementWiseGreaterEqual": np.greater_equal,
+    "ElementWiseLess": np.less,
+    "ElementWiseLessEqual": np.less_equal,
+    "ElementWiseAnd": np.logical_and,
+    "ElementWiseOr": np.logical_or,
+    "ElementWiseXor": np.logical_xor,
+}
+_BOOL_OUT = {"ElementWiseEqual", "ElementWiseNotEqual", "ElementWiseGreater", "ElementWiseGreaterEqual",
+             "ElementWiseLess", "ElementWiseLessEqual", "ElementWiseAnd", "ElementWiseOr", "ElementWiseXor"}
+
+UNARY = {
+    "ElementWiseAbs": np.abs,
+    "ElementWiseAsin": np.arcsin,
+    "ElementWiseAtan": np.arctan,
+    "ElementWiseCeil": np.ceil,
+    "ElementWiseCos": np.cos,
+    "ElementWiseExp": np.exp,
+    "ElementWiseFloor": np.floor,
+    "ElementWiseLog": np.log,
+    "ElementWiseNeg": np.negative,
+    "ElementWiseNot": np.logical_not,
+    "ElementWiseRound": np.round,       # round half to even, as ONNX Round
+    "ElementWiseRsqrt": lambda x: 1.0 / np.sqrt(x),
+    "ElementWiseSign": np.sign,
+    "ElementWiseSin": np.sin,
+    "ElementWiseSquareRoot": np.sqrt,
+}
+
+
+class ElementWiseBinaryBase(OpDef):
+    """Two broadcastable inputs, one output."""
+
+    fn = staticmethod(np.add)
+    bool_out = False
+
+    def infer(self, op, ins):
+        dtype = np.dtype(np.bool_) if self.bool_out else ins[0].dtype
+        return [(broadcast_shape(ins[0].shape, ins[1].shape), dtype)]
+
+    def compute(self, op, xs):
+        with np.errstate(all="ignore"):
+            y = self.fn(xs[0], xs[1])
+        return [np.asarray(y).astype(np.bool_ if self.bool_out else xs[0].dtype, copy=False)]
+
+    def macs(self, op, ins, outs):
+        return int(np.prod(outs[0].shape))
+
+
+class ElementWiseUnaryBase(OpDef):
+    fn = staticmethod(np.abs)
+
+    def compute(self, op, xs):
+        with np.errstate(all="ignore"):
+            return [np.asarray(self.fn(xs[0])).astype(xs[0].dtype, copy=False)]
+
+
+for _name, _fn in BINARY.items():
+    register(type(_name, (ElementWiseBinaryBase,),
+                  {"type": _name, "fn": staticmethod(_fn), "bool_out": _name in _BOOL_OUT,
+                   "__doc__": f"QNN {_name}: numpy {_fn.__name__ if hasattr(_fn, '__name__') else 'lambda'}"}))
+
+for _name, _fn in UNARY.items():
+    register(type(_name, (ElementWiseUnaryBase,), {"type": _name, "fn": staticmethod(_fn)}))
+
+
+@register
+class ElementWiseSelect(OpDef):
+    """Where: inputs (condition, if_true, if_false)."""
+
+    type = "ElementWiseSelect"
+
+    def infer(self, op, ins):
+        return [(broadcast_shape(*(t.shape for t in ins)), ins[1].dtype)]
+
+    def compute(self, op, xs):
+        return [np.where(xs[0].astype(bool), xs[1], xs[2]).astype(xs[1].dtype, copy=False)]

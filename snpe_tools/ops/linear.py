@@ -1,0 +1,80 @@
+"""FullyConnected (weights ``[n_out, k_in]``) and MatMul."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import dtypes as qd
+from .registry import OpDef, Param, register
+
+
+@register
+class FullyConnected(OpDef):
+    type = "FullyConnected"
+    params = {"keep_dims": Param(qd.BOOL_8, default=False)}
+
+    def infer(self, op, ins):
+        x, w = ins[0], ins[1]
+        n, k = w.shape
+        if op.params["keep_dims"]:
+            return [(tuple(x.shape[:-1]) + (n,), x.dtype)]
+        return [((int(np.prod(x.shape)) // k, n), x.dtype)]
+
+    def compute(self, op, xs):
+        x, w = xs[0], xs[1]
+        b = xs[2] if len(xs) > 2 else None
+        n, k = w.shape
+        y = x.reshape(-1, k) @ w.T
+        if b is not None:
+            y = y + b
+        if op.params["keep_dims"]:
+            y = y.reshape(x.shape[:-1] + (n,))
+        return [y.astype(x.dtype, copy=False)]
+
+    def macs(self, op, ins, outs):
+        return int(np.prod(outs[0].shape)) * ins[1].shape[1]
+
+
+@register
+class MatMul(OpDef):
+    type = "MatMul"
+    params = {"transpose_in0": Param(qd.BOOL_8, default=False),
+              "transpose_in1": Param(qd.BOOL_8, default=False)}
+
+    @staticmethod
+    def _shapes(op, a, b):
+        a, b = list(a), list(b)
+        if op.params["transpose_in0"] and len(a) >= 2:
+            a[-1], a[-2] = a[-2], a[-1]
+        if op.params["transpose_in1"] and len(b) >= 2:
+            b[-1], b[-2] = b[-2], b[-1]
+        return a, b
+
+    def infer(self, op, ins):
+        a, b = self._shapes(op, ins[0].shape, ins[1].shape)
+        shape = np.matmul(np.empty(a, np.float32), np.empty(b, np.float32)).shape if (
+            np.prod(a) * np.prod(b) < 1 << 16) else _matmul_shape(a, b)
+        return [(shape, ins[0].dtype)]
+
+    def compute(self, op, xs):
+        a, b = xs[0], xs[1]
+        if op.params["transpose_in0"]:
+            a = np.swapaxes(a, -1, -2)
+        if op.params["transpose_in1"]:
+            b = np.swapaxes(b, -1, -2)
+        y = np.matmul(a, b)
+        if len(xs) > 2 and xs[2] is not None:
+            y = y + xs[2]
+        return [y.astype(xs[0].dtype, copy=False)]
+
+    def macs(self, op, ins, outs):
+        a, _ = self._shapes(op, ins[0].shape, ins[1].shape)
+        return int(np.prod(outs[0].shape)) * int(a[-1])
+
+
+def _matmul_shape(a, b):
+    if len(a) == 1:
+        return tuple(_matmul_shape([1] + list(a), b)[:-2]) + (b[-1],) if len(b) > 1 else ()
+    if len(b) == 1:
+        return tuple(a[:-1])
+    batch = np.broadcast_shapes(tuple(a[:-2]), tuple(b[:-2]))
+    return tuple(batch) + (a[-2], b[-1])

@@ -1,0 +1,180 @@
+"""Data movement: Reshape, Transpose, Concat, Split, Pad, StridedSlice, Tile, Gather, Cast."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import dtypes as qd
+from .registry import OpDef, Param, register
+
+
+@register
+class Reshape(OpDef):
+    """QNN Reshape has no params: the target is the output tensor's shape (IR keeps it as ``shape``)."""
+
+    type = "Reshape"
+    params = {"shape": Param(qd.INT_32, tensor=True, internal=True)}
+
+    def infer(self, op, ins):
+        shape = [int(d) for d in op.params["shape"]]
+        if int(np.prod(shape)) != int(np.prod(ins[0].shape)):
+            raise ValueError(f"Reshape {op.name}: cannot reshape {list(ins[0].shape)} to {shape}")
+        return [(tuple(shape), ins[0].dtype)]
+
+    def compute(self, op, xs):
+        return [xs[0].reshape(tuple(int(d) for d in op.params["shape"]))]
+
+    def restore_params(self, op, ins, outs):
+        op.params["shape"] = np.asarray(outs[0].shape, np.int32)
+
+
+@register
+class Transpose(OpDef):
+    type = "Transpose"
+    params = {"perm": Param(qd.UINT_32, tensor=True)}
+
+    def infer(self, op, ins):
+        return [(tuple(ins[0].shape[int(p)] for p in op.params["perm"]), ins[0].dtype)]
+
+    def compute(self, op, xs):
+        return [np.ascontiguousarray(np.transpose(xs[0], [int(p) for p in op.params["perm"]]))]
+
+
+@register
+class Concat(OpDef):
+    type = "Concat"
+    params = {"axis": Param(qd.UINT_32)}
+
+    def infer(self, op, ins):
+        ax = op.params["axis"]
+        shape = list(ins[0].shape)
+        shape[ax] = sum(t.shape[ax] for t in ins)
+        return [(tuple(shape), ins[0].dtype)]
+
+    def compute(self, op, xs):
+        return [np.concatenate(xs, axis=op.params["axis"])]
+
+
+@register
+class Split(OpDef):
+    """``split_index`` holds the start offsets of outputs 1..n-1 along ``axis``."""
+
+    type = "Split"
+    params = {"axis": Param(qd.UINT_32), "split_index": Param(qd.UINT_32, tensor=True)}
+
+    def num_outputs(self, params, n_inputs):
+        return len(params["split_index"]) + 1
+
+    def infer(self, op, ins):
+        ax = op.params["axis"]
+        bounds = [0] + [int(i) for i in op.params["split_index"]] + [ins[0].shape[ax]]
+        outs = []
+        for b, e in zip(bounds[:-1], bounds[1:]):
+            s = list(ins[0].shape)
+            s[ax] = e - b
+            outs.append((tuple(s), ins[0].dtype))
+        return outs
+
+    def compute(self, op, xs):
+        return [np.ascontiguousarray(a) for a in
+                np.split(xs[0], [int(i) for i in op.params["split_index"]], axis=op.params["axis"])]
+
+
+PAD_SCHEMES = {0: "constant", 1: "symmetric", 2: "reflect", 3: "edge"}
+
+
+@register
+class Pad(OpDef):
+    type = "Pad"
+    params = {"scheme": Param(qd.UINT_32, default=0), "pad_amount": Param(qd.UINT_32, tensor=True),
+              "pad_constant_value": Param(qd.FLOAT_32, default=0.0)}
+
+    def infer(self, op, ins):
+        pa = op.params["pad_amount"]
+        return [(tuple(int(d + pa[i][0] + pa[i][1]) for i, d in enumerate(ins[0].shape)), ins[0].dtype)]
+
+    def compute(self, op, xs):
+        p = op.params
+        widths = [(int(a), int(b)) for a, b in p["pad_amount"]]
+        mode = PAD_SCHEMES[p["scheme"]]
+        if mode == "constant":
+            return [np.pad(xs[0], widths, constant_values=np.asarray(p["pad_constant_value"]).astype(xs[0].dtype))]
+        return [np.pad(xs[0], widths, mode=mode)]
+
+
+@register
+class StridedSlice(OpDef):
+    """``ranges`` is ``[rank,3]`` int32 (begin, end, stride); bit i of shrink_axes drops dim i."""
+
+    type = "StridedSlice"
+    params = {"ranges": Param(qd.INT_32, tensor=True), "begin_mask": Param(qd.UINT_32, default=0),
+              "end_mask": Param(qd.UINT_32, default=0), "shrink_axes": Param(qd.UINT_32, default=0),
+              "new_axes_mask": Param(qd.UINT_32, default=0)}
+
+    def _slices(self, op, shape):
+        p = op.params
+        sl = []
+        for i, (b, e, s) in enumerate(p["ranges"].tolist()):
+            if p["begin_mask"] >> i & 1:
+                b = None
+            if p["end_mask"] >> i & 1:
+                e = None
+            if p["shrink_axes"] >> i & 1:
+                sl.append(b if b is not None else 0)
+            else:
+                if e is not None and s < 0 and e < -shape[i]:
+                    e = None   # slice to the very beginning when stepping backwards
+                sl.append(slice(b, e, s))
+        return tuple(sl)
+
+    def infer(self, op, ins):
+        view = np.empty(ins[0].shape, dtype=np.bool_)[self._slices(op, ins[0].shape)]
+        return [(view.shape, ins[0].dtype)]
+
+    def compute(self, op, xs):
+        return [np.ascontiguousarray(xs[0][self._slices(op, xs[0].shape)])]
+
+
+@register
+class Tile(OpDef):
+    type = "Tile"
+    params = {"multiples": Param(qd.UINT_32, tensor=True)}
+
+    def infer(self, op, ins):
+        return [(tuple(int(d * m) for d, m in zip(ins[0].shape, op.params["multiples"])), ins[0].dtype)]
+
+    def compute(self, op, xs):
+        return [np.tile(xs[0], [int(m) for m in op.params["multiples"]])]
+
+
+@register
+class Gather(OpDef):
+    type = "Gather"
+    params = {"axis": Param(qd.INT_32, default=0)}
+
+    def infer(self, op, ins):
+        ax = op.params["axis"] % len(ins[0].shape)
+        s = ins[0].shape
+        return [(tuple(s[:ax]) + tuple(ins[1].shape) + tuple(s[ax + 1:]), ins[0].dtype)]
+
+    def compute(self, op, xs):
+        ax = op.params["axis"] % xs[0].ndim
+        idx = xs[1].astype(np.int64)
+        idx = np.where(idx < 0, idx + xs[0].shape[ax], idx)
+        return [np.take(xs[0], idx, axis=ax)]
+
+
+@register
+class Cast(OpDef):
+    """Output dtype is the target; the IR keeps it as ``to`` (a QNN dtype code)."""
+
+    type = "Cast"
+    params = {"to": Param(qd.UINT_32, internal=True)}
+
+    def infer(self, op, ins):
+        return [(ins[0].shape, qd.to_numpy(op.params["to"]))]
+
+    def compute(self, op, xs):
+        return [xs[0].astype(qd.to_numpy(op.params["to"]))]
+
+    def restore_params(self, op, ins, outs):
+        op.params["to"] = qd.to_qnn(outs[0].dtype)

@@ -1,0 +1,34 @@
+"""Softmax and LogSoftmax over one axis, with QNN's ``beta`` scaling."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import dtypes as qd
+from .registry import OpDef, Param, register
+
+_P = {"axis": Param(qd.UINT_32), "beta": Param(qd.FLOAT_32, default=1.0)}
+
+
+@register
+class Softmax(OpDef):
+    type = "Softmax"
+    params = dict(_P)
+
+    def compute(self, op, xs):
+        x = xs[0].astype(np.float64) * op.params["beta"]
+        ax = op.params["axis"]
+        e = np.exp(x - x.max(axis=ax, keepdims=True))
+        return [(e / e.sum(axis=ax, keepdims=True)).astype(xs[0].dtype)]
+
+
+@register
+class LogSoftmax(OpDef):
+    type = "LogSoftmax"
+    params = dict(_P)
+
+    def compute(self, op, xs):
+        x = xs[0].astype(np.float64) * op.params["beta"]
+        ax = op.params["axis"]
+        m = x.max(axis=ax, keepdims=True)
+        y = x - m - np.log(np.exp(x - m).sum(axis=ax, keepdims=True))
+        return [y.astype(xs[0].dtype)]

@@ -1,0 +1,72 @@
+"""Fold a Batchnorm into the Conv2d / DepthWiseConv2d / TransposeConv2d / FullyConnected before it.
+
+Matches an op with static weights whose only consumer is a Batchnorm with static
+weight/bias; weights are scaled per output channel and the bias becomes
+``bias * scale + shift``.  The Batchnorm's output name is kept.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.graph import Graph
+from .registry import register_pass
+
+FOLDABLE = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "FullyConnected"}
+
+
+def _scale_weights(op_type: str, w: np.ndarray, s: np.ndarray, group: int) -> np.ndarray:
+    if op_type in ("Conv2d", "DepthWiseConv2d"):
+        return w * s                                  # [..., cout]
+    if op_type == "FullyConnected":
+        return w * s[:, None]                         # [n_out, k]
+    # TransposeConv2d [kh, kw, cin, cout/group]: output channel gi*cog + j uses input block gi
+    kh, kw, ci, cog = w.shape
+    cig = ci // group
+    out = w.copy()
+    for gi in range(group):
+        out[:, :, gi * cig:(gi + 1) * cig, :] *= s[gi * cog:(gi + 1) * cog]
+    return out
+
+
+@register_pass("fold_batchnorm")
+def fold_batchnorm(graph: Graph, options) -> bool:
+    changed = False
+    consumers = graph.consumer_map()
+    for bn in list(graph.ops):
+        if bn.type != "Batchnorm" or len(bn.inputs) < 2:
+            continue
+        x = bn.inputs[0]
+        prod = graph.producer(x)
+        if prod is None or prod.type not in FOLDABLE or x in graph.outputs:
+            continue
+        if len(consumers.get(x, [])) != 1 or not graph.is_static(prod.inputs[1]):
+            continue
+        if not all(graph.is_static(i) for i in bn.inputs[1:]):
+            continue
+        if prod.type == "FullyConnected" and graph.tensors[x].rank != 2 and not prod.params.get("keep_dims"):
+            continue
+        s = graph.tensors[bn.inputs[1]].data.astype(np.float32).reshape(-1)
+        t = (graph.tensors[bn.inputs[2]].data.astype(np.float32).reshape(-1) if len(bn.inputs) > 2
+             else np.zeros_like(s))
+        w = graph.tensors[prod.inputs[1]].data
+        cout = graph.tensors[x].shape[-1]
+        if s.size == 1:
+            s = np.full(cout, s[0], np.float32)
+        if t.size == 1:
+            t = np.full(cout, t[0], np.float32)
+        if s.size != cout:
+            continue
+        new_w = _scale_weights(prod.type, w.astype(np.float32), s, int(prod.params.get("group", 1)))
+        b = graph.tensors[prod.inputs[2]].data if len(prod.inputs) > 2 and prod.inputs[2] else np.zeros(cout)
+        new_b = (b.astype(np.float32) * s + t).astype(np.float32)
+        prod.inputs = [prod.inputs[0], graph.add_const(f"{prod.name}.weight.bn", new_w),
+                       graph.add_const(f"{prod.name}.bias.bn", new_b)]
+        out = bn.outputs[0]
+        graph.remove_op(bn)
+        fmt = graph.tensors[out].axis_format
+        graph.tensors.pop(out)
+        graph.rename_tensor(x, out)
+        graph.tensors[out].axis_format = fmt
+        consumers = graph.consumer_map()
+        changed = True
+    return changed

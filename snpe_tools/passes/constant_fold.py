@@ -1,0 +1,23 @@
+"""Constant folding: an op whose inputs are all static is evaluated once at convert time."""
+from __future__ import annotations
+
+from ..ir.graph import Graph
+from ..ops.registry import get_op_def
+from .registry import register_pass
+
+
+@register_pass("fold_constants")
+def fold_constants(graph: Graph, options) -> bool:
+    changed = False
+    for op in list(graph.ops):
+        if not op.inputs or not all(graph.is_static(i) for i in op.inputs if i):
+            continue
+        if any(o in graph.outputs for o in op.outputs):
+            continue
+        values = get_op_def(op.type).compute(op, [graph.tensors[i].data if i else None for i in op.inputs])
+        for name, v in zip(op.outputs, values):
+            t = graph.tensors[name]
+            t.data = v.astype(t.dtype, copy=False)
+        graph.remove_op(op)
+        changed = True
+    return changed

@@ -1,0 +1,288 @@
+"""Spatial-first layout rewrite for the legacy converters (``perform_axes_to_spatial_first_order``).
+
+Frontends emit layout-sensitive ops wrapped as ``Transpose(to NHWC) -> op -> Transpose(to NCHW)``.
+This pass makes those Transposes vanish:
+
+1. graph inputs in a channel-first format (NCHW, NCDHW; NCF when it feeds a 1-D conv)
+   become spatial-first DLC inputs; no Transpose is kept for them;
+2. every Transpose is *sunk* through layout-agnostic consumers (elementwise, activations,
+   Concat/Softmax/Reduce/Pad/Split/StridedSlice with their axis params remapped);
+3. consecutive Transposes are composed, identities removed, constants pre-transposed,
+   and a Transpose that only moves size-1 dims becomes a Reshape;
+4. a Transpose back to channel-first that feeds a graph output is dropped: legacy SNPE
+   leaves outputs spatial-first (the output tensor keeps its name, its axis format says NSC).
+
+What remains are Transposes where a layout genuinely cannot propagate (e.g. flattening
+a 7x7xC map into a FullyConnected).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import axis_format as af
+from ..ir.graph import Graph, Op
+from ..ops.activation import NEURON_OPS  # noqa: F401  (documents the unary family)
+from ..ops.elementwise import BINARY, UNARY
+from .registry import register_pass
+
+UNARY_TYPES = set(UNARY) | {"Relu", "ReluMinMax", "Sigmoid", "Tanh", "Elu", "Gelu", "HardSwish",
+                            "ElementWiseNeuron", "Cast"}
+BINARY_TYPES = set(BINARY) | {"Prelu", "ElementWiseSelect"}
+REDUCE_TYPES = {"ReduceMax", "ReduceMin", "ReduceMean", "ReduceSum", "ReduceProd", "ReduceSumSquare"}
+
+
+def _inv(perm) -> list[int]:
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[int(p)] = i
+    return inv
+
+
+def _perm(op: Op) -> list[int]:
+    return [int(p) for p in op.params["perm"]]
+
+
+class _Rewriter:
+    def __init__(self, graph: Graph) -> None:
+        self.g = graph
+
+    # -- helpers -------------------------------------------------------------------
+    def producer(self, name: str) -> Op | None:
+        return self.g.producer(name)
+
+    def consumers(self, name: str) -> list[Op]:
+        return self.g.consumers(name)
+
+    def insert_transpose_after(self, op: Op, idx: int, perm: list[int], x_fmt: str) -> None:
+        """Make ``op`` write a fresh tensor and re-create its old output with a Transpose."""
+        g = self.g
+        old = op.outputs[idx]
+        new = g.unique_name(f"{old}.sf")
+        t = g.tensors.pop(old)
+        op.outputs[idx] = new
+        g.tensors[new] = type(t)(new, t.shape, t.dtype, x_fmt)
+        g.reinfer(op)
+        pos = g.ops.index(op) + 1
+        tr = g.add_op("Transpose", [new], [old], {"perm": perm}, name=g.unique_name(f"{old}.t"), index=pos)
+        g.tensors[old].axis_format = t.axis_format
+        g.tensors[old].encoding = t.encoding
+        assert tr.outputs == [old]
+
+    def remove_if_dead(self, op: Op) -> None:
+        if op in self.g.ops and not any(self.consumers(o) for o in op.outputs) and \
+                not any(o in self.g.outputs for o in op.outputs):
+            self.g.remove_op(op)
+
+    # -- sinking a Transpose through one consumer -----------------------------------
+    def sink(self, tr: Op, c: Op) -> bool:
+        g = self.g
+        x, y, p = tr.inputs[0], tr.outputs[0], _perm(tr)
+        rank = len(p)
+        inv = _inv(p)
+        x_fmt = g.tensors[x].axis_format
+        if c.type in UNARY_TYPES and c.inputs[0] == y and len(c.inputs) == 1:
+            c.inputs = [x]
+            self.insert_transpose_after(c, 0, p, x_fmt)
+            return True
+        if c.type in BINARY_TYPES or c.type == "Concat":
+            out_rank = g.tensors[c.outputs[0]].rank
+            if out_rank != rank:
+                return False
+            new_inputs = []
+            for name in c.inputs:
+                if name == y:
+                    new_inputs.append(x)
+                    continue
+                t = g.tensors[name]
+                if t.is_static:
+                    if c.type == "Concat" and t.rank != rank:
+                        return False
+                    data = t.data.reshape((1,) * (rank - t.rank) + tuple(t.shape))
+                    new_inputs.append(g.add_const(f"{name}.sf", np.ascontiguousarray(np.transpose(data, inv))))
+                    continue
+                prod = self.producer(name)
+                if prod is not None and prod.type == "Transpose" and _perm(prod) == p:
+                    new_inputs.append(prod.inputs[0])
+                    continue
+                return False
+            old_inputs = list(c.inputs)
+            c.inputs = new_inputs
+            if c.type == "Concat":
+                c.params["axis"] = p[c.params["axis"]]
+            self.insert_transpose_after(c, 0, p, x_fmt)
+            for name in set(old_inputs):
+                prod = self.producer(name)
+                if prod is not None and prod.type == "Transpose":
+                    self.remove_if_dead(prod)
+            return True
+        if c.inputs[0] != y or any(i == y for i in c.inputs[1:]):
+            return False
+        if c.type in ("Softmax", "LogSoftmax"):
+            c.inputs = [x]
+            c.params["axis"] = p[c.params["axis"]]
+            self.insert_transpose_after(c, 0, p, x_fmt)
+            return True
+        if c.type in ("Argmax", "Argmin") and c.params["keep_dims"]:
+            c.inputs = [x]
+            c.params["axis"] = p[c.params["axis"]]
+            self.insert_transpose_after(c, 0, p, x_fmt)
+            return True
+        if c.type in REDUCE_TYPES:
+            axes = [int(a) for a in c.params["axes"]]
+            new_axes = sorted(p[a] for a in axes)
+            c.inputs = [x]
+            c.params["axes"] = np.asarray(new_axes, np.uint32)
+            if c.params["keep_dims"]:
+                self.insert_transpose_after(c, 0, p, x_fmt)
+            else:
+                kept = [p[i] for i in range(rank) if i not in axes]
+                remaining = sorted(kept)
+                q = [remaining.index(k) for k in kept]
+                if q == list(range(len(q))):
+                    g.reinfer(c)
+                else:
+                    self.insert_transpose_after(c, 0, q, af.NONTRIVIAL)
+            return True
+        if c.type == "Pad":
+            pa = np.asarray(c.params["pad_amount"])
+            new = np.zeros_like(pa)
+            for i in range(rank):
+                new[p[i]] = pa[i]
+            c.inputs = [x]
+            c.params["pad_amount"] = new
+            self.insert_transpose_after(c, 0, p, x_fmt)
+            return True
+        if c.type == "Split":
+            c.inputs = [x]
+            c.params["axis"] = p[c.params["axis"]]
+            for i in range(len(c.outputs)):
+                self.insert_transpose_after(c, i, p, x_fmt)
+            return True
+        if c.type == "StridedSlice":
+            prm = c.params
+            if prm["shrink_axes"] or prm["new_axes_mask"]:
+                return False
+            rng = np.asarray(prm["ranges"])
+            new = np.zeros_like(rng)
+            bm = em = 0
+            for i in range(rank):
+                new[p[i]] = rng[i]
+                bm |= ((prm["begin_mask"] >> i) & 1) << p[i]
+                em |= ((prm["end_mask"] >> i) & 1) << p[i]
+            c.inputs = [x]
+            prm.update(ranges=new, begin_mask=bm, end_mask=em)
+            self.insert_transpose_after(c, 0, p, x_fmt)
+            return True
+        return False
+
+    # -- one Transpose ----------------------------------------------------------------
+    def visit(self, tr: Op) -> bool:
+        g = self.g
+        x, y, p = tr.inputs[0], tr.outputs[0], _perm(tr)
+        if p == list(range(len(p))):
+            if y in g.outputs:
+                if x in g.inputs or x in g.outputs or g.is_static(x):
+                    return False
+                g.remove_op(tr)
+                g.rename_tensor(x, y)
+            else:
+                g.remove_op(tr)
+                g.replace_uses(y, x)
+            return True
+        prev = self.producer(x)
+        if prev is not None and prev.type == "Transpose":
+            q = _perm(prev)
+            tr.inputs = [prev.inputs[0]]
+            tr.params["perm"] = np.asarray([q[i] for i in p], np.uint32)
+            self.remove_if_dead(prev)
+            return True
+        if g.is_static(x) and y not in g.outputs:
+            name = g.add_const(f"{x}.t", np.ascontiguousarray(np.transpose(g.tensors[x].data, p)))
+            g.remove_op(tr)
+            g.replace_uses(y, name)
+            return True
+        changed = False
+        for c in list(dict.fromkeys(self.consumers(y))):
+            if self.sink(tr, c):
+                changed = True
+        if changed:
+            self.remove_if_dead(tr)
+            return True
+        if not self.consumers(y) and y not in g.outputs:
+            g.remove_op(tr)
+            return True
+        shape = g.tensors[x].shape
+        big = [i for i in p if shape[i] != 1]
+        if big == sorted(big):
+            idx = g.ops.index(tr)
+            g.remove_op(tr)
+            fmt = g.tensors[y].axis_format
+            g.tensors.pop(y)
+            g.add_op("Reshape", [x], [y], {"shape": [shape[i] for i in p]}, name=tr.name, index=idx)
+            g.tensors[y].axis_format = fmt
+            return True
+        return False
+
+
+def _absorb_inputs(graph: Graph) -> bool:
+    """Channel-first graph inputs become spatial-first DLC inputs (SNPE behaviour)."""
+    changed = False
+    for name in list(graph.inputs):
+        t = graph.tensors[name]
+        if t.axis_format not in af.TO_SPATIAL_FIRST or t.rank != len(af.TO_SPATIAL_FIRST[t.axis_format][1]):
+            continue
+        new_fmt, perm = af.TO_SPATIAL_FIRST[t.axis_format]
+        consumers = graph.consumers(name)
+        if t.axis_format == af.NCF and not any(
+                c.type == "Transpose" and _perm(c) == list(perm) for c in consumers):
+            continue   # 3-D inputs only go feature-last when a 1-D conv wants them
+        inner = graph.unique_name(f"{name}.src")
+        graph.tensors[inner] = type(t)(inner, t.shape, t.dtype, t.axis_format)
+        graph.replace_uses(name, inner)
+        t.shape = tuple(t.shape[i] for i in perm)
+        t.axis_format = new_fmt
+        graph.add_op("Transpose", [name], [inner], {"perm": _inv(perm)}, name=inner, index=0)
+        graph.tensors[inner].axis_format = af.SPATIAL_FIRST[new_fmt][0]
+        changed = True
+    return changed
+
+
+def _absorb_outputs(graph: Graph) -> bool:
+    """Drop a channel-first Transpose in front of a graph output; the output stays spatial-first."""
+    changed = False
+    for y in list(graph.outputs):
+        tr = graph.producer(y)
+        if tr is None or tr.type != "Transpose":
+            continue
+        x = tr.inputs[0]
+        xt = graph.tensors[x]
+        if _perm(tr) != list(af.channel_first_perm(xt.rank)) or xt.axis_format not in af.SPATIAL_FIRST:
+            continue
+        if x in graph.inputs or x in graph.outputs or xt.is_static:
+            continue
+        graph.remove_op(tr)
+        graph.tensors.pop(y)
+        graph.rename_tensor(x, y)
+        changed = True
+    return changed
+
+
+@register_pass("spatial_first_layout")
+def spatial_first_layout(graph: Graph, options) -> bool:
+    changed = _absorb_inputs(graph) if options.get("spatial_first_io", True) else False
+    rw = _Rewriter(graph)
+    progress = True
+    rounds = 0
+    while progress:
+        progress = False
+        rounds += 1
+        if rounds > 10000:
+            raise RuntimeError("layout rewrite did not converge")
+        for op in list(graph.ops):
+            if op.type == "Transpose" and op in graph.ops and rw.visit(op):
+                progress = True
+        changed |= progress
+    if options.get("spatial_first_io", True):
+        changed |= _absorb_outputs(graph)
+    graph.topo_sort()
+    return changed

@@ -1,0 +1,4 @@
+"""Reference runtime (numpy) behind snpe-net-run."""
+from .executor import execute
+
+__all__ = ["execute"]

@@ -1,0 +1,61 @@
+"""Numpy reference executor: runs an IR graph op by op with the registry's kernels."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from ..errors import RuntimeInputError
+from ..ir.graph import Graph
+from ..ops.registry import get_op_def
+
+
+def execute(graph: Graph, feeds: dict[str, np.ndarray], outputs: Iterable[str] | None = None,
+            keep_intermediates: bool = False) -> dict[str, np.ndarray]:
+    """Run ``graph`` on ``feeds`` (graph-input name -> array in the graph's input layout).
+
+    Returns the requested tensors (default: graph outputs); with ``keep_intermediates``
+    every op output is returned too (snpe-net-run --debug).
+    """
+    wanted = list(outputs) if outputs is not None else list(graph.outputs)
+    for name in wanted:
+        if name not in graph.tensors:
+            raise RuntimeInputError(f"requested output tensor '{name}' is not in the model; "
+                                    f"available outputs: {', '.join(graph.outputs)}")
+    env: dict[str, np.ndarray] = {}
+    for name in graph.inputs:
+        if name not in feeds:
+            raise RuntimeInputError(f"no data for model input '{name}'")
+        t = graph.tensors[name]
+        arr = np.asarray(feeds[name])
+        if tuple(arr.shape) != tuple(t.shape):
+            if arr.size != int(np.prod(t.shape)):
+                raise RuntimeInputError(f"input '{name}' has {arr.size} elements, the model expects "
+                                        f"{int(np.prod(t.shape))} (shape {list(t.shape)})")
+            arr = arr.reshape(t.shape)
+        env[name] = arr.astype(t.dtype, copy=False)
+    # last use of every tensor, so intermediates can be dropped early
+    last_use: dict[str, int] = {}
+    for i, op in enumerate(graph.ops):
+        for n in op.inputs:
+            last_use[n] = i
+    keep = set(wanted) | set(graph.outputs)
+    for i, op in enumerate(graph.ops):
+        xs = []
+        for n in op.inputs:
+            if not n:
+                xs.append(None)
+            elif n in env:
+                xs.append(env[n])
+            else:
+                xs.append(graph.tensors[n].data)
+        ys = get_op_def(op.type).compute(op, xs)
+        for name, y in zip(op.outputs, ys):
+            env[name] = y
+        if not keep_intermediates:
+            for n in op.inputs:
+                if n and last_use.get(n) == i and n not in keep and n not in graph.inputs:
+                    env.pop(n, None)
+    if keep_intermediates:
+        return {op_out: env[op_out] for op in graph.ops for op_out in op.outputs if op_out in env}
+    return {n: env[n] if n in env else graph.tensors[n].data for n in wanted}

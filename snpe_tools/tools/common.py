@@ -1,0 +1,66 @@
+"""Behaviour shared by every command-line tool: SNPE-style logging, errors and exit codes.
+
+Log lines look like SNPE's: ``2021-10-07 03:37:16,403 - 199 - INFO - INFO_DLC_SAVE_LOCATION: ...``.
+User errors print one line and exit 1 with no traceback (the traceback appears with --debug).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Callable
+
+from ..errors import SnpeToolsError
+
+LOG = logging.getLogger("snpe_tools")
+DEBUG_LEVELS = {0: logging.DEBUG, 1: 13, 2: 12, 3: 11}
+for _lvl, _name in ((13, "DEBUG_1"), (12, "DEBUG_2"), (11, "DEBUG_3")):
+    logging.addLevelName(_lvl, _name)
+
+
+def setup_logging(debug: int | None) -> None:
+    level = logging.INFO if debug is None or debug < 0 else DEBUG_LEVELS.get(debug, logging.DEBUG)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s - %(lineno)d - %(levelname)s - %(message)s"))
+    LOG.handlers[:] = [handler]
+    LOG.setLevel(level)
+    LOG.propagate = False
+
+
+def add_debug_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", type=int, nargs="?", const=0, default=-1,
+                        help="Run the tool in debug mode (prints tracebacks and debug logs).")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with SNPE's 'required arguments' / 'optional arguments' grouping."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+        self.required = self.add_argument_group("required arguments")
+        self.optional = self.add_argument_group("optional arguments")
+
+
+def run_main(fn: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+    """Call a tool's main; turn user errors into one line + exit 1, never a traceback unless --debug."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        return fn(argv)
+    except SnpeToolsError as exc:
+        if debug:
+            LOG.exception("Encountered Error: %s", exc)
+        else:
+            print(f"ERROR - {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ERROR - interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an internal bug: still one line unless --debug
+        if debug:
+            LOG.exception("Encountered Error: %s", exc)
+        else:
+            print(f"ERROR - Encountered Error: {type(exc).__name__}: {exc} "
+                  "(re-run with --debug for the stack trace and report it as a bug)", file=sys.stderr)
+        return 1

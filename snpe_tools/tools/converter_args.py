@@ -1,0 +1,115 @@
+"""Command-line options shared by the legacy ``snpe-*-to-dlc`` converters (SNPE 2.x names and aliases)."""
+from __future__ import annotations
+
+import argparse
+import os
+
+from ..errors import ConversionError
+from ..ir import axis_format as af
+from .common import ArgumentParser, add_debug_arg
+
+INPUT_TYPES = ("image", "default", "opaque")
+ENCODINGS = ("bgr", "rgb", "rgba", "argb32", "nv21", "nv12", "time_series", "other")
+DTYPES = ("float32", "float16", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "bool")
+
+
+def build_parser(prog: str, description: str) -> ArgumentParser:
+    p = ArgumentParser(prog=prog, description=description)
+    r, o = p.required, p.optional
+    r.add_argument("--input_network", "-i", required=True, help="Path to the source framework model.")
+    o.add_argument("--out_node", "--out_name", dest="out_names", action="append", default=[],
+                   help="Name of a graph output; repeat for several outputs (default: the model's outputs).")
+    o.add_argument("--input_type", "-t", nargs=2, action="append", metavar=("INPUT_NAME", "INPUT_TYPE"),
+                   help=f"Type of an input: one of {', '.join(INPUT_TYPES)}.")
+    o.add_argument("--input_dtype", nargs=2, action="append", metavar=("INPUT_NAME", "INPUT_DTYPE"),
+                   help="Data type of an input (default float32).")
+    o.add_argument("--input_encoding", "-e", nargs="+", action="append",
+                   metavar="INPUT_NAME ENCODING_IN [ENCODING_OUT]",
+                   help=f"Image encoding of an input: {', '.join(ENCODINGS)} (default bgr).")
+    o.add_argument("--input_layout", "-l", nargs=2, action="append", metavar=("INPUT_NAME", "INPUT_LAYOUT"),
+                   help="Source layout of an input: " + ", ".join(af.LAYOUT_NAMES) + ".")
+    o.add_argument("--debug", type=int, nargs="?", const=0, default=-1,
+                   help="Run the converter in debug mode (0: all debug logs; 1-3: per stage).")
+    o.add_argument("-o", "--output_path", help="Path of the DLC to write (default: the input path with .dlc).")
+    o.add_argument("--copyright_file", help="Path to a text file whose content is stored in the DLC.")
+    o.add_argument("--model_version", help="User-defined ASCII model version (first 64 characters kept).")
+    o.add_argument("--disable_batchnorm_folding", action="store_true",
+                   help="Do not fold batch normalisation into the preceding convolution.")
+    o.add_argument("--keep_disconnected_nodes", action="store_true",
+                   help="Keep ops that do not contribute to any graph output.")
+    o.add_argument("--dry_run", nargs="?", const="info", default=None, choices=("info", "debug"),
+                   help="Evaluate the model without writing a DLC: list supported and unsupported ops.")
+    return p
+
+
+def parse_dims(name: str, text: str) -> list[int]:
+    try:
+        dims = [int(d) for d in text.replace(" ", "").split(",") if d != ""]
+    except ValueError:
+        raise ConversionError(f"-d/--input_dim {name} \"{text}\": dimensions must be comma-separated "
+                              "integers, e.g. \"1,3,224,224\"") from None
+    if not dims or any(d <= 0 for d in dims):
+        raise ConversionError(f"-d/--input_dim {name} \"{text}\": every dimension must be a positive integer")
+    return dims
+
+
+def pairs(values, what: str, choices=None) -> dict[str, str]:
+    out = {}
+    for name, val in values or []:
+        if choices is not None and val not in choices:
+            raise ConversionError(f"{what} {name} {val}: '{val}' is not one of {', '.join(choices)}")
+        out[name] = val
+    return out
+
+
+def encodings(values) -> dict[str, tuple[str, str]]:
+    """``NAME ENC_IN [ENC_OUT]``; with one encoding the data is taken as-is (no colour conversion)."""
+    out = {}
+    for item in values or []:
+        if len(item) not in (2, 3):
+            raise ConversionError("--input_encoding takes INPUT_NAME ENCODING_IN [ENCODING_OUT]")
+        name, enc_in = item[0], item[1].lower()
+        enc_out = item[2].lower() if len(item) == 3 else enc_in
+        for e in (enc_in, enc_out):
+            if e not in ENCODINGS:
+                raise ConversionError(f"--input_encoding {name}: '{e}' is not one of {', '.join(ENCODINGS)}")
+        if enc_in != enc_out:
+            raise ConversionError(f"--input_encoding {name} {enc_in} {enc_out}: colour conversion "
+                                  "(ColorTransform) is not supported yet; convert the input data to the "
+                                  "model's colour format and give a single encoding")
+        out[name] = (enc_in, enc_out)
+    return out
+
+
+def read_copyright(path: str | None) -> str:
+    if not path:
+        return "N/A"
+    if not os.path.isfile(path):
+        raise ConversionError(f"--copyright_file {path}: file not found")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConversionError(f"--copyright_file {path}: cannot read it as UTF-8 text ({exc})") from None
+
+
+def model_version(text: str | None) -> str:
+    if text is None:
+        return "N/A"
+    if not text.isascii():
+        raise ConversionError("--model_version must be ASCII text")
+    return text[:64]
+
+
+def converter_command(prog: str, args: argparse.Namespace, extra: dict | None = None) -> str:
+    """SNPE's recorded command: ``<tool> key=value ...`` over every option except input/output paths."""
+    values = dict(vars(args))
+    values.update(extra or {})
+    for k in ("input_network", "output_path"):
+        values.pop(k, None)
+    return " ".join([prog] + [f"{k}={values[k]}" for k in sorted(values)])
+
+
+def default_output_path(input_path: str) -> str:
+    base, _ = os.path.splitext(os.path.realpath(input_path))
+    return base + ".dlc"

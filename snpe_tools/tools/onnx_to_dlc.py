@@ -1,0 +1,103 @@
+"""snpe-onnx-to-dlc: convert an ONNX model into a DLC (legacy spatial-first layout)."""
+from __future__ import annotations
+
+import collections
+import os
+import sys
+
+import onnx
+
+from .. import __version__
+from ..dlc import Metadata, write_dlc
+from ..errors import ConversionError
+from ..frontends.onnx.converter import OnnxOptions, check_supported, convert_onnx, load_model
+from ..frontends.onnx.registry import get_translator
+from ..passes import legacy_pipeline, run_pipeline
+from .common import LOG, run_main, setup_logging
+from .converter_args import (DTYPES, INPUT_TYPES, build_parser, converter_command, default_output_path,
+                             encodings, model_version, pairs, parse_dims, read_copyright)
+
+PROG = "snpe-onnx-to-dlc"
+
+
+def make_parser():
+    p = build_parser(PROG, "Convert an ONNX model into a DLC file (snpe-tools).")
+    o = p.optional
+    o.add_argument("--input_dim", "-d", nargs=2, action="append", metavar=("INPUT_NAME", "INPUT_DIM"),
+                   help='Dimensions of an input, e.g. -d data "1,3,224,224"; repeat per input.')
+    o.add_argument("--batch", "-b", type=int, help="Batch size: overrides dimension 0 of every input.")
+    o.add_argument("--define_symbol", "-s", nargs=2, action="append", metavar=("SYMBOL_NAME", "VALUE"),
+                   help="Value of a symbolic dimension, e.g. -s height 224.")
+    o.add_argument("--no_simplification", "-n", action="store_true",
+                   help="Do not fold constant ops in the IR (shape-computing subgraphs are still folded).")
+    return p
+
+
+def _dry_run(path: str, level: str) -> int:
+    model = load_model(path)
+    counts = collections.Counter(n.op_type for n in model.graph.node)
+    rows = [(t, c, "supported" if get_translator(t) or t == "Constant" else "unsupported")
+            for t, c in sorted(counts.items())]
+    width = max([len(r[0]) for r in rows] + [7])
+    print(f"{'Op type':<{width}}  Count  Status")
+    for t, c, st in rows:
+        print(f"{t:<{width}}  {c:>5}  {st}")
+    if level == "debug":
+        for n in model.graph.node:
+            print(f"  {n.op_type:<{width}} {n.name or n.output[0]}: inputs={list(n.input)} outputs={list(n.output)}")
+    try:
+        check_supported(model)
+        print("All ops are supported.")
+    except ConversionError as exc:
+        print(f"Unsupported: {exc}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    setup_logging(args.debug)
+    if args.batch is not None and args.batch <= 0:
+        raise ConversionError("-b/--batch must be a positive integer")
+    if args.dry_run:
+        return _dry_run(args.input_network, args.dry_run)
+    symbols = {}
+    for name, val in args.define_symbol or []:
+        try:
+            symbols[name] = int(val)
+        except ValueError:
+            raise ConversionError(f"-s/--define_symbol {name} {val}: the value must be an integer") from None
+    opts = OnnxOptions(
+        input_dims={n: parse_dims(n, d) for n, d in (args.input_dim or [])},
+        batch=args.batch, symbols=symbols, out_names=list(args.out_names),
+        input_layouts=pairs(args.input_layout, "--input_layout", None),
+        input_types=pairs(args.input_type, "--input_type", INPUT_TYPES),
+        input_dtypes=pairs(args.input_dtype, "--input_dtype", DTYPES),
+        input_encodings=encodings(args.input_encoding), simplify=not args.no_simplification)
+    for name, lay in opts.input_layouts.items():
+        from ..ir import axis_format as af
+        if lay not in af.LAYOUT_NAMES:
+            raise ConversionError(f"--input_layout {name} {lay}: layout must be one of {', '.join(af.LAYOUT_NAMES)}")
+    copyright_text = read_copyright(args.copyright_file)
+    version = model_version(args.model_version)
+    out_path = args.output_path or default_output_path(args.input_network)
+
+    graph = convert_onnx(args.input_network, opts)
+    LOG.info("INFO_INITIALIZATION_SUCCESS: Model translated into the IR (%d ops)", len(graph.ops))
+    run_pipeline(graph, legacy_pipeline(fold_batchnorm=not args.disable_batchnorm_folding,
+                                        remove_dead=not args.keep_disconnected_nodes,
+                                        fold_constants=not args.no_simplification))
+    meta = Metadata({"converter-command": converter_command(PROG, args),
+                     "converter-version": __version__,
+                     "model-copyright": copyright_text, "model-version": version})
+    LOG.info("INFO_DLC_SAVE_LOCATION: Saving model at %s", out_path)
+    write_dlc(graph, out_path, meta)
+    LOG.info("INFO_CONVERSION_SUCCESS: Conversion completed successfully")
+    return 0
+
+
+def entry() -> None:
+    sys.exit(run_main(main))
+
+
+if __name__ == "__main__":
+    entry()
