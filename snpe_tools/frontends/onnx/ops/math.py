@@ -150,9 +150,10 @@ def identity(ctx: OnnxContext, node) -> None:
     a = attrs(node)
     if node.op_type == "Dropout" and (a.get("is_test", 1) == 0 and ctx.opset < 7):
         pass  # inference: dropout is the identity either way
-    if node.op_type == "Dropout" and len(node.input) > 2 and node.input[2] and ctx.is_const(node.input[2]) \
-            and bool(ctx.const(node.input[2])):
-        raise ConversionError(f"Dropout node '{_name(node)}': training_mode=True is not supported")
+    if node.op_type == "Dropout" and len(node.input) > 2 and node.input[2] and (
+            not ctx.is_const(node.input[2]) or bool(ctx.const(node.input[2]))):
+        raise ConversionError(f"Dropout node '{_name(node)}': training_mode must be a constant False "
+                              "(inference graphs only)")
     ctx.alias(node.output[0], node.input[0])
     if len(node.output) > 1 and node.output[1]:
         ctx.consts[node.output[1]] = np.ones(ctx.shape(node.input[0]), dtype=np.bool_)

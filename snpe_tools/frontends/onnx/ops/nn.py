@@ -73,8 +73,9 @@ def conv(ctx: OnnxContext, node) -> None:
     a = attrs(node)
     w_name = node.input[1]
     w = ctx.const(w_name)
-    if w is None:
-        raise ConversionError(f"Conv node '{_node_name(node)}': weights must be constant initializers")
+    dynamic_w = w is None
+    if dynamic_w:   # weights computed at run time: a Transpose to HWIO runs in the graph
+        w = np.zeros(ctx.shape(w_name), np.float32)
     if w.ndim == 3:
         w = w[:, :, None, :]
 
@@ -96,11 +97,18 @@ def conv(ctx: OnnxContext, node) -> None:
         ci = in_shape[1]
         bias = [ctx.tensor(node.input[2])] if len(node.input) > 2 and node.input[2] else []
         view = _NodeView(node, out)
-        if g > 1 and cig == 1 and g == ci:
-            wq = ctx.add_const(f"{w_name}.hwio", np.ascontiguousarray(w.transpose(2, 3, 1, 0)))
-            ctx.emit_channel_last("DepthWiseConv2d", view, [x], params, [wq] + bias)
+        if dynamic_w:
+            wsrc = ctx.tensor(w_name)
+            if len(ctx.shape(w_name)) == 3:
+                s3 = ctx.shape(w_name)
+                r = ctx.graph.unique_name(f"{w_name}.4d")
+                wsrc = ctx.emit("Reshape", [wsrc], [r], {"shape": [s3[0], s3[1], 1, s3[2]]}, name=r)[0]
+            wq = ctx.transpose(wsrc, (2, 3, 1, 0))
         else:
             wq = ctx.add_const(f"{w_name}.hwio", np.ascontiguousarray(w.transpose(2, 3, 1, 0)))
+        if g > 1 and cig == 1 and g == ci:
+            ctx.emit_channel_last("DepthWiseConv2d", view, [x], params, [wq] + bias)
+        else:
             params["group"] = g
             ctx.emit_channel_last("Conv2d", view, [x], params, [wq] + bias)
 

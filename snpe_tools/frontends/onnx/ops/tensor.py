@@ -124,7 +124,8 @@ def pad(ctx: OnnxContext, node) -> None:
         pads, value = list(a.get("pads", a.get("paddings", []))), float(a.get("value", 0.0))
     else:
         pads = [int(v) for v in ctx.require_const(node, 1, "pads")]
-        value = float(ctx.const(node.input[2])) if len(node.input) > 2 and node.input[2] else 0.0
+        value = (float(ctx.require_const(node, 2, "constant_value"))
+                 if len(node.input) > 2 and node.input[2] else 0.0)
     axes = list(range(rank))
     if len(node.input) > 3 and node.input[3]:
         axes = [int(v) + rank if v < 0 else int(v) for v in ctx.require_const(node, 3, "axes")]

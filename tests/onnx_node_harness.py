@@ -1,0 +1,207 @@
+"""Run ONNX backend node test cases through snpe-onnx-to-dlc + the DLC runtime.
+
+Each case is converted with the legacy pipeline, written to a DLC, read back and executed
+on the case's inputs; outputs are compared with the stored expectations (rtol 1e-3, atol 1e-4,
+after undoing the spatial-first layout of the DLC outputs).  Outcomes:
+
+* ``pass``        - every output matches;
+* ``mismatch``    - converted and ran, wrong numbers or shapes;
+* ``unsupported`` - the converter refused with a one-line user error (unsupported op/attribute);
+* ``crash``       - any other exception: a bug.
+
+Harness policy: a case is first converted as it is.  If the converter refuses it and the case has
+integer/bool graph inputs (shapes, axes, pads, indices, repeats ...) next to float ones, it is
+converted again with those frozen into initializers holding the case's values, because a DLC
+takes such operands as static parameters; float inputs always stay runtime inputs.
+
+``python tests/onnx_node_harness.py --write-baseline`` regenerates tests/data/onnx_node_baseline.json.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from snpe_tools.dlc import Metadata, read_dlc, write_dlc  # noqa: E402
+from snpe_tools.errors import SnpeToolsError  # noqa: E402
+from snpe_tools.frontends.onnx.converter import OnnxOptions, convert_onnx  # noqa: E402
+from snpe_tools.passes import legacy_pipeline, run_pipeline  # noqa: E402
+from snpe_tools.runtime import execute  # noqa: E402
+
+BASELINE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "onnx_node_baseline.json")
+RTOL, ATOL = 1e-3, 1e-4
+
+
+def load_cases():
+    from onnx.backend.test.loader import load_model_tests
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load_model_tests(kind="node")
+
+
+def op_key(case) -> str:
+    model = case.model if case.model is not None else onnx.load(os.path.join(case.model_dir, "model.onnx"))
+    types = [n.op_type for n in model.graph.node]
+    if "expanded" in case.name:
+        return "expanded:" + case.name.split("_expanded")[0][len("test_"):]
+    return types[0] if len(set(types)) == 1 else "+".join(sorted(set(types)))
+
+
+def _data_sets(case):
+    if case.data_sets is not None:
+        return [([_arr(x) for x in ins], [_arr(y) for y in outs]) for ins, outs in case.data_sets]
+    sets = []
+    for d in sorted(os.listdir(case.model_dir)):
+        full = os.path.join(case.model_dir, d)
+        if not d.startswith("test_data_set") or not os.path.isdir(full):
+            continue
+        ins = [numpy_helper.to_array(onnx.load_tensor(os.path.join(full, f)))
+               for f in sorted(os.listdir(full)) if f.startswith("input_")]
+        outs = [numpy_helper.to_array(onnx.load_tensor(os.path.join(full, f)))
+                for f in sorted(os.listdir(full)) if f.startswith("output_")]
+        sets.append((ins, outs))
+    return sets
+
+
+def _arr(x):
+    if isinstance(x, onnx.TensorProto):
+        return numpy_helper.to_array(x)
+    return x
+
+
+def run_case(case, workdir: str) -> tuple[str, str]:
+    status, detail = _run_case(case, workdir, freeze=False)
+    if status == "unsupported" and detail.startswith("RETRY:"):
+        status, detail = _run_case(case, workdir, freeze=True)
+    return status, detail.replace("RETRY:", "")
+
+
+def _run_case(case, workdir: str, freeze: bool) -> tuple[str, str]:
+    from tests.helpers import from_dlc_layout, to_dlc_layout
+
+    model = case.model if case.model is not None else onnx.load(os.path.join(case.model_dir, "model.onnx"))
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    path = os.path.join(workdir, "model.onnx")
+    can_freeze = False
+    try:
+        inits = {i.name for i in model.graph.initializer}
+        real_inputs = [vi.name for vi in model.graph.input if vi.name not in inits]
+        sets = _data_sets(case)
+        if not sets:
+            return "unsupported", "no data set"
+        ins0 = sets[0][0]
+        if any(x is None or isinstance(x, (list, dict, tuple)) for x in ins0):
+            return "unsupported", "non-tensor (sequence/optional) inputs"
+        ins0 = [np.asarray(x) for x in ins0]
+        if any(x.dtype.kind in "OSU" for x in ins0):
+            return "unsupported", "string tensors"
+        int_inputs = {n for n, x in zip(real_inputs, ins0) if x.dtype.kind in "iub"}
+        can_freeze = bool(int_inputs) and len(int_inputs) < len(real_inputs) and len(sets) == 1
+        frozen = int_inputs if (freeze and can_freeze) else set()
+        if frozen:
+            for n, x in zip(real_inputs, ins0):
+                if n in frozen:
+                    model.graph.initializer.append(numpy_helper.from_array(x, n))
+            keep = [vi for vi in model.graph.input if vi.name not in frozen]
+            del model.graph.input[:]
+            model.graph.input.extend(keep)
+            sets = [([x for n, x in zip(real_inputs, ins) if n not in frozen], outs) for ins, outs in sets]
+            real_inputs = [n for n in real_inputs if n not in frozen]
+            ins0 = sets[0][0]
+        onnx.save(model, path)
+        dims = {n: list(np.shape(x)) for n, x in zip(real_inputs, ins0)}
+        opts = OnnxOptions(input_dims={n: d for n, d in dims.items() if d and all(v > 0 for v in d)})
+        graph = convert_onnx(path, opts)
+        run_pipeline(graph, legacy_pipeline())
+        dlc = os.path.join(workdir, "model.dlc")
+        write_dlc(graph, dlc, Metadata({"converter-command": "test"}))
+        graph = read_dlc(dlc).graph
+        out_names = [o.name for o in model.graph.output]
+        for ins, expected in sets:
+            feeds = {}
+            for n, x in zip(real_inputs, ins):
+                x = np.asarray(x)
+                if n not in graph.inputs:
+                    continue
+                t = graph.tensors[n]
+                feeds[n] = to_dlc_layout(x, t.axis_format).astype(t.dtype)
+            res = execute(graph, feeds)
+            for name, exp in zip(out_names, expected):
+                got = from_dlc_layout(np.asarray(res[name]), graph.tensors[name].axis_format)
+                exp = np.asarray(exp)
+                if got.shape != exp.shape:
+                    if got.size == exp.size:
+                        got = got.reshape(exp.shape)
+                    else:
+                        return "mismatch", f"{name}: shape {got.shape} vs {exp.shape}"
+                if exp.dtype.kind in "fc":
+                    ok = np.allclose(got.astype(np.float64), exp.astype(np.float64), rtol=RTOL, atol=ATOL,
+                                     equal_nan=True)
+                else:
+                    ok = np.array_equal(got.astype(exp.dtype), exp)
+                if not ok:
+                    return "mismatch", f"{name}: values differ"
+        return "pass", ""
+    except SnpeToolsError as exc:
+        retry = "RETRY:" if (not freeze and can_freeze) else ""
+        return "unsupported", retry + str(exc)[:200]
+    except Exception as exc:  # noqa: BLE001 - classified as a crash
+        return "crash", f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def run_all(cases=None) -> dict[str, dict]:
+    cases = cases if cases is not None else load_cases()
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in cases:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with np.errstate(all="ignore"):
+                    status, detail = run_case(case, tmp)
+            results[case.name] = {"op": op_key(case), "status": status, "detail": detail}
+    return results
+
+
+def summarize(results: dict[str, dict]) -> dict[str, dict[str, int]]:
+    per_op: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for r in results.values():
+        per_op[r["op"]][r["status"]] += 1
+    return {op: dict(c) for op, c in sorted(per_op.items())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--write-baseline", action="store_true")
+    ap.add_argument("--filter", default="")
+    ap.add_argument("--show", default="", help="print details of cases with this status")
+    args = ap.parse_args()
+    cases = [c for c in load_cases() if args.filter in c.name]
+    results = run_all(cases)
+    counts = collections.Counter(r["status"] for r in results.values())
+    print(dict(counts))
+    if args.show:
+        for name, r in sorted(results.items()):
+            if r["status"] == args.show:
+                print(f"{name:60s} {r['op']:25s} {r['detail']}")
+    if args.write_baseline:
+        passing = sorted(n for n, r in results.items() if r["status"] == "pass")
+        with open(BASELINE, "w") as fh:
+            json.dump({"total": len(results), "passing": len(passing), "per_op": summarize(results),
+                       "passing_cases": passing}, fh, indent=1, sort_keys=True)
+            fh.write("\n")
+        print(f"baseline written: {len(passing)} passing")
+
+
+if __name__ == "__main__":
+    main()
