@@ -14,14 +14,14 @@ KEY_ORDER = ("converter-command", "converter-version", "model-copyright", "model
 
 
 def _escape(v: str) -> str:
-    return v.replace("\\", "\\\\").replace("\r\n", "\n").replace("\n", "\\n")
+    return v.replace("\\", "\\\\").replace("\r\n", "\n").replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _unescape(v: str) -> str:
     out, i = [], 0
     while i < len(v):
-        if v[i] == "\\" and i + 1 < len(v) and v[i + 1] in "n\\":
-            out.append("\n" if v[i + 1] == "n" else "\\")
+        if v[i] == "\\" and i + 1 < len(v) and v[i + 1] in "nr\\":
+            out.append({"n": "\n", "r": "\r"}.get(v[i + 1], "\\"))
             i += 2
         else:
             out.append(v[i])
@@ -43,7 +43,7 @@ class Metadata:
     @classmethod
     def from_text(cls, text: str) -> "Metadata":
         values = {}
-        for line in text.splitlines():
+        for line in text.split("\n"):   # not splitlines(): \f and U+2028 are content here
             if "=" in line:
                 k, v = line.split("=", 1)
                 values[k] = _unescape(v)

@@ -25,6 +25,17 @@ from .format import Slot as S
 from .metadata import Metadata
 
 
+class _CorruptString(ValueError):
+    pass
+
+
+def _checked(text: str) -> str:
+    """Names in a sound DLC never hold control characters; a damaged length prefix produces them."""
+    if any(ord(c) < 0x20 and c not in "\t\n\r" for c in text) or len(text) > 1 << 20:
+        raise _CorruptString("a string field holds binary data")
+    return text
+
+
 class _T:
     """Thin accessor over a flatbuffers table (slot index -> field)."""
 
@@ -44,7 +55,7 @@ class _T:
 
     def str(self, slot: int) -> str:
         o = self._off(slot)
-        return self.t.String(o + self.t.Pos).decode("utf-8") if o else ""
+        return _checked(self.t.String(o + self.t.Pos).decode("utf-8")) if o else ""
 
     def table(self, slot: int) -> "_T | None":
         o = self._off(slot)
@@ -62,7 +73,7 @@ class _T:
         if not o:
             return []
         start, n = self.t.Vector(o), self.t.VectorLen(o)
-        return [self.t.String(start + 4 * i).decode("utf-8") for i in range(n)]
+        return [_checked(self.t.String(start + 4 * i).decode("utf-8")) for i in range(n)]
 
     def array(self, slot: int, flags) -> np.ndarray:
         o = self._off(slot)

@@ -132,7 +132,13 @@ class Graph:
             outputs = [self.unique_name(base if n_out == 1 else f"{base}_{i}") for i in range(n_out)]
         op = Op(self.unique_name(name or outputs[0]), type_, list(inputs), list(outputs), params)
         ins = [self.tensors[i] if i else None for i in inputs]
-        specs = opdef.infer(op, ins)
+        try:
+            specs = opdef.infer(op, ins)
+        except (ValueError, IndexError, KeyError, TypeError) as exc:
+            from ..errors import ConversionError
+
+            raise ConversionError(f"{type_} op '{op.name}': invalid inputs or parameters "
+                                  f"({exc}); inputs {[list(t.shape) if t else None for t in ins]}") from None
         for i, (out, (shape, dtype)) in enumerate(zip(outputs, specs)):
             fmt = axis_formats[i] if axis_formats else af.ANY
             self.tensors[out] = Tensor(out, tuple(int(d) for d in shape), np.dtype(dtype), fmt)

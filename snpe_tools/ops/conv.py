@@ -101,12 +101,13 @@ class DepthWiseConv2d(OpDef):
         p = op.params
         pt = _patches(x, kh, kw, p["stride"], p["dilation"], p["pad_amount"])
         y = np.zeros(pt.shape[:3] + (co,), dtype=np.float32)
+        wf = w.astype(np.float32, copy=False)   # float32 products: exact for float16 operands
         for i in range(kh):
             for j in range(kw):
                 xs_ = pt[:, :, :, i, j, :]
                 if mult > 1:
                     xs_ = np.repeat(xs_, mult, axis=-1)
-                y += xs_ * w[i, j, 0]
+                y += xs_.astype(np.float32, copy=False) * wf[i, j, 0]
         if bias is not None:
             y += bias
         return [y.astype(x.dtype, copy=False)]
@@ -151,7 +152,7 @@ class TransposeConv2d(OpDef):
         for gi in range(g):
             xg = x[..., gi * cig:(gi + 1) * cig].reshape(-1, cig)
             # one matmul gives every kernel tap's contribution: [b*h*w, kh*kw*cog]
-            wg = w[..., gi * cog:(gi + 1) * cog].transpose(2, 0, 1, 3).reshape(cig, kh * kw * cog)
+            wg = w[:, :, gi * cig:(gi + 1) * cig, :].transpose(2, 0, 1, 3).reshape(cig, kh * kw * cog)
             contrib = (xg @ wg).reshape(b, h, wd, kh, kw, cog)
             for i in range(kh):
                 for j in range(kw):

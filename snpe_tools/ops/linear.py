@@ -51,6 +51,10 @@ class MatMul(OpDef):
 
     def infer(self, op, ins):
         a, b = self._shapes(op, ins[0].shape, ins[1].shape)
+        ka = a[-1]
+        kb = b[-2] if len(b) > 1 else b[0]
+        if ka != kb:
+            raise ValueError(f"MatMul {op.name}: inner dimensions differ ({list(a)} x {list(b)})")
         shape = np.matmul(np.empty(a, np.float32), np.empty(b, np.float32)).shape if (
             np.prod(a) * np.prod(b) < 1 << 16) else _matmul_shape(a, b)
         return [(shape, ins[0].dtype)]

@@ -59,8 +59,10 @@ def fold_batchnorm(graph: Graph, options) -> bool:
         new_w = _scale_weights(prod.type, w.astype(np.float32), s, int(prod.params.get("group", 1)))
         b = graph.tensors[prod.inputs[2]].data if len(prod.inputs) > 2 and prod.inputs[2] else np.zeros(cout)
         new_b = (b.astype(np.float32) * s + t).astype(np.float32)
-        prod.inputs = [prod.inputs[0], graph.add_const(f"{prod.name}.weight.bn", new_w),
-                       graph.add_const(f"{prod.name}.bias.bn", new_b)]
+        b_src = prod.inputs[2] if len(prod.inputs) > 2 and prod.inputs[2] else (
+            bn.inputs[2] if len(bn.inputs) > 2 else f"{prod.name}_bias")
+        prod.inputs = [prod.inputs[0], graph.add_const(f"{prod.inputs[1]}.bn", new_w),
+                       graph.add_const(f"{b_src}.bn", new_b)]
         out = bn.outputs[0]
         graph.remove_op(bn)
         fmt = graph.tensors[out].axis_format

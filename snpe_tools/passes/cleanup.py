@@ -80,3 +80,29 @@ def remove_dead_nodes(graph: Graph, options) -> bool:
     changed = len(keep) != len(graph.ops)
     graph.ops = list(reversed(keep))
     return changed
+
+
+# Suffixes the frontends and passes append to derived tensors (weights re-laid out, channel-last
+# twins of source tensors).  After the rewrite the source name is often free again.
+DERIVED_SUFFIXES = (".nhwc", ".sf", ".hwio", ".fc", ".src", ".bn", ".weight", ".bias", ".4d")
+
+
+@register_pass("restore_source_names")
+def restore_source_names(graph: Graph, options) -> bool:
+    """Give derived tensors back their source-framework name when nothing else holds it (SNPE keeps names)."""
+    changed = False
+    graph.prune_tensors()
+    for name in list(graph.tensors):
+        if name in graph.inputs or name in graph.outputs:
+            continue
+        base = name
+        while True:
+            stripped = next((base[: -len(s)] for s in DERIVED_SUFFIXES if base.endswith(s)), None)
+            if stripped is None:
+                break
+            base = stripped
+        # a trailing _N added by unique_name on a derived name
+        if base != name and base and base not in graph.tensors:
+            graph.rename_tensor(name, base)
+            changed = True
+    return changed

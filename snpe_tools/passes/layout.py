@@ -260,8 +260,15 @@ def _absorb_outputs(graph: Graph) -> bool:
             continue
         if x in graph.inputs or x in graph.outputs or xt.is_static:
             continue
-        graph.remove_op(tr)
-        graph.tensors.pop(y)
+        users = graph.consumers(y)
+        yt = graph.tensors.pop(y)
+        if users:   # other ops still read the channel-first value: keep the Transpose for them
+            inner = graph.unique_name(f"{y}.cf")
+            graph.tensors[inner] = type(yt)(inner, yt.shape, yt.dtype, yt.axis_format)
+            tr.outputs = [inner]
+            graph.replace_uses(y, inner, users)
+        else:
+            graph.remove_op(tr)
         graph.rename_tensor(x, y)
         changed = True
     return changed

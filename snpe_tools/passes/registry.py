@@ -40,7 +40,8 @@ def run_pipeline(graph: Graph, names: list[str], options: dict[str, Any] | None 
 
 # The legacy snpe-*-to-dlc order: clean up, go spatial-first, then fuse.
 LEGACY_PIPELINE = ["remove_identities", "fold_constants", "spatial_first_layout", "remove_identities",
-                   "squash_pad", "fold_batchnorm", "remove_identities", "remove_dead_nodes"]
+                   "squash_pad", "fold_batchnorm", "remove_identities", "remove_dead_nodes",
+                   "restore_source_names"]
 
 
 def legacy_pipeline(*, fold_batchnorm: bool = True, remove_dead: bool = True,

@@ -51,6 +51,9 @@ def execute(graph: Graph, feeds: dict[str, np.ndarray], outputs: Iterable[str] |
                 xs.append(graph.tensors[n].data)
         ys = get_op_def(op.type).compute(op, xs)
         for name, y in zip(op.outputs, ys):
+            if tuple(np.shape(y)) != tuple(graph.tensors[name].shape):
+                raise RuntimeError(f"{op.type} op '{op.name}' produced shape {list(np.shape(y))} for "
+                                   f"'{name}', the model declares {list(graph.tensors[name].shape)}")
             env[name] = y
         if not keep_intermediates:
             for n in op.inputs:

@@ -42,17 +42,27 @@ class ArgumentParser(argparse.ArgumentParser):
         self.optional = self.add_argument_group("optional arguments")
 
 
+def _one_line(text: str) -> str:
+    """Errors are one line even when they quote damaged data."""
+    return text.replace("\r", "\\r").replace("\n", "\\n").replace("\0", "\\0")
+
+
 def run_main(fn: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """Call a tool's main; turn user errors into one line + exit 1, never a traceback unless --debug."""
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
+    probe = argparse.ArgumentParser(add_help=False, allow_abbrev=True)
+    probe.add_argument("--debug", nargs="?", const="0", default=None)
+    try:
+        debug = probe.parse_known_args(args)[0].debug is not None
+    except SystemExit:
+        debug = False
     try:
         return fn(argv)
     except SnpeToolsError as exc:
         if debug:
             LOG.exception("Encountered Error: %s", exc)
         else:
-            print(f"ERROR - {exc}", file=sys.stderr)
+            print(f"ERROR - {_one_line(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("ERROR - interrupted", file=sys.stderr)
@@ -61,6 +71,6 @@ def run_main(fn: Callable[[list[str] | None], int], argv: list[str] | None = Non
         if debug:
             LOG.exception("Encountered Error: %s", exc)
         else:
-            print(f"ERROR - Encountered Error: {type(exc).__name__}: {exc} "
+            print(f"ERROR - Encountered Error: {type(exc).__name__}: {_one_line(str(exc))} "
                   "(re-run with --debug for the stack trace and report it as a bug)", file=sys.stderr)
         return 1

@@ -75,6 +75,15 @@ def clip(ctx: OnnxContext, node) -> None:
     a = attrs(node)
     lo, hi = float(a.get("min", -np.finfo(np.float32).max)), float(a.get("max", np.finfo(np.float32).max))
     if ctx.opset >= 11:
+        bounds = [(k, node.input[k]) for k in (1, 2) if len(node.input) > k and node.input[k]]
+        if any(not ctx.is_const(b) for _, b in bounds):   # run-time bounds: max(x, min) then min(., max)
+            acc = ctx.tensor(node.input[0])
+            for n_done, (k, b) in enumerate(bounds):
+                last = n_done == len(bounds) - 1
+                out = node.output[0] if last else ctx.graph.unique_name(f"{node.output[0]}.lo")
+                acc = ctx.emit("ElementWiseMaximum" if k == 1 else "ElementWiseMinimum", [acc, ctx.tensor(b)], [out],
+                               name=_name(node) if last else out)[0]
+            return
         if len(node.input) > 1 and node.input[1]:
             lo = float(ctx.require_const(node, 1, "min"))
         if len(node.input) > 2 and node.input[2]:

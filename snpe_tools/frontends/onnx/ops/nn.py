@@ -8,6 +8,7 @@ import numpy as np
 from ....errors import ConversionError
 from ..context import OnnxContext, attrs
 from ..registry import onnx_op
+from . import volumetric
 
 
 def _node_name(node) -> str:
@@ -70,6 +71,9 @@ class _NodeView:
 
 @onnx_op("Conv")
 def conv(ctx: OnnxContext, node) -> None:
+    if ctx.rank(node.input[0]) == 5:
+        volumetric.conv3d(ctx, node)
+        return
     a = attrs(node)
     w_name = node.input[1]
     w = ctx.const(w_name)
@@ -118,9 +122,11 @@ def conv(ctx: OnnxContext, node) -> None:
 @onnx_op("ConvTranspose")
 def conv_transpose(ctx: OnnxContext, node) -> None:
     a = attrs(node)
-    w = ctx.const(node.input[1])
-    if w is None:
-        raise ConversionError(f"ConvTranspose node '{_node_name(node)}': weights must be constant")
+    w_name = node.input[1]
+    w = ctx.const(w_name)
+    dynamic_w = w is None
+    if dynamic_w:   # weights computed at run time: a Transpose to [kh,kw,ci,co/g] runs in the graph
+        w = np.zeros(ctx.shape(w_name), np.float32)
     if w.ndim == 3:
         w = w[:, :, None, :]
 
@@ -139,6 +145,9 @@ def conv_transpose(ctx: OnnxContext, node) -> None:
             if out_shape is not None:
                 out_shape = [1] + list(out_shape)[-1:]
         wk = w
+        if any(d != 1 for d in dil) and dynamic_w:
+            raise ConversionError(f"ConvTranspose node '{_node_name(node)}': dilations need constant weights "
+                                  "(QNN TransposeConv2d has no dilation; the kernel is dilated at convert time)")
         if any(d != 1 for d in dil):   # QNN TransposeConv2d has no dilation: dilate the kernel
             kh = (w.shape[2] - 1) * dil[0] + 1
             kw = (w.shape[3] - 1) * dil[1] + 1
@@ -152,6 +161,11 @@ def conv_transpose(ctx: OnnxContext, node) -> None:
             pads = []
             for i in range(2):
                 total = strides[i] * (in_sp[i] - 1) + opad[i] + k[i] - target[i]
+                if total < 0 and out_shape is not None:
+                    if -total >= strides[i]:
+                        raise ConversionError(f"ConvTranspose node '{_node_name(node)}': output_shape {list(out_shape)} "
+                                              "is inconsistent with the input size, strides and kernel")
+                    opad[i] += -total   # output_shape asks for a longer tail (it holds only the bias)
                 total = max(total, 0)
                 if auto == "SAME_UPPER" or (out_shape is not None and auto != "SAME_LOWER"):
                     pads.append((total // 2, total - total // 2))
@@ -162,7 +176,15 @@ def conv_transpose(ctx: OnnxContext, node) -> None:
         else:
             pads = [(int(pads_l[0]), int(pads_l[2])), (int(pads_l[1]), int(pads_l[3]))]
         # ONNX weights [ci, co/g, kh, kw] -> QNN [kh, kw, ci, co/g]
-        wq = ctx.add_const(f"{node.input[1]}.hwio", np.ascontiguousarray(wk.transpose(2, 3, 0, 1)))
+        if dynamic_w:
+            wsrc = ctx.tensor(w_name)
+            if len(ctx.shape(w_name)) == 3:
+                s3 = ctx.shape(w_name)
+                r = ctx.graph.unique_name(f"{w_name}.4d")
+                wsrc = ctx.emit("Reshape", [wsrc], [r], {"shape": [s3[0], s3[1], 1, s3[2]]}, name=r)[0]
+            wq = ctx.transpose(wsrc, (2, 3, 0, 1))
+        else:
+            wq = ctx.add_const(f"{w_name}.hwio", np.ascontiguousarray(wk.transpose(2, 3, 0, 1)))
         bias = [ctx.tensor(node.input[2])] if len(node.input) > 2 and node.input[2] else []
         params = {"stride": strides, "pad_amount": pads, "group": g, "output_padding": opad}
         ctx.emit_channel_last("TransposeConv2d", _NodeView(node, out), [x], params, [wq] + bias)
@@ -174,6 +196,9 @@ def _pool(ctx: OnnxContext, node, qnn_type: str, global_: bool) -> None:
     a = attrs(node)
     if len([o for o in node.output if o]) > 1:
         raise ConversionError(f"{node.op_type} node '{_node_name(node)}': the Indices output is not supported")
+    if ctx.rank(node.input[0]) == 5:
+        volumetric.pool3d(ctx, node, qnn_type, global_)
+        return
 
     def body(x, out, is_1d):
         in_shape = ctx.shape(x)
@@ -229,17 +254,45 @@ def batch_norm(ctx: OnnxContext, node) -> None:
     a = attrs(node)
     if a.get("training_mode", 0):
         raise ConversionError(f"BatchNormalization node '{_node_name(node)}': training_mode=1 is not supported")
-    gamma, beta, mean, var = (ctx.require_const(node, i, "scale/bias/mean/var") for i in range(1, 5))
     eps = float(a.get("epsilon", 1e-5))
+    if not all(ctx.is_const(node.input[i]) for i in range(1, 5)):
+        _batch_norm_dynamic(ctx, node, eps)
+        return
+    gamma, beta, mean, var = (ctx.require_const(node, i, "scale/bias/mean/var") for i in range(1, 5))
     scale = (gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)).astype(np.float32)
     bias = (beta - mean * scale).astype(np.float32)
-    w = ctx.add_const(f"{_node_name(node)}.weight", scale)
-    b = ctx.add_const(f"{_node_name(node)}.bias", bias)
+    w = ctx.add_const(f"{node.input[1]}.bn", scale)
+    b = ctx.add_const(f"{node.input[2]}.bn", bias)
     rank = ctx.rank(node.input[0])
     if rank <= 2:
         ctx.emit("Batchnorm", [ctx.tensor(node.input[0]), w, b], [node.output[0]], name=_node_name(node))
     else:
         ctx.emit_channel_last("Batchnorm", node, [node.input[0]], {}, [w, b])
+
+
+def _batch_norm_dynamic(ctx: OnnxContext, node, eps: float) -> None:
+    """Statistics computed at run time: (x - mean) * (scale / sqrt(var + eps)) + bias, over axis 1."""
+    n = _node_name(node)
+    rank = ctx.rank(node.input[0])
+    x = ctx.tensor(node.input[0])
+
+    def chan(idx: int) -> str:   # [C] -> [C, 1, ...] so it broadcasts over axis 1
+        name = node.input[idx]
+        c = ctx.shape(name)
+        if rank <= 2:
+            return ctx.tensor(name)
+        out = ctx.graph.unique_name(f"{name}.bc")
+        return ctx.emit("Reshape", [ctx.tensor(name)], [out], {"shape": list(c) + [1] * (rank - 2)}, name=out)[0]
+
+    def op(qnn: str, ins: list[str], tag: str, out: str | None = None) -> str:
+        out = out or ctx.graph.unique_name(f"{node.output[0]}.{tag}")
+        return ctx.emit(qnn, ins, [out], name=n if out == node.output[0] else out)[0]
+
+    e = ctx.add_const(f"{n}.eps", np.asarray(eps, dtype=ctx.graph.tensors[x].dtype))
+    k = op("ElementWiseDivide", [chan(1), op("ElementWiseSquareRoot", [op("ElementWiseAdd", [chan(4), e], "veps")],
+                                             "std")], "k")
+    centred = op("ElementWiseSubtract", [x, chan(3)], "centred")
+    op("ElementWiseAdd", [op("ElementWiseMultiply", [centred, k], "scaled"), chan(2)], "", node.output[0])
 
 
 @onnx_op("LRN")

@@ -1,0 +1,200 @@
+"""ONNX Resize (opset 10-19) and Upsample (7-9) -> QNN Resize (channel-last, rank 3-5).
+
+QNN Resize derives each axis' scale from the output/input dims, while ONNX samples with the scale
+it is given (``floor(in * scale)`` output pixels, coordinates ``x / scale``).  The translator
+therefore builds, for every spatial axis, the sampling ONNX prescribes (source taps and weights)
+and the sampling of the QNN parameters it picks; the op is emitted only when the two are the same
+linear map, otherwise the node is refused.  This also maps modes QNN does not name
+(half_pixel_symmetric, Resize-10/Upsample nearest rounding) whenever they coincide for the model's
+shapes.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ....errors import ConversionError
+from ....ops import resize as rz
+from ..context import OnnxContext, attrs
+from ..registry import onnx_op
+
+_TRANSFORMS = {"half_pixel": rz.HALF_PIXEL, "half_pixel_symmetric": rz.HALF_PIXEL,
+               "pytorch_half_pixel": rz.PYTORCH_HALF_PIXEL, "align_corners": rz.ALIGN_CORNERS,
+               "asymmetric": rz.ASYMMETRIC, "tf_half_pixel_for_nn": rz.HALF_PIXEL}
+_INTERP = {"nearest": rz.NEAREST, "linear": rz.LINEAR, "bilinear": rz.LINEAR, "trilinear": rz.LINEAR,
+           "cubic": rz.CUBIC, "bicubic": rz.CUBIC}
+_NEAREST = {"round_prefer_floor": rz.ROUND_PREFER_FLOOR, "round_prefer_ceil": rz.ROUND_PREFER_CEIL,
+            "floor": rz.FLOOR, "ceil": rz.CEIL}
+_ATOL = 1e-6
+
+
+def _name(node) -> str:
+    return node.name or node.output[0]
+
+
+def _onnx_coords(mode: str, in_size: int, out_size: int, scale: float) -> np.ndarray:
+    """Source coordinates of ONNX Resize along one axis (``scale`` as given, not out/in)."""
+    x = np.arange(out_size, dtype=np.float64)
+    length = scale * in_size          # ONNX's (possibly fractional) resized length
+    if mode == "half_pixel":
+        return (x + 0.5) / scale - 0.5
+    if mode == "half_pixel_symmetric":
+        offset = in_size / 2 * (1 - out_size / length)
+        return offset + (x + 0.5) / scale - 0.5
+    if mode == "pytorch_half_pixel":
+        return (x + 0.5) / scale - 0.5 if length > 1 else np.zeros(out_size)
+    if mode == "align_corners":
+        return x * (in_size - 1) / (length - 1) if length != 1 else np.zeros(out_size)
+    if mode == "asymmetric":
+        return x / scale
+    if mode == "tf_half_pixel_for_nn":
+        return (x + 0.5) / scale
+    raise ValueError(mode)
+
+
+def _legacy_nearest(coords: np.ndarray, in_size: int, scale: float) -> np.ndarray:
+    """Resize-10 / Upsample nearest: truncate when upsampling, ceil when downsampling."""
+    idx = np.ceil(coords) if scale < 1 else np.floor(coords)
+    return np.clip(idx, 0, in_size - 1)
+
+
+def _scales_and_sizes(ctx: OnnxContext, node, shape: list[int]) -> tuple[list[float], list[int]]:
+    """Per-axis ONNX scale and output size (both full rank)."""
+    a = attrs(node)
+    rank = len(shape)
+    name = _name(node)
+    if node.op_type == "Upsample" and ctx.opset < 9:
+        scales = [float(s) for s in a["scales"]]
+        sizes = None
+    elif node.op_type == "Upsample" or ctx.opset < 11:
+        scales = [float(s) for s in np.atleast_1d(ctx.require_const(node, 1, "scales"))]
+        sizes = None
+    else:
+        sizes = None
+        if len(node.input) > 3 and node.input[3]:
+            sizes = [int(s) for s in np.atleast_1d(ctx.require_const(node, 3, "sizes"))]
+            scales = None
+        elif len(node.input) > 2 and node.input[2]:
+            scales = [float(s) for s in np.atleast_1d(ctx.require_const(node, 2, "scales")).astype(np.float32)]
+        else:
+            raise ConversionError(f"Resize node '{name}': neither scales nor sizes is given")
+        if sizes is not None and not sizes:
+            sizes = None
+        if scales is not None and not scales:
+            raise ConversionError(f"Resize node '{name}': neither scales nor sizes is given")
+        axes = a.get("axes")
+        if axes is not None:
+            axes = [int(ax) + rank if int(ax) < 0 else int(ax) for ax in axes]
+            given = sizes if sizes is not None else scales
+            if len(given) != len(axes):
+                raise ConversionError(f"Resize node '{name}': {len(given)} scales/sizes for {len(axes)} axes")
+            full = list(shape) if sizes is not None else [1.0] * rank
+            for ax, v in zip(axes, given):
+                full[ax] = v
+            if sizes is not None:
+                sizes = full
+            else:
+                scales = full
+        if sizes is not None:
+            policy = a.get("keep_aspect_ratio_policy", "stretch")
+            if policy != "stretch":
+                raise ConversionError(f"Resize node '{name}': keep_aspect_ratio_policy '{policy}' is not supported")
+            if len(sizes) != rank:
+                raise ConversionError(f"Resize node '{name}': {len(sizes)} sizes for a rank-{rank} input")
+            if any(s <= 0 for s in sizes):
+                raise ConversionError(f"Resize node '{name}': output sizes {sizes} must be positive")
+            return [s / d for s, d in zip(sizes, shape)], sizes
+    if len(scales) != rank:
+        raise ConversionError(f"{node.op_type} node '{name}': {len(scales)} scales for a rank-{rank} input")
+    if any(not s > 0 for s in scales):
+        raise ConversionError(f"{node.op_type} node '{name}': scales {scales} must be positive")
+    sizes = [int(math.floor(s * d)) for s, d in zip(scales, shape)]
+    if any(s <= 0 for s in sizes):
+        raise ConversionError(f"{node.op_type} node '{name}': scales {scales} give an empty output")
+    return scales, sizes
+
+
+@onnx_op("Resize", "Upsample")
+def resize(ctx: OnnxContext, node) -> None:
+    a = attrs(node)
+    name = _name(node)
+    shape = list(ctx.shape(node.input[0]))
+    rank = len(shape)
+    legacy = node.op_type == "Upsample" or ctx.opset < 11
+    mode = a.get("mode", "nearest")
+    if mode not in _INTERP or (legacy and _INTERP[mode] == rz.CUBIC):
+        raise ConversionError(f"{node.op_type} node '{name}': mode '{mode}' is not supported")
+    interp = _INTERP[mode]
+    transform = "asymmetric" if legacy else a.get("coordinate_transformation_mode", "half_pixel")
+    if transform == "tf_crop_and_resize":
+        raise ConversionError(f"Resize node '{name}': coordinate_transformation_mode 'tf_crop_and_resize' is "
+                              "not supported")
+    if transform not in _TRANSFORMS:
+        raise ConversionError(f"Resize node '{name}': coordinate_transformation_mode '{transform}' is not "
+                              "supported")
+    if int(a.get("antialias", 0)):
+        raise ConversionError(f"Resize node '{name}': antialias=1 is not supported")
+    nearest = a.get("nearest_mode", "round_prefer_floor")
+    if nearest not in _NEAREST:
+        raise ConversionError(f"Resize node '{name}': nearest_mode '{nearest}' is not supported")
+    cubic = float(a.get("cubic_coeff_a", -0.75))
+    exclude = bool(int(a.get("exclude_outside", 0)))
+    if not 3 <= rank <= 5:
+        raise ConversionError(f"{node.op_type} node '{name}': rank-{rank} input is not supported (QNN Resize "
+                              "takes rank 3 to 5)")
+    dtype = ctx.graph.tensors[ctx.tensor(node.input[0])].dtype
+    if interp != rz.NEAREST and not np.issubdtype(dtype, np.floating):
+        raise ConversionError(f"{node.op_type} node '{name}': {mode} interpolation of {dtype} data is not "
+                              "supported")
+    scales, sizes = _scales_and_sizes(ctx, node, shape)
+
+    # ONNX's own sampling on every axis that is not an identity (scale 1, same size)
+    wanted = {}
+    for ax in range(rank):
+        if math.isclose(scales[ax], 1.0) and sizes[ax] == shape[ax]:
+            continue
+        if ax < 2:
+            raise ConversionError(f"{node.op_type} node '{name}': resizing axis {ax} (batch/channel) is not "
+                                  "supported; QNN Resize only resamples spatial axes")
+        coords = _onnx_coords(transform, shape[ax], sizes[ax], scales[ax])
+        if legacy and interp == rz.NEAREST:
+            idx = _legacy_nearest(coords, shape[ax], scales[ax]).astype(np.intp)[:, None]
+            wanted[ax] = rz.resample_matrix(idx, np.ones(idx.shape), shape[ax])
+        else:
+            idx, w = rz.axis_taps(coords, shape[ax], interp, _NEAREST[nearest], cubic, exclude)
+            wanted[ax] = rz.resample_matrix(idx, w, shape[ax])
+
+    params = _match(node, shape, sizes, scales, wanted, interp, _TRANSFORMS[transform], _NEAREST[nearest], cubic,
+                    exclude)
+    out_cl = [sizes[0]] + sizes[2:] + [sizes[1]]
+    params.update(shape=out_cl)
+    ctx.emit_channel_last("Resize", node, [node.input[0]], params)
+
+
+def _match(node, shape, sizes, scales, wanted, interp, transform, nearest, cubic, exclude) -> dict:
+    """First QNN (transformation_mode, nearest_mode) whose sampling equals ONNX's on every axis."""
+    transforms = [transform] + [t for t in (rz.HALF_PIXEL, rz.PYTORCH_HALF_PIXEL, rz.ALIGN_CORNERS,
+                                            rz.ASYMMETRIC) if t != transform]
+    nearests = [nearest] + [m for m in (rz.ROUND_PREFER_FLOOR, rz.ROUND_PREFER_CEIL, rz.FLOOR, rz.CEIL)
+                            if m != nearest] if interp == rz.NEAREST else [nearest]
+    for t in transforms:
+        for m in nearests:
+            ok = True
+            for ax in range(2, len(shape)):
+                if sizes[ax] == shape[ax] and ax not in wanted:
+                    continue   # identity both ways
+                idx, w = rz.axis_taps(rz.source_coords(t, shape[ax], sizes[ax]), shape[ax], interp, m, cubic, exclude)
+                got = rz.resample_matrix(idx, w, shape[ax])
+                ref = wanted.get(ax)
+                if ref is None:
+                    ref = np.eye(shape[ax])
+                if not np.allclose(got, ref, rtol=0, atol=_ATOL):
+                    ok = False
+                    break
+            if ok:
+                return {"transformation_mode": t, "interpolation_mode": interp, "nearest_mode": m,
+                        "cubic_coeff": cubic, "exclude_outside": exclude}
+    raise ConversionError(f"{node.op_type} node '{_name(node)}': scales {[round(float(v), 6) for v in scales]} "
+                          f"resize {shape} to {sizes}, whose output/input ratios differ from the scales; QNN "
+                          "Resize samples with output/input, so this sampling cannot be expressed")
