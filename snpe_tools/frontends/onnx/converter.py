@@ -107,9 +107,10 @@ def _resolve_input_shape(vi: onnx.ValueInfoProto, opts: OnnxOptions) -> list[int
         unresolved = [u for u in unresolved if u != (tt.shape.dim[0].dim_param or "dim 0")]
     if unresolved:
         syms = ", ".join(unresolved)
-        raise ConversionError(f"input '{name}' has symbolic/unknown dimension(s) {syms}; give its shape with "
-                              f"-d {name} \"{','.join(str(d) if d > 0 else 'N' for d in dims)}\" "
-                              "or define them with -s SYMBOL VALUE / -b BATCH")
+        example = ",".join(str(d) if d > 0 else "1" for d in dims)
+        raise ConversionError(f"input '{name}' has symbolic/unknown dimension(s) {syms}; give its full shape with "
+                              f"-d {name} \"{example}\" (put your sizes in place of the unknown ones), "
+                              "or set them with -s SYMBOL VALUE or -b BATCH")
     return dims
 
 
