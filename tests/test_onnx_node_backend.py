@@ -29,7 +29,7 @@ def test_pass_count_never_drops_below_baseline(results):
         base = json.load(fh)
     now_passing = {n for n, r in results.items() if r["status"] == "pass"}
     lost = sorted(set(base["passing_cases"]) - now_passing)
-    assert not lost, f"cases that passed in the baseline now fail: " + ", ".join(
+    assert not lost, "cases that passed in the baseline now fail: " + ", ".join(
         f"{n} ({results[n]['status']}: {results[n]['detail']})" for n in lost[:20])
     assert len(now_passing) >= base["passing"]
     # per-op counts (printed with -s) document coverage for the closing notes

@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import collections
-import os
 import sys
-
-import onnx
 
 from .. import __version__
 from ..dlc import Metadata, write_dlc
 from ..errors import ConversionError
 from ..frontends.onnx.converter import OnnxOptions, check_supported, convert_onnx, load_model
 from ..frontends.onnx.registry import get_translator
+from ..ir import axis_format as af
 from ..passes import legacy_pipeline, run_pipeline
 from .common import LOG, run_main, setup_logging
 from .converter_args import (DTYPES, INPUT_TYPES, build_parser, converter_command, default_output_path,
@@ -74,7 +72,6 @@ def main(argv: list[str] | None = None) -> int:
         input_dtypes=pairs(args.input_dtype, "--input_dtype", DTYPES),
         input_encodings=encodings(args.input_encoding), simplify=not args.no_simplification)
     for name, lay in opts.input_layouts.items():
-        from ..ir import axis_format as af
         if lay not in af.LAYOUT_NAMES:
             raise ConversionError(f"--input_layout {name} {lay}: layout must be one of {', '.join(af.LAYOUT_NAMES)}")
     copyright_text = read_copyright(args.copyright_file)

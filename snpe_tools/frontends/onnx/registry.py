@@ -6,9 +6,14 @@ attribute combinations it cannot express faithfully.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-Translator = Callable[["OnnxContext", "onnx.NodeProto"], None]  # noqa: F821
+if TYPE_CHECKING:
+    import onnx
+
+    from .context import OnnxContext
+
+Translator = Callable[["OnnxContext", "onnx.NodeProto"], None]
 
 _TRANSLATORS: dict[str, Translator] = {}
 

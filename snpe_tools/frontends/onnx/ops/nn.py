@@ -97,7 +97,7 @@ def conv(ctx: OnnxContext, node) -> None:
         in_shape = ctx.shape(x)
         pads = _explicit_pads(node, pads_attr, in_shape[2:], kernel, strides, dil)
         params = {"stride": strides, "dilation": dil, "pad_amount": pads}
-        co, cig = w.shape[0], w.shape[1]
+        cig = w.shape[1]
         ci = in_shape[1]
         bias = [ctx.tensor(node.input[2])] if len(node.input) > 2 and node.input[2] else []
         view = _NodeView(node, out)
