@@ -1,0 +1,1 @@
+"""Command-line tools (one module per SNPE tool name; console scripts and bin/ launchers call ``entry``)."""
