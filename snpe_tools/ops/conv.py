@@ -40,8 +40,11 @@ def _patches(x: np.ndarray, kh: int, kw: int, stride, dilation, pads, pad_value=
 
 def _spatial_out(op, x_shape, kh, kw):
     st, dl, pa = op.params["stride"], op.params.get("dilation", u32(1, 1)), op.params["pad_amount"]
+    st, dl, pa = [int(v) for v in st], [int(v) for v in dl], [[int(v) for v in r] for r in pa]  # no uint32 wrap
     oh = conv_out_size(x_shape[1], kh, st[0], dl[0], pa[0][0], pa[0][1])
     ow = conv_out_size(x_shape[2], kw, st[1], dl[1], pa[1][0], pa[1][1])
+    if oh < 1 or ow < 1:
+        raise ValueError(f"{op.type} {op.name}: the (dilated) {kh}x{kw} kernel does not fit the padded input")
     return oh, ow
 
 
@@ -131,8 +134,12 @@ class TransposeConv2d(OpDef):
         x, w = ins[0], ins[1]
         kh, kw, _, cog = w.shape
         p = op.params
-        oh = (x.shape[1] - 1) * p["stride"][0] + kh - p["pad_amount"][0].sum() + p["output_padding"][0]
-        ow = (x.shape[2] - 1) * p["stride"][1] + kw - p["pad_amount"][1].sum() + p["output_padding"][1]
+        st, pa, op_ = ([int(v) for v in p["stride"]], [[int(v) for v in r] for r in p["pad_amount"]],
+                       [int(v) for v in p["output_padding"]])   # python ints: no uint32 wrap
+        oh = (x.shape[1] - 1) * st[0] + kh - sum(pa[0]) + op_[0]
+        ow = (x.shape[2] - 1) * st[1] + kw - sum(pa[1]) + op_[1]
+        if oh < 1 or ow < 1:
+            raise ValueError(f"TransposeConv2d {op.name}: the padding removes the whole output")
         return [((x.shape[0], int(oh), int(ow), cog * p["group"]), x.dtype)]
 
     def compute(self, op, xs):

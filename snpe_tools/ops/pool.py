@@ -48,6 +48,8 @@ class _Pool(OpDef):
     def infer(self, op, ins):
         x = ins[0]
         oh, ow, _ = _geometry(op, x.shape)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"{self.type} {op.name}: the window does not fit the padded input")
         return [((x.shape[0], oh, ow, x.shape[3]), x.dtype)]
 
     def macs(self, op, ins, outs):

@@ -48,6 +48,8 @@ class Conv3d(OpDef):
         p = op.params
         out = [conv_out_size(x[1 + i], w[i], int(p["stride"][i]), int(p["dilation"][i]), int(p["pad_amount"][i][0]),
                              int(p["pad_amount"][i][1])) for i in range(3)]
+        if min(out) < 1:
+            raise ValueError(f"Conv3d {op.name}: the (dilated) kernel {list(w[:3])} does not fit the padded input")
         return [((x[0], *out, w[4]), ins[0].dtype)]
 
     def compute(self, op, xs):
@@ -101,6 +103,8 @@ class _Pool3d(OpDef):
     def infer(self, op, ins):
         x = ins[0].shape
         out, _ = _pool_geometry(op, x)
+        if min(out) < 1:
+            raise ValueError(f"{self.type} {op.name}: the window does not fit the padded input")
         return [((x[0], *out, x[4]), ins[0].dtype)]
 
     def macs(self, op, ins, outs):

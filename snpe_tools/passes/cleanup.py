@@ -84,7 +84,7 @@ def remove_dead_nodes(graph: Graph, options) -> bool:
 
 # Suffixes the frontends and passes append to derived tensors (weights re-laid out, channel-last
 # twins of source tensors).  After the rewrite the source name is often free again.
-DERIVED_SUFFIXES = (".nhwc", ".sf", ".hwio", ".fc", ".src", ".bn", ".weight", ".bias", ".4d")
+DERIVED_SUFFIXES = (".nhwc", ".sf", ".hwio", ".fc", ".src", ".bn", ".4d")
 
 
 @register_pass("restore_source_names")
@@ -95,14 +95,15 @@ def restore_source_names(graph: Graph, options) -> bool:
     for name in list(graph.tensors):
         if name in graph.inputs or name in graph.outputs:
             continue
-        base = name
+        base, best = name, None
         while True:
             stripped = next((base[: -len(s)] for s in DERIVED_SUFFIXES if base.endswith(s)), None)
-            if stripped is None:
+            if not stripped:
                 break
             base = stripped
-        # a trailing _N added by unique_name on a derived name
-        if base != name and base and base not in graph.tensors:
-            graph.rename_tensor(name, base)
+            if base not in graph.tensors:
+                best = base          # the most-stripped free name is the source name
+        if best is not None:
+            graph.rename_tensor(name, best)
             changed = True
     return changed

@@ -32,7 +32,7 @@ def gemm(ctx: OnnxContext, node) -> None:
         late_c = None
         if has_c:
             if c is not None and c.size in (1, n) and (c.ndim <= 1 or c.shape[0] == 1):
-                ins.append(ctx.add_const(f"{node.input[2]}.bias",
+                ins.append(ctx.add_const(f"{node.input[2]}.fc",
                                          np.broadcast_to(c.reshape(-1) * beta, (n,)).astype(np.float32)))
             else:
                 late_c = node.input[2]

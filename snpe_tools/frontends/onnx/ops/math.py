@@ -1,6 +1,8 @@
 """ONNX elementwise arithmetic, activations and softmax -> QNN."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ....errors import ConversionError
@@ -66,8 +68,32 @@ _UNARY = {
 @onnx_op(*_UNARY)
 def unary(ctx: OnnxContext, node) -> None:
     if node.op_type == "Gelu" and attrs(node).get("approximate", "none") != "none":
-        raise ConversionError(f"Gelu node '{_name(node)}': approximate='tanh' is not supported")
+        _gelu_tanh(ctx, node)
+        return
     ctx.emit(_UNARY[node.op_type], [ctx.tensor(node.input[0])], [node.output[0]], name=_name(node))
+
+
+def _gelu_tanh(ctx: OnnxContext, node) -> None:
+    """Gelu approximate='tanh': 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))."""
+    a = attrs(node).get("approximate")
+    if a != "tanh":
+        raise ConversionError(f"Gelu node '{_name(node)}': approximate='{a}' is not supported")
+    x = ctx.tensor(node.input[0])
+    dt = ctx.graph.tensors[x].dtype
+    n = _name(node)
+
+    def op(qnn, ins, tag, out=None):
+        out = out or ctx.graph.unique_name(f"{node.output[0]}.{tag}")
+        return ctx.emit(qnn, ins, [out], name=n if out == node.output[0] else out)[0]
+
+    def c(tag, v):
+        return ctx.add_const(f"{n}.{tag}", np.asarray(v, dt))
+
+    x3 = op("ElementWiseMultiply", [op("ElementWiseMultiply", [x, x], "x2"), x], "x3")
+    inner = op("ElementWiseAdd", [x, op("ElementWiseMultiply", [x3, c("k", 0.044715)], "kx3")], "inner")
+    t = op("Tanh", [op("ElementWiseMultiply", [inner, c("s", math.sqrt(2.0 / math.pi))], "arg")], "tanh")
+    half_x = op("ElementWiseMultiply", [x, c("half", 0.5)], "halfx")
+    op("ElementWiseMultiply", [half_x, op("ElementWiseAdd", [t, c("one", 1.0)], "onept")], "", node.output[0])
 
 
 @onnx_op("Clip")

@@ -1,5 +1,6 @@
-"""ONNX Cast/CastLike, Where, Expand, GatherElements, Mod, Mean, LayerNormalization and activations that QNN has no
-single op for (Selu, ThresholdedRelu, Mish, Softsign, Erf), written as exact compositions of QNN ops."""
+"""ONNX Cast/CastLike, Where, Expand, GatherElements, Mod, Mean, LayerNormalization, and ops QNN has no
+single op for (Selu, ThresholdedRelu, Mish, Softsign, Swish, Celu, Hardmax, Erf), written as exact
+compositions of QNN ops."""
 from __future__ import annotations
 
 import math
@@ -181,6 +182,67 @@ def softsign(ctx: OnnxContext, node) -> None:
     ctx.emit("ElementWiseDivide", [x, den], [node.output[0]], name=_name(node))
 
 
+@onnx_op("Swish")
+def swish(ctx: OnnxContext, node) -> None:
+    """x * sigmoid(alpha * x)."""
+    dt = _require_float(ctx, node)
+    alpha = float(attrs(node).get("alpha", 1.0))
+    x = ctx.tensor(node.input[0])
+    z = x if alpha == 1.0 else ctx.emit("ElementWiseMultiply", [x, _scalar(ctx, node, "alpha", alpha, dt)],
+                                        [_tmp(ctx, node, "ax")], name=f"{_name(node)}.ax")[0]
+    sg = ctx.emit("Sigmoid", [z], [_tmp(ctx, node, "sigmoid")], name=f"{_name(node)}.sigmoid")[0]
+    ctx.emit("ElementWiseMultiply", [x, sg], [node.output[0]], name=_name(node))
+
+
+@onnx_op("Celu")
+def celu(ctx: OnnxContext, node) -> None:
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1))."""
+    dt = _require_float(ctx, node)
+    alpha = float(attrs(node).get("alpha", 1.0))
+    n = _name(node)
+    x = ctx.tensor(node.input[0])
+
+    def op(qnn, ins, tag):
+        return ctx.emit(qnn, ins, [_tmp(ctx, node, tag)], name=f"{n}.{tag}")[0]
+
+    zero = _scalar(ctx, node, "zero", 0, dt)
+    e = op("ElementWiseExp", [op("ElementWiseDivide", [x, _scalar(ctx, node, "alpha", alpha, dt)], "scaled")], "exp")
+    em1 = op("ElementWiseSubtract", [e, _scalar(ctx, node, "one", 1, dt)], "expm1")
+    neg = op("ElementWiseMinimum", [op("ElementWiseMultiply", [em1, _scalar(ctx, node, "alpha", alpha, dt)], "neg"),
+                                    zero], "negpart")
+    ctx.emit("ElementWiseAdd", [op("ElementWiseMaximum", [x, zero], "pospart"), neg], [node.output[0]], name=n)
+
+
+@onnx_op("Hardmax")
+def hardmax(ctx: OnnxContext, node) -> None:
+    """1 at the first maximum along the axis, 0 elsewhere: Argmax, then Equal against an index ramp.
+    Before opset 13 the input is coerced to 2-D at ``axis`` (as Softmax)."""
+    dt = _require_float(ctx, node)
+    n = _name(node)
+    shape = list(ctx.shape(node.input[0]))
+    rank = len(shape)
+    axis = int(attrs(node).get("axis", -1 if ctx.opset >= 13 else 1))
+    if not -rank <= axis < rank:
+        raise ConversionError(f"Hardmax node '{n}': axis {axis} is out of range for rank {rank}")
+    axis = axis + rank if axis < 0 else axis
+    x = ctx.tensor(node.input[0])
+    work = shape
+    if ctx.opset < 13 and axis != rank - 1 and any(d != 1 for d in shape[axis + 1:]):
+        work = [int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))]
+        x = ctx.emit("Reshape", [x], [_tmp(ctx, node, "2d")], {"shape": work}, name=f"{n}.2d")[0]
+        axis = 1
+    idx = ctx.emit("Argmax", [x], [_tmp(ctx, node, "argmax")], {"axis": axis, "keep_dims": True},
+                   name=f"{n}.argmax")[0]
+    ramp = np.arange(work[axis], dtype=np.int32).reshape([-1 if i == axis else 1 for i in range(len(work))])
+    hit = ctx.emit("ElementWiseEqual", [ctx.add_const(f"{n}.ramp", ramp), idx], [_tmp(ctx, node, "hit")],
+                   name=f"{n}.hit")[0]
+    if work == shape:
+        ctx.emit("Cast", [hit], [node.output[0]], {"to": qd.to_qnn(dt)}, name=n)
+        return
+    y = ctx.emit("Cast", [hit], [_tmp(ctx, node, "onehot")], {"to": qd.to_qnn(dt)}, name=f"{n}.cast")[0]
+    ctx.emit("Reshape", [y], [node.output[0]], {"shape": shape}, name=n)
+
+
 # Abramowitz & Stegun 7.1.26: erf(x) = 1 - t*(a1 + t*(a2 + ... a5)) * exp(-x^2), t = 1/(1 + p|x|);
 # |error| <= 1.5e-7, made odd with sign(x).  Near 0 that form loses relative precision (1 - tail
 # cancels), so |x| < 1 uses the Maclaurin series 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1)),
@@ -245,6 +307,8 @@ def layer_norm(ctx: OnnxContext, node) -> None:
     axes = list(range(axis, rank))
     eps = float(a.get("epsilon", 1e-5))
     norm_shape = shape[axis:]
+    if len(node.input) < 2 or not node.input[1]:
+        raise ConversionError(f"LayerNormalization node '{n}': the Scale input is missing")
     extra = []
     for k, what in ((1, "Scale"), (2, "B")):
         if len(node.input) <= k or not node.input[k]:

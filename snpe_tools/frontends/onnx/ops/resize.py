@@ -64,33 +64,40 @@ def _scales_and_sizes(ctx: OnnxContext, node, shape: list[int]) -> tuple[list[fl
     a = attrs(node)
     rank = len(shape)
     name = _name(node)
+
+    def given(idx: int, what: str) -> np.ndarray | None:
+        if len(node.input) <= idx or not node.input[idx]:
+            return None
+        v = np.atleast_1d(ctx.require_const(node, idx, what))
+        return v if v.size else None   # an empty tensor stands for "not given"
+
+    sizes = None
     if node.op_type == "Upsample" and ctx.opset < 9:
-        scales = [float(s) for s in a["scales"]]
-        sizes = None
+        if "scales" not in a:
+            raise ConversionError(f"Upsample node '{name}': the scales attribute is missing")
+        scales = [float(v) for v in a["scales"]]
     elif node.op_type == "Upsample" or ctx.opset < 11:
-        scales = [float(s) for s in np.atleast_1d(ctx.require_const(node, 1, "scales"))]
-        sizes = None
+        sc = given(1, "scales")
+        if sc is None:
+            raise ConversionError(f"{node.op_type} node '{name}': scales are not given")
+        scales = [float(v) for v in sc.astype(np.float32)]
     else:
-        sizes = None
-        if len(node.input) > 3 and node.input[3]:
-            sizes = [int(s) for s in np.atleast_1d(ctx.require_const(node, 3, "sizes"))]
-            scales = None
-        elif len(node.input) > 2 and node.input[2]:
-            scales = [float(s) for s in np.atleast_1d(ctx.require_const(node, 2, "scales")).astype(np.float32)]
-        else:
+        sz = given(3, "sizes")
+        sc = given(2, "scales") if sz is None else None
+        if sz is None and sc is None:
             raise ConversionError(f"Resize node '{name}': neither scales nor sizes is given")
-        if sizes is not None and not sizes:
-            sizes = None
-        if scales is not None and not scales:
-            raise ConversionError(f"Resize node '{name}': neither scales nor sizes is given")
+        sizes = [int(v) for v in sz] if sz is not None else None
+        scales = [float(v) for v in sc.astype(np.float32)] if sc is not None else None
         axes = a.get("axes")
         if axes is not None:
             axes = [int(ax) + rank if int(ax) < 0 else int(ax) for ax in axes]
-            given = sizes if sizes is not None else scales
-            if len(given) != len(axes):
-                raise ConversionError(f"Resize node '{name}': {len(given)} scales/sizes for {len(axes)} axes")
+            if any(not 0 <= ax < rank for ax in axes) or len(set(axes)) != len(axes):
+                raise ConversionError(f"Resize node '{name}': invalid axes {list(a['axes'])} for rank {rank}")
+            vals = sizes if sizes is not None else scales
+            if len(vals) != len(axes):
+                raise ConversionError(f"Resize node '{name}': {len(vals)} scales/sizes for {len(axes)} axes")
             full = list(shape) if sizes is not None else [1.0] * rank
-            for ax, v in zip(axes, given):
+            for ax, v in zip(axes, vals):
                 full[ax] = v
             if sizes is not None:
                 sizes = full
@@ -102,15 +109,15 @@ def _scales_and_sizes(ctx: OnnxContext, node, shape: list[int]) -> tuple[list[fl
                 raise ConversionError(f"Resize node '{name}': keep_aspect_ratio_policy '{policy}' is not supported")
             if len(sizes) != rank:
                 raise ConversionError(f"Resize node '{name}': {len(sizes)} sizes for a rank-{rank} input")
-            if any(s <= 0 for s in sizes):
+            if any(v <= 0 for v in sizes):
                 raise ConversionError(f"Resize node '{name}': output sizes {sizes} must be positive")
-            return [s / d for s, d in zip(sizes, shape)], sizes
+            return [v / d for v, d in zip(sizes, shape)], sizes
     if len(scales) != rank:
         raise ConversionError(f"{node.op_type} node '{name}': {len(scales)} scales for a rank-{rank} input")
-    if any(not s > 0 for s in scales):
-        raise ConversionError(f"{node.op_type} node '{name}': scales {scales} must be positive")
-    sizes = [int(math.floor(s * d)) for s, d in zip(scales, shape)]
-    if any(s <= 0 for s in sizes):
+    if any(not (v > 0 and math.isfinite(v)) for v in scales):
+        raise ConversionError(f"{node.op_type} node '{name}': scales {scales} must be positive and finite")
+    sizes = [int(math.floor(v * d)) for v, d in zip(scales, shape)]
+    if any(v <= 0 for v in sizes):
         raise ConversionError(f"{node.op_type} node '{name}': scales {scales} give an empty output")
     return scales, sizes
 

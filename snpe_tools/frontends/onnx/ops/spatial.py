@@ -15,7 +15,9 @@ def depth_space(ctx: OnnxContext, node) -> None:
     shape = ctx.shape(node.input[0])
     if len(shape) != 4:
         raise ConversionError(f"{node.op_type} node '{name}': rank-{len(shape)} input is not supported (4-D only)")
-    b = int(a["blocksize"])
+    b = int(a.get("blocksize", 0))
+    if b < 1:
+        raise ConversionError(f"{node.op_type} node '{name}': blocksize must be a positive integer")
     mode = a.get("mode", "DCR")
     if mode not in _MODES:
         raise ConversionError(f"{node.op_type} node '{name}': mode '{mode}' is not supported")
