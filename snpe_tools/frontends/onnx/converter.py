@@ -211,8 +211,12 @@ def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
         elem = vi.type.tensor_type.elem_type
         if vi.name in opts.input_dtypes:
             dtype = DTYPE_NAMES[opts.input_dtypes[vi.name]]
-        else:
+        elif elem in _ONNX_TO_NP or elem == 0:
             dtype = _ONNX_TO_NP.get(elem, np.float32)
+        else:
+            tname = onnx.TensorProto.DataType.Name(elem) if elem in onnx.TensorProto.DataType.values() else elem
+            raise ConversionError(f"input '{vi.name}' has ONNX element type {tname}, which the DLC runtime "
+                                  f"cannot hold; give a supported type with --input_dtype {vi.name} float32")
         if dtype in (np.float64,):
             dtype = np.float32
         if dtype == np.int64:
