@@ -1,8 +1,9 @@
 """ResNet-50 benchmark for snpe-onnx-to-dlc and the numpy runtime (a benchmark, not a test).
 
-Run from anywhere (takes a few minutes on a 2-core machine):
+Run from anywhere (about 10 s on a 2-core machine):
 
-    python bench/bench_resnet50.py [--runs 10] [--keep DIR] [--json bench/results/resnet50.json]
+    python bench/bench_resnet50.py [--runs 10] [--conversions 3] [--peer-level ORT_ENABLE_EXTENDED]
+                                   [--keep DIR] [--json bench/results/resnet50.json]
 
 Model: onnx's ``backend/test/data/light/light_resnet50.onnx`` (ResNet-50 v1, opset 9, 1x3x224x224),
 whose weights are ``ConstantOfShape`` fills.  Every fill is replaced by a random initializer of
@@ -20,7 +21,7 @@ Measured:
     optimised model (``SessionOptions.optimized_model_filepath``).  Peak RSS of each child comes
     from ``os.wait4`` (that child's own rusage, taken by a small launcher process so the
     benchmark's own memory does not leak into it); both include interpreter start-up and imports.
-(b) inference: median of N runs (after one warm-up; the two engines' runs interleaved) of ``snpe_tools.runtime.execute`` on the DLC
+(b) inference: median of N runs (after one warm-up) of ``snpe_tools.runtime.execute`` on the DLC
     read back with ``snpe_tools.dlc.read_dlc`` (NHWC input) vs onnxruntime CPU (2 intra-op
     threads, ORT_ENABLE_ALL) on the same input, plus the numerical agreement of the outputs.
 
@@ -188,17 +189,22 @@ ort.InferenceSession(sys.argv[1], so, providers=["CPUExecutionProvider"])
 
 
 def _median_times(fns, runs: int) -> list[tuple[float, list[float]]]:
-    """One warm-up call each, then ``runs`` rounds calling every fn once (interleaved, so a change
-    in background load hits all engines alike); per fn: (median seconds, all times)."""
+    """Per fn, one after the other: one warm-up call, then ``runs`` timed calls; (median s, times).
+
+    The engines are deliberately not interleaved: both keep spinning worker threads busy for a
+    while after a call (OpenBLAS under numpy, onnxruntime's intra-op pool), which would slow down
+    whichever engine runs next on a 2-core machine."""
+    out = []
     for fn in fns:
         fn()
-    times: list[list[float]] = [[] for _ in fns]
-    for _ in range(runs):
-        for fn, ts in zip(fns, times):
+        ts = []
+        for _ in range(runs):
             t0 = time.perf_counter()
             fn()
             ts.append(time.perf_counter() - t0)
-    return [(statistics.median(ts), ts) for ts in times]
+        out.append((statistics.median(ts), ts))
+        time.sleep(0.5)
+    return out
 
 
 def _fmt_ratio(a: float, b: float) -> str:
@@ -242,9 +248,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{info['float_params'] / 1e6:.1f} M params, {info['onnx_bytes'] / 2**20:.1f} MiB", flush=True)
 
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
-    if load_before and load_before[0] > 0.5:
-        print(f"warning: 1-minute load average is {load_before[0]:.2f}; other processes will skew the "
-              "numbers", flush=True)
+    busy = _cpu_busy()
+    if busy is not None and busy > 0.1:
+        print(f"warning: the CPUs were {busy:.0%} busy before the benchmark started; other processes "
+              "will skew the numbers", flush=True)
 
     # (a) conversion
     ours_runs, peer_runs = [], []
@@ -286,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     def run_ort():
         ort_out[:] = sess.run(None, {info["input"]: x})
 
-    print(f"inference: {args.runs} runs of each engine, interleaved ...", flush=True)
+    print(f"inference: {args.runs} runs of each engine ...", flush=True)
     (t_ours, ours_times), (t_ort, ort_times) = _median_times([run_ours, run_ort], args.runs)
     y_ours = np.asarray(ours_out[out_name])
     ofmt = graph.tensors[out_name].axis_format
@@ -303,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.date.today().isoformat(),
         "machine": {"platform": platform.platform(), "processor": _cpu_name(), "cpus": os.cpu_count(),
                     "python": platform.python_version(),
-                    "loadavg_before": load_before,
+                    "cpu_busy_before": busy, "loadavg_before": load_before,
                     "loadavg_after": os.getloadavg() if hasattr(os, "getloadavg") else None},
         "versions": {"snpe_tools": __version__, "onnx": onnx.__version__, "onnxruntime": ort.__version__,
                      "numpy": np.__version__},
@@ -346,6 +353,21 @@ def main(argv: list[str] | None = None) -> int:
     if tmp is not None:
         tmp.cleanup()
     return 0
+
+
+def _cpu_busy(interval: float = 1.0) -> float | None:
+    """Fraction of CPU time spent non-idle over ``interval`` seconds (Linux /proc/stat), else None."""
+    def sample():
+        with open("/proc/stat") as f:
+            vals = [int(v) for v in f.readline().split()[1:]]
+        return vals[3] + vals[4], sum(vals)   # idle + iowait, total
+    try:
+        i0, t0 = sample()
+        time.sleep(interval)
+        i1, t1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return 1.0 - (i1 - i0) / max(t1 - t0, 1)
 
 
 def _cpu_name() -> str:
