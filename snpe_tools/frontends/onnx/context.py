@@ -20,21 +20,10 @@ from onnx import helper, numpy_helper
 from ...errors import ConversionError
 from ...ir import axis_format as af
 from ...ir.graph import Graph
+from ..emit import EmitMixin, narrow
 
 
-def narrow(arr: np.ndarray) -> np.ndarray:
-    """QNN targets have no 64-bit types: float64 -> float32, int64 -> int32 (clipped)."""
-    arr = np.asarray(arr)
-    if arr.dtype == np.float64:
-        return arr.astype(np.float32)
-    if arr.dtype == np.int64:
-        return np.clip(arr, np.iinfo(np.int32).min, np.iinfo(np.int32).max).astype(np.int32)
-    if arr.dtype == np.uint64:
-        return np.clip(arr, 0, np.iinfo(np.uint32).max).astype(np.uint32)
-    return arr
-
-
-class OnnxContext:
+class OnnxContext(EmitMixin):
     def __init__(self, graph: Graph, opset: int) -> None:
         self.graph = graph
         self.opset = opset
@@ -87,49 +76,16 @@ class OnnxContext:
     def fmt(self, name: str) -> str:
         return self.graph.tensors[self.tensor(name)].axis_format
 
-    # ---- emitting -----------------------------------------------------------------
-    def emit(self, type_: str, inputs: list[str], outputs: list[str] | None = None,
-             params: dict[str, Any] | None = None, name: str | None = None,
-             fmt: str | None = None) -> list[str]:
-        """Add a QNN op; outputs get the ONNX default axis format of their rank unless ``fmt``."""
-        op = self.graph.add_op(type_, inputs, outputs, params, name=name)
-        for o in op.outputs:
-            t = self.graph.tensors[o]
-            t.axis_format = fmt or af.onnx_default(t.rank)
-        return op.outputs
-
-    def transpose(self, x: str, perm: tuple[int, ...], out: str | None = None, fmt: str | None = None) -> str:
-        t = self.graph.tensors[x]
-        out = out or self.graph.unique_name(f"{x}.t")
-        return self.emit("Transpose", [x], [out], {"perm": list(perm)}, name=out,
-                         fmt=fmt or af.permute_format(t.axis_format, perm))[0]
-
+    # ---- emitting (generic helpers come from EmitMixin) ----------------------------
     def to_channel_last(self, name: str) -> str:
         """IR tensor of ``name`` in channel-last order (inserts a Transpose the layout pass removes)."""
-        x = self.tensor(name)
-        rank = self.graph.tensors[x].rank
-        if name in self.consts:
-            return self.graph.add_const(f"{name}.nhwc", np.transpose(narrow(self.consts[name]),
-                                                                     af.spatial_first_perm(rank)))
-        return self.transpose(x, af.spatial_first_perm(rank))
-
-    def from_channel_last(self, x: str, out: str) -> str:
-        rank = self.graph.tensors[x].rank
-        return self.transpose(x, af.channel_first_perm(rank), out=out, fmt=af.onnx_default(rank))
+        return self.ir_to_channel_last(self.tensor(name))
 
     def emit_channel_last(self, type_: str, node: onnx.NodeProto, inputs: list[str],
                           params: dict[str, Any], extra_inputs: list[str] | None = None) -> None:
         """Emit a layout-sensitive op: its first input goes to channel-last, its output comes back."""
-        x = self.to_channel_last(inputs[0])
-        tmp = self.graph.unique_name(f"{node.output[0]}.nhwc")
-        rank = self.graph.tensors[x].rank
-        fmt = af.TO_SPATIAL_FIRST.get(af.onnx_default(rank), (af.NONTRIVIAL,))[0]
-        self.emit(type_, [x] + list(extra_inputs or []), [tmp], params,
-                  name=node.name or node.output[0], fmt=fmt)
-        self.from_channel_last(tmp, node.output[0])
-
-    def add_const(self, base: str, arr: np.ndarray) -> str:
-        return self.graph.add_const(base, narrow(arr))
+        self.wrap_channel_last(type_, self.to_channel_last(inputs[0]), node.output[0], params, extra_inputs,
+                               name=node.name or node.output[0])
 
 
 def attrs(node: onnx.NodeProto) -> dict[str, Any]:
