@@ -1,0 +1,1 @@
+"""TorchScript frontend (snpe-pytorch-to-dlc): walks the frozen, inlined TorchScript graph."""

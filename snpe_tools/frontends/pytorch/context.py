@@ -1,0 +1,109 @@
+"""Translation state of the TorchScript frontend.
+
+Every TorchScript value is either a :class:`Ref` (a run-time tensor, i.e. an IR tensor name)
+or a plain value known at convert time (int, float, bool, None, str, list/tuple, numpy array
+for constant tensors).  Shape arithmetic (``aten::size``, list building, ``prim::If`` on static
+conditions) is therefore evaluated while converting, never emitted.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ...errors import ConversionError
+from ...ir.graph import Graph
+from ..emit import EmitMixin, narrow
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A run-time tensor: the name of an IR tensor."""
+
+    name: str
+
+
+def source_line(node) -> str:
+    """``file:line`` of the Python code that made ``node`` (TorchScript keeps source ranges)."""
+    try:
+        text = node.sourceRange()
+    except Exception:  # noqa: BLE001 - some nodes have none
+        return ""
+    for line in text.splitlines():
+        m = re.search(r"([^\s(]+)\((\d+)\)", line) or re.search(r'File "([^"]+)", line (\d+)', line)
+        if m:
+            return f"{m.group(1)}:{m.group(2)}"
+    return ""
+
+
+def describe(node) -> str:
+    where = source_line(node)
+    return f"{node.kind()} ({where})" if where else node.kind()
+
+
+class TorchContext(EmitMixin):
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.values: dict[str, Any] = {}
+        self._out_names: dict[tuple[str, int], str] = {}
+
+    # ---- values -------------------------------------------------------------------
+    def out_name(self, node, idx: int = 0) -> str:
+        """IR name for node output ``idx`` (its TorchScript debug name, made unique once)."""
+        key = (node.outputsAt(idx).debugName(), idx)
+        if key not in self._out_names:
+            self._out_names[key] = self.graph.unique_name(key[0])
+        return self._out_names[key]
+
+    def tensor(self, v: Any, dtype=None) -> str:
+        """IR tensor name for a value: a Ref, or static data materialised as a constant."""
+        if isinstance(v, Ref):
+            return v.name
+        if v is None:
+            raise ConversionError("a tensor operand is None")
+        arr = np.asarray(v)
+        if dtype is not None:
+            arr = arr.astype(dtype)
+        elif arr.dtype == np.float64:
+            arr = arr.astype(np.float32)
+        return self.graph.add_const("const", narrow(arr))
+
+    def shape(self, v: Any) -> tuple[int, ...]:
+        if isinstance(v, Ref):
+            return self.graph.tensors[v.name].shape
+        return tuple(np.shape(v))
+
+    def rank(self, v: Any) -> int:
+        return len(self.shape(v))
+
+    def dtype(self, v: Any) -> np.dtype:
+        if isinstance(v, Ref):
+            return self.graph.tensors[v.name].dtype
+        return np.asarray(v).dtype
+
+    def op(self, type_: str, inputs: list[Any], node, params: dict | None = None, idx: int = 0,
+           out: str | None = None) -> Ref:
+        """Emit one QNN op whose output is node output ``idx``; returns its Ref."""
+        name = out or self.out_name(node, idx)
+        self.emit(type_, [self.tensor(i) if i is not None else "" for i in inputs], [name], params,
+                  name=name)
+        return Ref(name)
+
+    def op_tmp(self, type_: str, inputs: list[Any], base: str, params: dict | None = None) -> Ref:
+        name = self.graph.unique_name(base)
+        self.emit(type_, [self.tensor(i) for i in inputs], [name], params, name=name)
+        return Ref(name)
+
+    def channel_last(self, type_: str, x: Any, node, params: dict, extra: list[Any] | None = None,
+                     idx: int = 0) -> Ref:
+        """Layout-sensitive op on a channel-first tensor (wrapped in Transposes the layout pass removes)."""
+        out = self.out_name(node, idx)
+        xcl = self.ir_to_channel_last(self.tensor(x))
+        self.wrap_channel_last(type_, xcl, out, params, [self.tensor(e) for e in extra or []], name=out)
+        return Ref(out)
+
+
+def axis(dim: int, rank: int) -> int:
+    return dim + rank if dim < 0 else dim

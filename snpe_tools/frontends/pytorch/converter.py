@@ -1,0 +1,359 @@
+"""TorchScript archive -> IR graph.
+
+The module is loaded with ``torch.jit.load``, frozen (parameters become constants, BatchNorm is
+folded into convolutions by torch itself where it can) and inlined; then every node is visited
+in order.  prim nodes and shape arithmetic are evaluated at convert time; aten nodes go through
+the translator registry; a node whose inputs are all known at convert time is evaluated with
+torch itself.  Unsupported op kinds are all reported in one error with their source lines.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ...errors import ConversionError, UnsupportedOpError
+from ...ir import axis_format as af
+from ...ir.graph import Graph, InputInfo
+from .context import Ref, TorchContext, describe, source_line
+from .registry import get_translator
+
+# prim kinds handled by the walker itself
+_PRIM = {"prim::Constant", "prim::ListConstruct", "prim::TupleConstruct", "prim::ListUnpack",
+         "prim::TupleUnpack", "prim::If", "prim::NumToTensor", "prim::RaiseException", "prim::Uninitialized",
+         "prim::GetAttr", "prim::unchecked_cast", "prim::dtype", "prim::device", "prim::TupleIndex",
+         "aten::ScalarImplicit", "aten::Int", "aten::Float", "aten::Bool", "prim::min", "prim::max",
+         "aten::size", "aten::dim", "aten::len", "aten::__getitem__", "aten::numel", "aten::lift_fresh",
+         "aten::warn", "prim::PythonOp", "aten::__is__", "aten::__isnot__", "aten::__not__",
+         "prim::layout", "prim::is_cuda", "prim::isinstance", "aten::format", "prim::Print"}
+# aten kinds that are fine when every input is known at convert time (evaluated with torch)
+_STATIC_OK = {"aten::add", "aten::sub", "aten::mul", "aten::div", "aten::floordiv", "aten::remainder",
+              "aten::eq", "aten::ne", "aten::lt", "aten::gt", "aten::le", "aten::ge", "aten::neg",
+              "aten::floor", "aten::ceil", "aten::sqrt", "aten::list", "aten::tensor", "aten::arange",
+              "aten::zeros", "aten::ones", "aten::full", "aten::to", "aten::append", "aten::__and__",
+              "aten::__or__", "aten::mul_", "aten::scalar_tensor", "aten::detach", "aten::clone",
+              "aten::is_floating_point", "aten::__range_length", "aten::__derive_index", "aten::pow",
+              "aten::abs", "aten::log", "aten::exp", "aten::max", "aten::min", "aten::round",
+              "aten::type_as", "aten::expand", "aten::repeat", "aten::view", "aten::reshape",
+              "aten::unsqueeze", "aten::squeeze", "aten::slice", "aten::select", "aten::cat", "aten::stack"}
+
+
+@dataclass
+class TorchOptions:
+    input_dims: list[tuple[str, list[int]]] = field(default_factory=list)   # ordered: forward() args
+    out_names: list[str] = field(default_factory=list)
+    input_dtypes: dict[str, str] = field(default_factory=dict)
+    input_layouts: dict[str, str] = field(default_factory=dict)
+    input_types: dict[str, str] = field(default_factory=dict)
+    input_encodings: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+def import_torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ConversionError("snpe-pytorch-to-dlc needs PyTorch: pip install 'snpe-tools[pytorch]' "
+                              "(torch==2.13.0, CPU build)") from None
+    return torch
+
+
+def load_scripted(path: str):
+    torch = import_torch()
+    if not os.path.exists(path):
+        raise ConversionError(f"input model not found: {path} (check --input_network)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = torch.jit.load(path, map_location="cpu")
+    except Exception as exc:  # noqa: BLE001
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConversionError(f"{path} is not a TorchScript archive ({first}); save the model with "
+                              "torch.jit.trace(...)/torch.jit.script(...) and .save()") from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        module = module.eval()
+        try:
+            frozen = torch.jit.freeze(module)
+        except Exception:  # noqa: BLE001 - freezing is an optimisation, the graph is still usable
+            frozen = module
+        graph = frozen.graph.copy()
+        torch._C._jit_pass_inline(graph)
+    return frozen, graph
+
+
+def _all_nodes(block):
+    for node in block.nodes():
+        yield node
+        for sub in node.blocks():
+            yield from _all_nodes(sub)
+
+
+def check_supported(graph) -> None:
+    missing: dict[str, list[str]] = {}
+    for node in _all_nodes(graph):
+        kind = node.kind()
+        if kind in _PRIM or kind in _STATIC_OK or get_translator(kind) is not None:
+            continue
+        if node.owningBlock() is not None and _in_error_branch(node):
+            continue
+        missing.setdefault(kind, []).append(source_line(node) or "?")
+    if missing:
+        parts = [f"{k} x{len(v)} (at {', '.join(sorted(set(v))[:3])})" for k, v in sorted(missing.items())]
+        raise UnsupportedOpError(f"{sum(len(v) for v in missing.values())} node(s) use ops the converter does not "
+                                 f"support: {'; '.join(parts)}")
+
+
+def _in_error_branch(node) -> bool:
+    """True for nodes inside a prim::If branch that only raises (input checks of scripted modules)."""
+    block = node.owningBlock()
+    while block is not None and block.owningNode() is not None:
+        if any(n.kind() == "prim::RaiseException" for n in block.nodes()):
+            return True
+        block = block.owningNode().owningBlock()
+    return False
+
+
+def _has_ref(v: Any) -> bool:
+    if isinstance(v, Ref):
+        return True
+    if isinstance(v, (list, tuple)):
+        return any(_has_ref(x) for x in v)
+    return False
+
+
+def _to_torch(v: Any):
+    import torch
+
+    if isinstance(v, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(v))
+    if isinstance(v, list):
+        return [_to_torch(x) for x in v]
+    if isinstance(v, tuple):
+        return tuple(_to_torch(x) for x in v)
+    return v
+
+
+def _from_torch(v: Any):
+    import torch
+
+    if isinstance(v, torch.Tensor):
+        return v.detach().cpu().numpy()
+    if isinstance(v, list):
+        return [_from_torch(x) for x in v]
+    if isinstance(v, tuple):
+        return tuple(_from_torch(x) for x in v)
+    if isinstance(v, (torch.dtype, torch.device)):
+        return v
+    return v
+
+
+class _Walker:
+    def __init__(self, ctx: TorchContext) -> None:
+        self.ctx = ctx
+        self.torch = import_torch()
+
+    def get(self, value) -> Any:
+        name = value.debugName()
+        if name not in self.ctx.values:
+            raise ConversionError(f"value %{name} is used before it is defined")
+        return self.ctx.values[name]
+
+    def set(self, value, v: Any) -> None:
+        self.ctx.values[value.debugName()] = v
+
+    def block(self, block) -> None:
+        for node in block.nodes():
+            self.node(node)
+
+    def node(self, node) -> None:
+        kind = node.kind()
+        outs = list(node.outputs())
+        if kind == "prim::Constant":
+            self.set(outs[0], _from_torch(outs[0].toIValue()))
+            return
+        args = [self.get(i) for i in node.inputs()]
+        if kind in ("prim::ListConstruct",):
+            self.set(outs[0], list(args))
+        elif kind == "prim::TupleConstruct":
+            self.set(outs[0], tuple(args))
+        elif kind in ("prim::ListUnpack", "prim::TupleUnpack"):
+            seq = args[0]
+            if isinstance(seq, Ref):
+                raise ConversionError(f"{describe(node)}: unpacking a run-time tensor list is not supported")
+            for o, v in zip(outs, seq):
+                self.set(o, v)
+        elif kind == "prim::TupleIndex":
+            self.set(outs[0], args[0][int(args[1])])
+        elif kind == "prim::If":
+            cond = args[0]
+            if _has_ref(cond):
+                raise ConversionError(f"{describe(node)}: a branch depends on run-time tensor values; "
+                                      "only shape-dependent branches can be converted")
+            blocks = list(node.blocks())
+            chosen = blocks[0] if bool(cond) else blocks[1]
+            self.block(chosen)
+            for o, r in zip(outs, chosen.outputs()):
+                self.set(o, self.get(r))
+        elif kind == "prim::RaiseException":
+            raise ConversionError(f"{describe(node)}: the model raises an exception for these input "
+                                  f"shapes ({args[0] if args else ''}); check -d/--input_dim")
+        elif kind in ("prim::Uninitialized",):
+            self.set(outs[0], None)
+        elif kind in ("prim::unchecked_cast", "aten::lift_fresh"):
+            self.set(outs[0], args[0])
+        elif kind in ("aten::warn", "prim::Print"):
+            pass
+        elif kind == "prim::device":
+            self.set(outs[0], "cpu")
+        elif kind == "prim::dtype":
+            self.set(outs[0], _torch_dtype_code(self.ctx.dtype(args[0])))
+        elif kind == "aten::size":
+            shape = list(self.ctx.shape(args[0]))
+            self.set(outs[0], shape if len(args) == 1 else shape[int(args[1])])
+        elif kind == "aten::dim":
+            self.set(outs[0], self.ctx.rank(args[0]))
+        elif kind == "aten::numel":
+            self.set(outs[0], int(np.prod(self.ctx.shape(args[0]))))
+        elif kind == "aten::len":
+            v = args[0]
+            self.set(outs[0], self.ctx.shape(v)[0] if isinstance(v, Ref) else len(v))
+        elif kind == "prim::NumToTensor" and not _has_ref(args):
+            self.set(outs[0], np.asarray(args[0]))
+        elif kind in ("aten::Int", "aten::Float", "aten::Bool", "aten::ScalarImplicit") and not _has_ref(args):
+            conv = {"aten::Int": int, "aten::Float": float, "aten::Bool": bool}.get(kind, lambda x: x.item()
+                                                                                     if hasattr(x, "item") else x)
+            self.set(outs[0], conv(np.asarray(args[0]).item()))
+        elif kind in ("aten::__is__", "aten::__isnot__"):
+            same = args[0] is args[1] or (args[0] is None and args[1] is None)
+            self.set(outs[0], same if kind == "aten::__is__" else not same)
+        elif kind == "aten::__not__":
+            self.set(outs[0], not args[0])
+        elif kind == "aten::__getitem__" and not isinstance(args[0], Ref):
+            self.set(outs[0], args[0][int(args[1])])
+        elif kind in ("prim::min", "prim::max") and not _has_ref(args):
+            fn = min if kind == "prim::min" else max
+            self.set(outs[0], fn(args[0]) if len(args) == 1 else fn(args[0], args[1]))
+        elif not _has_ref(args) and kind.startswith("aten::") and kind not in _NEVER_FOLD:
+            self.fold(node, kind, args, outs)
+        else:
+            fn = get_translator(kind)
+            if fn is None:
+                raise UnsupportedOpError(f"1 node(s) use ops the converter does not support: {describe(node)}")
+            try:
+                result = fn(self.ctx, node, args)
+            except ConversionError as exc:
+                msg = str(exc)
+                raise ConversionError(msg if msg.startswith(kind) else f"{describe(node)}: {msg}") from None
+            if len(outs) == 1:
+                self.set(outs[0], result)
+            else:
+                for o, r in zip(outs, result):
+                    self.set(o, r)
+
+    def fold(self, node, kind, args, outs) -> None:
+        """Evaluate an aten node whose inputs are all known, with torch itself."""
+        name = kind.split("::", 1)[1]
+        try:
+            fn = getattr(self.torch.ops.aten, name)
+            res = fn(*[_to_torch(a) for a in args])
+        except Exception as exc:  # noqa: BLE001
+            translator = get_translator(kind)
+            if translator is None:
+                raise ConversionError(f"{describe(node)}: cannot evaluate at convert time ({exc})") from None
+            result = translator(self.ctx, node, args)
+            if len(outs) == 1:
+                self.set(outs[0], result)
+            else:
+                for o, r in zip(outs, result):
+                    self.set(o, r)
+            return
+        res = _from_torch(res)
+        if len(outs) == 1:
+            self.set(outs[0], res)
+        else:
+            for o, r in zip(outs, res):
+                self.set(o, r)
+
+
+_NEVER_FOLD = {"aten::rand", "aten::randn", "aten::rand_like", "aten::randn_like", "aten::randint",
+               "aten::bernoulli", "aten::normal", "aten::dropout"}
+
+
+def _torch_dtype_code(dt: np.dtype) -> int:
+    import torch
+
+    return {np.dtype(np.float32): torch.float32, np.dtype(np.int32): torch.int32,
+            np.dtype(np.int64): torch.int64, np.dtype(np.bool_): torch.bool,
+            np.dtype(np.float16): torch.float16}.get(np.dtype(dt), torch.float32)
+
+
+_DTYPES = {"float32": np.float32, "float16": np.float16, "int32": np.int32, "int64": np.int32,
+           "uint8": np.uint8, "int8": np.int8, "bool": np.bool_}
+
+
+def convert_torchscript(path: str, opts: TorchOptions) -> Graph:
+    _module, tgraph = load_scripted(path)
+    check_supported(tgraph)
+    inputs = list(tgraph.inputs())
+    if inputs and inputs[0].type().kind() == "ClassType":
+        inputs = inputs[1:]
+    if not opts.input_dims:
+        raise ConversionError("-d/--input_dim NAME DIMS is required for every forward() argument "
+                              f"({len(inputs)} expected), e.g. -d input \"1,3,224,224\"")
+    if len(opts.input_dims) != len(inputs):
+        raise ConversionError(f"the model's forward() takes {len(inputs)} tensor argument(s) but "
+                              f"{len(opts.input_dims)} -d/--input_dim were given; give one per argument, in order")
+    graph = Graph(os.path.splitext(os.path.basename(path))[0] or "model")
+    ctx = TorchContext(graph)
+    for (name, dims), value in zip(opts.input_dims, inputs):
+        dtype = _DTYPES.get(opts.input_dtypes.get(name, "float32"), np.float32)
+        fmt = af.LAYOUT_NAMES.get(opts.input_layouts.get(name, ""), af.onnx_default(len(dims)))
+        enc = opts.input_encodings.get(name, ("bgr", "bgr"))
+        graph.add_input(name, dims, dtype, fmt, InputInfo(opts.input_types.get(name, "default"), *enc))
+        ctx.values[value.debugName()] = Ref(name)
+    walker = _Walker(ctx)
+    walker.block(tgraph)
+    results = []
+
+    def flatten(v):
+        if isinstance(v, (list, tuple)):
+            for x in v:
+                flatten(x)
+        else:
+            results.append(v)
+
+    for o in tgraph.outputs():
+        flatten(walker.get(o))
+    refs = [r for r in results if isinstance(r, Ref)]
+    if len(refs) != len(results):
+        raise ConversionError("the model returns values that do not depend on its inputs (constants or "
+                              "shapes); a DLC output must be a tensor computed from the inputs")
+    if opts.out_names:
+        if len(opts.out_names) != len(refs):
+            raise ConversionError(f"--out_node was given {len(opts.out_names)} time(s) but the model returns "
+                                  f"{len(refs)} tensor(s); name every output, in order")
+        names = []
+        for ref, new in zip(refs, opts.out_names):
+            if ref.name != new:
+                if new in graph.tensors or ref.name in graph.inputs or ref.name in names:
+                    src = ref.name
+                    graph.add_op("Reshape", [src], [new], {"shape": list(graph.tensors[src].shape)}, name=new)
+                    graph.tensors[new].axis_format = graph.tensors[src].axis_format
+                else:
+                    graph.rename_tensor(ref.name, new)
+            names.append(new)
+    else:
+        names = []
+        for ref in refs:
+            if ref.name in graph.inputs or ref.name in names:
+                new = graph.unique_name(f"{ref.name}_out")
+                graph.add_op("Reshape", [ref.name], [new], {"shape": list(graph.tensors[ref.name].shape)},
+                             name=new)
+                names.append(new)
+            else:
+                names.append(ref.name)
+    graph.outputs = names
+    return graph

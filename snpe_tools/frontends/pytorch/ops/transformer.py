@@ -1,0 +1,2 @@
+"""aten ops of transformer/sequence models: norms, matmul, attention, embedding, indexing."""
+from __future__ import annotations
