@@ -38,7 +38,9 @@ _STATIC_OK = {"aten::add", "aten::sub", "aten::mul", "aten::div", "aten::floordi
               "aten::is_floating_point", "aten::__range_length", "aten::__derive_index", "aten::pow",
               "aten::abs", "aten::log", "aten::exp", "aten::max", "aten::min", "aten::round",
               "aten::type_as", "aten::expand", "aten::repeat", "aten::view", "aten::reshape",
-              "aten::unsqueeze", "aten::squeeze", "aten::slice", "aten::select", "aten::cat", "aten::stack"}
+              "aten::unsqueeze", "aten::squeeze", "aten::slice", "aten::select", "aten::cat", "aten::stack",
+              "aten::__contains__", "aten::zeros_like", "aten::ones_like", "aten::full_like", "aten::empty",
+              "aten::new_zeros", "aten::new_ones", "aten::new_full"}
 
 
 @dataclass
@@ -258,7 +260,8 @@ class _Walker:
         name = kind.split("::", 1)[1]
         try:
             fn = getattr(self.torch.ops.aten, name)
-            res = fn(*[_to_torch(a) for a in args])
+            pos, kw = _split_kwargs(self.torch, node, [_to_torch(a) for a in args])
+            res = fn(*pos, **kw)
         except Exception as exc:  # noqa: BLE001
             translator = get_translator(kind)
             if translator is None:
@@ -276,6 +279,23 @@ class _Walker:
         else:
             for o, r in zip(outs, res):
                 self.set(o, r)
+
+
+def _split_kwargs(torch, node, args: list) -> tuple[list, dict]:
+    """Keyword-only schema arguments (dtype=, device= ...) must be passed by name to torch.ops."""
+    try:
+        schema = torch._C.parse_schema(node.schema())
+    except Exception:  # noqa: BLE001 - nodes without a schema: all positional
+        return args, {}
+    pos, kw = [], {}
+    for a, v in zip(schema.arguments, args):
+        if a.kwarg_only:
+            if a.name == "device" and v is not None and not isinstance(v, torch.device):
+                v = "cpu"
+            kw[a.name] = v
+        else:
+            pos.append(v)
+    return pos, kw
 
 
 _NEVER_FOLD = {"aten::rand", "aten::randn", "aten::rand_like", "aten::randn_like", "aten::randint",
