@@ -6,11 +6,7 @@ atol 1e-4).  Covered:
 
 * the natural user models (``out, _ = self.lstm(x)`` with no initial state, ``out[:, -1, :]``):
   an LSTM classifier (batch-first, 2 layers), a bidirectional seq-first GRU, an LSTM returning
-  ``(output, (h_n, c_n))``.  These currently stop *before* the RNN op on gaps of the converter core
-  (``aten::zeros`` with keyword-only dtype/device is not foldable, ``aten::__contains__`` of scripted
-  ``nn.LSTM.forward`` and ``aten::select``/``aten::slice`` on run-time tensors are missing); such a
-  known gap turns the case into an xfail naming it, so these tests start checking numbers by
-  themselves once the gaps are closed;
+  ``(output, (h_n, c_n))``;
 * the same models with the initial state given explicitly (zero buffers: the constant/zero-state
   path; graph inputs: the run-time state path) and the last step taken with a fixed selection
   matrix, which the converter handles today; a scripted module calling ``torch.lstm``/``torch.gru``
@@ -40,7 +36,6 @@ TOL = dict(rtol=1e-3, atol=1e-4)
 B, T, F, H = 2, 7, 8, 16
 
 # Messages of converter-core gaps (not of the RNN translators) that natural nn.LSTM/GRU models hit.
-_KNOWN_GAPS = ("aten::zeros", "aten::__contains__", "aten::select", "aten::slice")
 
 
 # ---- helpers -------------------------------------------------------------------------------------
@@ -58,8 +53,7 @@ def _save(model: nn.Module, path, example: tuple, how: str) -> str:
     return str(path)
 
 
-def convert_and_compare(model: nn.Module, tmp_path, feeds: dict[str, np.ndarray], how: str = "traced",
-                        xfail_known_gaps: bool = False) -> str:
+def convert_and_compare(model: nn.Module, tmp_path, feeds: dict[str, np.ndarray], how: str = "traced") -> str:
     """Save, convert, run and compare every output with torch eager; returns the DLC path."""
     example = tuple(torch.from_numpy(v) for v in feeds.values())
     pt = _save(model, tmp_path / f"{how}.pt", example, how)
@@ -67,14 +61,7 @@ def convert_and_compare(model: nn.Module, tmp_path, feeds: dict[str, np.ndarray]
     argv = ["-i", pt, "-o", dlc]
     for name, v in feeds.items():
         argv += ["-d", name, ",".join(str(d) for d in v.shape)]
-    try:
-        assert main(argv) == 0
-    except ConversionError as exc:
-        msg = str(exc)
-        if xfail_known_gaps and "aten::lstm" not in msg and "aten::gru" not in msg \
-                and any(g in msg for g in _KNOWN_GAPS):
-            pytest.xfail(f"converter-core gap before the RNN op: {msg[:160]}")
-        raise
+    assert main(argv) == 0
     with torch.no_grad():
         ref = _flatten(model.eval()(*example))
     got = helpers.run_dlc(dlc, feeds)
@@ -134,7 +121,7 @@ class LSTMState(nn.Module):
                          ids=["lstm_classifier", "bigru_seq_first", "lstm_returns_state"])
 def test_natural_models(model, shape, how, tmp_path):
     torch.manual_seed(0)
-    convert_and_compare(model(), tmp_path, {"input": _rand(*shape)}, how, xfail_known_gaps=True)
+    convert_and_compare(model(), tmp_path, {"input": _rand(*shape)}, how)
 
 
 # ---- the same models with explicit initial state (converts today) -----------------------------------
