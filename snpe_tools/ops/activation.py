@@ -136,6 +136,7 @@ class ElementWiseNeuron(_Unary):
             return np.clip(x, p["min_value"], p["max_value"])
         if kind == "SIGMOID":
             return 1.0 / (1.0 + np.exp(-x))
-        if kind == "SOFTPLUS":
-            return np.logaddexp(0, x)
+        if kind == "SOFTPLUS":   # above a positive threshold softplus is the identity (PyTorch/QNN)
+            y = np.logaddexp(0, x)
+            return np.where(x > p["threshold"], x, y) if p["threshold"] > 0 else y
         return np.tanh(x)

@@ -15,6 +15,9 @@ class FullyConnected(OpDef):
     def infer(self, op, ins):
         x, w = ins[0], ins[1]
         n, k = w.shape
+        if (x.shape[-1] if op.params["keep_dims"] else int(np.prod(x.shape))) % k or (
+                op.params["keep_dims"] and x.shape[-1] != k):
+            raise ValueError(f"FullyConnected {op.name}: input {list(x.shape)} does not fit weights [{n}, {k}]")
         if op.params["keep_dims"]:
             return [(tuple(x.shape[:-1]) + (n,), x.dtype)]
         return [((int(np.prod(x.shape)) // k, n), x.dtype)]
@@ -55,8 +58,7 @@ class MatMul(OpDef):
         kb = b[-2] if len(b) > 1 else b[0]
         if ka != kb:
             raise ValueError(f"MatMul {op.name}: inner dimensions differ ({list(a)} x {list(b)})")
-        shape = np.matmul(np.empty(a, np.float32), np.empty(b, np.float32)).shape if (
-            np.prod(a) * np.prod(b) < 1 << 16) else _matmul_shape(a, b)
+        shape = _matmul_shape(a, b)
         return [(shape, ins[0].dtype)]
 
     def compute(self, op, xs):

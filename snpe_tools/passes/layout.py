@@ -183,8 +183,11 @@ class _Rewriter:
             if y in g.outputs:
                 if x in g.inputs or x in g.outputs or g.is_static(x):
                     return False
+                fmt = g.tensors[y].axis_format
                 g.remove_op(tr)
+                g.tensors.pop(y)
                 g.rename_tensor(x, y)
+                g.tensors[y].axis_format = fmt
             else:
                 g.remove_op(tr)
                 g.replace_uses(y, x)

@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         input_dims=[(n, parse_dims(n, d)) for n, d in args.input_dim],
         out_names=list(args.out_names), input_dtypes=pairs(args.input_dtype, "--input_dtype", DTYPES),
         input_layouts=layouts, input_types=pairs(args.input_type, "--input_type", INPUT_TYPES),
-        input_encodings=encodings(args.input_encoding))
+        input_encodings=encodings(args.input_encoding), fold_batchnorm=not args.disable_batchnorm_folding)
     names = [n for n, _ in opts.input_dims]
     if len(set(names)) != len(names):
         raise ConversionError("-d/--input_dim names must be unique")

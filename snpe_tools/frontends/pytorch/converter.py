@@ -22,7 +22,7 @@ from .context import Ref, TorchContext, describe, source_line
 from .registry import get_translator
 
 # prim kinds handled by the walker itself
-_PRIM = {"prim::Constant", "prim::ListConstruct", "prim::TupleConstruct", "prim::ListUnpack",
+_PRIM = {"prim::Constant", "prim::Loop", "prim::ListConstruct", "prim::TupleConstruct", "prim::ListUnpack",
          "prim::TupleUnpack", "prim::If", "prim::NumToTensor", "prim::RaiseException", "prim::Uninitialized",
          "prim::GetAttr", "prim::unchecked_cast", "prim::dtype", "prim::device", "prim::TupleIndex",
          "aten::ScalarImplicit", "aten::Int", "aten::Float", "aten::Bool", "prim::min", "prim::max",
@@ -51,6 +51,7 @@ class TorchOptions:
     input_layouts: dict[str, str] = field(default_factory=dict)
     input_types: dict[str, str] = field(default_factory=dict)
     input_encodings: dict[str, tuple[str, str]] = field(default_factory=dict)
+    fold_batchnorm: bool = True
 
 
 def import_torch():
@@ -62,7 +63,7 @@ def import_torch():
     return torch
 
 
-def load_scripted(path: str):
+def load_scripted(path: str, fold_batchnorm: bool = True):
     torch = import_torch()
     if not os.path.exists(path):
         raise ConversionError(f"input model not found: {path} (check --input_network)")
@@ -78,7 +79,8 @@ def load_scripted(path: str):
         warnings.simplefilter("ignore")
         module = module.eval()
         try:
-            frozen = torch.jit.freeze(module)
+            # optimize_numerics folds BatchNorm into convolutions: only when the user allows folding
+            frozen = torch.jit.freeze(module, optimize_numerics=fold_batchnorm)
         except Exception:  # noqa: BLE001 - freezing is an optimisation, the graph is still usable
             frozen = module
         graph = frozen.graph.copy()
@@ -93,12 +95,40 @@ def _all_nodes(block):
             yield from _all_nodes(sub)
 
 
+# ops whose result is known at convert time even when their input is a run-time tensor
+_SHAPE_QUERIES = {"aten::size", "aten::dim", "aten::numel", "aten::len", "prim::dtype", "prim::device",
+                  "aten::is_floating_point", "prim::is_cuda", "prim::layout"}
+
+
+def _runtime_values(graph) -> set[str]:
+    """Debug names of values that (may) carry run-time tensor data: graph inputs and what flows from them."""
+    tainted = {v.debugName() for v in list(graph.inputs())}
+
+    def visit(block) -> None:
+        for node in block.nodes():
+            if node.kind() in _SHAPE_QUERIES:
+                continue
+            for sub in node.blocks():
+                visit(sub)
+            ins = any(v.debugName() in tainted for v in node.inputs())
+            sub_out = any(v.debugName() in tainted for sub in node.blocks() for v in sub.outputs())
+            if ins or sub_out:
+                tainted.update(o.debugName() for o in node.outputs())
+
+    for _ in range(2):   # loops carry values backwards once
+        visit(graph)
+    return tainted
+
+
 def check_supported(graph) -> None:
     missing: dict[str, list[str]] = {}
+    runtime = _runtime_values(graph)
     for node in _all_nodes(graph):
         kind = node.kind()
         if kind in _PRIM or kind in _STATIC_OK or get_translator(kind) is not None:
             continue
+        if not any(v.debugName() in runtime for v in node.inputs()):
+            continue   # evaluated with torch at convert time
         if node.owningBlock() is not None and _in_error_branch(node):
             continue
         missing.setdefault(kind, []).append(source_line(node) or "?")
@@ -199,6 +229,8 @@ class _Walker:
             self.block(chosen)
             for o, r in zip(outs, chosen.outputs()):
                 self.set(o, self.get(r))
+        elif kind == "prim::Loop":
+            self.loop(node, args, outs)
         elif kind == "prim::RaiseException":
             raise ConversionError(f"{describe(node)}: the model raises an exception for these input "
                                   f"shapes ({args[0] if args else ''}); check -d/--input_dim")
@@ -235,6 +267,19 @@ class _Walker:
             self.set(outs[0], not args[0])
         elif kind == "aten::__getitem__" and not isinstance(args[0], Ref):
             self.set(outs[0], args[0][int(args[1])])
+        elif kind == "aten::list" and isinstance(args[0], (list, tuple)):
+            self.set(outs[0], list(args[0]))
+        elif kind in _SCALAR_OPS and args and all(isinstance(a, (bool, int, float)) for a in args):
+            self.set(outs[0], _SCALAR_OPS[kind](*args))
+        elif kind == "aten::slice" and isinstance(args[0], list) and not _has_ref(args[1:]):
+            self.set(outs[0], args[0][slice(args[1], args[2], args[3] if len(args) > 3 else 1)])
+        elif kind == "aten::add" and isinstance(args[0], list) and isinstance(args[1], list):
+            self.set(outs[0], args[0] + args[1])
+        elif kind == "aten::mul" and isinstance(args[0], list) and isinstance(args[1], int):
+            self.set(outs[0], args[0] * args[1])
+        elif kind == "aten::append" and isinstance(args[0], list):
+            args[0].append(args[1])
+            self.set(outs[0], args[0])
         elif kind in ("prim::min", "prim::max") and not _has_ref(args):
             fn = min if kind == "prim::min" else max
             self.set(outs[0], fn(args[0]) if len(args) == 1 else fn(args[0], args[1]))
@@ -254,6 +299,31 @@ class _Walker:
             else:
                 for o, r in zip(outs, result):
                     self.set(o, r)
+
+    def loop(self, node, args, outs) -> None:
+        """Unroll a prim::Loop whose trip count and condition are known at convert time."""
+        max_trips, cond, carried = args[0], args[1], list(args[2:])
+        if _has_ref(max_trips) or _has_ref(cond):
+            raise ConversionError(f"{describe(node)}: a loop whose trip count depends on run-time tensor values "
+                                  "cannot be converted")
+        body = list(node.blocks())[0]
+        params = list(body.inputs())
+        i = 0
+        limit = int(max_trips) if max_trips is not None else 1 << 31
+        while bool(cond) and i < limit:
+            if i > 100000:
+                raise ConversionError(f"{describe(node)}: loop runs more than 100000 iterations")
+            self.set(params[0], i)
+            for p, v in zip(params[1:], carried):
+                self.set(p, v)
+            self.block(body)
+            res = [self.get(o) for o in body.outputs()]
+            cond, carried = res[0], res[1:]
+            if _has_ref(cond):
+                raise ConversionError(f"{describe(node)}: a loop condition depends on run-time tensor values")
+            i += 1
+        for o, v in zip(outs, carried):
+            self.set(o, v)
 
     def fold(self, node, kind, args, outs) -> None:
         """Evaluate an aten node whose inputs are all known, with torch itself."""
@@ -279,6 +349,20 @@ class _Walker:
         else:
             for o, r in zip(outs, res):
                 self.set(o, r)
+
+
+def _div(a, b):
+    return a / b
+
+
+_SCALAR_OPS = {
+    "aten::add": lambda a, b, *r: a + b, "aten::sub": lambda a, b, *r: a - b, "aten::mul": lambda a, b: a * b,
+    "aten::div": _div, "aten::floordiv": lambda a, b: a // b, "aten::remainder": lambda a, b: a % b,
+    "aten::eq": lambda a, b: a == b, "aten::ne": lambda a, b: a != b, "aten::lt": lambda a, b: a < b,
+    "aten::gt": lambda a, b: a > b, "aten::le": lambda a, b: a <= b, "aten::ge": lambda a, b: a >= b,
+    "aten::neg": lambda a: -a, "aten::__and__": lambda a, b: a and b, "aten::__or__": lambda a, b: a or b,
+    "aten::pow": lambda a, b: a ** b, "aten::abs": abs,
+}
 
 
 def _split_kwargs(torch, node, args: list) -> tuple[list, dict]:
@@ -315,7 +399,7 @@ _DTYPES = {"float32": np.float32, "float16": np.float16, "int32": np.int32, "int
 
 
 def convert_torchscript(path: str, opts: TorchOptions) -> Graph:
-    _module, tgraph = load_scripted(path)
+    _module, tgraph = load_scripted(path, opts.fold_batchnorm)
     check_supported(tgraph)
     inputs = list(tgraph.inputs())
     if inputs and inputs[0].type().kind() == "ClassType":
@@ -355,15 +439,22 @@ def convert_torchscript(path: str, opts: TorchOptions) -> Graph:
         if len(opts.out_names) != len(refs):
             raise ConversionError(f"--out_node was given {len(opts.out_names)} time(s) but the model returns "
                                   f"{len(refs)} tensor(s); name every output, in order")
+        clash = sorted({n for n in opts.out_names if opts.out_names.count(n) > 1} | (set(opts.out_names) &
+                                                                                   set(graph.inputs)))
+        if clash:
+            raise ConversionError(f"--out_node names must be unique and differ from the input names given with -d "
+                                  f"(clashing: {', '.join(clash)})")
         names = []
+        renamed: dict[str, str] = {}
         for ref, new in zip(refs, opts.out_names):
-            if ref.name != new:
-                if new in graph.tensors or ref.name in graph.inputs or ref.name in names:
-                    src = ref.name
+            src = renamed.get(ref.name, ref.name)
+            if src != new:
+                if new in graph.tensors or src in graph.inputs or src in names:
                     graph.add_op("Reshape", [src], [new], {"shape": list(graph.tensors[src].shape)}, name=new)
                     graph.tensors[new].axis_format = graph.tensors[src].axis_format
                 else:
-                    graph.rename_tensor(ref.name, new)
+                    graph.rename_tensor(src, new)
+                    renamed[ref.name] = new
             names.append(new)
     else:
         names = []

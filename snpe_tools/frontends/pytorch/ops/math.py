@@ -51,9 +51,16 @@ def _binary(ctx: TorchContext, node, a):
 
 for _k in _BINARY:
     aten_op(_k)(_binary)
-aten_op("rsub")(lambda ctx, node, a: ctx.op("ElementWiseSubtract", [
-    _operand(ctx, a[1], a[0]), _operand(ctx, a[0] if len(a) < 3 or a[2] == 1 else np.asarray(a[0]) * a[2], a[0])],
-    node))
+@aten_op("rsub")
+def rsub(ctx: TorchContext, node, a):
+    """rsub(x, other, alpha) = other - alpha * x."""
+    x, other = a[0], a[1]
+    alpha = a[2] if len(a) > 2 and a[2] is not None else 1
+    like = x if isinstance(x, Ref) else other
+    if alpha != 1:
+        x = (ctx.op_tmp("ElementWiseMultiply", [x, _operand(ctx, alpha, x)], ctx.out_name(node) + ".alpha")
+             if isinstance(x, Ref) else np.asarray(x) * alpha)
+    return ctx.op("ElementWiseSubtract", [_operand(ctx, other, like), _operand(ctx, x, like)], node)
 
 _UNARY = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "hardswish": "HardSwish", "abs": "ElementWiseAbs",
           "exp": "ElementWiseExp", "log": "ElementWiseLog", "sqrt": "ElementWiseSquareRoot",

@@ -23,6 +23,9 @@ def _conv(ctx: TorchContext, node, x, w, b, stride, padding, dilation, transpose
         raise ConversionError("convolution weights must be constant (parameters of the module)")
     w = np.asarray(w, dtype=np.float32)
     rank = ctx.rank(x)
+    if w.ndim != rank:
+        raise ConversionError(f"the input has rank {rank} ({list(ctx.shape(x))}) but this convolution expects "
+                              f"rank {w.ndim}; check -d/--input_dim")
     if rank not in (3, 4):
         raise ConversionError(f"rank-{rank} convolution input is not supported (1-D and 2-D only)")
     n_sp = rank - 2
@@ -84,6 +87,12 @@ def _conv(ctx: TorchContext, node, x, w, b, stride, padding, dilation, transpose
 def _convolution(ctx, node, a):
     x, w, b, stride, padding, dilation, transposed, out_pad, groups = a[:9]
     return _conv(ctx, node, x, w, b, stride, padding, dilation, bool(transposed), out_pad, groups)
+
+
+@aten_op("aten::_convolution_mode")
+def _convolution_mode(ctx, node, a):
+    x, w, b, stride, padding, dilation, groups = a
+    return _conv(ctx, node, x, w, b, stride, padding, dilation, False, None, groups)
 
 
 @aten_op("conv1d", "conv2d")
@@ -170,7 +179,7 @@ def adaptive_avg_pool2d(ctx, node, a):
 
 @aten_op("adaptive_max_pool2d")
 def adaptive_max_pool2d(ctx, node, a):
-    if len(list(node.outputs())) > 1 and list(node.outputs())[1].hasUses():
+    if len(list(node.outputs())) > 1 and list(node.outputs())[1].uses():
         raise ConversionError("the indices output of adaptive_max_pool2d is not supported")
     r = _adaptive(ctx, node, "PoolMax2d", a[0], a[1])
     return [r, None] if len(list(node.outputs())) > 1 else r
