@@ -9,10 +9,11 @@ after undoing the spatial-first layout of the DLC outputs).  Outcomes:
 * ``unsupported`` - the converter refused with a one-line user error (unsupported op/attribute);
 * ``crash``       - any other exception: a bug.
 
-Harness policy: a case is first converted as it is.  If the converter refuses it and the case has
-integer/bool graph inputs (shapes, axes, pads, indices, repeats ...) next to float ones, it is
-converted again with those frozen into initializers holding the case's values, because a DLC
-takes such operands as static parameters; float inputs always stay runtime inputs.
+Harness policy: a case is first converted as it is.  If the converter refuses it, it is converted
+again with its parameter-like inputs frozen into initializers holding the case's values, because a
+DLC takes such operands as static parameters: integer/bool inputs (shapes, axes, pads, indices,
+repeats ...) and small float operands after the first input (at most 8 elements: scales, pad values,
+clip bounds).  The first input and at least one input always stay runtime inputs.
 
 ``python tests/onnx_node_harness.py --write-baseline`` regenerates tests/data/onnx_node_baseline.json.
 """
@@ -107,8 +108,12 @@ def _run_case(case, workdir: str, freeze: bool) -> tuple[str, str]:
         if any(x.dtype.kind in "OSU" for x in ins0):
             return "unsupported", "string tensors"
         int_inputs = {n for n, x in zip(real_inputs, ins0) if x.dtype.kind in "iub"}
-        can_freeze = bool(int_inputs) and len(int_inputs) < len(real_inputs) and len(sets) == 1
-        frozen = int_inputs if (freeze and can_freeze) else set()
+        # small float operands after the first input (scales, pad values, clip bounds, ratios)
+        param_inputs = {n for i, (n, x) in enumerate(zip(real_inputs, ins0))
+                        if i > 0 and x.dtype.kind == "f" and x.size <= 8}
+        frozen_candidates = int_inputs | param_inputs
+        can_freeze = bool(frozen_candidates) and len(frozen_candidates) < len(real_inputs) and len(sets) == 1
+        frozen = frozen_candidates if (freeze and can_freeze) else set()
         if frozen:
             for n, x in zip(real_inputs, ins0):
                 if n in frozen:

@@ -1,2 +1,3 @@
 """Imports every ONNX translator module so that each registers its op types."""
-from . import linear, lp, math, misc, nn, reduce, resize, spatial, tensor, volumetric  # noqa: F401
+from . import (attention, indexing, linear, lp, math, misc, nn, quant, reduce, resize, rnn, spatial,  # noqa: F401
+               tensor, volumetric)

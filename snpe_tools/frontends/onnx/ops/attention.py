@@ -1,0 +1,2 @@
+"""ONNX Attention, RMSNormalization, RotaryEmbedding -> QNN ops."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""ONNX scatter/gather/sort/cumulative/bitwise/loss ops -> QNN ops."""
+from __future__ import annotations

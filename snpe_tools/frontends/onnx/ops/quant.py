@@ -1,0 +1,2 @@
+"""ONNX QuantizeLinear / DequantizeLinear / QLinear* and sampling ops (GridSample ...) -> QNN ops."""
+from __future__ import annotations
