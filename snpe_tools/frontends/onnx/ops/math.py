@@ -130,7 +130,17 @@ def leaky_relu(ctx: OnnxContext, node) -> None:
 
 @onnx_op("PRelu")
 def prelu(ctx: OnnxContext, node) -> None:
-    ctx.emit("Prelu", [ctx.tensor(node.input[0]), ctx.tensor(node.input[1])], [node.output[0]], name=_name(node))
+    """Opset < 7 applies a 1-D slope per channel (axis 1); later opsets broadcast numpy-style."""
+    slope = node.input[1]
+    xs, ss = ctx.shape(node.input[0]), ctx.shape(slope)
+    if ctx.opset < 7 and len(ss) == 1 and len(xs) > 2 and ss[0] == xs[1] and ss[0] != xs[-1]:
+        new = [ss[0]] + [1] * (len(xs) - 2)
+        if ctx.is_const(slope):
+            slope = ctx.add_const(f"{slope}.c", ctx.const(slope).reshape(new))
+        else:
+            r = ctx.graph.unique_name(f"{slope}.c")
+            slope = ctx.emit("Reshape", [ctx.tensor(slope)], [r], {"shape": new}, name=r)[0]
+    ctx.emit("Prelu", [ctx.tensor(node.input[0]), ctx.tensor(slope)], [node.output[0]], name=_name(node))
 
 
 @onnx_op("Elu")

@@ -192,6 +192,35 @@ def conv_transpose(ctx: OnnxContext, node) -> None:
     _with_1d(ctx, node, body)
 
 
+def _dilated_max_pool(ctx: OnnxContext, x: str, out: str, kernel, strides, dil, pads) -> None:
+    """Dilated MaxPool as the maximum of kh*kw strided slices of the (-inf)-padded input; exact."""
+    n, c, h, w = ctx.shape(x)
+    xp = ctx.tensor(x)
+    if any(p for pair in pads for p in pair):
+        r = ctx.graph.unique_name(f"{out}.pad")
+        xp = ctx.emit("Pad", [xp], [r], {"scheme": 0, "pad_constant_value": float(np.finfo(np.float32).min),
+                                          "pad_amount": [[0, 0], [0, 0], list(pads[0]), list(pads[1])]}, name=r)[0]
+    hp, wp = h + sum(pads[0]), w + sum(pads[1])
+    oh = (hp - ((kernel[0] - 1) * dil[0] + 1)) // strides[0] + 1
+    ow = (wp - ((kernel[1] - 1) * dil[1] + 1)) // strides[1] + 1
+    acc = None
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            b0, b1 = i * dil[0], j * dil[1]
+            ranges = [[0, n, 1], [0, c, 1], [b0, b0 + (oh - 1) * strides[0] + 1, strides[0]],
+                      [b1, b1 + (ow - 1) * strides[1] + 1, strides[1]]]
+            t = ctx.graph.unique_name(f"{out}.tap{i}_{j}")
+            ctx.emit("StridedSlice", [xp], [t], {"ranges": ranges}, name=t)
+            if acc is None:
+                acc = t
+            else:
+                last = i == kernel[0] - 1 and j == kernel[1] - 1
+                m = out if last else ctx.graph.unique_name(f"{out}.max{i}_{j}")
+                acc = ctx.emit("ElementWiseMaximum", [acc, t], [m], name=m)[0]
+    if acc != out:
+        ctx.emit("Reshape", [acc], [out], {"shape": [n, c, oh, ow]}, name=out)
+
+
 def _pool(ctx: OnnxContext, node, qnn_type: str, global_: bool) -> None:
     a = attrs(node)
     if len([o for o in node.output if o]) > 1:
@@ -212,15 +241,19 @@ def _pool(ctx: OnnxContext, node, qnn_type: str, global_: bool) -> None:
             if len(kernel) != len(in_shape) - 2 - int(is_1d):
                 raise ConversionError(f"{node.op_type} node '{_node_name(node)}': kernel_shape does not match "
                                       "the input rank")
-            if any(d != 1 for d in dil):
-                raise ConversionError(f"{node.op_type} node '{_node_name(node)}': dilated pooling is not supported")
             pa = dict(a)
             if is_1d:
-                kernel, strides = [1] + kernel, [1] + strides
+                kernel, strides, dil = [1] + kernel, [1] + strides, [1] + dil
                 if "pads" in a:
                     pa["pads"] = [0, a["pads"][0], 0, a["pads"][1]]
-            pads = _explicit_pads(node, pa, in_shape[2:], kernel, strides, [1, 1])
+            pads = _explicit_pads(node, pa, in_shape[2:], kernel, strides, dil)
             ceil = int(a.get("ceil_mode", 0))
+            if any(d != 1 for d in dil):
+                if qnn_type != "PoolMax2d" or ceil:
+                    raise ConversionError(f"{node.op_type} node '{_node_name(node)}': dilated pooling is only "
+                                          "supported for MaxPool without ceil_mode (QNN pools have no dilation)")
+                _dilated_max_pool(ctx, x, out, kernel, strides, dil, pads)
+                return
         params = {"filter_size": kernel, "stride": strides, "pad_amount": pads, "rounding_mode": ceil}
         if qnn_type == "PoolAvg2d":
             params["count_pad_for_edges"] = bool(a.get("count_include_pad", 0))
