@@ -1,2 +1,736 @@
-"""ONNX Attention, RMSNormalization, RotaryEmbedding -> QNN ops."""
+"""ONNX Attention, RMSNormalization, RotaryEmbedding, CausalConvWithState, LinearAttention -> QNN ops.
+
+QNN has no single scaled-dot-product-attention op, so ``Attention`` (opset 23-25) is written as the
+exact composition its ONNX function body defines: scale Q and K by sqrt(scale), MatMul with
+``transpose_in1``, optional softcap, additive bias (attention mask, causal / sliding-window frontier,
+KV padding), Softmax over the keys, the fully-masked-row guard, MatMul with V.  Grouped-query
+attention needs no Tile of K/V: the q heads that share a kv head are folded into the query-row
+axis by a free Reshape, so each MatMul runs against the kv head it uses.
+
+``RMSNormalization`` maps onto QNN ``RmsNorm``; ``RotaryEmbedding`` is a composition (Gather of the
+cos/sin caches, Split, Multiply/Subtract/Add, Concat) because the QNN op of that name is not
+documented in enough detail to reproduce its numerics.  ``CausalConvWithState`` is a left
+Concat/Pad plus a DepthWiseConv2d; ``LinearAttention`` is its recurrence unrolled over the (static)
+sequence length, since QNN has no loop op.
+"""
 from __future__ import annotations
+
+import math
+
+import numpy as np
+import onnx
+
+from ....errors import ConversionError
+from ....ir import dtypes as qd
+from ..context import OnnxContext, attrs
+from ..registry import onnx_op
+
+# softmax_precision / stash_type (ONNX TensorProto type) -> numpy dtype QNN targets can compute in
+_SOFTMAX_PRECISION = {1: np.dtype(np.float32), 10: np.dtype(np.float16), 11: np.dtype(np.float32)}
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float16))
+
+
+def _name(node) -> str:
+    return node.name or node.output[0]
+
+
+def _err(node, what: str) -> ConversionError:
+    return ConversionError(f"{node.op_type} node '{_name(node)}': {what}")
+
+
+def _inputs(node, n: int) -> list[str]:
+    return (list(node.input) + [""] * n)[:n]
+
+
+def _outputs(node, n: int) -> list[str]:
+    return (list(node.output) + [""] * n)[:n]
+
+
+class _Builder:
+    """Emits the ops of one ONNX node with unique, node-derived tensor names."""
+
+    def __init__(self, ctx: OnnxContext, node) -> None:
+        self.ctx = ctx
+        self.node = node
+        self.base = _name(node)
+
+    def op(self, type_: str, inputs: list[str], tag: str, params=None, out: str | None = None) -> str:
+        g = self.ctx.graph
+        dst = out or g.unique_name(f"{self.node.output[0]}.{tag}")
+        return self.ctx.emit(type_, inputs, [dst], params or {}, name=g.unique_name(f"{self.base}.{tag}"))[0]
+
+    def const(self, tag: str, value, dtype) -> str:
+        return self.ctx.add_const(f"{self.base}.{tag}", np.asarray(value, dtype=dtype))
+
+    def reshape(self, x: str, shape, tag: str, out: str | None = None) -> str:
+        shape = [int(d) for d in shape]
+        if list(self.shape(x)) == shape and out is None:
+            return x
+        return self.op("Reshape", [x], tag, {"shape": shape}, out=out)
+
+    def shape(self, x: str) -> tuple[int, ...]:
+        return self.ctx.graph.tensors[x].shape
+
+    def dtype(self, x: str) -> np.dtype:
+        return self.ctx.graph.tensors[x].dtype
+
+    def value(self, onnx_name: str):
+        """numpy value of a constant ONNX input, else its IR tensor name."""
+        c = self.ctx.const(self.ctx.aliases.get(onnx_name, onnx_name))
+        return np.asarray(c) if c is not None else self.ctx.tensor(onnx_name)
+
+
+def _onnx_dtype(ctx: OnnxContext, name: str) -> np.dtype:
+    c = ctx.const(ctx.aliases.get(name, name))
+    if c is not None:
+        return np.asarray(c).dtype
+    return ctx.graph.tensors[ctx.tensor(name)].dtype
+
+
+# ---- Attention -------------------------------------------------------------------------------
+@onnx_op("Attention")
+def attention(ctx: OnnxContext, node) -> None:
+    """Scaled dot-product attention as MatMul/Softmax/elementwise QNN ops (ONNX function semantics).
+
+    Why a composition: QNN has no attention op.  Every step follows the ONNX function body so the
+    numbers match bit for bit where the arithmetic allows (Q and K are each scaled by sqrt(scale) in
+    the input dtype, softcap precedes the bias, the bias is additive 0/-inf, rows whose bias is all
+    -inf are zeroed after the softmax).  Static parts of the bias (causal/window frontier with a
+    static offset, constant masks and constant ``nonpad_kv_seqlen``) are computed at convert time.
+    """
+    b = _Builder(ctx, node)
+    a = attrs(node)
+    q_in, k_in, v_in, mask_in, pk_in, pv_in, nonpad_in = _inputs(node, 7)
+    y_out, pk_out, pv_out, qk_out = _outputs(node, 4)
+    dt = _onnx_dtype(ctx, q_in)
+    if dt not in _FLOATS:
+        raise _err(node, f"input type {dt} is not supported (float32/float16 only)")
+    if _onnx_dtype(ctx, k_in) != dt or _onnx_dtype(ctx, v_in) != dt:
+        raise _err(node, "Q, K and V must have the same element type")
+    qs, ks, vs = (tuple(ctx.shape(i)) for i in (q_in, k_in, v_in))
+    rank = len(qs)
+    if rank not in (3, 4) or len(ks) != rank or len(vs) != rank:
+        raise _err(node, f"Q/K/V must all be 3-D or all 4-D (got ranks {len(qs)}, {len(ks)}, {len(vs)})")
+    batch = qs[0]
+    if ks[0] != batch or vs[0] != batch:
+        raise _err(node, f"batch sizes of Q, K, V differ ({qs[0]}, {ks[0]}, {vs[0]})")
+    q, k, v = ctx.tensor(q_in), ctx.tensor(k_in), ctx.tensor(v_in)
+
+    # -- heads: to [B, heads, seq, head_size] ------------------------------------------------
+    if rank == 3:
+        if "q_num_heads" not in a or "kv_num_heads" not in a:
+            raise _err(node, "3-D Q/K/V need the q_num_heads and kv_num_heads attributes")
+        hq, hkv = int(a["q_num_heads"]), int(a["kv_num_heads"])
+        if hq <= 0 or hkv <= 0 or qs[2] % hq or ks[2] % hkv or vs[2] % hkv:
+            raise _err(node, f"hidden sizes Q {qs[2]}, K {ks[2]}, V {vs[2]} are not divisible by "
+                             f"q_num_heads={hq} / kv_num_heads={hkv}")
+
+        def heads(x: str, shape, h: int, tag: str) -> str:
+            r = b.reshape(x, [shape[0], shape[1], h, shape[2] // h], f"{tag}_split")
+            return b.op("Transpose", [r], f"{tag}_bhsd", {"perm": [0, 2, 1, 3]})
+
+        q4, k4, v4 = heads(q, qs, hq, "q"), heads(k, ks, hkv, "k"), heads(v, vs, hkv, "v")
+    else:
+        hq, hkv = qs[1], ks[1]
+        if vs[1] != hkv:
+            raise _err(node, f"K has {hkv} heads but V has {vs[1]}")
+        for attr, have in (("q_num_heads", hq), ("kv_num_heads", hkv)):
+            if attr in a and int(a[attr]) != have:
+                raise _err(node, f"{attr}={a[attr]} disagrees with the 4-D input's {have} heads")
+        q4, k4, v4 = q, k, v
+    sq, d = b.shape(q4)[2], b.shape(q4)[3]
+    if b.shape(k4)[3] != d:
+        raise _err(node, f"Q head size {d} differs from K head size {b.shape(k4)[3]}")
+    dv = b.shape(v4)[3]
+    if hq % hkv:
+        raise _err(node, f"q_num_heads {hq} is not a multiple of kv_num_heads {hkv}")
+    rep = hq // hkv
+
+    # -- KV cache ------------------------------------------------------------------------------
+    if bool(pk_in) != bool(pv_in):
+        raise _err(node, "past_key and past_value must be given together")
+    past = 0
+    if pk_in:
+        if nonpad_in:
+            raise _err(node, "nonpad_kv_seqlen cannot be combined with past_key/past_value")
+        pks, pvs = tuple(ctx.shape(pk_in)), tuple(ctx.shape(pv_in))
+        if len(pks) != 4 or pks[:2] != (batch, hkv) or pks[3] != d or len(pvs) != 4 or \
+                pvs[:3] != pks[:3] or pvs[3] != dv:
+            raise _err(node, f"past_key {list(pks)} / past_value {list(pvs)} do not fit K/V "
+                             f"[{batch}, {hkv}, *, {d}] / [{batch}, {hkv}, *, {dv}]")
+        if _onnx_dtype(ctx, pk_in) != dt or _onnx_dtype(ctx, pv_in) != dt:
+            raise _err(node, "past_key/past_value must have the element type of Q, K, V")
+        past = pks[2]
+        k4 = b.op("Concat", [ctx.tensor(pk_in), k4], "present_key", {"axis": 2}, out=pk_out or None)
+        v4 = b.op("Concat", [ctx.tensor(pv_in), v4], "present_value", {"axis": 2}, out=pv_out or None)
+    else:
+        if pk_out:
+            ctx.alias(pk_out, k4)
+        if pv_out:
+            ctx.alias(pv_out, v4)
+    skv = b.shape(k4)[2]
+    if b.shape(v4)[2] != skv:
+        raise _err(node, f"K and V sequence lengths differ ({skv} vs {b.shape(v4)[2]})")
+
+    # -- scores ------------------------------------------------------------------------------
+    scale = float(a["scale"]) if "scale" in a else 1.0 / math.sqrt(d)
+    scores = _scaled_scores(b, q4, k4, np.sqrt(np.float64(scale)), dt, hkv, rep)
+    raw = scores
+    softcap = float(a.get("softcap", 0.0))
+    if softcap > 0:
+        c = b.const("softcap", softcap, dt)
+        t = b.op("ElementWiseDivide", [scores, c], "softcap_div")
+        t = b.op("Tanh", [t], "softcap_tanh")
+        scores = b.op("ElementWiseMultiply", [t, c], "softcapped")
+    elif softcap < 0:
+        raise _err(node, f"softcap {softcap} must be >= 0")
+    capped = scores
+
+    bias, row_masked = _attention_bias(ctx, b, node, a, mask_in, nonpad_in, dt, batch, hq, sq, skv, past)
+    if bias is not None:
+        scores = b.op("ElementWiseAdd", [scores, bias], "qk_bias")
+
+    # -- softmax (optionally in another precision) and the fully-masked-row guard -----------------
+    prec = a.get("softmax_precision")
+    sdt = dt
+    if prec is not None:
+        if int(prec) not in _SOFTMAX_PRECISION:
+            name = onnx.TensorProto.DataType.Name(int(prec)) if int(prec) in onnx.TensorProto.DataType.values() \
+                else prec
+            raise _err(node, f"softmax_precision {name} is not supported (FLOAT, FLOAT16, DOUBLE as FLOAT)")
+        sdt = _SOFTMAX_PRECISION[int(prec)]
+    logits = scores if sdt == dt else b.op("Cast", [scores], "softmax_in", {"to": qd.to_qnn(sdt)})
+    probs = b.op("Softmax", [logits], "softmax", {"axis": 3})
+    if sdt != dt:
+        probs = b.op("Cast", [probs], "softmax_out", {"to": qd.to_qnn(dt)})
+    if row_masked is not None:
+        probs = b.op("ElementWiseSelect", [row_masked, b.const("zero", 0, dt), probs], "softmax_safe")
+
+    if qk_out:
+        mode = int(a.get("qk_matmul_output_mode", 0))
+        chosen = {0: raw, 1: capped, 2: scores, 3: probs}.get(mode)
+        if chosen is None:
+            raise _err(node, f"qk_matmul_output_mode {mode} is not defined (0-3)")
+        ctx.alias(qk_out, chosen)
+
+    # -- weighted sum of V ---------------------------------------------------------------------
+    if rank == 4:
+        _weighted_values(b, probs, v4, rep, out=y_out)
+        return
+    out = _weighted_values(b, probs, v4, rep)
+    out = b.op("Transpose", [out], "y_bshd", {"perm": [0, 2, 1, 3]})
+    b.reshape(out, [batch, sq, hq * dv], "y", out=y_out)
+
+
+def _scaled_scores(b: _Builder, q4: str, k4: str, sqrt_scale, dt, hkv: int, rep: int) -> str:
+    """(Q * sqrt(scale)) @ (K * sqrt(scale))^T as [B, Hq, Sq, Skv], the scale cast to the input type.
+
+    With grouped-query attention the ``rep`` q heads sharing a kv head are folded into the row axis
+    ([B, Hkv, rep*Sq, D], a free Reshape), so K is never repeated.
+    """
+    batch, hq, sq, d = b.shape(q4)
+    skv = b.shape(k4)[2]
+    s = b.const("scale_sqrt", sqrt_scale, dt)
+    qsc = b.op("ElementWiseMultiply", [q4, s], "q_scaled")
+    ksc = b.op("ElementWiseMultiply", [k4, s], "k_scaled")
+    if rep > 1:   # q heads g*rep .. g*rep+rep-1 share kv head g
+        qsc = b.reshape(qsc, [batch, hkv, rep * sq, d], "q_grouped")
+    scores = b.op("MatMul", [qsc, ksc], "qk", {"transpose_in1": True})
+    return b.reshape(scores, [batch, hq, sq, skv], "qk_heads")
+
+
+def _weighted_values(b: _Builder, probs: str, v4: str, rep: int, out: str | None = None) -> str:
+    """probs [B, Hq, Sq, Skv] @ V [B, Hkv, Skv, Dv] -> [B, Hq, Sq, Dv] (grouped like the scores)."""
+    batch, hq, sq, skv = b.shape(probs)
+    hkv, dv = b.shape(v4)[1], b.shape(v4)[3]
+    if rep == 1:
+        return b.op("MatMul", [probs, v4], "pv", out=out)
+    p = b.reshape(probs, [batch, hkv, rep * sq, skv], "p_grouped")
+    y = b.op("MatMul", [p, v4], "pv")
+    return b.reshape(y, [batch, hq, sq, dv], "pv_heads", out=out)
+
+
+def _attention_bias(ctx: OnnxContext, b: _Builder, node, a, mask_in: str, nonpad_in: str, dt,
+                    batch: int, hq: int, sq: int, skv: int, past: int):
+    """Additive bias (0 / -inf / float mask) broadcastable to [B, Hq, Sq, Skv], and the row guard.
+
+    Returns ``(bias, row_masked)``: IR tensor names or None.  ``row_masked`` is a bool tensor that is
+    True for query rows whose bias is -inf everywhere (their probabilities become 0, not NaN).
+    """
+    causal = bool(int(a.get("is_causal", 0)))
+    left, right = int(a.get("left_window_size", -1)), int(a.get("right_window_size", -1))
+    if left < -1 or right < -1:
+        raise _err(node, f"left/right_window_size must be -1 or >= 0 (got {left}, {right})")
+    windowed = left >= 0 or right >= 0
+    ninf = np.asarray(-np.inf, dt)
+    static_parts: list[np.ndarray] = []
+    dynamic_parts: list[str] = []
+
+    # attention mask: bool -> 0/-inf, short key axis padded with -inf
+    if mask_in:
+        mshape = tuple(ctx.shape(mask_in))
+        mdt = _onnx_dtype(ctx, mask_in)
+        if not 1 <= len(mshape) <= 4:
+            raise _err(node, f"attn_mask of rank {len(mshape)} is not supported (1-4)")
+        if mshape[-1] > skv:
+            raise _err(node, f"attn_mask key length {mshape[-1]} exceeds the total sequence length {skv}")
+        try:
+            np.broadcast_shapes(mshape[:-1] + (skv,), (batch, hq, sq, skv))
+        except ValueError:
+            raise _err(node, f"attn_mask shape {list(mshape)} does not broadcast to "
+                             f"[{batch}, {hq}, {sq}, {skv}]") from None
+        if mdt != np.bool_ and not np.issubdtype(mdt, np.floating):
+            raise _err(node, f"attn_mask type {mdt} is not supported (bool or float)")
+        pad = skv - mshape[-1]
+        m = b.value(mask_in)
+        if isinstance(m, np.ndarray):
+            m = np.where(m, np.zeros((), dt), ninf) if m.dtype == np.bool_ else m.astype(dt)
+            if pad:
+                m = np.pad(m, [(0, 0)] * (m.ndim - 1) + [(0, pad)], constant_values=ninf)
+            static_parts.append(m)
+        else:
+            if mdt == np.bool_:
+                m = b.op("ElementWiseSelect", [m, b.const("mask_zero", 0, dt), b.const("mask_ninf", ninf, dt)],
+                         "mask_bias")
+            elif mdt != dt:
+                m = b.op("Cast", [m], "mask_cast", {"to": qd.to_qnn(dt)})
+            if pad:
+                amounts = [[0, 0]] * (len(mshape) - 1) + [[0, pad]]
+                m = b.op("Pad", [m], "mask_pad", {"pad_amount": amounts, "pad_constant_value": -np.inf})
+            dynamic_parts.append(m)
+
+    # causal / sliding-window frontier and KV padding
+    i = np.arange(sq).reshape(sq, 1)
+    j = np.arange(skv).reshape(1, skv)
+    if nonpad_in:
+        ns = tuple(ctx.shape(nonpad_in))
+        if ns != (batch,):
+            raise _err(node, f"nonpad_kv_seqlen shape {list(ns)} is not [batch] = [{batch}]")
+        n = b.value(nonpad_in)
+        if isinstance(n, np.ndarray):
+            off = n.astype(np.int64).reshape(batch, 1, 1, 1)
+            allowed = j < off                                  # [B,1,1,Skv] padding
+            allowed = allowed & _frontier(i + off - sq - j, causal, left, right)
+            static_parts.append(np.where(allowed, np.zeros((), dt), ninf))
+        else:
+            if not np.issubdtype(b.dtype(n), np.integer):
+                raise _err(node, "nonpad_kv_seqlen must be an integer tensor")
+            n4 = b.reshape(n, [batch, 1, 1, 1], "nonpad_b111")
+            it = b.dtype(n4)
+            # j < n ; causal: (j - i + Sq) <= n ; left: n <= (j - i + Sq) + L ; right: n >= (j - i + Sq) - R
+            conds = [b.op("ElementWiseLess", [b.const("kv_index", j.reshape(1, 1, 1, skv), it), n4], "kv_valid")]
+            rel = (j - i + sq).reshape(1, 1, sq, skv)
+            if causal:
+                conds.append(b.op("ElementWiseLessEqual", [b.const("causal_rel", rel, it), n4], "causal_ok"))
+            if left >= 0:
+                conds.append(b.op("ElementWiseLessEqual", [n4, b.const("left_rel", rel + left, it)], "left_ok"))
+            if right >= 0:
+                conds.append(b.op("ElementWiseGreaterEqual", [n4, b.const("right_rel", rel - right, it)],
+                                  "right_ok"))
+            ok = conds[0]
+            for k, cnd in enumerate(conds[1:]):
+                ok = b.op("ElementWiseAnd", [ok, cnd], f"allowed{k}")
+            dynamic_parts.append(b.op("ElementWiseSelect", [ok, b.const("zero_b", 0, dt), b.const("ninf_b", ninf, dt)],
+                                      "frontier_bias"))
+    elif causal or windowed:
+        allowed = _frontier(i + past - j, causal, left, right)
+        static_parts.append(np.where(allowed, np.zeros((), dt), ninf))
+
+    static = None
+    if static_parts:
+        static = static_parts[0]
+        for part in static_parts[1:]:
+            static = static + part
+        static = static.astype(dt)
+        if not np.any(static):   # all zero: nothing to add
+            static = None
+    if not dynamic_parts:
+        if static is None:
+            return None, None
+        rows = np.isneginf(static.max(axis=-1, keepdims=True))
+        bias = b.const("attn_bias", static, dt)
+        return bias, (b.const("row_masked", rows, np.bool_) if rows.any() else None)
+    bias = dynamic_parts[0]
+    for k, part in enumerate(dynamic_parts[1:] + ([b.const("attn_bias", static, dt)] if static is not None else [])):
+        bias = b.op("ElementWiseAdd", [bias, part], f"bias_sum{k}")
+    rank = len(b.shape(bias))
+    mx = b.op("ReduceMax", [bias], "bias_row_max", {"axes": [rank - 1], "keep_dims": True})
+    return bias, b.op("ElementWiseEqual", [mx, b.const("ninf", ninf, dt)], "row_masked")
+
+
+def _frontier(diff: np.ndarray, causal: bool, left: int, right: int) -> np.ndarray:
+    """Allowed keys given diff = (query absolute position) - (key index): causal and window bounds."""
+    ok = np.ones(diff.shape, dtype=bool)
+    if causal:
+        ok &= diff >= 0
+    if left >= 0:
+        ok &= diff <= left
+    if right >= 0:
+        ok &= -diff <= right
+    return ok
+
+
+# ---- RMSNormalization ------------------------------------------------------------------------
+@onnx_op("RMSNormalization")
+def rms_normalization(ctx: OnnxContext, node) -> None:
+    """QNN RmsNorm over axes [axis, rank); the scale becomes gamma when it spans only those dims.
+
+    Why: QNN defines RmsNorm directly (epsilon, axes, gamma), so one op replaces the function's
+    Mul/ReduceMean/Add/Sqrt/Div/Mul chain.  A scale that also varies over leading (non-normalised)
+    dims cannot be a gamma; it is applied by an ElementWiseMultiply after a unit-gamma RmsNorm, which
+    is exactly the function's last step.  When ``stash_type`` differs from X's type (the default
+    FLOAT with float16 X) the normalisation runs in the stash type between two Casts and the scale
+    is applied after casting back, as in the ONNX function.
+    """
+    b = _Builder(ctx, node)
+    a = attrs(node)
+    x_in, s_in = _inputs(node, 2)
+    xs = tuple(ctx.shape(x_in))
+    rank = len(xs)
+    axis = int(a.get("axis", -1))
+    if not -rank <= axis < rank:
+        raise _err(node, f"axis {axis} is out of range for a rank-{rank} input")
+    axis %= rank
+    eps = float(a.get("epsilon", 1e-5))
+    dt = _onnx_dtype(ctx, x_in)
+    if dt not in _FLOATS:
+        raise _err(node, f"input type {dt} is not supported (float32/float16 only)")
+    if _onnx_dtype(ctx, s_in) != dt:
+        raise _err(node, f"scale type {_onnx_dtype(ctx, s_in)} differs from the input type {dt}; not supported")
+    stash = int(a.get("stash_type", 1))
+    sdt = _SOFTMAX_PRECISION.get(stash)   # FLOAT, FLOAT16, DOUBLE computed as FLOAT
+    if sdt is None:
+        raise _err(node, f"stash_type {stash} is not supported (FLOAT, FLOAT16, DOUBLE as FLOAT)")
+    norm_shape = xs[axis:]
+    axes = list(range(axis, rank))
+    ss = tuple(ctx.shape(s_in))
+    try:
+        if np.broadcast_shapes(xs, ss) != xs:
+            raise ValueError
+    except ValueError:
+        raise _err(node, f"scale shape {list(ss)} does not broadcast to the input shape {list(xs)}") from None
+    stripped = ss[next((i for i, d in enumerate(ss) if d != 1), len(ss)):]
+    as_gamma = len(stripped) <= len(norm_shape) and sdt == dt
+    x = ctx.tensor(x_in)
+    out = node.output[0]
+    if as_gamma:
+        sv = b.value(s_in)
+        if isinstance(sv, np.ndarray):
+            gamma = b.const("gamma", np.broadcast_to(sv.astype(dt).reshape(stripped), norm_shape).copy(), dt)
+        elif ss == norm_shape:
+            gamma = sv
+        elif stripped == norm_shape[len(norm_shape) - len(stripped):] and \
+                len(stripped) == len(norm_shape):
+            gamma = b.reshape(sv, norm_shape, "gamma")
+        else:
+            as_gamma = False
+    if as_gamma:
+        b.op("RmsNorm", [x, gamma], "rmsnorm", {"epsilon": eps, "axes": axes}, out=out)
+        return
+    # general scale (or float32 stash for float16 X): unit-gamma RmsNorm, then the scale
+    xn = x if sdt == dt else b.op("Cast", [x], "x_stash", {"to": qd.to_qnn(sdt)})
+    ones = b.const("unit_gamma", np.ones(norm_shape, sdt), sdt)
+    y = b.op("RmsNorm", [xn, ones], "rmsnorm", {"epsilon": eps, "axes": axes})
+    if sdt != dt:
+        y = b.op("Cast", [y], "normalized", {"to": qd.to_qnn(dt)})
+    b.op("ElementWiseMultiply", [y, ctx.tensor(s_in)], "scaled", out=out)
+
+
+# ---- RotaryEmbedding -------------------------------------------------------------------------
+@onnx_op("RotaryEmbedding")
+def rotary_embedding(ctx: OnnxContext, node) -> None:
+    """RoPE as Gather (cache rows by position_ids), Split, Multiply/Subtract/Add and Concat.
+
+    Why a composition: the QNN RotaryEmbedding op's input conventions are not documented here, while
+    the rotation is a handful of elementwise ops.  The input keeps ONNX's own layout ([B, H, S, D] or
+    [B, S, H*D] viewed as [B, S, H, D]); the cos/sin rows are reshaped to broadcast over the heads.
+    Interleaved pairs (x[2i], x[2i+1]) are exposed by a free Reshape to [..., R/2, 2] and a Split.
+    """
+    b = _Builder(ctx, node)
+    a = attrs(node)
+    x_in, cos_in, sin_in, pos_in = _inputs(node, 4)
+    xs = tuple(ctx.shape(x_in))
+    dt = _onnx_dtype(ctx, x_in)
+    if dt not in _FLOATS:
+        raise _err(node, f"input type {dt} is not supported (float32/float16 only)")
+    interleaved = bool(int(a.get("interleaved", 0)))
+    x = ctx.tensor(x_in)
+    if len(xs) == 4:
+        bsz, _, seq, hd = xs
+        view = x
+        cache_view = [bsz, 1, seq]            # broadcast over heads (axis 1)
+    elif len(xs) == 3:
+        nh = int(a.get("num_heads", 0))
+        if nh <= 0 or xs[2] % nh:
+            raise _err(node, f"3-D input needs num_heads dividing the hidden size {xs[2]} (got {nh})")
+        bsz, seq = xs[0], xs[1]
+        hd = xs[2] // nh
+        view = b.reshape(x, [bsz, seq, nh, hd], "bshd")
+        cache_view = [bsz, seq, 1]            # broadcast over heads (axis 2)
+    else:
+        raise _err(node, f"input of rank {len(xs)} is not supported (3-D or 4-D)")
+    rdim = int(a.get("rotary_embedding_dim", 0)) or hd
+    if rdim % 2 or rdim > hd:
+        raise _err(node, f"rotary_embedding_dim {rdim} must be even and at most the head size {hd}")
+    half = rdim // 2
+
+    def cache(name: str, tag: str) -> str:
+        cs = tuple(ctx.shape(name))
+        if _onnx_dtype(ctx, name) != dt:
+            raise _err(node, f"{tag}_cache type differs from the input type {dt}")
+        if pos_in:
+            ps = tuple(ctx.shape(pos_in))
+            if len(cs) != 2 or cs[1] != half or ps != (bsz, seq):
+                raise _err(node, f"{tag}_cache {list(cs)} / position_ids {list(ps)} do not fit "
+                                 f"[max_pos, {half}] / [{bsz}, {seq}]")
+            pv, cv = b.value(pos_in), b.value(name)
+            if isinstance(pv, np.ndarray) and isinstance(cv, np.ndarray):
+                if pv.min(initial=0) < 0 or pv.max(initial=0) >= cs[0]:
+                    raise _err(node, f"position_ids outside [0, {cs[0]})")
+                rows = b.const(f"{tag}_rows", cv[pv.astype(np.int64)], dt)
+            else:
+                idx = ctx.tensor(pos_in)
+                rows = b.op("Gather", [ctx.tensor(name), idx], f"{tag}_rows", {"axis": 0})
+        else:
+            if cs != (bsz, seq, half):
+                raise _err(node, f"{tag}_cache {list(cs)} must be [{bsz}, {seq}, {half}] without position_ids")
+            rows = ctx.tensor(name)
+        shape = cache_view + ([half, 1] if interleaved else [half])
+        return b.reshape(rows, shape, f"{tag}_view")
+
+    cos, sin = cache(cos_in, "cos"), cache(sin_in, "sin")
+    lead = list(b.shape(view)[:-1])
+    axis = len(lead)
+    if rdim < hd:
+        rot, rest = _split(b, view, axis, [rdim], "rot_split")
+    else:
+        rot, rest = view, None
+    if interleaved:
+        pairs = b.reshape(rot, lead + [half, 2], "pairs")
+        x1, x2 = _split(b, pairs, axis + 1, [1], "pair_split")
+    else:
+        x1, x2 = _split(b, rot, axis, [half], "half_split")
+    c1 = b.op("ElementWiseMultiply", [cos, x1], "cos_x1")
+    s2 = b.op("ElementWiseMultiply", [sin, x2], "sin_x2")
+    s1 = b.op("ElementWiseMultiply", [sin, x1], "sin_x1")
+    c2 = b.op("ElementWiseMultiply", [cos, x2], "cos_x2")
+    real = b.op("ElementWiseSubtract", [c1, s2], "real")
+    imag = b.op("ElementWiseAdd", [s1, c2], "imag")
+    last = len(lead) + (1 if interleaved else 0)
+    final_shape_3d = len(xs) == 3
+    if interleaved:
+        joined = b.op("Concat", [real, imag], "pairs_out", {"axis": last})
+        if rest is None and not final_shape_3d:
+            b.reshape(joined, lead + [rdim], "rotated", out=node.output[0])
+            return
+        joined = b.reshape(joined, lead + [rdim], "rotated")
+        parts = [joined] + ([rest] if rest is not None else [])
+    else:
+        parts = [real, imag] + ([rest] if rest is not None else [])
+    if final_shape_3d:
+        y = b.op("Concat", parts, "rope", {"axis": axis}) if len(parts) > 1 else parts[0]
+        b.reshape(y, list(xs), "out", out=node.output[0])
+    else:
+        if len(parts) > 1:
+            b.op("Concat", parts, "rope", {"axis": axis}, out=node.output[0])
+        else:
+            ctx.alias(node.output[0], parts[0])
+
+
+def _split(b: _Builder, x: str, axis: int, index: list[int], tag: str) -> list[str]:
+    g = b.ctx.graph
+    outs = [g.unique_name(f"{b.node.output[0]}.{tag}{i}") for i in range(len(index) + 1)]
+    return b.ctx.emit("Split", [x], outs, {"axis": axis, "split_index": index},
+                      name=g.unique_name(f"{b.base}.{tag}"))
+
+
+# ---- CausalConvWithState -----------------------------------------------------------------------
+@onnx_op("CausalConvWithState")
+def causal_conv_with_state(ctx: OnnxContext, node) -> None:
+    """Causal depthwise Conv1d with carried state: Concat/Pad on the left, DepthWiseConv2d, SiLU.
+
+    Why: QNN has no stateful conv; the op is by definition ``padded = [past_state | input]`` (zeros
+    when no state), a valid depthwise convolution over ``padded``, an optional SiLU and
+    ``present_state = padded[..., -(k-1):]``, all of which are plain QNN ops.  The 1-D conv runs as
+    a channel-last DepthWiseConv2d over a height-1 map, like ONNX Conv-1d.  SiLU of float16 data is
+    evaluated in float32 as the ONNX definition does.
+    """
+    b = _Builder(ctx, node)
+    a = attrs(node)
+    x_in, w_in, bias_in, past_in = _inputs(node, 4)
+    y_out, state_out = _outputs(node, 2)
+    xs, ws = tuple(ctx.shape(x_in)), tuple(ctx.shape(w_in))
+    dt = _onnx_dtype(ctx, x_in)
+    if dt not in _FLOATS:
+        raise _err(node, f"input type {dt} is not supported (float32/float16 only)")
+    if len(xs) != 3 or len(ws) != 3 or ws[0] != xs[1] or ws[1] != 1:
+        raise _err(node, f"input {list(xs)} / weight {list(ws)} must be [B, C, L] / [C, 1, k]")
+    for name, tag in ((w_in, "weight"), (bias_in, "bias"), (past_in, "past_state")):
+        if name and _onnx_dtype(ctx, name) != dt:
+            raise _err(node, f"{tag} type {_onnx_dtype(ctx, name)} differs from the input type {dt}")
+    act = a.get("activation", "none")
+    if act not in ("none", "silu", "swish"):
+        raise _err(node, f"activation '{act}' is not supported (none, silu, swish)")
+    bsz, ch, length = xs
+    k = ws[2]
+    x = ctx.tensor(x_in)
+    if past_in:
+        if tuple(ctx.shape(past_in)) != (bsz, ch, k - 1):
+            raise _err(node, f"past_state {list(ctx.shape(past_in))} must be [{bsz}, {ch}, {k - 1}]")
+        padded = b.op("Concat", [ctx.tensor(past_in), x], "padded", {"axis": 2}) if k > 1 else x
+    elif k > 1:
+        padded = b.op("Pad", [x], "padded", {"pad_amount": [[0, 0], [0, 0], [k - 1, 0]]})
+    else:
+        padded = x
+    if state_out:
+        b.op("StridedSlice", [padded], "present_state",
+             {"ranges": [[0, bsz, 1], [0, ch, 1], [length, length + k - 1, 1]]}, out=state_out)
+
+    # weights [C, 1, k] -> DepthWiseConv2d [1, k, 1, C]
+    wv = b.value(w_in)
+    if isinstance(wv, np.ndarray):
+        wq = b.const("w_hwio", np.ascontiguousarray(wv.reshape(ch, k).T.reshape(1, k, 1, ch)).astype(dt), dt)
+    else:
+        w4 = b.reshape(wv, [ch, 1, 1, k], "w4d")
+        wq = b.op("Transpose", [w4], "w_hwio", {"perm": [2, 3, 1, 0]})
+    extra = [wq]
+    if bias_in:
+        if tuple(ctx.shape(bias_in)) != (ch,):
+            raise _err(node, f"bias {list(ctx.shape(bias_in))} must be [{ch}]")
+        extra.append(ctx.tensor(bias_in))
+    p4 = b.reshape(padded, [bsz, ch, 1, length + k - 1], "padded4d")
+    conv4 = ctx.graph.unique_name(f"{node.output[0]}.conv4d")
+    ctx.wrap_channel_last("DepthWiseConv2d", ctx.ir_to_channel_last(p4), conv4,
+                          {"stride": [1, 1], "dilation": [1, 1], "pad_amount": [[0, 0], [0, 0]]}, extra,
+                          name=ctx.graph.unique_name(f"{b.base}.conv"))
+    if act == "none":
+        b.reshape(conv4, [bsz, ch, length], "conv", out=y_out)
+        return
+    y = b.reshape(conv4, [bsz, ch, length], "conv")
+    yf = y if dt == np.float32 else b.op("Cast", [y], "conv_f32", {"to": qd.FLOAT_32})
+    sg = b.op("Sigmoid", [yf], "sigmoid")
+    if dt == np.float32:
+        b.op("ElementWiseMultiply", [yf, sg], "silu", out=y_out)
+        return
+    s = b.op("ElementWiseMultiply", [yf, sg], "silu")
+    b.op("Cast", [s], "silu_cast", {"to": qd.to_qnn(dt)}, out=y_out)
+
+
+# ---- LinearAttention ---------------------------------------------------------------------------
+_MAX_UNROLL = 1024   # time steps a LinearAttention recurrence may be unrolled into
+
+
+@onnx_op("LinearAttention")
+def linear_attention(ctx: OnnxContext, node) -> None:
+    """Linear-attention recurrence (linear / gated / delta / gated_delta), unrolled over time.
+
+    Why unrolled: the ONNX op is defined as a sequential state update per token and QNN has no loop
+    or scan op; the delta rules depend on the state of the previous step, so no closed form made of
+    QNN ops reproduces them.  Each step is a handful of ops on [B, H_kv, d_k, d_v] states
+    (decay Multiply, MatMul read-out of S^T k, outer-product Multiply, Add, MatMul of the grouped
+    queries); everything that does not depend on the state (exp of the decay, head unpacking,
+    output scaling) is done once, vectorised over T.  Computation is float32 as the ONNX definition
+    requires; results are cast back to the input/state types.
+    """
+    b = _Builder(ctx, node)
+    a = attrs(node)
+    q_in, k_in, v_in, past_in, decay_in, beta_in = _inputs(node, 6)
+    y_out, state_out = _outputs(node, 2)
+    rule = a.get("update_rule", "gated_delta")
+    if rule not in ("linear", "gated", "delta", "gated_delta"):
+        raise _err(node, f"update_rule '{rule}' is not defined (linear, gated, delta, gated_delta)")
+    gating, delta = rule in ("gated", "gated_delta"), rule in ("delta", "gated_delta")
+    if gating != bool(decay_in) or delta != bool(beta_in):
+        raise _err(node, f"update_rule '{rule}' {'needs' if gating else 'forbids'} decay and "
+                         f"{'needs' if delta else 'forbids'} beta")
+    if "q_num_heads" not in a or "kv_num_heads" not in a:
+        raise _err(node, "the q_num_heads and kv_num_heads attributes are required")
+    hq, hkv = int(a["q_num_heads"]), int(a["kv_num_heads"])
+    if hq <= 0 or hkv <= 0 or hq % hkv:
+        raise _err(node, f"q_num_heads {hq} must be a positive multiple of kv_num_heads {hkv}")
+    qs, ks, vs = (tuple(ctx.shape(i)) for i in (q_in, k_in, v_in))
+    if any(len(s) != 3 for s in (qs, ks, vs)) or not qs[:2] == ks[:2] == vs[:2]:
+        raise _err(node, f"query {list(qs)}, key {list(ks)}, value {list(vs)} must be [B, T, H*D] alike")
+    bsz, steps = qs[0], qs[1]
+    if qs[2] % hq or ks[2] % hkv or vs[2] % hkv or qs[2] // hq != ks[2] // hkv:
+        raise _err(node, f"hidden sizes {qs[2]}, {ks[2]}, {vs[2]} do not split into {hq}/{hkv} heads of "
+                         "equal key size")
+    dk, dv, rep = qs[2] // hq, vs[2] // hkv, hq // hkv
+    if steps > _MAX_UNROLL:
+        raise _err(node, f"sequence length {steps} exceeds the {_MAX_UNROLL} steps this recurrence is "
+                         "unrolled into; split the sequence into shorter calls")
+    dt = _onnx_dtype(ctx, q_in)
+    if dt not in _FLOATS or any(_onnx_dtype(ctx, i) != dt for i in (k_in, v_in)):
+        raise _err(node, "query/key/value must share a float32 or float16 type")
+    f32 = np.dtype(np.float32)
+
+    def as_f32(name: str, tag: str) -> str:
+        t = ctx.tensor(name)
+        if b.dtype(t) == f32:
+            return t
+        if b.dtype(t) not in _FLOATS:
+            raise _err(node, f"{tag} type {b.dtype(t)} is not supported (float32/float16)")
+        return b.op("Cast", [t], f"{tag}_f32", {"to": qd.FLOAT_32})
+
+    def split_t(x: str, axis: int, tag: str) -> list[str]:
+        return [x] if steps == 1 else _split(b, x, axis, list(range(1, steps)), tag)
+
+    # per-step slices: q [B,Hkv,rep,dk]; k column [B,Hkv,dk,1]; v row [B,Hkv,1,dv]
+    q5 = b.reshape(as_f32(q_in, "query"), [bsz, steps, hkv, rep, dk], "q5")
+    q5 = b.op("Transpose", [q5], "q_ghtrd", {"perm": [0, 2, 1, 3, 4]})
+    q_t = [b.reshape(x, [bsz, hkv, rep, dk], f"q{t}") for t, x in enumerate(split_t(q5, 2, "q_split"))]
+    k4 = b.reshape(as_f32(k_in, "key"), [bsz, steps, hkv, dk], "k4")
+    k_col = split_t(b.op("Transpose", [k4], "k_hdt", {"perm": [0, 2, 3, 1]}), 3, "k_split")
+    v4 = b.reshape(as_f32(v_in, "value"), [bsz, steps, hkv, dv], "v4")
+    v_row = split_t(b.op("Transpose", [v4], "v_htd", {"perm": [0, 2, 1, 3]}), 2, "v_split")
+    e_t = beta_t = None
+    if gating:
+        ds = tuple(ctx.shape(decay_in))
+        if ds not in ((bsz, steps, hkv * dk), (bsz, steps, hkv)):
+            raise _err(node, f"decay {list(ds)} must be [{bsz}, {steps}, {hkv * dk}] or [{bsz}, {steps}, {hkv}]")
+        per = dk if ds[2] == hkv * dk else 1
+        e = b.op("ElementWiseExp", [as_f32(decay_in, "decay")], "decay_exp")
+        e = b.reshape(e, [bsz, steps, hkv, per], "decay4")
+        e_t = split_t(b.op("Transpose", [e], "decay_hdt", {"perm": [0, 2, 3, 1]}), 3, "decay_split")
+    if delta:
+        bs = tuple(ctx.shape(beta_in))
+        if bs not in ((bsz, steps, hkv), (bsz, steps, 1)):
+            raise _err(node, f"beta {list(bs)} must be [{bsz}, {steps}, {hkv}] or [{bsz}, {steps}, 1]")
+        be = b.reshape(as_f32(beta_in, "beta"), [bsz, steps, bs[2], 1], "beta4")
+        beta_t = split_t(b.op("Transpose", [be], "beta_ht1", {"perm": [0, 2, 1, 3]}), 2, "beta_split")
+
+    state = None   # None: all-zero state (no past_state), so the first step needs no read-out
+    state_dt = dt
+    if past_in:
+        ps = tuple(ctx.shape(past_in))
+        if ps != (bsz, hkv, dk, dv):
+            raise _err(node, f"past_state {list(ps)} must be [{bsz}, {hkv}, {dk}, {dv}]")
+        state_dt = _onnx_dtype(ctx, past_in)
+        state = as_f32(past_in, "past_state")
+    outs = []
+    for t in range(steps):
+        if gating and state is not None:
+            state = b.op("ElementWiseMultiply", [state, e_t[t]], f"s{t}_decay")
+        v = v_row[t]
+        if delta:
+            if state is not None:
+                k_row = b.reshape(k_col[t], [bsz, hkv, 1, dk], f"k{t}_row")
+                got = b.op("MatMul", [k_row, state], f"s{t}_read")
+                v = b.op("ElementWiseSubtract", [v, got], f"s{t}_err")
+            v = b.op("ElementWiseMultiply", [beta_t[t], v], f"s{t}_beta")
+        outer = b.op("ElementWiseMultiply", [k_col[t], v], f"s{t}_outer")
+        state = outer if state is None else b.op("ElementWiseAdd", [state, outer], f"s{t}")
+        o = b.op("MatMul", [q_t[t], state], f"o{t}")
+        outs.append(b.reshape(o, [bsz, 1, hq * dv], f"o{t}_flat"))
+    y = outs[0] if steps == 1 else b.op("Concat", outs, "o_all", {"axis": 1})
+    scale = float(a.get("scale", 0.0)) or 1.0 / math.sqrt(dk)
+    if dt == f32:
+        b.op("ElementWiseMultiply", [y, b.const("scale", scale, f32)], "output", out=y_out)
+    else:
+        y = b.op("ElementWiseMultiply", [y, b.const("scale", scale, f32)], "output_f32")
+        b.op("Cast", [y], "output", {"to": qd.to_qnn(dt)}, out=y_out)
+    if state_out:
+        if state_dt == f32:
+            ctx.alias(state_out, state)
+        else:
+            b.op("Cast", [state], "present_state", {"to": qd.to_qnn(state_dt)}, out=state_out)

@@ -1,2 +1,504 @@
-"""ONNX QuantizeLinear / DequantizeLinear / QLinear* and sampling ops (GridSample ...) -> QNN ops."""
+"""ONNX QuantizeLinear / DequantizeLinear / DynamicQuantizeLinear, QLinearMatMul / QLinearConv /
+MatMulInteger / ConvInteger and sampling ops (GridSample, AffineGrid) -> QNN ops.
+
+Every translator is an exact composition of ops with verified reference kernels, written the way
+the ONNX reference implementation computes (integer steps stay integer):
+
+* ``QuantizeLinear``: ``Cast(int32, Round(x / scale)) + zero_point``, clipped to the target range
+  with ``ElementWiseMaximum`` / ``ElementWiseMinimum`` and ``Cast`` to the target type (uint8, int8,
+  uint16, int16); per-tensor, per-axis and blocked (``block_size``) scales, ``output_dtype`` and
+  ``precision``;
+* ``DequantizeLinear``: ``(Cast(float32, x) - zero_point) * scale`` (int8/uint8/int16/uint16/int32),
+  per-tensor, per-axis, blocked, ``output_dtype``;
+* ``DynamicQuantizeLinear``: ``ReduceMin`` / ``ReduceMax`` and the scalar arithmetic of its ONNX
+  function body;
+* ``MatMulInteger`` / ``ConvInteger``: int32 ``MatMul`` / ``Conv2d`` on the zero-point-shifted
+  operands (exact integer accumulation); ``QLinearMatMul`` / ``QLinearConv`` add the requantization
+  ``Round(acc * (a_scale * b_scale / y_scale)) + y_zero_point`` (clipped, cast).
+
+Scales and zero points may be run-time tensors (they are broadcast with ``Reshape`` / ``Gather``).
+Types the DLC cannot hold (4-bit, 2-bit, float8, float4) are refused with a ConversionError.
+"""
 from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from ....errors import ConversionError
+from ..context import OnnxContext, attrs
+from ..registry import get_translator, onnx_op
+
+# ONNX element type -> numpy type of the integer types a quantized DLC tensor can hold
+_QTYPES = {2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16}
+_RANGES = {np.dtype(t): (int(np.iinfo(t).min), int(np.iinfo(t).max)) for t in _QTYPES.values()}
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float16))
+
+
+def _nname(node) -> str:
+    return node.name or next((o for o in node.output if o), node.op_type)
+
+
+class _Q:
+    """Emits ops named after the node; values are numpy arrays (constants) or IR tensor names."""
+
+    def __init__(self, ctx: OnnxContext, node) -> None:
+        self.ctx, self.node, self.base = ctx, node, _nname(node)
+
+    def err(self, msg: str) -> ConversionError:
+        return ConversionError(f"{self.node.op_type} node '{self.base}': {msg}")
+
+    def val(self, idx: int):
+        """Input ``idx``: None (absent), numpy array (constant) or IR tensor name."""
+        node = self.node
+        if idx >= len(node.input) or not node.input[idx]:
+            return None
+        name = node.input[idx]
+        if self.ctx.is_const(name):
+            return np.asarray(self.ctx.const(self.ctx.aliases.get(name, name)))
+        return self.ctx.tensor(name)
+
+    def dtype(self, v) -> np.dtype:
+        return np.dtype(v.dtype) if not isinstance(v, str) else np.dtype(self.ctx.graph.tensors[v].dtype)
+
+    def shape(self, v) -> tuple[int, ...]:
+        return tuple(np.shape(v)) if not isinstance(v, str) else tuple(self.ctx.graph.tensors[v].shape)
+
+    def t(self, v, tag: str) -> str:
+        if isinstance(v, str):
+            return v
+        return self.ctx.graph.add_const(f"{self.base}.{tag}", np.ascontiguousarray(v))
+
+    def op(self, type_: str, ins: list, tag: str, params: dict | None = None, out: str | None = None) -> str:
+        out = out or self.ctx.graph.unique_name(f"{self.base}.{tag}")
+        ins = [self.t(v, f"{tag}.c{k}") for k, v in enumerate(ins)]
+        return self.ctx.emit(type_, ins, [out], params, name=out)[0]
+
+    def cast(self, v, dtype, tag: str):
+        dtype = np.dtype(dtype)
+        if not isinstance(v, str):
+            return np.asarray(v).astype(dtype)
+        if self.dtype(v) == dtype:
+            return v
+        from ....ir import dtypes as qd
+
+        return self.op("Cast", [v], tag, {"to": qd.to_qnn(dtype)})
+
+    def binary(self, type_: str, fn, a, b, tag: str):
+        if not isinstance(a, str) and not isinstance(b, str):
+            return np.asarray(fn(np.asarray(a), np.asarray(b)))
+        return self.op(type_, [a, b], tag)
+
+
+def _broadcast_param(q: _Q, v, x_shape: tuple[int, ...], axis: int, block: int, what: str):
+    """Scale / zero point made broadcastable to ``x``: scalar, per-axis 1-D, or blocked."""
+    if v is None:
+        return None
+    shape = q.shape(v)
+    rank = len(x_shape)
+    size = int(np.prod(shape)) if shape else 1
+    if size == 1 and not block:
+        if not isinstance(v, str):
+            return np.asarray(v).reshape(())
+        return v if shape == () else q.op("Reshape", [v], f"{what}.scalar", {"shape": []})
+    if not -rank <= axis < rank:
+        raise q.err(f"axis {axis} is out of range for a rank-{rank} input")
+    axis %= rank
+    if not block:
+        if len(shape) != 1 or shape[0] != x_shape[axis]:
+            raise q.err(f"{what} has shape {list(shape)}; expected a scalar or [{x_shape[axis]}] "
+                        f"(axis {axis})")
+        dims = [1] * rank
+        dims[axis] = x_shape[axis]
+        return np.asarray(v).reshape(dims) if not isinstance(v, str) else q.op(
+            "Reshape", [v], f"{what}.bcast", {"shape": dims})
+    if block < 0:
+        raise q.err(f"block_size {block} must be positive")
+    want = list(x_shape)
+    want[axis] = -(-x_shape[axis] // block)
+    if list(shape) != want:
+        raise q.err(f"{what} has shape {list(shape)}; blocked quantization (block_size {block}, axis {axis}) "
+                    f"expects {want}")
+    idx = (np.arange(x_shape[axis]) // block).astype(np.int32)
+    if not isinstance(v, str):
+        return np.take(np.asarray(v), idx, axis=axis)
+    return q.op("Gather", [v, idx], f"{what}.blocks", {"axis": axis})
+
+
+def _onnx_type_of(q: _Q, v, what: str) -> np.dtype:
+    dt = q.dtype(v)
+    if dt not in _RANGES and dt != np.dtype(np.int32):
+        raise q.err(f"{what} type {dt} has no DLC equivalent (int8/uint8/int16/uint16 only)")
+    return dt
+
+
+def _quantize(q: _Q, x, scale, zp, out_dtype: np.dtype, axis: int, block: int, precision: np.dtype | None,
+              out: str) -> None:
+    """y = clip(int32(round(x / scale)) + zp) cast to ``out_dtype`` (ONNX reference order)."""
+    x_shape = q.shape(x)
+    xdt = q.dtype(x)
+    fdt = precision or (xdt if xdt in _FLOATS else q.dtype(scale))
+    if fdt not in _FLOATS:
+        raise q.err(f"computation type {fdt} is not supported (float32/float16)")
+    sc = _broadcast_param(q, scale, x_shape, axis, block, "scale")
+    zpb = _broadcast_param(q, zp, x_shape, axis, block, "zero_point")
+    xf = q.cast(x, fdt, "xf")
+    scf = q.cast(sc, fdt, "scalef")
+    div = q.binary("ElementWiseDivide", np.divide, xf, scf, "div")
+    rnd = q.op("ElementWiseRound", [div], "round")
+    acc = q.cast(rnd, np.int32, "i32")
+    if zpb is not None and (isinstance(zpb, str) or np.any(zpb)):
+        acc = q.op("ElementWiseAdd", [acc, q.cast(zpb, np.int32, "zp32")], "addzp")
+    lo, hi = _RANGES[out_dtype]
+    acc = q.op("ElementWiseMaximum", [acc, np.array(lo, np.int32)], "clip_lo")
+    acc = q.op("ElementWiseMinimum", [acc, np.array(hi, np.int32)], "clip_hi")
+    q.op("Cast", [acc], "cast", {"to": _qnn(out_dtype)}, out=out)
+
+
+def _qnn(dtype) -> int:
+    from ....ir import dtypes as qd
+
+    return qd.to_qnn(np.dtype(dtype))
+
+
+def _const_type(q: _Q, v, what: str) -> None:
+    """Refuse constants of element types without a DLC equivalent (int4, float8 ...)."""
+    if v is not None and not isinstance(v, str):
+        dt = np.dtype(v.dtype)
+        if dt.kind not in "iuf" or dt.name not in ("int8", "uint8", "int16", "uint16", "int32", "int64",
+                                                   "float32", "float16", "float64"):
+            raise q.err(f"{what} has type {dt.name}, which the DLC cannot hold (4-bit, 2-bit, float8 and "
+                        "float4 quantization are not supported)")
+
+
+@onnx_op("QuantizeLinear")
+def quantize_linear(ctx: OnnxContext, node) -> None:
+    q = _Q(ctx, node)
+    a = attrs(node)
+    x, scale, zp = q.val(0), q.val(1), q.val(2)
+    for v, what in ((x, "x"), (scale, "y_scale"), (zp, "y_zero_point")):
+        _const_type(q, v, what)
+    if scale is None:
+        raise q.err("y_scale is required")
+    out_attr = int(a.get("output_dtype", 0))
+    if out_attr and out_attr not in _QTYPES:
+        raise q.err(f"output_dtype {onnx.TensorProto.DataType.Name(out_attr)} has no DLC equivalent "
+                    "(uint8/int8/uint16/int16 only)")
+    if zp is not None:
+        out_dtype = q.dtype(zp)
+        if out_dtype not in _RANGES:
+            raise q.err(f"y_zero_point type {out_dtype} is not supported (uint8/int8/uint16/int16)")
+        if out_attr and np.dtype(_QTYPES[out_attr]) != out_dtype:
+            raise q.err(f"output_dtype {np.dtype(_QTYPES[out_attr])} differs from the zero point's type {out_dtype}")
+    else:
+        out_dtype = np.dtype(_QTYPES[out_attr]) if out_attr else np.dtype(np.uint8)
+    precision = int(a.get("precision", 0))
+    prec = None
+    if precision:
+        prec = {1: np.dtype(np.float32), 10: np.dtype(np.float16)}.get(precision)
+        if prec is None:
+            raise q.err(f"precision {onnx.TensorProto.DataType.Name(precision)} is not supported "
+                        "(float32/float16)")
+    _quantize(q, x, scale, zp, out_dtype, int(a.get("axis", 1)), int(a.get("block_size", 0)), prec,
+              node.output[0])
+
+
+@onnx_op("DequantizeLinear")
+def dequantize_linear(ctx: OnnxContext, node) -> None:
+    q = _Q(ctx, node)
+    a = attrs(node)
+    x, scale, zp = q.val(0), q.val(1), q.val(2)
+    for v, what in ((x, "x"), (scale, "x_scale"), (zp, "x_zero_point")):
+        _const_type(q, v, what)
+    if scale is None:
+        raise q.err("x_scale is required")
+    xdt = _onnx_type_of(q, x, "x")
+    sdt = q.dtype(scale)
+    if sdt not in _FLOATS:
+        raise q.err(f"x_scale type {sdt} is not supported (float32/float16)")
+    out_attr = int(a.get("output_dtype", 0))
+    out_dtype = sdt
+    if out_attr:
+        out_dtype = {1: np.dtype(np.float32), 10: np.dtype(np.float16)}.get(out_attr)
+        if out_dtype is None:
+            raise q.err(f"output_dtype {onnx.TensorProto.DataType.Name(out_attr)} is not supported")
+    if zp is not None and q.dtype(zp) != xdt:
+        raise q.err(f"zero point type {q.dtype(zp)} differs from the input type {xdt}")
+    x_shape = q.shape(x)
+    axis, block = int(a.get("axis", 1)), int(a.get("block_size", 0))
+    sc = _broadcast_param(q, scale, x_shape, axis, block, "scale")
+    zpb = _broadcast_param(q, zp, x_shape, axis, block, "zero_point")
+    f32 = np.dtype(np.float32)
+    dx = q.cast(x, f32, "xf")
+    if zpb is not None and (isinstance(zpb, str) or np.any(zpb)):
+        dx = q.binary("ElementWiseSubtract", np.subtract, dx, q.cast(zpb, f32, "zpf"), "sub")
+    if out_dtype != f32:
+        y = q.op("ElementWiseMultiply", [dx, q.cast(sc, f32, "scalef")], "mul")
+        q.op("Cast", [y], "cast", {"to": _qnn(out_dtype)}, out=node.output[0])
+    else:
+        q.op("ElementWiseMultiply", [dx, q.cast(sc, f32, "scalef")], "mul", out=node.output[0])
+
+
+@onnx_op("DynamicQuantizeLinear")
+def dynamic_quantize_linear(ctx: OnnxContext, node) -> None:
+    """ONNX function body: scale = (max(0, max x) - min(0, min x)) / 255 (1 if that is 0),
+    zp = round(clip(-min / scale, 0, 255)), y = clip(round(x / scale) + zp, 0, 255)."""
+    q = _Q(ctx, node)
+    x = q.val(0)
+    if not isinstance(x, str):
+        raise q.err("the input is a constant; nothing to convert")
+    dt = q.dtype(x)
+    if dt != np.dtype(np.float32):
+        raise q.err(f"input type {dt} is not supported (float32)")
+    axes = list(range(len(q.shape(x))))
+    zero = np.array(0, dt)
+    if axes:
+        mx = q.op("ReduceMax", [x], "max", {"axes": axes, "keep_dims": False})
+        mn = q.op("ReduceMin", [x], "min", {"axes": axes, "keep_dims": False})
+    else:
+        mx = mn = x
+    mx = q.op("ElementWiseMaximum", [mx, zero], "max0")
+    mn = q.op("ElementWiseMinimum", [mn, zero], "min0")
+    rng = q.op("ElementWiseSubtract", [mx, mn], "range")
+    is0 = q.op("ElementWiseEqual", [rng, zero], "range0")
+    rng = q.op("ElementWiseSelect", [is0, np.array(1, dt), rng], "range1")
+    outs = list(node.output) + ["", "", ""]
+    scale_name = outs[1] or None
+    scale = q.op("ElementWiseDivide", [rng, np.array(255, dt)], "scale", out=scale_name)
+    izp = q.op("ElementWiseSubtract", [zero, q.op("ElementWiseDivide", [mn, scale], "mn_s")], "izp")
+    izp = q.op("ReluMinMax", [izp], "izp_clip", {"min_value": 0.0, "max_value": 255.0})
+    zpf = q.op("ElementWiseRound", [izp], "zpf")
+    if outs[2]:
+        q.op("Cast", [zpf], "zp", {"to": _qnn(np.uint8)}, out=outs[2])
+    if outs[0]:
+        y = q.op("ElementWiseAdd", [q.op("ElementWiseRound", [q.op("ElementWiseDivide", [x, scale], "xs")], "xr"),
+                                    zpf], "yf")
+        y = q.op("ReluMinMax", [y], "yclip", {"min_value": 0.0, "max_value": 255.0})
+        q.op("Cast", [y], "y", {"to": _qnn(np.uint8)}, out=outs[0])
+
+
+# ---- integer matmul / conv ---------------------------------------------------------------------
+def _shifted(q: _Q, v, zp, what: str, per_axis: int | None = None):
+    """int32(v) - int32(zp); ``per_axis`` broadcasts a 1-D zero point along that axis of ``v``."""
+    dt = _onnx_type_of(q, v, what)
+    if dt not in (np.dtype(np.uint8), np.dtype(np.int8)):
+        raise q.err(f"{what} type {dt} is not supported (uint8/int8)")
+    if zp is not None and q.dtype(zp) != dt:
+        raise q.err(f"{what} zero point type {q.dtype(zp)} differs from {dt}")
+    v32 = q.cast(v, np.int32, f"{what}32")
+    if zp is None:
+        return v32
+    size = int(np.prod(q.shape(zp))) if q.shape(zp) else 1
+    if size == 1:
+        zpb = np.asarray(zp).reshape(()) if not isinstance(zp, str) else q.op("Reshape", [zp], f"{what}.zp0",
+                                                                               {"shape": []})
+    else:
+        shape = q.shape(v)
+        if per_axis is None or len(q.shape(zp)) != 1 or q.shape(zp)[0] != shape[per_axis]:
+            raise q.err(f"{what} zero point shape {list(q.shape(zp))} is not supported for input "
+                        f"{list(shape)}")
+        dims = [1] * len(shape)
+        dims[per_axis] = shape[per_axis]
+        zpb = np.asarray(zp).reshape(dims) if not isinstance(zp, str) else q.op(
+            "Reshape", [zp], f"{what}.zpb", {"shape": dims})
+    if not isinstance(zpb, str) and not np.any(zpb):
+        return v32
+    return q.binary("ElementWiseSubtract", np.subtract, v32, q.cast(zpb, np.int32, f"{what}.zp32"), f"{what}.sub")
+
+
+def _requantize(q: _Q, acc: str, scale_in, scale_w, y_scale, y_zp, out: str, default_dtype: np.dtype,
+                per_axis_len: int | None, channel_axis: int) -> None:
+    """clip(round(float(acc) * (s_in * s_w / s_y)) + zp_y) cast to the zero point's type."""
+    sdt = q.dtype(scale_in)
+    if sdt not in _FLOATS:
+        raise q.err(f"scale type {sdt} is not supported (float32/float16)")
+    out_dtype = q.dtype(y_zp) if y_zp is not None else default_dtype
+    if out_dtype not in (np.dtype(np.uint8), np.dtype(np.int8)):
+        raise q.err(f"output type {out_dtype} is not supported (uint8/int8)")
+    rank = len(q.shape(acc))
+
+    def flat(v, what):
+        size = int(np.prod(q.shape(v))) if q.shape(v) else 1
+        if size == 1:
+            return np.asarray(v).reshape(()) if not isinstance(v, str) else q.op(
+                "Reshape", [v], f"{what}.s0", {"shape": []})
+        if per_axis_len is None or size != per_axis_len or len(q.shape(v)) != 1:
+            raise q.err(f"{what} shape {list(q.shape(v))} is not supported")
+        dims = [1] * rank
+        dims[channel_axis] = size
+        return np.asarray(v).reshape(dims) if not isinstance(v, str) else q.op(
+            "Reshape", [v], f"{what}.sb", {"shape": dims})
+
+    s_in, s_w, s_y = flat(scale_in, "a_scale"), flat(scale_w, "b_scale"), flat(y_scale, "y_scale")
+    # multiplier computed in the scales' own type, as the reference does
+    m = q.binary("ElementWiseDivide", np.divide, q.binary("ElementWiseMultiply", np.multiply, s_in, s_w, "sab"),
+                 s_y, "mult")
+    f32 = np.dtype(np.float32)
+    d = q.op("ElementWiseMultiply", [q.cast(acc, f32, "accf"), q.cast(m, f32, "multf")], "scaled")
+    r = q.op("ElementWiseRound", [d], "round")
+    r = q.cast(r, np.int32, "r32")
+    if y_zp is not None:
+        zp = flat(y_zp, "y_zero_point")
+        if isinstance(zp, str) or np.any(zp):
+            r = q.op("ElementWiseAdd", [r, q.cast(zp, np.int32, "yzp32")], "addzp")
+    lo, hi = _RANGES[out_dtype]
+    r = q.op("ElementWiseMaximum", [r, np.array(lo, np.int32)], "clip_lo")
+    r = q.op("ElementWiseMinimum", [r, np.array(hi, np.int32)], "clip_hi")
+    q.op("Cast", [r], "cast", {"to": _qnn(out_dtype)}, out=out)
+
+
+def _int_matmul(q: _Q, a, b, azp, bzp, out: str | None) -> str:
+    sa, sb = q.shape(a), q.shape(b)
+    if len(sa) < 1 or len(sb) < 1:
+        raise q.err("scalar operands are not supported")
+    a32 = _shifted(q, a, azp, "a", per_axis=len(sa) - 2 if len(sa) >= 2 else None)
+    b32 = _shifted(q, b, bzp, "b", per_axis=len(sb) - 1)
+    return q.op("MatMul", [a32, b32], "matmul", out=out)
+
+
+@onnx_op("MatMulInteger")
+def matmul_integer(ctx: OnnxContext, node) -> None:
+    q = _Q(ctx, node)
+    a, b, azp, bzp = q.val(0), q.val(1), q.val(2), q.val(3)
+    for v, what in ((a, "A"), (b, "B"), (azp, "a_zero_point"), (bzp, "b_zero_point")):
+        _const_type(q, v, what)
+    _int_matmul(q, a, b, azp, bzp, node.output[0])
+
+
+@onnx_op("QLinearMatMul")
+def qlinear_matmul(ctx: OnnxContext, node) -> None:
+    q = _Q(ctx, node)
+    a, a_s, a_zp, b, b_s, b_zp, y_s, y_zp = (q.val(i) for i in range(8))
+    for v, what in ((a, "a"), (b, "b"), (a_zp, "a_zero_point"), (b_zp, "b_zero_point"), (y_zp, "y_zero_point")):
+        _const_type(q, v, what)
+    if any(v is None for v in (a_s, b_s, y_s)):
+        raise q.err("scales are required")
+    acc = _int_matmul(q, a, b, a_zp, b_zp, None)
+    n = q.shape(b)[-1]
+    _requantize(q, acc, a_s, b_s, y_s, y_zp, node.output[0], q.dtype(a), n, len(q.shape(acc)) - 1)
+
+
+def _int_conv(q: _Q, x32, w32, bias, a: dict, out: str) -> str:
+    """Emit an ONNX Conv through the Conv translator on int32 operands."""
+    ctx = q.ctx
+    names = []
+    for tag, v in (("x", x32), ("w", w32), ("b", bias)):
+        if v is None:
+            names.append("")
+        elif isinstance(v, str):
+            names.append(v)
+        else:
+            nm = ctx.graph.unique_name(f"{q.base}.{tag}_i32")
+            ctx.consts[nm] = np.asarray(v)
+            names.append(nm)
+    while names and not names[-1]:
+        names.pop()
+    keep = {k: v for k, v in a.items() if k in ("auto_pad", "dilations", "group", "kernel_shape", "pads",
+                                                 "strides")}
+    conv = helper.make_node("Conv", names, [out], name=f"{q.base}.conv", **keep)
+    get_translator("Conv")(ctx, conv)
+    return out
+
+
+@onnx_op("ConvInteger")
+def conv_integer(ctx: OnnxContext, node) -> None:
+    q = _Q(ctx, node)
+    x, w, xzp, wzp = q.val(0), q.val(1), q.val(2), q.val(3)
+    for v, what in ((x, "x"), (w, "w"), (xzp, "x_zero_point"), (wzp, "w_zero_point")):
+        _const_type(q, v, what)
+    x32 = _shifted(q, x, xzp, "x")
+    w32 = _shifted(q, w, wzp, "w", per_axis=0)
+    x32 = q.t(x32, "x32")
+    _int_conv(q, x32, w32, None, attrs(node), node.output[0])
+
+
+@onnx_op("QLinearConv")
+def qlinear_conv(ctx: OnnxContext, node) -> None:
+    q = _Q(ctx, node)
+    x, x_s, x_zp, w, w_s, w_zp, y_s, y_zp, bias = (q.val(i) for i in range(9))
+    for v, what in ((x, "x"), (w, "w"), (x_zp, "x_zero_point"), (w_zp, "w_zero_point"), (y_zp, "y_zero_point"),
+                    (bias, "B")):
+        _const_type(q, v, what)
+    if any(v is None for v in (x_s, w_s, y_s)):
+        raise q.err("scales are required")
+    x32 = q.t(_shifted(q, x, x_zp, "x"), "x32")
+    w32 = _shifted(q, w, w_zp, "w", per_axis=0)
+    if bias is not None:
+        if q.dtype(bias) != np.dtype(np.int32):
+            raise q.err(f"bias type {q.dtype(bias)} is not supported (int32)")
+    acc = ctx.graph.unique_name(f"{q.base}.acc")
+    _int_conv(q, x32, w32, bias, attrs(node), acc)
+    cout = q.shape(w)[0]
+    _requantize(q, acc, x_s, w_s, y_s, y_zp, node.output[0], q.dtype(x), cout, 1)
+
+
+# ---- sampling -----------------------------------------------------------------------------------
+_GS_MODES = {"bilinear": 0, "linear": 0, "nearest": 1}
+_GS_PADDING = {"zeros": 0, "border": 1, "reflection": 2}
+
+
+@onnx_op("GridSample")
+def grid_sample(ctx: OnnxContext, node) -> None:
+    """QNN GridSample on the channel-last input; the grid keeps its [N, *out, k] layout."""
+    q = _Q(ctx, node)
+    a = attrs(node)
+    x, grid = q.val(0), q.val(1)
+    if x is None or grid is None:
+        raise q.err("inputs X and grid are required")
+    xs, gs = q.shape(x), q.shape(grid)
+    k = len(xs) - 2
+    if k not in (2, 3):
+        raise q.err(f"rank-{len(xs)} input is not supported (2-D and 3-D sampling only)")
+    if len(gs) != k + 2 or gs[-1] != k or gs[0] != xs[0]:
+        raise q.err(f"grid shape {list(gs)} does not fit input {list(xs)}")
+    if q.dtype(x) not in _FLOATS or q.dtype(grid) not in _FLOATS:
+        raise q.err(f"input types {q.dtype(x)} / {q.dtype(grid)} are not supported (float only)")
+    mode = str(a.get("mode", "linear" if ctx.opset >= 20 else "bilinear"))
+    padding = str(a.get("padding_mode", "zeros"))
+    if mode not in _GS_MODES:
+        raise q.err(f"mode '{mode}' is not supported (QNN GridSample interpolates bilinear or nearest only)")
+    if padding not in _GS_PADDING:
+        raise q.err(f"padding_mode '{padding}' is not supported")
+    params = {"align_corners": bool(a.get("align_corners", 0)), "mode": _GS_MODES[mode],
+              "padding_mode": _GS_PADDING[padding]}
+    ctx.emit_channel_last("GridSample", node, [node.input[0]], params, [q.t(grid, "grid")])
+
+
+def _affine_base(sizes: list[int], align: bool) -> np.ndarray:
+    """Homogeneous source grid ``[prod(sizes), k + 1]``, components (x, y[, z], 1) (ONNX reference)."""
+    axes = []
+    for length in sizes:
+        if align:
+            v = np.array([-1.0]) if length == 1 else -1.0 + np.arange(length) * (2.0 / (length - 1))
+        else:
+            step = 2.0 / length
+            v = -1.0 + step / 2 + np.arange(length) * step
+        axes.append(v)
+    mesh = np.meshgrid(*axes, indexing="ij")          # D/H/W order
+    comps = [m.reshape(-1) for m in reversed(mesh)]    # x (W) first
+    comps.append(np.ones(int(np.prod(sizes))))
+    return np.stack(comps, axis=1)
+
+
+@onnx_op("AffineGrid")
+def affine_grid(ctx: OnnxContext, node) -> None:
+    """grid[n] = base @ theta[n]^T: one broadcast MatMul with a constant base grid, then a Reshape."""
+    q = _Q(ctx, node)
+    theta = q.val(0)
+    size = np.asarray(ctx.require_const(node, 1, "size")).astype(np.int64).reshape(-1)
+    if theta is None:
+        raise q.err("input theta is required")
+    k = len(size) - 2
+    ts = q.shape(theta)
+    if k not in (2, 3) or ts != (int(size[0]), k, k + 1):
+        raise q.err(f"theta {list(ts)} / size {size.tolist()} are not a 2-D ([N,2,3], 4 sizes) or 3-D "
+                    "([N,3,4], 5 sizes) affine grid")
+    if np.any(size <= 0):
+        raise q.err(f"size {size.tolist()} must be positive")
+    dt = q.dtype(theta)
+    if dt not in _FLOATS:
+        raise q.err(f"theta type {dt} is not supported (float only)")
+    sizes = [int(s) for s in size[2:]]
+    base = _affine_base(sizes, bool(attrs(node).get("align_corners", 0))).astype(dt)[None]
+    mm = q.op("MatMul", [base, theta], "matmul", {"transpose_in1": True})
+    q.op("Reshape", [mm], "grid", {"shape": [int(size[0])] + sizes + [k]}, out=node.output[0])
