@@ -3,16 +3,13 @@
 Index semantics shared by the kernels: indices are int32 (or any integer type) and negative values
 count from the end of the indexed dimension, as in ONNX.  Scatter reductions are applied in index
 order with ``ufunc.at`` so duplicate indices accumulate (``NONE`` lets the last write win).
-
-``ElementWiseBitwiseAnd/Or/Xor`` have no QNN counterpart (QNN's ElementWiseAnd/Or/Xor are logical):
-they are kept for integer bit manipulation that no composition of QNN arithmetic ops expresses.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..ir import dtypes as qd
-from .registry import OpDef, Param, broadcast_shape, register
+from .registry import OpDef, Param, register
 
 # QNN ScatterElements / ScatterNd ``reduction`` values
 REDUCTION_NONE, REDUCTION_ADD, REDUCTION_MUL, REDUCTION_MAX = 0, 1, 2, 3
@@ -203,24 +200,3 @@ class OneHot(OpDef):
     def restore_params(self, op, ins, outs):
         op.params["out_dtype"] = qd.to_qnn(outs[0].dtype)
 
-
-class _Bitwise(OpDef):
-    fn = staticmethod(np.bitwise_and)
-
-    def infer(self, op, ins):
-        for t in ins:
-            if not np.issubdtype(t.dtype, np.integer):
-                raise ValueError(f"{self.type} {op.name}: integer inputs only (got {t.dtype})")
-        return [(broadcast_shape(ins[0].shape, ins[1].shape), ins[0].dtype)]
-
-    def compute(self, op, xs):
-        return [np.asarray(self.fn(xs[0], xs[1].astype(xs[0].dtype, copy=False))).astype(xs[0].dtype, copy=False)]
-
-    def macs(self, op, ins, outs):
-        return int(np.prod(outs[0].shape))
-
-
-for _name, _fn in {"ElementWiseBitwiseAnd": np.bitwise_and, "ElementWiseBitwiseOr": np.bitwise_or,
-                   "ElementWiseBitwiseXor": np.bitwise_xor}.items():
-    register(type(_name, (_Bitwise,), {"type": _name, "fn": staticmethod(_fn),
-                                       "__doc__": f"Integer bitwise {_fn.__name__} (numpy broadcasting)."}))

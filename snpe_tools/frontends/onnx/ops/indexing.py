@@ -534,15 +534,6 @@ def _require_int(b: _Builder, x: str) -> np.dtype:
     return dt
 
 
-@onnx_op("BitwiseAnd", "BitwiseOr", "BitwiseXor")
-def bitwise(ctx: OnnxContext, node) -> None:
-    b = _Builder(ctx, node)
-    x, y = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
-    _require_int(b, x)
-    _require_int(b, y)
-    b.op("ElementWise" + node.op_type, [x, y], out=node.output[0])
-
-
 @onnx_op("BitwiseNot")
 def bitwise_not(ctx: OnnxContext, node) -> None:
     b = _Builder(ctx, node)
