@@ -130,7 +130,8 @@ def check_supported(model: onnx.ModelProto) -> None:
     const = _const_outputs(model, init_names)
     missing: dict[str, list[str]] = {}
     for node in model.graph.node:
-        if node.domain not in ("", "ai.onnx"):
+        if node.domain not in ("", "ai.onnx") and not (node.domain == "ai.onnx.preview"
+                                                         and get_translator(node.op_type) is not None):
             missing.setdefault(f"{node.domain}.{node.op_type}", []).append(node.name or node.output[0])
             continue
         if all(o in const for o in node.output if o):
@@ -167,6 +168,11 @@ def _fold(node: onnx.NodeProto, ctx: OnnxContext, model: onnx.ModelProto) -> boo
         a = attrs(node)
         start, end = a.get("start", 0), a.get("end", None)
         ctx.consts[node.output[0]] = shape[start:end]
+        return True
+    if node.op_type == "CastLike" and ctx.is_const(node.input[0]) and not ctx.is_const(node.input[1]):
+        # only the element type of the second input matters, and it is known at convert time
+        ctx.consts[node.output[0]] = np.asarray(ctx.const(node.input[0])).astype(
+            ctx.graph.tensors[ctx.tensor(node.input[1])].dtype)
         return True
     if node.op_type == "Size":
         ctx.consts[node.output[0]] = np.array(int(np.prod(ctx.shape(node.input[0]))), np.int64)

@@ -1,4 +1,4 @@
-"""ONNX Attention, RMSNormalization, RotaryEmbedding, CausalConvWithState, LinearAttention -> QNN ops.
+"""ONNX Attention, RMSNormalization, RotaryEmbedding, CausalConvWithState, LinearAttention, FlexAttention -> QNN.
 
 QNN has no single scaled-dot-product-attention op, so ``Attention`` (opset 23-25) is written as the
 exact composition its ONNX function body defines: scale Q and K by sqrt(scale), MatMul with
@@ -11,7 +11,8 @@ axis by a free Reshape, so each MatMul runs against the kv head it uses.
 cos/sin caches, Split, Multiply/Subtract/Add, Concat) because the QNN op of that name is not
 documented in enough detail to reproduce its numerics.  ``CausalConvWithState`` is a left
 Concat/Pad plus a DepthWiseConv2d; ``LinearAttention`` is its recurrence unrolled over the (static)
-sequence length, since QNN has no loop op.
+sequence length, since QNN has no loop op.  ``FlexAttention`` (ai.onnx.preview) reuses the Attention
+composition and translates its score/prob modifier subgraphs in place.
 """
 from __future__ import annotations
 
@@ -55,9 +56,10 @@ class _Builder:
         self.base = _name(node)
 
     def op(self, type_: str, inputs: list[str], tag: str, params=None, out: str | None = None) -> str:
-        g = self.ctx.graph
-        dst = out or g.unique_name(f"{self.node.output[0]}.{tag}")
-        return self.ctx.emit(type_, inputs, [dst], params or {}, name=g.unique_name(f"{self.base}.{tag}"))[0]
+        """Emit one op; ``out`` names an ONNX output it writes (the op then takes the node's name)."""
+        dst = out or self.ctx.graph.unique_name(f"{self.node.output[0]}.{tag}")
+        name = self.base if out in self.node.output else f"{self.base}.{tag}"
+        return self.ctx.emit(type_, inputs, [dst], params or {}, name=name)[0]
 
     def const(self, tag: str, value, dtype) -> str:
         return self.ctx.add_const(f"{self.base}.{tag}", np.asarray(value, dtype=dtype))
@@ -516,32 +518,24 @@ def rotary_embedding(ctx: OnnxContext, node) -> None:
     c2 = b.op("ElementWiseMultiply", [cos, x2], "cos_x2")
     real = b.op("ElementWiseSubtract", [c1, s2], "real")
     imag = b.op("ElementWiseAdd", [s1, c2], "imag")
-    last = len(lead) + (1 if interleaved else 0)
-    final_shape_3d = len(xs) == 3
-    if interleaved:
-        joined = b.op("Concat", [real, imag], "pairs_out", {"axis": last})
-        if rest is None and not final_shape_3d:
-            b.reshape(joined, lead + [rdim], "rotated", out=node.output[0])
-            return
-        joined = b.reshape(joined, lead + [rdim], "rotated")
-        parts = [joined] + ([rest] if rest is not None else [])
+    if interleaved:   # pairs back in place: [..., R/2, 2] -> [..., R]
+        joined = b.op("Concat", [real, imag], "pairs_out", {"axis": axis + 1})
+        parts = [joined if rest is None else b.reshape(joined, lead + [rdim], "rotated")]
     else:
-        parts = [real, imag] + ([rest] if rest is not None else [])
-    if final_shape_3d:
-        y = b.op("Concat", parts, "rope", {"axis": axis}) if len(parts) > 1 else parts[0]
-        b.reshape(y, list(xs), "out", out=node.output[0])
+        parts = [real, imag]
+    parts += [rest] if rest is not None else []
+    if len(parts) == 1:
+        b.reshape(parts[0], xs, "out", out=node.output[0])
+    elif len(xs) == 4:
+        b.op("Concat", parts, "rope", {"axis": axis}, out=node.output[0])
     else:
-        if len(parts) > 1:
-            b.op("Concat", parts, "rope", {"axis": axis}, out=node.output[0])
-        else:
-            ctx.alias(node.output[0], parts[0])
+        b.reshape(b.op("Concat", parts, "rope", {"axis": axis}), xs, "out", out=node.output[0])
 
 
 def _split(b: _Builder, x: str, axis: int, index: list[int], tag: str) -> list[str]:
     g = b.ctx.graph
     outs = [g.unique_name(f"{b.node.output[0]}.{tag}{i}") for i in range(len(index) + 1)]
-    return b.ctx.emit("Split", [x], outs, {"axis": axis, "split_index": index},
-                      name=g.unique_name(f"{b.base}.{tag}"))
+    return b.ctx.emit("Split", [x], outs, {"axis": axis, "split_index": index}, name=f"{b.base}.{tag}")
 
 
 # ---- CausalConvWithState -----------------------------------------------------------------------
@@ -602,7 +596,7 @@ def causal_conv_with_state(ctx: OnnxContext, node) -> None:
     conv4 = ctx.graph.unique_name(f"{node.output[0]}.conv4d")
     ctx.wrap_channel_last("DepthWiseConv2d", ctx.ir_to_channel_last(p4), conv4,
                           {"stride": [1, 1], "dilation": [1, 1], "pad_amount": [[0, 0], [0, 0]]}, extra,
-                          name=ctx.graph.unique_name(f"{b.base}.conv"))
+                          name=f"{b.base}.conv")
     if act == "none":
         b.reshape(conv4, [bsz, ch, length], "conv", out=y_out)
         return
@@ -734,3 +728,101 @@ def linear_attention(ctx: OnnxContext, node) -> None:
             ctx.alias(state_out, state)
         else:
             b.op("Cast", [state], "present_state", {"to": qd.to_qnn(state_dt)}, out=state_out)
+
+
+# ---- FlexAttention (ai.onnx.preview) -------------------------------------------------------------
+@onnx_op("FlexAttention")
+def flex_attention(ctx: OnnxContext, node) -> None:
+    """Attention with user score/prob modifier subgraphs, inlined into the QNN graph.
+
+    Why: the modifier subgraphs (masks, soft caps, relative-position biases ...) are ordinary ONNX
+    graphs of one tensor, so they are translated in place, node by node, with the same translators
+    and convert-time folding as the main graph (a ``Shape``/``Range`` index computation becomes a
+    constant).  The rest is the Attention composition: sqrt(scale)-scaled Q and K, MatMul, Softmax in
+    the softmax precision (float32 by default, also for float16 inputs), MatMul with V in that
+    precision, cast back to V's type.
+    """
+    b = _Builder(ctx, node)
+    a = attrs(node)
+    q_in, k_in, v_in = _inputs(node, 3)
+    qs, ks, vs = (tuple(ctx.shape(i)) for i in (q_in, k_in, v_in))
+    if len(qs) != 4 or len(ks) != 4 or len(vs) != 4:
+        raise _err(node, "Q, K and V must be 4-D")
+    batch, hq, sq, d = qs
+    _, hkv, skv, dk = ks
+    if ks[0] != batch or vs[0] != batch or vs[1] != hkv or vs[2] != skv or dk != d:
+        raise _err(node, f"Q {list(qs)}, K {list(ks)}, V {list(vs)} do not fit together")
+    if hq % hkv:
+        raise _err(node, f"{hq} query heads are not a multiple of {hkv} key/value heads")
+    dt = _onnx_dtype(ctx, q_in)
+    if dt not in _FLOATS or _onnx_dtype(ctx, k_in) != dt or _onnx_dtype(ctx, v_in) != dt:
+        raise _err(node, "Q, K and V must share a float32 or float16 type")
+    prec = a.get("softmax_precision")
+    if prec is None:
+        cdt = np.dtype(np.float32)
+    elif int(prec) in _SOFTMAX_PRECISION:
+        cdt = _SOFTMAX_PRECISION[int(prec)]
+    else:
+        raise _err(node, f"softmax_precision {prec} is not supported (FLOAT, FLOAT16, DOUBLE as FLOAT)")
+    scale = float(a["scale"]) if "scale" in a else 1.0 / math.sqrt(d)
+    q, k, v = ctx.tensor(q_in), ctx.tensor(k_in), ctx.tensor(v_in)
+    scores = _scaled_scores(b, q, k, np.sqrt(np.float32(scale)), dt, hkv, hq // hkv)
+    if cdt != dt:
+        scores = b.op("Cast", [scores], "scores_cast", {"to": qd.to_qnn(cdt)})
+    if "score_mod" in a:
+        scores = _inline_modifier(ctx, node, a["score_mod"], scores, "score_mod")
+    probs = b.op("Softmax", [scores], "softmax", {"axis": 3})
+    if "prob_mod" in a:
+        probs = _inline_modifier(ctx, node, a["prob_mod"], probs, "prob_mod")
+    vc = v if cdt == dt else b.op("Cast", [v], "v_cast", {"to": qd.to_qnn(cdt)})
+    if cdt == dt:
+        _weighted_values(b, probs, vc, hq // hkv, out=node.output[0])
+        return
+    y = _weighted_values(b, probs, vc, hq // hkv)
+    b.op("Cast", [y], "y_cast", {"to": qd.to_qnn(dt)}, out=node.output[0])
+
+
+def _inline_modifier(ctx: OnnxContext, node, graph: onnx.GraphProto, x: str, tag: str) -> str:
+    """Translate a one-input/one-output modifier subgraph applied to IR tensor ``x``; returns its output.
+
+    Subgraph values are renamed under a node-specific prefix (two nodes may use the same inner
+    names); names from the enclosing graph keep referring to it, as ONNX scoping says.
+    """
+    from ..converter import _fold   # convert-time folding shared with the main graph
+    from ..registry import get_translator
+
+    if len(graph.input) != 1 or len(graph.output) != 1:
+        raise _err(node, f"{tag} must have exactly one input and one output")
+    prefix = f"{_name(node)}.{tag}/"
+    rename = {graph.input[0].name: x}
+    for init in graph.initializer:
+        rename[init.name] = prefix + init.name
+        ctx.consts[prefix + init.name] = onnx.numpy_helper.to_array(init)
+    stub = onnx.helper.make_model(onnx.helper.make_graph([], tag, [], []),
+                                  opset_imports=[onnx.helper.make_opsetid("", ctx.opset)])
+    for inner in graph.node:
+        if inner.domain not in ("", "ai.onnx"):
+            raise _err(node, f"{tag} uses {inner.domain}.{inner.op_type}, which is not supported")
+        n = onnx.NodeProto()
+        n.CopyFrom(inner)
+        n.input[:] = [rename.get(i, i) for i in inner.input]
+        for o in inner.output:
+            if o:
+                rename[o] = prefix + o
+        n.output[:] = [rename.get(o, o) for o in inner.output]
+        if any(at.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for at in n.attribute):
+            raise _err(node, f"{tag} contains a {n.op_type} with its own subgraph; not supported")
+        if _fold(n, ctx, stub):
+            continue
+        translator = get_translator(n.op_type)
+        if translator is None:
+            raise _err(node, f"{tag} uses {n.op_type}, which the converter does not support")
+        translator(ctx, n)
+    out = rename.get(graph.output[0].name, graph.output[0].name)
+    if ctx.is_const(out):
+        raise _err(node, f"{tag} output does not depend on its input; not supported")
+    y = ctx.tensor(out)
+    if ctx.graph.tensors[y].shape != ctx.graph.tensors[x].shape:
+        raise _err(node, f"{tag} changes the shape {list(ctx.graph.tensors[x].shape)} to "
+                         f"{list(ctx.graph.tensors[y].shape)}")
+    return y

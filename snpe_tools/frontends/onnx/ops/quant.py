@@ -26,6 +26,7 @@ import onnx
 from onnx import helper
 
 from ....errors import ConversionError
+from ....ir import dtypes as qd
 from ..context import OnnxContext, attrs
 from ..registry import get_translator, onnx_op
 
@@ -80,9 +81,16 @@ class _Q:
             return np.asarray(v).astype(dtype)
         if self.dtype(v) == dtype:
             return v
-        from ....ir import dtypes as qd
-
         return self.op("Cast", [v], tag, {"to": qd.to_qnn(dtype)})
+
+    def scalar(self, v, rank: int, tag: str):
+        """A one-element value as something that broadcasts against a rank-``rank`` tensor without
+        changing its shape (run-time values keep their shape when that already holds)."""
+        if not isinstance(v, str):
+            return np.asarray(v).reshape(())
+        if len(self.shape(v)) <= rank:
+            return v
+        return self.op("Reshape", [v], tag, {"shape": [1] * rank})
 
     def binary(self, type_: str, fn, a, b, tag: str):
         if not isinstance(a, str) and not isinstance(b, str):
@@ -98,9 +106,7 @@ def _broadcast_param(q: _Q, v, x_shape: tuple[int, ...], axis: int, block: int, 
     rank = len(x_shape)
     size = int(np.prod(shape)) if shape else 1
     if size == 1 and not block:
-        if not isinstance(v, str):
-            return np.asarray(v).reshape(())
-        return v if shape == () else q.op("Reshape", [v], f"{what}.scalar", {"shape": []})
+        return q.scalar(v, rank, f"{what}.scalar")
     if not -rank <= axis < rank:
         raise q.err(f"axis {axis} is out of range for a rank-{rank} input")
     axis %= rank
@@ -128,7 +134,7 @@ def _broadcast_param(q: _Q, v, x_shape: tuple[int, ...], axis: int, block: int, 
 def _onnx_type_of(q: _Q, v, what: str) -> np.dtype:
     dt = q.dtype(v)
     if dt not in _RANGES and dt != np.dtype(np.int32):
-        raise q.err(f"{what} type {dt} has no DLC equivalent (int8/uint8/int16/uint16 only)")
+        raise q.err(f"{what} type {dt} is not supported (int8/uint8/int16/uint16/int32)")
     return dt
 
 
@@ -142,6 +148,14 @@ def _quantize(q: _Q, x, scale, zp, out_dtype: np.dtype, axis: int, block: int, p
         raise q.err(f"computation type {fdt} is not supported (float32/float16)")
     sc = _broadcast_param(q, scale, x_shape, axis, block, "scale")
     zpb = _broadcast_param(q, zp, x_shape, axis, block, "zero_point")
+    lo, hi = _RANGES[out_dtype]
+    if not any(isinstance(v, str) for v in (x, sc, zpb)):   # constant (e.g. weights): fold here
+        with np.errstate(all="ignore"):
+            acc = np.rint(np.asarray(x).astype(fdt) / np.asarray(sc).astype(fdt)).astype(np.int32)
+        if zpb is not None:
+            acc = acc + np.asarray(zpb).astype(np.int32)
+        q.ctx.consts[out] = np.clip(acc, lo, hi).astype(out_dtype)
+        return
     xf = q.cast(x, fdt, "xf")
     scf = q.cast(sc, fdt, "scalef")
     div = q.binary("ElementWiseDivide", np.divide, xf, scf, "div")
@@ -149,15 +163,12 @@ def _quantize(q: _Q, x, scale, zp, out_dtype: np.dtype, axis: int, block: int, p
     acc = q.cast(rnd, np.int32, "i32")
     if zpb is not None and (isinstance(zpb, str) or np.any(zpb)):
         acc = q.op("ElementWiseAdd", [acc, q.cast(zpb, np.int32, "zp32")], "addzp")
-    lo, hi = _RANGES[out_dtype]
     acc = q.op("ElementWiseMaximum", [acc, np.array(lo, np.int32)], "clip_lo")
     acc = q.op("ElementWiseMinimum", [acc, np.array(hi, np.int32)], "clip_hi")
     q.op("Cast", [acc], "cast", {"to": _qnn(out_dtype)}, out=out)
 
 
 def _qnn(dtype) -> int:
-    from ....ir import dtypes as qd
-
     return qd.to_qnn(np.dtype(dtype))
 
 
@@ -232,6 +243,9 @@ def dequantize_linear(ctx: OnnxContext, node) -> None:
     dx = q.cast(x, f32, "xf")
     if zpb is not None and (isinstance(zpb, str) or np.any(zpb)):
         dx = q.binary("ElementWiseSubtract", np.subtract, dx, q.cast(zpb, f32, "zpf"), "sub")
+    if not isinstance(dx, str) and not isinstance(sc, str):   # constant (e.g. weights): fold here
+        ctx.consts[node.output[0]] = (np.asarray(dx, f32) * np.asarray(sc).astype(f32)).astype(out_dtype)
+        return
     if out_dtype != f32:
         y = q.op("ElementWiseMultiply", [dx, q.cast(sc, f32, "scalef")], "mul")
         q.op("Cast", [y], "cast", {"to": _qnn(out_dtype)}, out=node.output[0])
@@ -290,8 +304,7 @@ def _shifted(q: _Q, v, zp, what: str, per_axis: int | None = None):
         return v32
     size = int(np.prod(q.shape(zp))) if q.shape(zp) else 1
     if size == 1:
-        zpb = np.asarray(zp).reshape(()) if not isinstance(zp, str) else q.op("Reshape", [zp], f"{what}.zp0",
-                                                                               {"shape": []})
+        zpb = q.scalar(zp, len(q.shape(v)), f"{what}.zp0")
     else:
         shape = q.shape(v)
         if per_axis is None or len(q.shape(zp)) != 1 or q.shape(zp)[0] != shape[per_axis]:
@@ -320,8 +333,7 @@ def _requantize(q: _Q, acc: str, scale_in, scale_w, y_scale, y_zp, out: str, def
     def flat(v, what):
         size = int(np.prod(q.shape(v))) if q.shape(v) else 1
         if size == 1:
-            return np.asarray(v).reshape(()) if not isinstance(v, str) else q.op(
-                "Reshape", [v], f"{what}.s0", {"shape": []})
+            return q.scalar(v, rank, f"{what}.s0")
         if per_axis_len is None or size != per_axis_len or len(q.shape(v)) != 1:
             raise q.err(f"{what} shape {list(q.shape(v))} is not supported")
         dims = [1] * rank

@@ -124,7 +124,7 @@ def pad(ctx: OnnxContext, node) -> None:
         pads, value = list(a.get("pads", a.get("paddings", []))), float(a.get("value", 0.0))
     else:
         pads = [int(v) for v in ctx.require_const(node, 1, "pads")]
-        value = (float(ctx.require_const(node, 2, "constant_value"))
+        value = (float(np.asarray(ctx.require_const(node, 2, "constant_value")).reshape(-1)[0])
                  if len(node.input) > 2 and node.input[2] else 0.0)
     axes = list(range(rank))
     if len(node.input) > 3 and node.input[3]:
