@@ -110,7 +110,7 @@ def _run_case(case, workdir: str, freeze: bool) -> tuple[str, str]:
             return "unsupported", "float64 input values outside the float32 range"
         if any(x.dtype.kind in "OSU" for x in ins0):
             return "unsupported", "string tensors"
-        int_inputs = {n for n, x in zip(real_inputs, ins0) if x.dtype.kind in "iub"}
+        int_inputs = {n for i, (n, x) in enumerate(zip(real_inputs, ins0)) if x.dtype.kind in "iub" and i > 0}
         # small float operands after the first input (scales, pad values, clip bounds, ratios)
         param_inputs = {n for i, (n, x) in enumerate(zip(real_inputs, ins0))
                         if i > 0 and x.dtype.kind == "f" and x.size <= 8}

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import OpDef, broadcast_shape, register
+from ..ir import dtypes as qd
+from .registry import OpDef, Param, broadcast_shape, register
 
 
 def _fmod(a, b):
@@ -110,3 +111,34 @@ class ElementWiseSelect(OpDef):
 
     def compute(self, op, xs):
         return [np.where(xs[0].astype(bool), xs[1], xs[2]).astype(xs[1].dtype, copy=False)]
+
+
+class _Predicate(OpDef):
+    """Float -> bool elementwise test."""
+
+    fn = staticmethod(np.isnan)
+
+    def infer(self, op, ins):
+        return [(ins[0].shape, np.bool_)]
+
+
+@register
+class IsNan(_Predicate):
+    """QNN IsNan: true where the input is NaN."""
+
+    type = "IsNan"
+
+    def compute(self, op, xs):
+        return [np.isnan(xs[0])]
+
+
+@register
+class IsInf(_Predicate):
+    """QNN IsInf: true where the input is +inf (detect_positive) or -inf (detect_negative)."""
+
+    type = "IsInf"
+    params = {"detect_negative": Param(qd.BOOL_8, default=True), "detect_positive": Param(qd.BOOL_8, default=True)}
+
+    def compute(self, op, xs):
+        x = xs[0]
+        return [(np.isposinf(x) & op.params["detect_positive"]) | (np.isneginf(x) & op.params["detect_negative"])]

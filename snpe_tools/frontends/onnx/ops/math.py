@@ -192,13 +192,66 @@ def softmax(ctx: OnnxContext, node) -> None:
 
 @onnx_op("Identity", "Dropout")
 def identity(ctx: OnnxContext, node) -> None:
-    a = attrs(node)
-    if node.op_type == "Dropout" and (a.get("is_test", 1) == 0 and ctx.opset < 7):
-        pass  # inference: dropout is the identity either way
-    if node.op_type == "Dropout" and len(node.input) > 2 and node.input[2] and (
-            not ctx.is_const(node.input[2]) or bool(ctx.const(node.input[2]))):
-        raise ConversionError(f"Dropout node '{_name(node)}': training_mode must be a constant False "
-                              "(inference graphs only)")
+    """Identity, and Dropout at inference (or in training mode with a constant ratio of 0): no op."""
+    if node.op_type == "Dropout" and len(node.input) > 2 and node.input[2]:
+        training = not ctx.is_const(node.input[2]) or bool(np.asarray(ctx.const(node.input[2])).reshape(-1)[0])
+        ratio = (ctx.const(node.input[1]) if len(node.input) > 1 and node.input[1] and ctx.is_const(node.input[1])
+                 else None if len(node.input) > 1 and node.input[1] else 0.5)
+        if training and (ratio is None or float(np.asarray(ratio).reshape(-1)[0]) != 0.0):
+            raise ConversionError(f"Dropout node '{_name(node)}': training mode drops random elements; only "
+                                  "inference graphs (training_mode False, or ratio 0) can be converted")
     ctx.alias(node.output[0], node.input[0])
     if len(node.output) > 1 and node.output[1]:
         ctx.consts[node.output[1]] = np.ones(ctx.shape(node.input[0]), dtype=np.bool_)
+
+
+@onnx_op("IsNaN")
+def is_nan(ctx: OnnxContext, node) -> None:
+    ctx.emit("IsNan", [ctx.tensor(node.input[0])], [node.output[0]], name=_name(node))
+
+
+@onnx_op("IsInf")
+def is_inf(ctx: OnnxContext, node) -> None:
+    a = attrs(node)
+    ctx.emit("IsInf", [ctx.tensor(node.input[0])], [node.output[0]],
+             {"detect_negative": bool(a.get("detect_negative", 1)), "detect_positive": bool(a.get("detect_positive", 1))},
+             name=_name(node))
+
+
+class _Chain:
+    """Builds a short chain of QNN elementwise ops for one ONNX node (intermediate names derive from its output)."""
+
+    def __init__(self, ctx: OnnxContext, node) -> None:
+        self.ctx, self.node, self.n = ctx, node, 0
+        self.dtype = ctx.graph.tensors[ctx.tensor(node.input[0])].dtype
+
+    def c(self, value: float) -> str:
+        return self.ctx.add_const(f"{_name(self.node)}.c", np.asarray(value, self.dtype))
+
+    def op(self, qnn: str, *ins: str, out: str | None = None) -> str:
+        self.n += 1
+        name = out or self.ctx.graph.unique_name(f"{self.node.output[0]}.t{self.n}")
+        return self.ctx.emit(qnn, list(ins), [name], name=name)[0]
+
+
+@onnx_op("Tan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Acos")
+def trig(ctx: OnnxContext, node) -> None:
+    """Trigonometric/hyperbolic functions QNN lacks, as exact identities over Sin/Cos/Exp/Log/Sqrt/Asin."""
+    b = _Chain(ctx, node)
+    x, out, t = ctx.tensor(node.input[0]), node.output[0], node.op_type
+    if t == "Tan":
+        b.op("ElementWiseDivide", b.op("ElementWiseSin", x), b.op("ElementWiseCos", x), out=out)
+    elif t in ("Sinh", "Cosh"):
+        e, en = b.op("ElementWiseExp", x), b.op("ElementWiseExp", b.op("ElementWiseNeg", x))
+        s = b.op("ElementWiseSubtract" if t == "Sinh" else "ElementWiseAdd", e, en)
+        b.op("ElementWiseMultiply", s, b.c(0.5), out=out)
+    elif t in ("Asinh", "Acosh"):
+        sq = b.op("ElementWiseMultiply", x, x)
+        r = b.op("ElementWiseSquareRoot", b.op("ElementWiseAdd" if t == "Asinh" else "ElementWiseSubtract",
+                                               sq, b.c(1.0)))
+        b.op("ElementWiseLog", b.op("ElementWiseAdd", x, r), out=out)
+    elif t == "Atanh":
+        q = b.op("ElementWiseDivide", b.op("ElementWiseAdd", b.c(1.0), x), b.op("ElementWiseSubtract", b.c(1.0), x))
+        b.op("ElementWiseMultiply", b.op("ElementWiseLog", q), b.c(0.5), out=out)
+    else:  # Acos = pi/2 - asin(x)
+        b.op("ElementWiseSubtract", b.c(np.pi / 2), b.op("ElementWiseAsin", x), out=out)

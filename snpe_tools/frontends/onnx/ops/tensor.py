@@ -178,3 +178,36 @@ def gather(ctx: OnnxContext, node) -> None:
     axis = int(attrs(node).get("axis", 0))
     ctx.emit("Gather", [ctx.tensor(node.input[0]), ctx.tensor(node.input[1])], [node.output[0]],
              {"axis": axis}, name=_name(node))
+
+
+@onnx_op("CenterCropPad")
+def center_crop_pad(ctx: OnnxContext, node) -> None:
+    """Centered crop (StridedSlice) and/or zero pad (Pad) of the given axes to a constant target shape."""
+    shape = list(ctx.shape(node.input[0]))
+    rank = len(shape)
+    target = [int(v) for v in ctx.require_const(node, 1, "shape")]
+    axes = [a + rank if a < 0 else a for a in attrs(node).get("axes", list(range(rank)))]
+    if len(axes) != len(target):
+        raise ConversionError(f"CenterCropPad node '{_name(node)}': shape has {len(target)} values for "
+                              f"{len(axes)} axes")
+    ranges = [[0, d, 1] for d in shape]
+    pads = [[0, 0] for _ in shape]
+    for ax, want in zip(axes, target):
+        have = shape[ax]
+        if want < have:
+            start = (have - want) // 2
+            ranges[ax] = [start, start + want, 1]
+        elif want > have:
+            before = (want - have) // 2
+            pads[ax] = [before, want - have - before]
+    x = ctx.tensor(node.input[0])
+    need_pad = any(p for row in pads for p in row)
+    need_crop = any(r != [0, d, 1] for r, d in zip(ranges, shape))
+    if need_crop:
+        out = node.output[0] if not need_pad else ctx.graph.unique_name(f"{node.output[0]}.crop")
+        x = ctx.emit("StridedSlice", [x], [out], {"ranges": ranges}, name=out)[0]
+    if need_pad:
+        ctx.emit("Pad", [x], [node.output[0]], {"scheme": 0, "pad_amount": pads, "pad_constant_value": 0.0},
+                 name=_name(node))
+    if not need_pad and not need_crop:
+        ctx.emit("Reshape", [x], [node.output[0]], {"shape": shape}, name=_name(node))
