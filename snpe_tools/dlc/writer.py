@@ -215,7 +215,8 @@ def _node_params(b, entries: list[int]) -> int:
     return b.EndObject()
 
 
-def serialize_params(graph: Graph) -> bytes:
+def serialize_params(graph: Graph) -> list:
+    """``model.params`` as chunks (header, flatbuffer view): the weights are not copied again for writing."""
     size = sum(t.data.nbytes for t in graph.tensors.values() if t.is_static)
     b = flatbuffers.Builder(size + (1 << 16))
     statics = [t for t in ordered_tensors(graph) if t.is_static]
@@ -241,15 +242,20 @@ def serialize_params(graph: Graph) -> bytes:
     b.StartObject(1)
     b.PrependUOffsetTRelativeSlot(S.MP_GRAPHS, graphs, 0)
     b.Finish(b.EndObject(), file_identifier=F.PARAMS_ID)
-    return F.header() + bytes(b.Output())
+    return [F.header(), memoryview(b.Bytes)[b.Head():]]
 
 
-def _zip_member(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
+def _zip_member(zf: zipfile.ZipFile, name: str, data) -> None:
+    """Write one stored member from bytes or a list of byte chunks (streamed, no joined copy)."""
     info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
     info.compress_type = zipfile.ZIP_STORED
     info.create_system = 3
     info.external_attr = 0o644 << 16
-    zf.writestr(info, data)
+    chunks = data if isinstance(data, list) else [data]
+    size = sum(len(c) for c in chunks)
+    with zf.open(info, "w", force_zip64=size > 0x7FFF0000) as fh:
+        for c in chunks:
+            fh.write(c)
 
 
 def write_dlc(graph: Graph, path: str, metadata: Metadata) -> None:

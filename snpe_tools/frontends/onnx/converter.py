@@ -50,8 +50,12 @@ class OnnxOptions:
     simplify: bool = True
 
 
-def load_model(path: str) -> onnx.ModelProto:
-    """Load an ONNX file (and its external data) or raise a one-line ConversionError."""
+def load_model(path: str, map_external: bool = False) -> onnx.ModelProto:
+    """Load an ONNX file or raise a one-line ConversionError.
+
+    External weight data is read into the protobuf, or with ``map_external`` left in place and
+    memory-mapped later by :func:`initializer_array` (no copy of large weights is held twice).
+    """
     if not os.path.exists(path):
         raise ConversionError(f"input model not found: {path} (check --input_network)")
     if os.path.isdir(path):
@@ -66,7 +70,15 @@ def load_model(path: str) -> onnx.ModelProto:
         raise ConversionError(f"{path} is not a valid ONNX model (it holds no graph); "
                               "the file may be truncated or of another format")
     try:
-        onnx.external_data_helper.load_external_data_for_model(model, os.path.dirname(os.path.abspath(path)))
+        if map_external:
+            base = os.path.dirname(os.path.abspath(path))
+            for init in model.graph.initializer:
+                if init.data_location == onnx.TensorProto.EXTERNAL:
+                    _external_region(init, base)   # validates file, offset and length now
+        else:
+            onnx.external_data_helper.load_external_data_for_model(model, os.path.dirname(os.path.abspath(path)))
+    except ConversionError:
+        raise
     except Exception as exc:
         raise ConversionError(f"{path}: cannot read external weight data ({exc}); keep the .data file "
                               "next to the model") from None
@@ -76,6 +88,33 @@ def load_model(path: str) -> onnx.ModelProto:
         except Exception as exc:
             raise ConversionError(f"{path}: cannot inline ONNX functions ({exc})") from None
     return model
+
+
+def _external_region(init: onnx.TensorProto, base: str) -> tuple[str, int, np.dtype, tuple[int, ...]]:
+    info = {e.key: e.value for e in init.external_data}
+    fname = os.path.join(base, info.get("location", ""))
+    dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(init.data_type))
+    shape = tuple(int(d) for d in init.dims)
+    offset = int(info.get("offset", 0))
+    need = int(np.prod(shape)) * dtype.itemsize
+    length = int(info.get("length", need))
+    if not os.path.isfile(fname):
+        raise ConversionError(f"cannot read external weight data of '{init.name}': {fname} not found; keep the "
+                              "data file next to the model")
+    if os.path.getsize(fname) < offset + length or length < need:
+        raise ConversionError(f"external weight data of '{init.name}' in {fname} is truncated "
+                              f"(needs {need} bytes at offset {offset})")
+    return fname, offset, dtype, shape
+
+
+def initializer_array(init: onnx.TensorProto, base: str) -> np.ndarray:
+    """Initializer as numpy; external data is memory-mapped read-only instead of loaded."""
+    if init.data_location == onnx.TensorProto.EXTERNAL:
+        fname, offset, dtype, shape = _external_region(init, base)
+        if int(np.prod(shape)) == 0:
+            return np.zeros(shape, dtype)
+        return np.memmap(fname, dtype=dtype, mode="r", offset=offset, shape=shape)
+    return numpy_helper.to_array(init)
 
 
 def _opset(model: onnx.ModelProto) -> int:
@@ -197,14 +236,15 @@ def _fold(node: onnx.NodeProto, ctx: OnnxContext, model: onnx.ModelProto) -> boo
 
 
 def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
-    model = load_model(path)
+    model = load_model(path, map_external=True)
+    base = os.path.dirname(os.path.abspath(path))
     graph_name = model.graph.name or os.path.splitext(os.path.basename(path))[0]
     graph = Graph(graph_name)
     ctx = OnnxContext(graph, _opset(model))
     check_supported(model)
 
     for init in model.graph.initializer:
-        ctx.consts[init.name] = numpy_helper.to_array(init)
+        ctx.consts[init.name] = initializer_array(init, base)
     real_inputs = [vi for vi in model.graph.input if vi.name not in ctx.consts]
     known = {vi.name for vi in real_inputs}
     for name in list(opts.input_dims) + list(opts.input_layouts) + list(opts.input_types) + \
