@@ -11,6 +11,15 @@ PARAMS64_ID = b"NR64"
 MEMBER_MODEL = "model"
 MEMBER_PARAMS = "model.params"
 MEMBER_METADATA = "dlc.metadata"
+MEMBER_PARAMS_BIN = "model.params.bin"
+
+# Above this many bytes of weights a DLC uses the 64-bit form: minor version 1, model.params wrapped
+# as NR64, and tensors of at least BIN_TENSOR_BYTES stored raw in model.params.bin (a flatbuffer
+# cannot exceed 2 GiB).
+LARGE_MODEL_BYTES = 1 << 30
+BIN_TENSOR_BYTES = 1 << 20
+BIN_ALIGN = 64
+MINOR_LARGE = 1
 
 # Qnn_TensorType_t values used as Tensor.type
 APP_WRITE, APP_READ, NATIVE, STATIC = 0, 1, 3, 4
@@ -32,9 +41,10 @@ class Slot:
     MP_GRAPHS = 0
     GP_NAME, GP_TENSORS, GP_NODES = 0, 1, 2
     NP_TENSORS = 0
-    TB_NAME, TB_BYTES = 0, 1
+    TB_NAME, TB_BYTES, TB_BIN_OFFSET, TB_BIN_SIZE = 0, 1, 2, 3
+    P64_BUFFERS, P64_PARAMS = 0, 1
 
 
-def header() -> bytes:
+def header(minor: int = MINOR) -> bytes:
     """8-byte stream header: D5 0A, major (u16 LE), minor (u16 LE), two zero bytes."""
-    return MAGIC + MAJOR.to_bytes(2, "little") + MINOR.to_bytes(2, "little") + b"\0\0"
+    return MAGIC + MAJOR.to_bytes(2, "little") + minor.to_bytes(2, "little") + b"\0\0"

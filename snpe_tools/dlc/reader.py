@@ -82,7 +82,7 @@ class _T:
         return self.t.GetVectorAsNumpy(flags, o)
 
 
-def _root(data: bytes, member: str, ident: bytes, path: str) -> _T:
+def _root(data: bytes, member: str, ident: bytes | tuple[bytes, ...], path: str) -> _T:
     if len(data) < 16 or data[:2] != F.MAGIC:
         raise DLCError(f"{path}: member '{member}' has no DLC header; the file is corrupt or not a DLC")
     major = int.from_bytes(data[2:4], "little")
@@ -90,8 +90,10 @@ def _root(data: bytes, member: str, ident: bytes, path: str) -> _T:
         raise DLCError(f"{path}: DLC version {major} is not supported (only v{F.MAJOR}); "
                        "re-convert the model with snpe-tools")
     body = memoryview(data)[8:]
-    if bytes(body[4:8]) != ident:
-        raise DLCError(f"{path}: member '{member}' is not a {ident.decode()} flatbuffer; the file is corrupt")
+    idents = ident if isinstance(ident, tuple) else (ident,)
+    if bytes(body[4:8]) not in idents:
+        raise DLCError(f"{path}: member '{member}' is not a {'/'.join(i.decode() for i in idents)} flatbuffer; "
+                       "the file is corrupt")
     (root,) = struct.unpack_from("<I", body, 0)
     if root >= len(body):
         raise DLCError(f"{path}: member '{member}' is truncated")
@@ -136,7 +138,19 @@ def _scalar(v: _T) -> object:
     return v.int(S.VAL_INT)
 
 
-def _parse(path: str, model: bytes, params: bytes) -> Graph:
+def _unwrap_nr64(p_root: _T, params: bytes, path: str) -> _T:
+    """NR64 (large form): the NETP flatbuffer is nested in ``ModelParameters64.params``."""
+    nested = p_root.array(S.P64_PARAMS, N.Uint8Flags)
+    if nested.size < 8:
+        raise DLCError(f"{path}: model.params (NR64) holds no parameter table; the file is corrupt")
+    body = memoryview(nested.tobytes())
+    (root,) = struct.unpack_from("<I", body, 0)
+    if bytes(body[4:8]) != F.PARAMS_ID or root >= len(body):
+        raise DLCError(f"{path}: model.params (NR64) nests no NETP table; the file is corrupt")
+    return _T(body, root)
+
+
+def _parse(path: str, model: bytes, params: bytes, bin_offset: int | None = None) -> Graph:
     root = _root(model, F.MEMBER_MODEL, F.MODEL_ID, path)
     graphs = root.tables(S.MODEL_GRAPHS)
     if not graphs:
@@ -144,7 +158,9 @@ def _parse(path: str, model: bytes, params: bytes) -> Graph:
     g = graphs[0]
     graph = Graph(g.str(S.GRAPH_NAME) or "model")
 
-    p_root = _root(params, F.MEMBER_PARAMS, F.PARAMS_ID, path)
+    p_root = _root(params, F.MEMBER_PARAMS, (F.PARAMS_ID, F.PARAMS64_ID), path)
+    if bytes(params[12:16]) == F.PARAMS64_ID:
+        p_root = _unwrap_nr64(p_root, params, path)
     gparams = {gp.str(S.GP_NAME): gp for gp in p_root.tables(S.MP_GRAPHS)}
     if graph.name not in gparams:
         raise DLCError(f"{path}: model.params has no entry for graph '{graph.name}'; the file is corrupt")
@@ -161,12 +177,25 @@ def _parse(path: str, model: bytes, params: bytes) -> Graph:
         if t.int(S.T_TYPE) == F.STATIC:
             if name not in static_bytes:
                 raise DLCError(f"{path}: weights of tensor '{name}' are missing from model.params")
-            raw = static_bytes[name].array(S.TB_BYTES, N.Uint8Flags)
+            tb = static_bytes[name]
             count = int(np.prod(shape)) if shape else 1
-            if raw.size != count * dtype.itemsize:
-                raise DLCError(f"{path}: tensor '{name}' has {raw.size} bytes of data, expected "
-                               f"{count * dtype.itemsize}; the file is corrupt")
-            data = raw.view(dtype).reshape(shape).copy()
+            bin_size = tb.int(S.TB_BIN_SIZE, N.Uint64Flags)
+            if bin_size:
+                if bin_offset is None:
+                    raise DLCError(f"{path}: tensor '{name}' lives in model.params.bin, which is missing")
+                if bin_size != count * dtype.itemsize:
+                    raise DLCError(f"{path}: tensor '{name}' has {bin_size} bytes in model.params.bin, expected "
+                                   f"{count * dtype.itemsize}; the file is corrupt")
+                off = bin_offset + tb.int(S.TB_BIN_OFFSET, N.Uint64Flags)
+                if off + bin_size > os.path.getsize(path):
+                    raise DLCError(f"{path}: tensor '{name}' runs past the end of the file; the file is truncated")
+                data = np.memmap(path, dtype=dtype, mode="r", offset=off, shape=shape)   # no copy of big weights
+            else:
+                raw = tb.array(S.TB_BYTES, N.Uint8Flags)
+                if raw.size != count * dtype.itemsize:
+                    raise DLCError(f"{path}: tensor '{name}' has {raw.size} bytes of data, expected "
+                                   f"{count * dtype.itemsize}; the file is corrupt")
+                data = raw.view(dtype).reshape(shape).copy()
         graph.tensors[name] = Tensor(name, shape, dtype, fmt, data, _encoding(t.table(S.T_QUANT), code))
 
     node_params = gp.tables(S.GP_NODES)
@@ -226,6 +255,19 @@ def _parse(path: str, model: bytes, params: bytes) -> Graph:
     return graph
 
 
+def _member_data_offset(path: str, info: zipfile.ZipInfo) -> int:
+    """File offset of a stored member's bytes (model.params.bin is memory-mapped, never read whole)."""
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise DLCError(f"{path}: model.params.bin is compressed; it must be stored")
+    with open(path, "rb") as fh:
+        fh.seek(info.header_offset)
+        head = fh.read(30)
+    if len(head) != 30 or head[:4] != b"PK\x03\x04":
+        raise DLCError(f"{path}: damaged ZIP entry for model.params.bin")
+    name_len, extra_len = struct.unpack_from("<HH", head, 26)
+    return info.header_offset + 30 + name_len + extra_len
+
+
 def read_dlc(path: str) -> DLC:
     """Load ``path``; raise :class:`DLCError` with a one-line reason if it is not a valid DLC."""
     if not os.path.exists(path):
@@ -241,12 +283,14 @@ def read_dlc(path: str) -> DLC:
             model = zf.read(F.MEMBER_MODEL)
             params = zf.read(F.MEMBER_PARAMS)
             meta = zf.read(F.MEMBER_METADATA).decode("utf-8", "replace") if F.MEMBER_METADATA in names else ""
+            bin_offset = _member_data_offset(path, zf.getinfo(F.MEMBER_PARAMS_BIN)) \
+                if F.MEMBER_PARAMS_BIN in names else None
     except DLCError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
         raise DLCError(f"{path}: not a valid DLC file (damaged or not a ZIP container: {exc})") from None
     try:
-        graph = _parse(path, model, params)
+        graph = _parse(path, model, params, bin_offset)
     except DLCError:
         raise
     except Exception as exc:  # any decoding failure of a damaged flatbuffer

@@ -166,7 +166,7 @@ def _io_attrs(b, graph: Graph, name: str, is_input: bool) -> list[int]:
     return attrs
 
 
-def serialize_model(graph: Graph) -> bytes:
+def serialize_model(graph: Graph, minor: int = F.MINOR) -> bytes:
     b = flatbuffers.Builder(1 << 16)
     nodes = []
     for name in graph.inputs:
@@ -196,16 +196,55 @@ def serialize_model(graph: Graph) -> bytes:
     b.StartObject(1)
     b.PrependUOffsetTRelativeSlot(S.MODEL_GRAPHS, graphs, 0)
     b.Finish(b.EndObject(), file_identifier=F.MODEL_ID)
-    return F.header() + bytes(b.Output())
+    return F.header(minor) + bytes(b.Output())
 
 
-def _tensor_bytes(b, name: str, arr: np.ndarray) -> int:
+def _tensor_bytes(b, name: str, arr: np.ndarray | None, bin_pos: tuple[int, int] | None = None) -> int:
+    """One TensorBytes: inline bytes, or (large form) the offset/size of its bytes in model.params.bin."""
     n = b.CreateString(name)
-    data = b.CreateNumpyVector(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
-    b.StartObject(2)
+    data = b.CreateNumpyVector(np.ascontiguousarray(arr).reshape(-1).view(np.uint8)) if bin_pos is None else 0
+    b.StartObject(4)
     b.PrependUOffsetTRelativeSlot(S.TB_NAME, n, 0)
-    b.PrependUOffsetTRelativeSlot(S.TB_BYTES, data, 0)
+    if bin_pos is None:
+        b.PrependUOffsetTRelativeSlot(S.TB_BYTES, data, 0)
+    else:
+        b.PrependUint64Slot(S.TB_BIN_OFFSET, bin_pos[0], 0)
+        b.PrependUint64Slot(S.TB_BIN_SIZE, bin_pos[1], 0)
     return b.EndObject()
+
+
+def _static_bytes(t: Tensor) -> np.ndarray:
+    """Row-major little-endian bytes of a static tensor (a view when the data already is contiguous)."""
+    arr = np.asarray(t.data)
+    want = qd.to_numpy(qd.to_qnn(t.dtype))
+    if arr.dtype != want:
+        arr = arr.astype(want)
+    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+
+
+def plan_params_bin(graph: Graph) -> dict[str, tuple[int, int]]:
+    """Large form only: name -> (offset, size) in model.params.bin for every tensor >= BIN_TENSOR_BYTES."""
+    statics = [t for t in ordered_tensors(graph) if t.is_static]
+    if sum(t.data.nbytes for t in statics) <= F.LARGE_MODEL_BYTES:
+        return {}
+    plan, pos = {}, 0
+    for t in statics:
+        if t.data.nbytes >= F.BIN_TENSOR_BYTES:
+            plan[t.name] = (pos, int(t.data.nbytes))
+            pos += -(-int(t.data.nbytes) // F.BIN_ALIGN) * F.BIN_ALIGN
+    return plan
+
+
+def params_bin_chunks(graph: Graph, plan: dict[str, tuple[int, int]]) -> list:
+    chunks, pos = [], 0
+    for t in ordered_tensors(graph):
+        if t.name in plan:
+            off, size = plan[t.name]
+            if off > pos:
+                chunks.append(bytes(off - pos))
+            chunks.append(memoryview(_static_bytes(t)))
+            pos = off + size
+    return chunks
 
 
 def _node_params(b, entries: list[int]) -> int:
@@ -216,11 +255,16 @@ def _node_params(b, entries: list[int]) -> int:
 
 
 def serialize_params(graph: Graph) -> list:
-    """``model.params`` as chunks (header, flatbuffer view): the weights are not copied again for writing."""
-    size = sum(t.data.nbytes for t in graph.tensors.values() if t.is_static)
-    b = flatbuffers.Builder(size + (1 << 16))
+    """``model.params`` as chunks (header, flatbuffer view): the weights are not copied again for writing.
+
+    In the large form (see :func:`plan_params_bin`) big tensors are only referenced by offset and size
+    and the NETP flatbuffer is wrapped in an NR64 root.
+    """
+    plan = plan_params_bin(graph)
     statics = [t for t in ordered_tensors(graph) if t.is_static]
-    tensor_offs = [_tensor_bytes(b, t.name, np.asarray(t.data, dtype=qd.to_numpy(qd.to_qnn(t.dtype))))
+    size = sum(t.data.nbytes for t in statics if t.name not in plan)
+    b = flatbuffers.Builder(size + (1 << 16))
+    tensor_offs = [_tensor_bytes(b, t.name, None if t.name in plan else _static_bytes(t), plan.get(t.name))
                    for t in statics]
     node_offs = [_node_params(b, []) for _ in graph.inputs]
     for op in graph.ops:
@@ -242,7 +286,17 @@ def serialize_params(graph: Graph) -> list:
     b.StartObject(1)
     b.PrependUOffsetTRelativeSlot(S.MP_GRAPHS, graphs, 0)
     b.Finish(b.EndObject(), file_identifier=F.PARAMS_ID)
-    return [F.header(), memoryview(b.Bytes)[b.Head():]]
+    netp = memoryview(b.Bytes)[b.Head():]
+    if not plan:
+        return [F.header(), netp]
+    w64 = flatbuffers.Builder(len(netp) + 1024)
+    nested = w64.CreateNumpyVector(np.frombuffer(netp, dtype=np.uint8))
+    bufs = _offsets(w64, [])
+    w64.StartObject(2)
+    w64.PrependUOffsetTRelativeSlot(S.P64_BUFFERS, bufs, 0)
+    w64.PrependUOffsetTRelativeSlot(S.P64_PARAMS, nested, 0)
+    w64.Finish(w64.EndObject(), file_identifier=F.PARAMS64_ID)
+    return [F.header(F.MINOR_LARGE), memoryview(w64.Bytes)[w64.Head():]]
 
 
 def _zip_member(zf: zipfile.ZipFile, name: str, data) -> None:
@@ -260,7 +314,9 @@ def _zip_member(zf: zipfile.ZipFile, name: str, data) -> None:
 
 def write_dlc(graph: Graph, path: str, metadata: Metadata) -> None:
     """Write ``graph`` to ``path`` atomically (temp file in the same directory, then rename)."""
-    model = serialize_model(graph)
+    plan = plan_params_bin(graph)
+    minor = F.MINOR_LARGE if plan else F.MINOR
+    model = serialize_model(graph, minor)
     params = serialize_params(graph)
     directory = os.path.dirname(os.path.abspath(path)) or "."
     os.makedirs(directory, exist_ok=True)
@@ -270,6 +326,8 @@ def write_dlc(graph: Graph, path: str, metadata: Metadata) -> None:
             _zip_member(zf, F.MEMBER_METADATA, metadata.to_text().encode("utf-8"))
             _zip_member(zf, F.MEMBER_MODEL, model)
             _zip_member(zf, F.MEMBER_PARAMS, params)
+            if plan:
+                _zip_member(zf, F.MEMBER_PARAMS_BIN, params_bin_chunks(graph, plan))
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)

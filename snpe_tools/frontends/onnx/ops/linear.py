@@ -7,6 +7,11 @@ from ..context import OnnxContext, attrs
 from ..registry import onnx_op
 
 
+# FullyConnected wants weights [n, k]; re-laying out a weight costs a full copy, so weights at least this
+# large that would need it stay [k, n] under MatMul (a copy of a multi-GiB weight doubles peak memory)
+LARGE_WEIGHT = 256 << 20
+
+
 def _name(node) -> str:
     return node.name or node.output[0]
 
@@ -24,8 +29,10 @@ def gemm(ctx: OnnxContext, node) -> None:
     has_c = len(node.input) > 2 and node.input[2]
     c = ctx.const(node.input[2]) if has_c else None
     out = node.output[0]
-    if b is not None:
-        w = (b if trans_b else b.T) * alpha
+    if b is not None and (trans_b or b.nbytes < LARGE_WEIGHT):
+        w = b if trans_b else b.T
+        if alpha != 1.0:
+            w = w * alpha
         wq = ctx.add_const(f"{node.input[1]}.fc", np.ascontiguousarray(w, dtype=np.float32))
         n = w.shape[0]
         ins = [x, wq]
@@ -62,7 +69,7 @@ def matmul(ctx: OnnxContext, node) -> None:
     b = ctx.const(node.input[1])
     a_shape = ctx.shape(node.input[0])
     x = ctx.tensor(node.input[0])
-    if b is not None and b.ndim == 2 and len(a_shape) >= 2 and b.dtype.kind == "f":
+    if b is not None and b.ndim == 2 and len(a_shape) >= 2 and b.dtype.kind == "f" and b.nbytes < LARGE_WEIGHT:
         w = ctx.add_const(f"{node.input[1]}.fc", np.ascontiguousarray(b.T, dtype=np.float32))
         ctx.emit("FullyConnected", [x, w], [node.output[0]], {"keep_dims": True}, name=_name(node))
         return
