@@ -344,3 +344,38 @@ def instance_norm(ctx: OnnxContext, node) -> None:
     b = ctx.tensor(node.input[2])
     ctx.emit_channel_last("InstanceNorm", node, [node.input[0]], {"epsilon": float(a.get("epsilon", 1e-5))},
                           [g, b])
+
+
+@onnx_op("GroupNormalization")
+def group_norm(ctx: OnnxContext, node) -> None:
+    """Exact decomposition: per-(sample, group) mean/variance with ReduceMean, then the per-channel affine.
+
+    Opset 18 gives scale/bias per group, opset 21 per channel; both become a [1, C, 1, ...] constant.
+    """
+    a = attrs(node)
+    eps, groups = float(a.get("epsilon", 1e-5)), int(a["num_groups"])
+    shape = list(ctx.shape(node.input[0]))
+    n, c, rank = shape[0], shape[1], len(shape)
+    if c % groups:
+        raise ConversionError(f"GroupNormalization node '{_node_name(node)}': {c} channels do not split into "
+                              f"{groups} groups")
+    scale = np.asarray(ctx.require_const(node, 1, "scale"), np.float32).reshape(-1)
+    bias = np.asarray(ctx.require_const(node, 2, "bias"), np.float32).reshape(-1)
+    if scale.size == groups and groups != c:
+        scale, bias = np.repeat(scale, c // groups), np.repeat(bias, c // groups)
+    base = node.output[0]
+
+    def op(qnn, ins, params=None, out=None):
+        name = out or ctx.graph.unique_name(f"{base}.gn")
+        return ctx.emit(qnn, ins, [name], params, name=name)[0]
+
+    g = op("Reshape", [ctx.tensor(node.input[0])], {"shape": [n, groups, int(np.prod(shape[1:])) // groups]})
+    mean = op("ReduceMean", [g], {"axes": [2], "keep_dims": True})
+    d = op("ElementWiseSubtract", [g, mean])
+    var = op("ReduceMean", [op("ElementWiseMultiply", [d, d])], {"axes": [2], "keep_dims": True})
+    inv = op("ElementWiseRsqrt", [op("ElementWiseAdd", [var, ctx.add_const(f"{base}.eps",
+                                                                           np.asarray(eps, np.float32))])])
+    y = op("Reshape", [op("ElementWiseMultiply", [d, inv])], {"shape": shape})
+    bshape = [1, c] + [1] * (rank - 2)
+    y = op("ElementWiseMultiply", [y, ctx.add_const(f"{base}.scale", scale.reshape(bshape))])
+    op("ElementWiseAdd", [y, ctx.add_const(f"{base}.bias", bias.reshape(bshape))], out=node.output[0])
