@@ -21,7 +21,6 @@ import numpy as np
 
 from ..ir import axis_format as af
 from ..ir.graph import Graph, Op
-from ..ops.activation import NEURON_OPS  # noqa: F401  (documents the unary family)
 from ..ops.elementwise import BINARY, UNARY
 from .registry import register_pass
 

@@ -47,7 +47,6 @@ class OnnxOptions:
     input_types: dict[str, str] = field(default_factory=dict)
     input_dtypes: dict[str, str] = field(default_factory=dict)
     input_encodings: dict[str, tuple[str, str]] = field(default_factory=dict)
-    simplify: bool = True
 
 
 def load_model(path: str, map_external: bool = False) -> onnx.ModelProto:
