@@ -27,11 +27,6 @@ def setup_logging(debug: int | None) -> None:
     LOG.propagate = False
 
 
-def add_debug_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--debug", type=int, nargs="?", const=0, default=-1,
-                        help="Run the tool in debug mode (prints tracebacks and debug logs).")
-
-
 class ArgumentParser(argparse.ArgumentParser):
     """argparse with SNPE's 'required arguments' / 'optional arguments' grouping."""
 

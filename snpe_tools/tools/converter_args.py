@@ -6,7 +6,7 @@ import os
 
 from ..errors import ConversionError
 from ..ir import axis_format as af
-from .common import ArgumentParser, add_debug_arg
+from .common import ArgumentParser
 
 INPUT_TYPES = ("image", "default", "opaque")
 ENCODINGS = ("bgr", "rgb", "rgba", "argb32", "nv21", "nv12", "time_series", "other")

@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import sys
 
-from .. import __version__
-from ..dlc import Metadata, write_dlc
 from ..errors import ConversionError
 from ..frontends.pytorch.converter import TorchOptions, convert_torchscript
 from ..ir import axis_format as af
-from ..passes import legacy_pipeline, run_pipeline
-from .common import LOG, run_main, setup_logging
-from .converter_args import (DTYPES, INPUT_TYPES, build_parser, converter_command, default_output_path,
-                             encodings, model_version, pairs, parse_dims, read_copyright)
+from .common import run_main, setup_logging
+from .converter_args import (DTYPES, INPUT_TYPES, build_parser, encodings, model_version, pairs, parse_dims,
+                             read_copyright)
+from .dlc_backend import optimise_and_save
 
 PROG = "snpe-pytorch-to-dlc"
 
@@ -44,18 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in given:
             if name not in names:
                 raise ConversionError(f"{flag} {name}: not one of the inputs named with -d ({', '.join(names)})")
-    copyright_text = read_copyright(args.copyright_file)
-    version = model_version(args.model_version)
-    out_path = args.output_path or default_output_path(args.input_network)
+    read_copyright(args.copyright_file)
+    model_version(args.model_version)
     graph = convert_torchscript(args.input_network, opts)
-    LOG.info("INFO_INITIALIZATION_SUCCESS: Model translated into the IR (%d ops)", len(graph.ops))
-    run_pipeline(graph, legacy_pipeline(fold_batchnorm=not args.disable_batchnorm_folding,
-                                        remove_dead=not args.keep_disconnected_nodes))
-    meta = Metadata({"converter-command": converter_command(PROG, args), "converter-version": __version__,
-                     "model-copyright": copyright_text, "model-version": version})
-    LOG.info("INFO_DLC_SAVE_LOCATION: Saving model at %s", out_path)
-    write_dlc(graph, out_path, meta)
-    LOG.info("INFO_CONVERSION_SUCCESS: Conversion completed successfully")
+    optimise_and_save(graph, args, PROG)
     return 0
 
 

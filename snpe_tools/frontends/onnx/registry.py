@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+from ..translator_registry import TranslatorRegistry
+
 if TYPE_CHECKING:
     import onnx
 
@@ -15,37 +17,17 @@ if TYPE_CHECKING:
 
 Translator = Callable[["OnnxContext", "onnx.NodeProto"], None]
 
-_TRANSLATORS: dict[str, Translator] = {}
+_REGISTRY = TranslatorRegistry(__package__ + ".ops._all", "ONNX op")
 
 
 def onnx_op(*op_types: str) -> Callable[[Translator], Translator]:
     """Decorator: register ``fn`` as the translator of the given ONNX op types."""
-
-    def deco(fn: Translator) -> Translator:
-        for t in op_types:
-            if t in _TRANSLATORS:
-                raise TypeError(f"ONNX op {t} registered twice")
-            _TRANSLATORS[t] = fn
-        return fn
-
-    return deco
+    return lambda fn: _REGISTRY.add(op_types, fn)
 
 
 def get_translator(op_type: str) -> Translator | None:
-    _load()
-    return _TRANSLATORS.get(op_type)
+    return _REGISTRY.get(op_type)
 
 
 def supported_op_types() -> list[str]:
-    _load()
-    return sorted(_TRANSLATORS)
-
-
-_LOADED = False
-
-
-def _load() -> None:
-    global _LOADED
-    if not _LOADED:
-        _LOADED = True
-        from .ops import _all  # noqa: F401
+    return _REGISTRY.names()

@@ -8,40 +8,22 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..translator_registry import TranslatorRegistry
+
 Translator = Callable[..., Any]
-_TRANSLATORS: dict[str, Translator] = {}
+
+_REGISTRY = TranslatorRegistry(__package__ + ".ops._all", "TorchScript op")
 
 
 def aten_op(*kinds: str) -> Callable[[Translator], Translator]:
     """Register a translator for node kinds; a bare name means ``aten::<name>`` and ``aten::<name>_``."""
-
-    def deco(fn: Translator) -> Translator:
-        for k in kinds:
-            names = [k] if "::" in k else [f"aten::{k}", f"aten::{k}_"]
-            for name in names:
-                if name in _TRANSLATORS:
-                    raise TypeError(f"{name} registered twice")
-                _TRANSLATORS[name] = fn
-        return fn
-
-    return deco
+    names = [n for k in kinds for n in ([k] if "::" in k else [f"aten::{k}", f"aten::{k}_"])]
+    return lambda fn: _REGISTRY.add(names, fn)
 
 
 def get_translator(kind: str) -> Translator | None:
-    _load()
-    return _TRANSLATORS.get(kind)
+    return _REGISTRY.get(kind)
 
 
 def supported_kinds() -> list[str]:
-    _load()
-    return sorted(_TRANSLATORS)
-
-
-_LOADED = False
-
-
-def _load() -> None:
-    global _LOADED
-    if not _LOADED:
-        _LOADED = True
-        from .ops import _all  # noqa: F401
+    return _REGISTRY.names()

@@ -1,0 +1,27 @@
+"""The back half every legacy ``snpe-*-to-dlc`` converter shares: IR passes, metadata, DLC write, SNPE log lines."""
+from __future__ import annotations
+
+import argparse
+
+from .. import __version__
+from ..dlc import Metadata, write_dlc
+from ..ir.graph import Graph
+from ..passes import legacy_pipeline, run_pipeline
+from .common import LOG
+from .converter_args import converter_command, default_output_path, model_version, read_copyright
+
+
+def optimise_and_save(graph: Graph, args: argparse.Namespace, prog: str, fold_constants: bool = True) -> None:
+    """Run the legacy pipeline as the flags ask and write the DLC (``-o`` or the input path with ``.dlc``)."""
+    copyright_text = read_copyright(args.copyright_file)
+    version = model_version(args.model_version)
+    out_path = args.output_path or default_output_path(args.input_network)
+    LOG.info("INFO_INITIALIZATION_SUCCESS: Model translated into the IR (%d ops)", len(graph.ops))
+    run_pipeline(graph, legacy_pipeline(fold_batchnorm=not args.disable_batchnorm_folding,
+                                        remove_dead=not args.keep_disconnected_nodes,
+                                        fold_constants=fold_constants))
+    meta = Metadata({"converter-command": converter_command(prog, args), "converter-version": __version__,
+                     "model-copyright": copyright_text, "model-version": version})
+    LOG.info("INFO_DLC_SAVE_LOCATION: Saving model at %s", out_path)
+    write_dlc(graph, out_path, meta)
+    LOG.info("INFO_CONVERSION_SUCCESS: Conversion completed successfully")
