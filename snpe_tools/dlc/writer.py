@@ -181,7 +181,8 @@ def serialize_model(graph: Graph, minor: int = F.MINOR) -> bytes:
         nodes.append(_node(b, op.name, op.type, op.inputs, op.outputs, attrs))
     for name in graph.outputs:
         nodes.append(_node(b, name, F.OUTPUT_NODE, [name], [], _io_attrs(b, graph, name, False)))
-    tensors = [_tensor(b, i, t.name, _tensor_type(graph, t), t.shape, qd.to_qnn(t.dtype), t.axis_format,
+    tensors = [_tensor(b, i, t.name, _tensor_type(graph, t), t.shape,
+                       qd.tensor_code(t.dtype, t.encoding is not None), t.axis_format,
                        t.encoding)
                for i, t in enumerate(ordered_tensors(graph))]
     g_name = b.CreateString(graph.name)

@@ -63,3 +63,13 @@ def to_numpy(code: int) -> np.dtype:
 def name(code: int) -> str:
     """Human-readable name used by snpe-dlc-info."""
     return NAMES.get(code, f"0x{code:04x}")
+
+
+_FIXED = {INT_8: SFIXED_8, INT_16: SFIXED_16, INT_32: SFIXED_32,
+          UINT_8: UFIXED_8, UINT_16: UFIXED_16, UINT_32: UFIXED_32}
+
+
+def tensor_code(dtype: np.dtype | type, quantized: bool) -> int:
+    """QNN code of a tensor: an integer tensor carrying an encoding is fixed-point (``sFxp_8``...)."""
+    code = to_qnn(dtype)
+    return _FIXED.get(code, code) if quantized else code

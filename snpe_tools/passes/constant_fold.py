@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..ir.graph import Graph
-from ..ops.registry import get_op_def
+from ..runtime.fixed_point import run_op
 from .registry import register_pass
 
 
@@ -14,7 +14,7 @@ def fold_constants(graph: Graph, options) -> bool:
             continue
         if any(o in graph.outputs for o in op.outputs):
             continue
-        values = get_op_def(op.type).compute(op, [graph.tensors[i].data if i else None for i in op.inputs])
+        values = run_op(graph, op, [graph.tensors[i].data if i else None for i in op.inputs])
         for name, v in zip(op.outputs, values):
             t = graph.tensors[name]
             t.data = v.astype(t.dtype, copy=False)

@@ -45,8 +45,11 @@ LEGACY_PIPELINE = ["remove_identities", "fold_constants", "spatial_first_layout"
 
 
 def legacy_pipeline(*, fold_batchnorm: bool = True, remove_dead: bool = True,
-                    fold_constants: bool = True) -> list[str]:
+                    fold_constants: bool = True, spatial_first: bool = True) -> list[str]:
+    """The legacy order with switches; ``spatial_first=False`` for sources that are already NHWC (TF, TFLite)."""
     names = list(LEGACY_PIPELINE)
+    if not spatial_first:
+        names.remove("spatial_first_layout")
     if not fold_batchnorm:
         names.remove("fold_batchnorm")
     if not remove_dead:

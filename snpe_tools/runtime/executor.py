@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import RuntimeInputError
 from ..ir.graph import Graph
-from ..ops.registry import get_op_def
+from .fixed_point import run_op
 
 
 def execute(graph: Graph, feeds: dict[str, np.ndarray], outputs: Iterable[str] | None = None,
@@ -49,7 +49,7 @@ def execute(graph: Graph, feeds: dict[str, np.ndarray], outputs: Iterable[str] |
                 xs.append(env[n])
             else:
                 xs.append(graph.tensors[n].data)
-        ys = get_op_def(op.type).compute(op, xs)
+        ys = run_op(graph, op, xs)
         for name, y in zip(op.outputs, ys):
             if tuple(np.shape(y)) != tuple(graph.tensors[name].shape):
                 raise RuntimeError(f"{op.type} op '{op.name}' produced shape {list(np.shape(y))} for "

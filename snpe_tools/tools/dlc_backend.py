@@ -11,7 +11,8 @@ from .common import LOG
 from .converter_args import converter_command, default_output_path, model_version, read_copyright
 
 
-def optimise_and_save(graph: Graph, args: argparse.Namespace, prog: str, fold_constants: bool = True) -> None:
+def optimise_and_save(graph: Graph, args: argparse.Namespace, prog: str, fold_constants: bool = True,
+                      spatial_first: bool = True) -> None:
     """Run the legacy pipeline as the flags ask and write the DLC (``-o`` or the input path with ``.dlc``)."""
     copyright_text = read_copyright(args.copyright_file)
     version = model_version(args.model_version)
@@ -19,7 +20,7 @@ def optimise_and_save(graph: Graph, args: argparse.Namespace, prog: str, fold_co
     LOG.info("INFO_INITIALIZATION_SUCCESS: Model translated into the IR (%d ops)", len(graph.ops))
     run_pipeline(graph, legacy_pipeline(fold_batchnorm=not args.disable_batchnorm_folding,
                                         remove_dead=not args.keep_disconnected_nodes,
-                                        fold_constants=fold_constants))
+                                        fold_constants=fold_constants, spatial_first=spatial_first))
     meta = Metadata({"converter-command": converter_command(prog, args), "converter-version": __version__,
                      "model-copyright": copyright_text, "model-version": version})
     LOG.info("INFO_DLC_SAVE_LOCATION: Saving model at %s", out_path)

@@ -47,7 +47,7 @@ def make_parser() -> argparse.ArgumentParser:
 # ---- formatting helpers ------------------------------------------------------------------
 def dtype_name(t: Tensor) -> str:
     """SNPE's data-type name (``Float_32`` ...) for a tensor."""
-    return qd.name(qd.to_qnn(t.dtype))
+    return qd.name(qd.tensor_code(t.dtype, t.encoding is not None))
 
 
 def si(n: float) -> str:

@@ -1,0 +1,1 @@
+"""TFLite translators, one module per op family (imported through ``_all``)."""
