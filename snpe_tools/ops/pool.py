@@ -72,6 +72,7 @@ class PoolMax2d(_Pool):
 @register
 class PoolAvg2d(_Pool):
     type = "PoolAvg2d"
+    rounds_stored_values = True
     params = dict(_POOL, count_pad_for_edges=Param(qd.BOOL_8, default=False))
 
     def compute(self, op, xs):
@@ -81,7 +82,7 @@ class PoolAvg2d(_Pool):
         oh, ow, pads = _geometry(op, x.shape)
         kh, kw = int(k[0]), int(k[1])
         pt = _patches(x, kh, kw, s, (1, 1), pads)
-        sums = pt[:, :oh, :ow].sum(axis=(3, 4), dtype=np.float32)
+        sums = pt[:, :oh, :ow].sum(axis=(3, 4), dtype=np.promote_types(x.dtype, np.float32))
         # divisor: real elements, plus explicit padding when count_pad_for_edges
         h, w = x.shape[1], x.shape[2]
         mask = np.zeros((1, h + pads[0][0] + pads[0][1], w + pads[1][0] + pads[1][1], 1), np.float32)

@@ -54,6 +54,9 @@ class OpDef:
 
     type: ClassVar[str] = ""
     params: ClassVar[dict[str, Param]] = {}
+    # fixed-point runtime: True when the op averages stored integers, so a quantized output rounds its
+    # ties away from the stored zero rather than the real zero (see runtime/fixed_point.py)
+    rounds_stored_values: ClassVar[bool] = False
 
     def num_outputs(self, params: dict[str, Any], n_inputs: int) -> int:
         return 1

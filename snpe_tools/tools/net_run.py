@@ -1,7 +1,9 @@
 """snpe-net-run: execute a DLC on the numpy reference runtime (the CPU runtime of snpe-tools).
 
 Writes ``<output_dir>/Result_<N>/<tensor>.raw`` (float32 by default) for every line of
-the input list; a ``/`` in a tensor name makes subdirectories, as SNPE does.
+the input list; a ``/`` in a tensor name makes subdirectories, as SNPE does.  As in SNPE, float32
+input files feeding a quantized (fixed-point) input are quantized with its encoding and quantized
+outputs are written dequantized, unless ``--use_native_input_files`` / ``--use_native_output_files``.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from ..dlc import read_dlc
 from ..errors import RuntimeInputError
 from ..ir.graph import Graph
 from ..runtime import execute
+from ..runtime.fixed_point import dequantize, is_quantized, quantize
 from ..runtime.input_list import parse_input_list
 from .common import LOG, ArgumentParser, run_main, setup_logging
 
@@ -48,6 +51,8 @@ def _read_raw(path: str, name: str, graph: Graph, native: bool) -> np.ndarray:
         raise RuntimeInputError(f"{path}: input '{name}' expects {expected} {dtype.name} elements "
                                 f"(shape {list(t.shape)}), the file holds {size / dtype.itemsize:g}")
     arr = np.fromfile(path, dtype=dtype).reshape(t.shape)
+    if not native and is_quantized(t):      # float data for a fixed-point input: quantize with its encoding
+        return quantize(t, arr)
     return arr.astype(t.dtype, copy=False)
 
 
@@ -102,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             arr = np.asarray(value)
             if not args.use_native_output_files:
-                arr = arr.astype(np.float32)
+                t = graph.tensors.get(name)
+                arr = dequantize(t, arr) if t is not None and is_quantized(t) else arr.astype(np.float32)
             arr.tofile(path)
         LOG.debug("inference %d done: %d tensors written to %s", i, len(results), rdir)
     print(f"Processed {len(il.entries)} inference(s); results in {os.path.abspath(args.output_dir)}")
