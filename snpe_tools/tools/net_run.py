@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             arr = np.asarray(value)
             if not args.use_native_output_files:
                 t = graph.tensors.get(name)
-                arr = dequantize(t, arr) if t is not None and is_quantized(t) else arr.astype(np.float32)
+                arr = (dequantize(t, arr) if t is not None and is_quantized(t) else arr).astype(np.float32)
             arr.tofile(path)
         LOG.debug("inference %d done: %d tensors written to %s", i, len(results), rdir)
     print(f"Processed {len(il.entries)} inference(s); results in {os.path.abspath(args.output_dir)}")
