@@ -36,11 +36,15 @@ def models(tmp_path_factory):
         if arch == "inceptionv3":
             fn = tf.function(lambda x: km(x), input_signature=[tf.TensorSpec(shape, tf.float32, name="input")])
             src = fn.get_concrete_function()
-        for mode in tm.MODES:
+        for mode in tm.MODES + (("int16x8",) if arch == "mobilenetv2" else ()):
             path = os.path.join(d, f"{arch}_{mode}.tflite")
             with open(path, "wb") as fh:
                 fh.write(tm.to_tflite(src, mode, shape))
             out[(arch, mode)] = path
+    path = os.path.join(d, "mlp_sparse.tflite")
+    with open(path, "wb") as fh:
+        fh.write(tm.to_tflite(tm.sparse_mlp(), "sparse", (1, 16)))
+    out[("mlp", "sparse")] = path
     return out
 
 
@@ -126,6 +130,32 @@ def test_int8_model_matches_litert(models, tmp_path, arch):
     assert w.dtype == np.int8 and w.encoding.axis == 3 and len(w.encoding.channels) == w.shape[3]
     assert b.dtype == np.int32 and b.encoding is not None
     assert "Dequantize" not in count_ops(dlc)
+
+
+def test_int16x8_model_matches_litert(models, tmp_path):
+    """16-bit activations / 8-bit weights (int64 biases stored as int32): within one step of LiteRT."""
+    path = models[("mobilenetv2", "int16x8")]
+    dlc = _convert(path, tmp_path)
+    g = read_dlc(dlc).graph
+    _, xq = _input(path)
+    ours = execute(g, {g.inputs[0]: xq})[g.outputs[0]]
+    ref = tm.litert_run(path, xq)
+    assert ours.dtype == np.int16 and ref.dtype == np.int16
+    steps = np.abs(ours.astype(np.int32) - ref.astype(np.int32))
+    assert (steps <= 1).mean() >= 0.99 and steps.max() <= 1, steps
+    assert g.tensors[g.inputs[0]].encoding.bitwidth == 16
+
+
+def test_sparse_weights_are_densified(models, tmp_path):
+    from snpe_tools.frontends.tflite.model import load_tflite
+
+    path = models[("mlp", "sparse")]
+    assert any(op.name == "DENSIFY" for op in load_tflite(path).subgraphs[0].ops)
+    dlc = _convert(path, tmp_path)
+    g = read_dlc(dlc).graph
+    x, _ = _input(path)
+    np.testing.assert_allclose(execute(g, {g.inputs[0]: x})[g.outputs[0]], tm.litert_run(path, x),
+                               rtol=1e-3, atol=1e-4)
 
 
 def test_int8_net_run_takes_float_files(models, tmp_path):

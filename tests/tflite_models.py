@@ -34,6 +34,20 @@ def rerandomise(model, seed: int = 0) -> None:
         layer.set_weights(new)
 
 
+def sparse_mlp(seed: int = 0):
+    """A two-layer MLP whose kernels are 90% zeros, so the converter stores them sparse (DENSIFY)."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    inp = keras.Input((16,))
+    out = keras.layers.Dense(8)(keras.layers.Dense(64, activation="relu")(inp))
+    m = keras.Model(inp, out)
+    for layer in m.layers[1:]:
+        k, b = layer.get_weights()
+        layer.set_weights([k * (rng.uniform(size=k.shape) < 0.1), rng.normal(0, 0.1, b.shape).astype(b.dtype)])
+    return m
+
+
 def keras_model(arch: str, size: int):
     import keras
 
@@ -62,14 +76,19 @@ def to_tflite(model_or_fn, mode: str, input_shape: tuple[int, ...], seed: int = 
         conv.target_spec.supported_types = [tf.float16]
     elif mode == "dynamic":
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif mode == "int8":
+    elif mode in ("int8", "int16x8"):
         rng = np.random.default_rng(seed)
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.representative_dataset = lambda: ([rng.uniform(-1, 1, input_shape).astype(np.float32)]
                                                for _ in range(8))
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
+        if mode == "int8":
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            conv.inference_input_type = conv.inference_output_type = tf.int8
+        else:
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            conv.inference_input_type = conv.inference_output_type = tf.int16
+    elif mode == "sparse":
+        conv.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
     elif mode != "float":
         raise ValueError(mode)
     return conv.convert()

@@ -70,8 +70,8 @@ def quantize(t: Tensor, x: np.ndarray, round_stored: bool = False) -> np.ndarray
 
 
 # ops whose output is an integer accumulator sum(x_q * w_q) (+ bias at the same scale) of inputs 0 and 1,
-# output channels on the last axis: requantized from the exact accumulator as integer kernels do it
-# (float32 multiplier, round half to even), which reproduces the LiteRT interpreter bit for bit
+# output channels on the last axis: requantized from the exact accumulator as integer kernels do it,
+# which reproduces the LiteRT interpreter bit for bit on 8-bit models
 _ACCUMULATORS = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "FullyConnected", "MatMul"}
 
 
@@ -80,6 +80,22 @@ def _channel_scales(t: Tensor) -> np.ndarray:
     if enc.axis is not None and enc.channels:
         return np.asarray([c[0] for c in enc.channels], np.float64)
     return np.asarray([enc.scale], np.float64)
+
+
+def _fixed_multiplier(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``m = q * 2**(e - 31)`` with a 31-bit mantissa ``q`` (how 16-bit integer kernels hold a multiplier)."""
+    mant, exp = np.frexp(m)
+    q = np.round(mant * (1 << 31)).astype(np.int64)
+    carry = q == (1 << 31)
+    return np.where(carry, q // 2, q), np.where(carry, exp + 1, exp).astype(np.int64)
+
+
+def _multiply_by_fixed(acc: np.ndarray, q: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """``acc * q * 2**(e-31)`` as 16x8 kernels compute it on 64-bit accumulators: the multiplier reduced
+    to 15 bits, one rounding (half up)."""
+    reduced = np.where(q < 0x7FFF0000, (q + (1 << 15)) >> 16, 0x7FFF)
+    total = 15 - e
+    return (acc * reduced + (np.int64(1) << (total - 1))) >> total
 
 
 def _requantize_accumulator(graph: Graph, op: Op, y: np.ndarray) -> np.ndarray | None:
@@ -92,9 +108,15 @@ def _requantize_accumulator(graph: Graph, op: Op, y: np.ndarray) -> np.ndarray |
     if w.encoding.axis is not None and acc_scale.size != y.shape[-1]:
         return None
     acc = np.round(np.asarray(y, np.float64) / acc_scale).astype(np.int64)
-    # the multiplier in float32 arithmetic, in the order XNNPACK-style kernels compute it
-    mult = (np.float32(_channel_scales(a)[0]) * _channel_scales(w).astype(np.float32)) / np.float32(out.encoding.scale)
-    v = np.rint(acc.astype(np.float32) * mult).astype(np.int64) - out.encoding.offset
+    if out.dtype.itemsize >= 2:
+        # 16-bit activations: 31-bit fixed-point multiplier with two roundings (16x8 integer kernels)
+        q, e = _fixed_multiplier(acc_scale / out.encoding.scale)
+        v = _multiply_by_fixed(acc, q, e) - out.encoding.offset
+    else:
+        # 8-bit: float32 multiplier computed in this order, round half to even (XNNPACK-style kernels)
+        mult = (np.float32(_channel_scales(a)[0]) * _channel_scales(w).astype(np.float32)) / \
+            np.float32(out.encoding.scale)
+        v = np.rint(acc.astype(np.float32) * mult).astype(np.int64) - out.encoding.offset
     lo, hi = storage_range(out)
     return np.clip(v, lo, hi).astype(out.dtype)
 
