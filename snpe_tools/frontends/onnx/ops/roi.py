@@ -1,0 +1,2 @@
+"""ONNX RoiAlign, Col2Im, MaxUnpool, SwiGLU -> QNN ops."""
+from __future__ import annotations
