@@ -277,6 +277,21 @@ def test_signature_and_out_node(models, tmp_path):
     assert g.outputs == [outd["name"]]
 
 
+def test_dry_run_and_signature_input_names(models, tmp_path, capsys):
+    path = models[("mobilenetv2", "float")]
+    dlc = tmp_path / "dry.dlc"
+    assert tflite_to_dlc(["-i", path, "-o", str(dlc), "--dry_run"]) == 0
+    out = capsys.readouterr().out
+    assert "CONV_2D" in out and "All ops are supported." in out and not dlc.exists()
+    custom = _patched(path, str(tmp_path / "custom.tflite"), 32, b"MyVendorOp")
+    assert tflite_to_dlc(["-i", custom, "--dry_run", "debug"]) == 0
+    out = capsys.readouterr().out
+    assert "MyVendorOp" in out and "unsupported" in out and "#0 " in out
+    # -d may name the input by its signature name (keras_tensor) instead of its tensor name
+    dlc = _convert(path, tmp_path, "-d", "keras_tensor", "1,96,96,3")
+    assert read_dlc(dlc).graph.inputs == [tm.io_details(path)[0]["name"]]
+
+
 def test_report_conversion_times():
     """Not a timing assertion: prints the conversion times for the closing note (-s to see them)."""
     for name, secs in sorted(TIMES.items()):

@@ -1,10 +1,13 @@
 """snpe-tflite-to-dlc: convert a TFLite flatbuffer (float, fp16 weights, dynamic-range or int8/int16 quantized)."""
 from __future__ import annotations
 
+import collections
 import sys
 
 from ..errors import ConversionError
-from ..frontends.tflite.converter import TfliteOptions, convert_tflite
+from ..frontends.tflite.converter import TfliteOptions, check_supported, convert_tflite, select_subgraph
+from ..frontends.tflite.model import load_tflite
+from ..frontends.tflite.registry import get_translator
 from ..ir import axis_format as af
 from .common import run_main, setup_logging
 from .converter_args import DTYPES, INPUT_TYPES, build_parser, encodings, model_version, pairs, parse_dims, read_copyright
@@ -24,11 +27,32 @@ def make_parser():
     return p
 
 
+def _dry_run(path: str, signature: str | None, level: str) -> int:
+    """Per-op-type table (count, supported or not) of the subgraph that would be converted; no DLC."""
+    model = load_tflite(path)
+    sg, _ = select_subgraph(model, signature)
+    counts = collections.Counter(op.name for op in sg.ops)
+    width = max([len(t) for t in counts] + [7])
+    print(f"{'Op type':<{width}}  Count  Status")
+    for name, n in sorted(counts.items()):
+        print(f"{name:<{width}}  {n:>5}  {'supported' if get_translator(name) else 'unsupported'}")
+    if level == "debug":
+        for op in sg.ops:
+            print(f"  #{op.index} {op.name:<{width}} inputs={[sg.tensors[i].name for i in op.inputs if i >= 0]} "
+                  f"outputs={[sg.tensors[i].name for i in op.outputs if i >= 0]}")
+    try:
+        check_supported(sg)
+        print("All ops are supported.")
+    except ConversionError as exc:
+        print(f"Unsupported: {exc}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     setup_logging(args.debug)
     if args.dry_run:
-        raise ConversionError("--dry_run is not supported by snpe-tflite-to-dlc yet; run without it")
+        return _dry_run(args.input_network, args.signature_name, args.dry_run)
     dims = {}
     for name, text in args.input_dim:
         if name in dims:

@@ -75,11 +75,30 @@ def convert_tflite(path: str, opts: TfliteOptions) -> Graph:
     check_supported(sg)
     graph = Graph(sg.name or "model")
     ctx = TfliteContext(graph, sg)
+    _resolve_input_names(opts, _signature_aliases(model, sg), [sg.tensors[i].name for i in sg.inputs])
     _declare_inputs(ctx, sg, opts)
     for op in sg.ops:
         _translate(ctx, op)
     _declare_outputs(ctx, sg, opts)
     return graph
+
+
+def _signature_aliases(model: TflModel, sg: TflSubgraph) -> dict[str, str]:
+    """Signature input names (``input``) -> tensor names (``serving_default_input:0``) of this subgraph."""
+    out = {}
+    for sig in model.signatures:
+        if sig.subgraph == sg.index:
+            for key, idx in sig.inputs.items():
+                out.setdefault(key, sg.tensors[idx].name)
+    return out
+
+
+def _resolve_input_names(opts: TfliteOptions, aliases: dict[str, str], tensor_names: list[str]) -> None:
+    """Let -d/--input_dtype/... name an input by its signature name as well as by its tensor name."""
+    for table in (opts.input_dims, opts.input_dtypes, opts.input_types, opts.input_encodings, opts.input_layouts):
+        for given in list(table):
+            if given not in tensor_names and given in aliases:
+                table[aliases[given]] = table.pop(given)
 
 
 def _declare_inputs(ctx: TfliteContext, sg: TflSubgraph, opts: TfliteOptions) -> None:
