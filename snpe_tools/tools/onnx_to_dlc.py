@@ -9,6 +9,7 @@ from ..frontends.onnx.converter import OnnxOptions, check_supported, convert_onn
 from ..frontends.onnx.registry import get_translator
 from ..ir import axis_format as af
 from .common import run_main, setup_logging
+from .dry_run import report
 from .converter_args import (DTYPES, INPUT_TYPES, build_parser, encodings, model_version, pairs, parse_dims,
                              read_copyright)
 from .dlc_backend import optimise_and_save
@@ -31,22 +32,10 @@ def make_parser():
 
 def _dry_run(path: str, level: str) -> int:
     model = load_model(path)
-    counts = collections.Counter(n.op_type for n in model.graph.node)
-    rows = [(t, c, "supported" if get_translator(t) or t == "Constant" else "unsupported")
-            for t, c in sorted(counts.items())]
-    width = max([len(r[0]) for r in rows] + [7])
-    print(f"{'Op type':<{width}}  Count  Status")
-    for t, c, st in rows:
-        print(f"{t:<{width}}  {c:>5}  {st}")
-    if level == "debug":
-        for n in model.graph.node:
-            print(f"  {n.op_type:<{width}} {n.name or n.output[0]}: inputs={list(n.input)} outputs={list(n.output)}")
-    try:
-        check_supported(model)
-        print("All ops are supported.")
-    except ConversionError as exc:
-        print(f"Unsupported: {exc}")
-    return 0
+    details = [f"{n.op_type} {n.name or n.output[0]}: inputs={list(n.input)} outputs={list(n.output)}"
+               for n in model.graph.node] if level == "debug" else None
+    return report(collections.Counter(n.op_type for n in model.graph.node),
+                  lambda t: bool(get_translator(t)) or t == "Constant", lambda: check_supported(model), details)
 
 
 def main(argv: list[str] | None = None) -> int:

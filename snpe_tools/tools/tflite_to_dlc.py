@@ -10,6 +10,7 @@ from ..frontends.tflite.model import load_tflite
 from ..frontends.tflite.registry import get_translator
 from ..ir import axis_format as af
 from .common import run_main, setup_logging
+from .dry_run import report
 from .converter_args import DTYPES, INPUT_TYPES, build_parser, encodings, model_version, pairs, parse_dims, read_copyright
 from .dlc_backend import optimise_and_save
 
@@ -28,24 +29,13 @@ def make_parser():
 
 
 def _dry_run(path: str, signature: str | None, level: str) -> int:
-    """Per-op-type table (count, supported or not) of the subgraph that would be converted; no DLC."""
-    model = load_tflite(path)
-    sg, _ = select_subgraph(model, signature)
-    counts = collections.Counter(op.name for op in sg.ops)
-    width = max([len(t) for t in counts] + [7])
-    print(f"{'Op type':<{width}}  Count  Status")
-    for name, n in sorted(counts.items()):
-        print(f"{name:<{width}}  {n:>5}  {'supported' if get_translator(name) else 'unsupported'}")
-    if level == "debug":
-        for op in sg.ops:
-            print(f"  #{op.index} {op.name:<{width}} inputs={[sg.tensors[i].name for i in op.inputs if i >= 0]} "
-                  f"outputs={[sg.tensors[i].name for i in op.outputs if i >= 0]}")
-    try:
-        check_supported(sg)
-        print("All ops are supported.")
-    except ConversionError as exc:
-        print(f"Unsupported: {exc}")
-    return 0
+    """Per-op-type table of the subgraph that would be converted; no DLC."""
+    sg, _ = select_subgraph(load_tflite(path), signature)
+    details = [f"#{op.index} {op.name} inputs={[sg.tensors[i].name for i in op.inputs if i >= 0]} "
+               f"outputs={[sg.tensors[i].name for i in op.outputs if i >= 0]}" for op in sg.ops] \
+        if level == "debug" else None
+    return report(collections.Counter(op.name for op in sg.ops), lambda t: get_translator(t) is not None,
+                  lambda: check_supported(sg), details)
 
 
 def main(argv: list[str] | None = None) -> int:
