@@ -8,6 +8,7 @@ import collections
 import json
 import os
 import sys
+import textwrap
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -26,6 +27,29 @@ def _opset_range(op: str) -> str:
     if not versions:
         return "-"
     return f"{versions[0]}-{onnx.defs.onnx_opset_version()}"
+
+
+def _limits() -> dict[str, str]:
+    """Per-op conversion limits: each translator module may define ``LIMITS = {onnx_op: text}``."""
+    out: dict[str, str] = {}
+    for op in supported_op_types():
+        module = sys.modules[get_translator(op).__module__]
+        text = getattr(module, "LIMITS", {}).get(op)
+        if text:
+            out[op] = text
+    return out
+
+
+def _limit_lines(limits: dict[str, str]) -> list[str]:
+    if not limits:
+        return []
+    lines = ["Conversion limits", "-----------------", "",
+             "Where a DLC cannot express an op exactly as ONNX does, the translator states the limit here (and",
+             "refuses models outside it with a one-line error):", ""]
+    for op, text in sorted(limits.items()):
+        lines += textwrap.wrap(f"``{op}``: {text}", width=110, initial_indent="* ", subsequent_indent="  ",
+                               break_on_hyphens=False)
+    return lines + [""]
 
 
 def render() -> str:
@@ -64,6 +88,7 @@ def render() -> str:
     lines += [f"{len(rows)} ONNX op types have a translator.  Op types of the node tests without one "
               f"({len(missing)}):", ""]
     lines += ["  " + ", ".join(sorted(missing)), ""]
+    lines += _limit_lines(_limits())
     return "\n".join(lines)
 
 

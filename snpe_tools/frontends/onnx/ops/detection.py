@@ -15,7 +15,12 @@ with ``--out_node <output> --out_node <output>_num_boxes_selected`` at conversio
   size plus one centre, rounded once, so the corners equal ONNX's own ``centre -/+ size / 2``;
 * ``max_output_boxes_per_class``, ``iou_threshold`` and ``score_threshold`` become QNN parameters and
   must be known at conversion time; an absent ``score_threshold`` is passed as -inf, which the QNN
-  kernel reads as "no threshold" (ONNX then filters nothing).
+  kernel reads as "no threshold" (ONNX then filters nothing).  ``max_output_boxes_per_class`` is
+  QNN's per-(batch, class) ``max_boxes_selected``, capped at ``num_boxes`` (no class can select more).
+
+Nodes after NonMaxSuppression consume the padded tensor; a ``Shape``/``Size`` of it is folded to the
+padded length at conversion time, so a model that derives its detection count from the output's
+length must read ``<output>_num_boxes_selected`` instead (stated in docs/onnx-support.rst).
 """
 from __future__ import annotations
 
@@ -30,8 +35,10 @@ from ..registry import onnx_op
 LIMITS = {
     "NonMaxSuppression": (
         "max_output_boxes_per_class (> 0), iou_threshold and score_threshold must be constants; the DLC "
-        "output is padded to batch*classes*min(max_output_boxes_per_class, num_boxes) rows (zeros after the "
-        "valid ones) and the valid row count is the extra tensor ``<output>_num_boxes_selected``"),
+        "output is padded to ``batch * classes * min(max_output_boxes_per_class, num_boxes)`` rows (zeros after the "
+        "valid ones) and the valid row count is the extra tensor ``<output>_num_boxes_selected``.  Nodes "
+        "after NonMaxSuppression see the padded rows: a Shape/Size of its output folds to the padded length, "
+        "so models that take the number of detections from it must read the count tensor instead"),
 }
 
 # (x_c, y_c, w, h) @ _CENTER_TO_CORNERS = (y_c - h/2, x_c - w/2, y_c + h/2, x_c + w/2)
@@ -90,7 +97,8 @@ def nonmaxsuppression(ctx: OnnxContext, node: onnx.NodeProto) -> None:
                           "[batch, num_classes, num_boxes]")
     max_out = _static_scalar(ctx, node, 2, "max_output_boxes_per_class")
     if max_out is None or int(max_out) <= 0:
-        raise _fail(node, "max_output_boxes_per_class is 0 or absent, so ONNX always selects nothing and a DLC "
+        given = "absent" if max_out is None else int(max_out)
+        raise _fail(node, f"max_output_boxes_per_class is {given}, so ONNX always selects nothing and a DLC "
                           "cannot hold the empty result; give it a positive value or remove the node")
     iou = _static_scalar(ctx, node, 3, "iou_threshold")
     score = _static_scalar(ctx, node, 4, "score_threshold")
