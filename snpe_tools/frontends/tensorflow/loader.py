@@ -1,0 +1,159 @@
+"""Read a TensorFlow model into one frozen GraphDef.
+
+Three inputs are accepted, as SNPE's converter does: a frozen GraphDef ``.pb``; a ``<stem>.meta``
+MetaGraph whose checkpoint (``<stem>.index`` / ``<stem>.data-*``) holds the variables, restored and
+frozen here; and a SavedModel directory, loaded by tag and signature key (falling back, with a
+warning, to the first MetaGraph / signature when the asked ones do not exist).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+from ...errors import ConversionError
+
+log = logging.getLogger("snpe_tools")
+EXTRA_HINT = "pip install 'snpe-tools[tensorflow]' (tensorflow-cpu==2.21.0)"
+
+
+def import_tf():
+    """TensorFlow, imported lazily; a clear one-line error names the extra when it is missing."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        import tensorflow as tf
+    except ImportError:
+        raise ConversionError(f"snpe-tensorflow-to-dlc needs TensorFlow: {EXTRA_HINT}") from None
+    return tf
+
+
+@dataclass
+class LoadedModel:
+    """A frozen GraphDef plus the name aliases a SavedModel signature defines."""
+
+    graph_def: object
+    kind: str                                                    # "frozen", "meta" or "saved_model"
+    input_aliases: dict[str, str] = field(default_factory=dict)  # signature key -> placeholder node
+    output_aliases: dict[str, str] = field(default_factory=dict)  # signature key -> tensor name
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+def load(path: str, out_nodes: list[str], tag: str = "serve", signature_key: str = "serving_default") -> LoadedModel:
+    if not os.path.exists(path):
+        raise ConversionError(f"input model not found: {path} (check --input_network)")
+    if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+            raise ConversionError(f"{path} is a directory without saved_model.pb; --input_network must be a "
+                                  "frozen .pb, a .meta file with its checkpoint, or a SavedModel directory")
+        return _load_saved_model(path, tag, signature_key)
+    if path.endswith(".meta"):
+        return _load_meta(path, out_nodes)
+    return _load_frozen(path)
+
+
+def _load_frozen(path: str) -> LoadedModel:
+    tf = import_tf()
+    gd = tf.compat.v1.GraphDef()
+    try:
+        with open(path, "rb") as fh:
+            gd.ParseFromString(fh.read())
+    except Exception as exc:  # noqa: BLE001 - protobuf raises several types
+        raise ConversionError(f"{path} is not a frozen TensorFlow GraphDef (protobuf parse failed: "
+                              f"{_first_line(exc)}); pass a frozen .pb, a .meta file or a SavedModel "
+                              "directory") from None
+    if not gd.node:
+        raise ConversionError(f"{path} holds no graph nodes; it is not a frozen TensorFlow GraphDef "
+                              "(truncated file or another format?)")
+    if any(n.op in ("VariableV2", "VarHandleOp", "Variable") for n in gd.node):
+        raise ConversionError(f"{path} still holds variables; freeze it first, or pass the .meta file with "
+                              "its checkpoint so the converter freezes it")
+    return LoadedModel(gd, "frozen")
+
+
+def _load_meta(path: str, out_nodes: list[str]) -> LoadedModel:
+    tf = import_tf()
+    stem = path[: -len(".meta")]
+    if not (os.path.isfile(stem + ".index") or any(
+            f.startswith(os.path.basename(stem) + ".data") for f in os.listdir(os.path.dirname(stem) or "."))):
+        raise ConversionError(f"{path}: no checkpoint found next to it ({stem}.index / {stem}.data-*); "
+                              "the .meta graph needs its checkpoint files with the same stem")
+    graph = tf.Graph()
+    with graph.as_default():
+        try:
+            saver = tf.compat.v1.train.import_meta_graph(path, clear_devices=True)
+        except Exception as exc:  # noqa: BLE001
+            raise ConversionError(f"{path} is not a readable MetaGraph ({_first_line(exc)})") from None
+        gd = graph.as_graph_def()
+        names = {n.name for n in gd.node}
+        from .model import check_names   # local: model needs no TF at import either
+        check_names([n.split(":")[0] for n in out_nodes], names, "--out_node")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            try:
+                saver.restore(sess, stem)
+            except Exception as exc:  # noqa: BLE001
+                raise ConversionError(f"cannot restore the checkpoint {stem} for {path} "
+                                      f"({_first_line(exc)})") from None
+            frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
+                sess, gd, [n.split(":")[0] for n in out_nodes])
+    return LoadedModel(frozen, "meta")
+
+
+def _saved_model_tags(path: str) -> list[list[str]]:
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    sm = saved_model_pb2.SavedModel()
+    try:
+        with open(os.path.join(path, "saved_model.pb"), "rb") as fh:
+            sm.ParseFromString(fh.read())
+    except Exception as exc:  # noqa: BLE001
+        raise ConversionError(f"{path}/saved_model.pb is not a SavedModel ({_first_line(exc)})") from None
+    return [list(mg.meta_info_def.tags) for mg in sm.meta_graphs]
+
+
+def _load_saved_model(path: str, tag: str, signature_key: str) -> LoadedModel:
+    tf = import_tf()
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    tag_sets = _saved_model_tags(path)
+    if not tag_sets:
+        raise ConversionError(f"{path} holds no MetaGraph")
+    tags = [tag]
+    if not any(tag in ts for ts in tag_sets):
+        tags = tag_sets[0]
+        log.warning("WARNING_TF_SAVED_MODEL_TAG_NOT_FOUND: tag '%s' not found in %s; using the first MetaGraph "
+                    "(tags %s)", tag, path, ",".join(tags))
+    try:
+        loaded = tf.saved_model.load(path, tags=tags)
+    except Exception as exc:  # noqa: BLE001
+        raise ConversionError(f"cannot load the SavedModel {path} ({_first_line(exc)})") from None
+    sigs = dict(loaded.signatures)
+    if not sigs:
+        raise ConversionError(f"the SavedModel {path} has no signatures; export it with a serving signature")
+    key = signature_key
+    if key not in sigs:
+        key = sorted(sigs)[0]
+        log.warning("WARNING_TF_SAVED_MODEL_SIGNATURE_KEY_NOT_FOUND: signature '%s' not found in %s; using '%s' "
+                    "(available: %s)", signature_key, path, key, ", ".join(sorted(sigs)))
+    fn = sigs[key]
+    try:
+        frozen = convert_variables_to_constants_v2(fn)
+    except Exception as exc:  # noqa: BLE001
+        raise ConversionError(f"cannot freeze signature '{key}' of {path} ({_first_line(exc)})") from None
+    gd = frozen.graph.as_graph_def()
+    # signature keys -> graph names, so users may give either
+    in_alias: dict[str, str] = {}
+    args = [t for t in frozen.inputs if t.dtype != tf.resource]
+    specs = fn.structured_input_signature[1] if fn.structured_input_signature else {}
+    for (k, spec), t in zip(sorted(specs.items()), args):
+        in_alias[k] = t.op.name
+    out_alias: dict[str, str] = {}
+    outs = fn.structured_outputs
+    if isinstance(outs, dict):
+        flat = frozen.outputs
+        for k, t in zip(sorted(outs), flat):
+            out_alias[k] = t.name
+    return LoadedModel(gd, "saved_model", in_alias, out_alias)

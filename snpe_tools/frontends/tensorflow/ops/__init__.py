@@ -1,0 +1,1 @@
+"""Single-op translators, one module per op family; importing :mod:`._all` registers them all."""

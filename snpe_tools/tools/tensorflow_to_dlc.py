@@ -1,0 +1,115 @@
+"""snpe-tensorflow-to-dlc: convert a TensorFlow model (frozen .pb, .meta + checkpoint, SavedModel) into a DLC.
+
+TensorFlow graphs are NHWC already, so the IR is built channel-last and the layout pass is off:
+the DLC holds only the Transposes the graph itself has.  TensorFlow is imported only when a
+conversion runs (``pip install 'snpe-tools[tensorflow]'``).
+"""
+from __future__ import annotations
+
+import collections
+import sys
+
+from ..errors import ConversionError
+from ..ir import axis_format as af
+from .common import LOG, run_main, setup_logging
+from .converter_args import (DTYPES, INPUT_TYPES, build_parser, encodings, model_version, pairs, parse_dims,
+                             read_copyright)
+from .dlc_backend import optimise_and_save
+
+PROG = "snpe-tensorflow-to-dlc"
+
+
+def make_parser():
+    p = build_parser(PROG, "Convert a TensorFlow model (frozen .pb, <model>.meta with its checkpoint, or a "
+                           "SavedModel directory) into a DLC file (snpe-tools).")
+    r, o = p.required, p.optional
+    r.add_argument("--input_dim", "-d", nargs=2, action="append", required=True, metavar=("INPUT_NAME", "INPUT_DIM"),
+                   help='Name of an input placeholder node and its dimensions, e.g. -d input "1,299,299,3"; '
+                        "repeat per input.")
+    o.add_argument("--show_unconsumed_nodes", action="store_true",
+                   help="List every operation the converter does not support.")
+    o.add_argument("--allow_unconsumed_nodes", action="store_true",
+                   help="(SNPE 1.x option) Continue past unsupported operations as long as no converted layer "
+                        "needs their output.")
+    o.add_argument("--saved_model_tag", default="serve",
+                   help="MetaGraph tag of a SavedModel (default serve; the first MetaGraph is used, with a "
+                        "warning, if the tag is missing).")
+    o.add_argument("--saved_model_signature_key", default="serving_default",
+                   help="Signature key of a SavedModel (default serving_default; the first signature is used, "
+                        "with a warning, if the key is missing).")
+    o.add_argument("--no_optimization", "-n", action="store_true",
+                   help="Do not fold constant ops in the IR (constant subgraphs of the TF graph are still "
+                        "evaluated).")
+    # the out node is required for TensorFlow (a GraphDef has no declared outputs)
+    for action in p._actions:
+        if action.dest == "out_names":
+            action.help = "Name of a graph output node, e.g. InceptionV3/Predictions/Reshape_1 (required; repeat " \
+                          "for several outputs)."
+    return p
+
+
+def _options(args):
+    from ..frontends.tensorflow.converter import TFOptions
+
+    layouts = pairs(args.input_layout, "--input_layout", tuple(af.LAYOUT_NAMES))
+    opts = TFOptions(
+        input_dims=[(n, parse_dims(n, d)) for n, d in args.input_dim], out_names=list(args.out_names),
+        input_dtypes=pairs(args.input_dtype, "--input_dtype", DTYPES), input_layouts=layouts,
+        input_types=pairs(args.input_type, "--input_type", INPUT_TYPES), input_encodings=encodings(args.input_encoding),
+        saved_model_tag=args.saved_model_tag, saved_model_signature_key=args.saved_model_signature_key,
+        show_unconsumed_nodes=args.show_unconsumed_nodes, allow_unconsumed_nodes=args.allow_unconsumed_nodes)
+    names = [n for n, _ in opts.input_dims]
+    if len(set(names)) != len(names):
+        raise ConversionError("-d/--input_dim names must be unique")
+    for flag, given in (("--input_dtype", opts.input_dtypes), ("--input_layout", opts.input_layouts),
+                        ("--input_type", opts.input_types), ("--input_encoding", opts.input_encodings)):
+        for name in given:
+            if name not in names:
+                raise ConversionError(f"{flag} {name}: not one of the inputs named with -d ({', '.join(names)})")
+    return opts
+
+
+def _dry_run(path: str, opts, level: str) -> int:
+    from ..frontends.tensorflow.converter import prepare
+
+    model, res, _ = prepare(path, opts)
+    kinds = collections.Counter(layer.kind for layer in res.layers)
+    width = max([len(k) for k in kinds] + [len(model.nodes[n].op) for n in res.unconsumed] + [10])
+    print(f"{'Layer type':<{width}}  Count  Status")
+    for k, c in sorted(kinds.items()):
+        print(f"{k:<{width}}  {c:>5}  supported")
+    for k, c in sorted(collections.Counter(model.nodes[n].op for n in res.unconsumed).items()):
+        print(f"{k:<{width}}  {c:>5}  unsupported")
+    if level == "debug":
+        for layer in res.layers:
+            print(f"  {layer.kind:<{width}} {layer.name}: nodes={layer.nodes}")
+    for n in res.unconsumed:
+        print(f"Operation ({n}) of type ({model.nodes[n].op}) is not supported by converter.")
+    print("All ops are supported." if not res.unconsumed else f"Unsupported: {len(res.unconsumed)} operation(s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    setup_logging(args.debug)
+    opts = _options(args)
+    if args.allow_unconsumed_nodes:
+        LOG.warning("WARNING_TF_ALLOW_UNCONSUMED_OPTION_USED: --allow_unconsumed_nodes is accepted for old scripts; "
+                    "unsupported operations are skipped only when no converted layer needs their output")
+    if args.dry_run:
+        return _dry_run(args.input_network, opts, args.dry_run)
+    read_copyright(args.copyright_file)
+    model_version(args.model_version)
+    from ..frontends.tensorflow.converter import convert_tensorflow
+
+    graph = convert_tensorflow(args.input_network, opts)
+    optimise_and_save(graph, args, PROG, fold_constants=not args.no_optimization, spatial_first=False)
+    return 0
+
+
+def entry() -> None:
+    sys.exit(run_main(main))
+
+
+if __name__ == "__main__":
+    entry()
