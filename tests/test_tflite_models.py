@@ -287,8 +287,12 @@ def test_dry_run_and_signature_input_names(models, tmp_path, capsys):
     assert tflite_to_dlc(["-i", custom, "--dry_run", "debug"]) == 0
     out = capsys.readouterr().out
     assert "MyVendorOp" in out and "unsupported" in out and "#0 " in out
-    # -d may name the input by its signature name (keras_tensor) instead of its tensor name
-    dlc = _convert(path, tmp_path, "-d", "keras_tensor", "1,96,96,3")
+    # -d may name the input by its signature name (keras_tensor...) instead of its tensor name
+    from snpe_tools.frontends.tflite.model import load_tflite
+
+    sig_name = next(iter(load_tflite(path).signatures[0].inputs))
+    assert sig_name != tm.io_details(path)[0]["name"]
+    dlc = _convert(path, tmp_path, "-d", sig_name, "1,96,96,3")
     assert read_dlc(dlc).graph.inputs == [tm.io_details(path)[0]["name"]]
 
 
