@@ -81,6 +81,25 @@ def encodings(values) -> dict[str, tuple[str, str]]:
     return out
 
 
+def input_flags(args) -> dict[str, dict]:
+    """The per-input flags shared by every converter, parsed and checked (``name -> value`` tables)."""
+    return {"input_dtypes": pairs(args.input_dtype, "--input_dtype", DTYPES),
+            "input_layouts": pairs(args.input_layout, "--input_layout", tuple(af.LAYOUT_NAMES)),
+            "input_types": pairs(args.input_type, "--input_type", INPUT_TYPES),
+            "input_encodings": encodings(args.input_encoding)}
+
+
+def check_input_names(names: list[str], flags: dict[str, dict]) -> None:
+    """-d names are unique, and every per-input flag names one of them."""
+    if len(set(names)) != len(names):
+        raise ConversionError("-d/--input_dim names must be unique")
+    for key, given in flags.items():
+        flag = "--" + key[:-1]
+        for name in given:
+            if name not in names:
+                raise ConversionError(f"{flag} {name}: not one of the inputs named with -d ({', '.join(names)})")
+
+
 def read_copyright(path: str | None) -> str:
     if not path:
         return "N/A"

@@ -5,9 +5,8 @@ import sys
 
 from ..errors import ConversionError
 from ..frontends.pytorch.converter import TorchOptions, convert_torchscript
-from ..ir import axis_format as af
 from .common import run_main, setup_logging
-from .converter_args import (DTYPES, INPUT_TYPES, build_parser, encodings, model_version, pairs, parse_dims,
+from .converter_args import (build_parser, check_input_names, input_flags, model_version, parse_dims,
                              read_copyright)
 from .dlc_backend import optimise_and_save
 
@@ -28,20 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.debug)
     if args.dry_run:
         raise ConversionError("--dry_run is not supported by snpe-pytorch-to-dlc yet; run without it")
-    layouts = pairs(args.input_layout, "--input_layout", tuple(af.LAYOUT_NAMES))
-    opts = TorchOptions(
-        input_dims=[(n, parse_dims(n, d)) for n, d in args.input_dim],
-        out_names=list(args.out_names), input_dtypes=pairs(args.input_dtype, "--input_dtype", DTYPES),
-        input_layouts=layouts, input_types=pairs(args.input_type, "--input_type", INPUT_TYPES),
-        input_encodings=encodings(args.input_encoding), fold_batchnorm=not args.disable_batchnorm_folding)
-    names = [n for n, _ in opts.input_dims]
-    if len(set(names)) != len(names):
-        raise ConversionError("-d/--input_dim names must be unique")
-    for flag, given in (("--input_dtype", opts.input_dtypes), ("--input_layout", opts.input_layouts),
-                        ("--input_type", opts.input_types), ("--input_encoding", opts.input_encodings)):
-        for name in given:
-            if name not in names:
-                raise ConversionError(f"{flag} {name}: not one of the inputs named with -d ({', '.join(names)})")
+    flags = input_flags(args)
+    opts = TorchOptions(input_dims=[(n, parse_dims(n, d)) for n, d in args.input_dim], out_names=list(args.out_names),
+                        fold_batchnorm=not args.disable_batchnorm_folding, **flags)
+    check_input_names([n for n, _ in opts.input_dims], flags)
     read_copyright(args.copyright_file)
     model_version(args.model_version)
     graph = convert_torchscript(args.input_network, opts)

@@ -9,10 +9,8 @@ from __future__ import annotations
 import collections
 import sys
 
-from ..errors import ConversionError
-from ..ir import axis_format as af
 from .common import LOG, run_main, setup_logging
-from .converter_args import (DTYPES, INPUT_TYPES, build_parser, encodings, model_version, pairs, parse_dims,
+from .converter_args import (build_parser, check_input_names, input_flags, model_version, parse_dims,
                              read_copyright)
 from .dlc_backend import optimise_and_save
 
@@ -51,21 +49,13 @@ def make_parser():
 def _options(args):
     from ..frontends.tensorflow.converter import TFOptions
 
-    layouts = pairs(args.input_layout, "--input_layout", tuple(af.LAYOUT_NAMES))
+    flags = input_flags(args)
     opts = TFOptions(
         input_dims=[(n, parse_dims(n, d)) for n, d in args.input_dim], out_names=list(args.out_names),
-        input_dtypes=pairs(args.input_dtype, "--input_dtype", DTYPES), input_layouts=layouts,
-        input_types=pairs(args.input_type, "--input_type", INPUT_TYPES), input_encodings=encodings(args.input_encoding),
         saved_model_tag=args.saved_model_tag, saved_model_signature_key=args.saved_model_signature_key,
-        show_unconsumed_nodes=args.show_unconsumed_nodes, allow_unconsumed_nodes=args.allow_unconsumed_nodes)
-    names = [n for n, _ in opts.input_dims]
-    if len(set(names)) != len(names):
-        raise ConversionError("-d/--input_dim names must be unique")
-    for flag, given in (("--input_dtype", opts.input_dtypes), ("--input_layout", opts.input_layouts),
-                        ("--input_type", opts.input_types), ("--input_encoding", opts.input_encodings)):
-        for name in given:
-            if name not in names:
-                raise ConversionError(f"{flag} {name}: not one of the inputs named with -d ({', '.join(names)})")
+        show_unconsumed_nodes=args.show_unconsumed_nodes, allow_unconsumed_nodes=args.allow_unconsumed_nodes,
+        **flags)
+    check_input_names([n for n, _ in opts.input_dims], flags)
     return opts
 
 
