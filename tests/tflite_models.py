@@ -110,3 +110,41 @@ def io_details(path: str) -> tuple[dict, dict]:
 
     it = Interpreter(model_path=path)
     return it.get_input_details()[0], it.get_output_details()[0]
+
+
+def detection_postprocess_model(anchors: np.ndarray, num_classes: int, options: dict) -> bytes:
+    """A model holding only ``TFLite_Detection_PostProcess`` (SSD post-processing), written with the
+    LiteRT schema's object API: inputs box encodings ``[1, A, 4]`` and class scores ``[1, A, C+1]``,
+    constant anchors ``[A, 4]``; outputs boxes, classes, scores, count."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as s
+    from flatbuffers import flexbuffers
+
+    n = anchors.shape[0]
+    limit = int(options["max_detections"])
+
+    def tensor(name, shape, buffer):
+        t = s.TensorT()
+        t.name, t.shape, t.type, t.buffer = name.encode(), list(shape), 0, buffer
+        return t
+
+    buffers = [s.BufferT() for _ in range(2)]
+    buffers[1].data = list(np.asarray(anchors, np.float32).tobytes())
+    sg = s.SubGraphT()
+    sg.tensors = [tensor("raw_outputs/box_encodings", [1, n, 4], 0),
+                  tensor("raw_outputs/class_predictions", [1, n, num_classes + 1], 0),
+                  tensor("anchors", [n, 4], 1),
+                  tensor("detection_boxes", [1, limit, 4], 0), tensor("detection_classes", [1, limit], 0),
+                  tensor("detection_scores", [1, limit], 0), tensor("num_detections", [1], 0)]
+    sg.inputs, sg.outputs = [0, 1], [3, 4, 5, 6]
+    op = s.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1, 2], [3, 4, 5, 6]
+    op.customOptions = list(flexbuffers.Dumps(dict(options, num_classes=num_classes)))
+    code = s.OperatorCodeT()
+    code.builtinCode, code.deprecatedBuiltinCode, code.customCode, code.version = 32, 32, b"TFLite_Detection_PostProcess", 1
+    sg.operators = [op]
+    m = s.ModelT()
+    m.version, m.operatorCodes, m.subgraphs, m.buffers = 3, [code], [sg], buffers
+    b = flatbuffers.Builder(1 << 16)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())

@@ -131,7 +131,7 @@ class StridedSlice(OpDef):
         return [(view.shape, ins[0].dtype)]
 
     def compute(self, op, xs):
-        return [np.ascontiguousarray(xs[0][self._slices(op, xs[0].shape)])]
+        return [np.array(xs[0][self._slices(op, xs[0].shape)], copy=True)]   # keeps 0-d results 0-d
 
 
 @register

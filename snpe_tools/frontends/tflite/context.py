@@ -207,4 +207,4 @@ class TfliteContext(EmitMixin):
         if act == ACT_TANH:
             return self.emit("Tanh", [x], [out], name=out)[0]
         raise ConversionError(f"{op.name} op #{op.index} ({self.out_label(op)}): fused activation {act} "
-                              "(SIGN_BIT) is not supported")
+                              "(SIGN_BIT) is not supported; re-export the model with a supported activation")

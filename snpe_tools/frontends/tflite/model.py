@@ -71,6 +71,7 @@ class TflOp:
     outputs: list[int]
     options: dict[str, Any] = field(default_factory=dict)
     version: int = 1
+    custom_options: bytes = b""          # a custom op's option bytes (a FlexBuffer map for TFLite's own)
 
 
 @dataclass
@@ -227,7 +228,9 @@ def _parse(tflite, builtin_enum, buf: bytes, path: str) -> TflModel:
             name, custom, version = opcodes[op.OpcodeIndex()]
             ops.append(TflOp(oi, name, custom, op.InputsAsNumpy().tolist() if not op.InputsIsNone() else [],
                              op.OutputsAsNumpy().tolist() if not op.OutputsIsNone() else [],
-                             {} if custom else _options(tflite, op), version))
+                             {} if custom else _options(tflite, op), version,
+                             op.CustomOptionsAsNumpy().tobytes() if custom and not op.CustomOptionsIsNone()
+                             else b""))
         subgraphs.append(TflSubgraph(si, (sg.Name() or b"").decode("utf-8", "replace"), tensors, ops,
                                      sg.InputsAsNumpy().tolist() if not sg.InputsIsNone() else [],
                                      sg.OutputsAsNumpy().tolist() if not sg.OutputsIsNone() else []))

@@ -1,2 +1,2 @@
 """Imports every TFLite translator module so that each registers its op names."""
-from . import conv, elementwise, nn, shape  # noqa: F401
+from . import consts, conv, detection, elementwise, indexing, nms, nn, rearrange, recurrent, shape, sparse  # noqa: F401

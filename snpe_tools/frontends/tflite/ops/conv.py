@@ -49,8 +49,8 @@ def conv_2d(ctx: TfliteContext, op: TflOp) -> None:
     cout, kh, kw, cig = w_shape
     cin = ctx.graph.tensors[x].shape[3]
     if cin % cig:
-        raise ConversionError(f"CONV_2D op #{op.index}: input depth {cin} is not a multiple of the filter "
-                              f"depth {cig}")
+        raise ConversionError(f"CONV_2D op #{op.index} ({ctx.out_label(op)}): input depth {cin} is not a multiple "
+                              f"of the filter depth {cig}; the model is malformed, re-export it")
     q = ctx.quantized_io(op)
     w = ctx.weight(op.inputs[1], perm=(1, 2, 3, 0), quantized=q)
     params = spatial_params(op, ctx.graph.tensors[x].shape, kh, kw)
@@ -66,8 +66,8 @@ def depthwise_conv_2d(ctx: TfliteContext, op: TflOp) -> None:
     w = ctx.weight(op.inputs[1], reshape=(kh, kw, 1, cm), axis=3, quantized=q)
     cin = ctx.graph.tensors[x].shape[3]
     if cm % cin:
-        raise ConversionError(f"DEPTHWISE_CONV_2D op #{op.index}: {cm} output channels is not a multiple of "
-                              f"the {cin} input channels")
+        raise ConversionError(f"DEPTHWISE_CONV_2D op #{op.index} ({ctx.out_label(op)}): {cm} output channels is not "
+                              f"a multiple of the {cin} input channels; the model is malformed, re-export it")
     params = spatial_params(op, ctx.graph.tensors[x].shape, kh, kw)
     ctx.emit_out(op, "DepthWiseConv2d", [x, w] + _bias(ctx, op, 2, q), params)
 
@@ -97,59 +97,49 @@ def transpose_conv(ctx: TfliteContext, op: TflOp) -> None:
     ctx.emit_out(op, "TransposeConv2d", [x, w] + _bias(ctx, op, 3, q), params)
 
 
+def _fc_core(ctx: TfliteContext, op: TflOp, flat: str, q: bool, base: str) -> tuple[str, list[str]]:
+    """The [rows, k] x [n, k]^T product: FullyConnected for constant weights, else MatMul (+ Add bias)."""
+    if ctx.is_const(op.inputs[1]):
+        return "FullyConnected", [flat, ctx.weight(op.inputs[1], quantized=q)] + _bias(ctx, op, 2, q)
+    w = ctx.tensor(op.inputs[1])
+    bias = _bias(ctx, op, 2, q)
+    if not bias:
+        return "MatMul", [flat, w]
+    mm = ctx.emit("MatMul", [flat, w], None, {"transpose_in1": True}, name=f"{base}.matmul")[0]
+    ctx.like(mm, op.outputs[0])
+    return "ElementWiseAdd", [mm, bias[0]]
+
+
 @tflite_op("FULLY_CONNECTED")
 def fully_connected(ctx: TfliteContext, op: TflOp) -> None:
+    """TFLite flattens the input to rows of the weight depth; ``keep_num_dims`` keeps the leading dims.
+
+    Shapes come from the IR input (not the flatbuffer's output shape, which holds 1 for free dims).
+    """
     x = ctx.tensor(op.inputs[0])
     q = ctx.quantized_io(op)
-    in_shape = ctx.graph.tensors[x].shape
-    out_shape = ctx.t(op.outputs[0]).shape
-    if ctx.is_const(op.inputs[1]):
-        w = ctx.weight(op.inputs[1], quantized=q)
-        n_out, k_in = ctx.graph.tensors[w].shape
-        if int(np.prod(in_shape)) % k_in:
-            raise ConversionError(f"FULLY_CONNECTED op #{op.index}: input {list(in_shape)} cannot be flattened "
-                                  f"to rows of {k_in}")
-        inputs = [x, w] + _bias(ctx, op, 2, q)
-        keep = bool(op.options.get("keep_num_dims", False)) and len(in_shape) > 2
-        if len(in_shape) != 2 or keep:
-            rows = int(np.prod(in_shape)) // k_in
-            flat = ctx.emit("Reshape", [x], [ctx.graph.unique_name(f"{ctx.t(op.outputs[0]).name}.rows")],
-                            {"shape": [rows, k_in]})[0]
-            ctx.like(flat, op.inputs[0])
-            inputs[0] = flat
-        if keep or tuple(out_shape) not in ((int(np.prod(in_shape)) // k_in, n_out),):
-            fc = ctx.graph.unique_name(f"{ctx.t(op.outputs[0]).name}.fc")
-            ctx.emit("FullyConnected", inputs, [fc], name=fc)
-            ctx.like(fc, op.outputs[0])
-            act_in = fc
-            final = ctx.out_name(op.outputs[0])
-            act = op.options.get("fused_activation_function", 0)
-            target = final if not act else ctx.graph.unique_name(f"{final}.pre_activation")
-            ctx.emit("Reshape", [act_in], [target], {"shape": list(out_shape)}, name=target)
-            ctx.like(target, op.outputs[0])
-            if act:
-                ctx.activation(act, target, final, op)
-                ctx.like(final, op.outputs[0])
-            return
-        ctx.emit_out(op, "FullyConnected", inputs)
+    base = ctx.t(op.outputs[0]).name
+    in_shape = list(ctx.graph.tensors[x].shape)
+    n_out, k_in = ctx.t(op.inputs[1]).shape
+    total = int(np.prod(in_shape))
+    if total % k_in:
+        raise ConversionError(f"FULLY_CONNECTED op #{op.index} ({ctx.out_label(op)}): input {in_shape} cannot be "
+                              f"flattened to rows of {k_in}")
+    rows = total // k_in
+    keep = bool(op.options.get("keep_num_dims", False)) and in_shape[-1] == k_in
+    out_shape = in_shape[:-1] + [n_out] if keep else [rows, n_out]
+    flat = x
+    if in_shape != [rows, k_in]:
+        flat = ctx.emit("Reshape", [x], None, {"shape": [rows, k_in]}, name=f"{base}.rows")[0]
+        ctx.like(flat, op.inputs[0])
+    type_, inputs = _fc_core(ctx, op, flat, q, base)
+    params = {"transpose_in1": True} if type_ == "MatMul" else None
+    if out_shape == [rows, n_out]:
+        ctx.emit_out(op, type_, inputs, params)
         return
-    # run-time weights: MatMul with the weight transposed, then the bias
-    w = ctx.tensor(op.inputs[1])
-    k_in = ctx.graph.tensors[w].shape[1]
-    rows = int(np.prod(in_shape)) // k_in
-    flat = ctx.emit("Reshape", [x], None, {"shape": [rows, k_in]}, name=f"{ctx.t(op.outputs[0]).name}.rows")[0]
-    ctx.like(flat, op.inputs[0])
-    bias = _bias(ctx, op, 2, q)
-    if bias:
-        mm = ctx.emit("MatMul", [flat, w], None, {"transpose_in1": True},
-                      name=f"{ctx.t(op.outputs[0]).name}.matmul")[0]
-        ctx.like(mm, op.outputs[0])
-        y = ctx.emit("ElementWiseAdd", [mm, bias[0]], None, name=f"{ctx.t(op.outputs[0]).name}.bias")[0]
-    else:
-        y = ctx.emit("MatMul", [flat, w], None, {"transpose_in1": True},
-                     name=f"{ctx.t(op.outputs[0]).name}.matmul")[0]
+    y = ctx.emit(type_, inputs, None, params, name=f"{base}.fc")[0]
     ctx.like(y, op.outputs[0])
-    ctx.emit_out(op, "Reshape", [y], {"shape": list(out_shape)})
+    ctx.emit_out(op, "Reshape", [y], {"shape": out_shape})
 
 
 @tflite_op("BATCH_MATMUL")
@@ -157,3 +147,85 @@ def batch_matmul(ctx: TfliteContext, op: TflOp) -> None:
     a, b = ctx.tensor(op.inputs[0]), ctx.tensor(op.inputs[1])
     ctx.emit_out(op, "MatMul", [a, b], {"transpose_in0": bool(op.options.get("adj_x", False)),
                                          "transpose_in1": bool(op.options.get("adj_y", False))})
+
+
+@tflite_op("CONV_3D")
+def conv_3d(ctx: TfliteContext, op: TflOp) -> None:
+    """NDHWC input, filter [kd, kh, kw, cin/group, cout] (already QNN's Conv3d layout); SAME padding per axis."""
+    x = ctx.tensor(op.inputs[0])
+    shape = ctx.graph.tensors[x].shape
+    kd, kh, kw, cig, _ = ctx.t(op.inputs[1]).shape
+    if shape[4] % cig:
+        raise ConversionError(f"CONV_3D op #{op.index} ({ctx.out_label(op)}): input depth {shape[4]} is not a "
+                              f"multiple of the filter depth {cig}")
+    o = op.options
+    strides = [int(o.get(f"stride_{a}", 1)) for a in "dhw"]
+    dil = [int(o.get(f"dilation_{a}_factor", 1)) for a in "dhw"]
+    if o.get("padding", VALID) == SAME:
+        pads = [same_pads(shape[1 + i], k, strides[i], dil[i]) for i, k in enumerate((kd, kh, kw))]
+    else:
+        pads = [[0, 0]] * 3
+    q = ctx.quantized_io(op)
+    w = ctx.weight(op.inputs[1], quantized=q)
+    params = {"stride": strides, "dilation": dil, "pad_amount": pads, "group": shape[4] // cig}
+    ctx.emit_out(op, "Conv3d", [x, w] + _bias(ctx, op, 2, q), params)
+
+
+@tflite_op("CONV_3D_TRANSPOSE")
+def conv_3d_transpose(ctx: TfliteContext, op: TflOp) -> None:
+    """No QNN 3-D transposed convolution: zero-insertion then a Conv3d with the flipped filter.
+
+    A transposed convolution spreads x[i] to out[i*s + k - pad]; equivalently the input upsampled
+    with s-1 zeros after every element, padded by (k - 1 - pad) in front, is correlated with the
+    filter flipped in space and with in/out swapped ([kd,kh,kw,cout,cin] -> [kd,kh,kw,cin,cout]).
+    ``pad`` is the front padding the matching forward convolution has (SAME: half of the total).
+    """
+    o = op.options
+    if any(int(o.get(f"dilation_{a}_factor", 1)) != 1 for a in "dhw"):
+        raise ConversionError(f"CONV_3D_TRANSPOSE op #{op.index} ({ctx.out_label(op)}): dilation is not supported; "
+                              "re-export with dilation 1")
+    out_shape = [int(v) for v in np.asarray(ctx.require_const(op, 0, "output_shape")).reshape(-1)]
+    x = ctx.tensor(op.inputs[2])
+    shape = list(ctx.graph.tensors[x].shape)
+    kd, kh, kw, cout, cin = ctx.t(op.inputs[1]).shape
+    strides = [int(o.get(f"stride_{a}", 1)) for a in "dhw"]
+    base = ctx.t(op.outputs[0]).name
+    pads = []
+    for axis, (k, s) in enumerate(zip((kd, kh, kw), strides)):
+        n, size = shape[1 + axis], out_shape[1 + axis]
+        front = max((n - 1) * s + k - size, 0) // 2 if o.get("padding", VALID) == SAME else 0
+        x = _zero_insert(ctx, x, 1 + axis, s, f"{base}.upsampled{axis}")
+        left = k - 1 - front
+        right = size + k - 1 - left - n * s
+        if left < 0:
+            raise ConversionError(f"CONV_3D_TRANSPOSE op #{op.index} ({ctx.out_label(op)}): output size {size} "
+                                  "is too small for the filter; the model is malformed, re-export it")
+        if right < 0:                    # drop trailing (zero-inserted) positions the output never reads
+            cur = list(ctx.graph.tensors[x].shape)
+            ranges = [[0, d + (right if i == 1 + axis else 0), 1] for i, d in enumerate(cur)]
+            x = ctx.emit("StridedSlice", [x], None, {"ranges": ranges}, name=f"{base}.cropped{axis}")[0]
+            right = 0
+        pads.append([left, right])
+    w = ctx.real_const(op.inputs[1]) if ctx.is_const(op.inputs[1]) else None
+    if w is None:
+        raise ConversionError(f"CONV_3D_TRANSPOSE op #{op.index} ({ctx.out_label(op)}): the filter must be a "
+                              "constant tensor; freeze the weights before converting")
+    flipped = np.ascontiguousarray(np.transpose(w[::-1, ::-1, ::-1], (0, 1, 2, 4, 3)))
+    inputs = [x, ctx.add_const(f"{base}.filter", flipped)]
+    if len(op.inputs) > 3 and op.inputs[3] >= 0:
+        inputs.append(ctx.weight(op.inputs[3], quantized=False))
+    ctx.emit_out(op, "Conv3d", inputs, {"stride": [1, 1, 1], "dilation": [1, 1, 1], "pad_amount": pads, "group": 1})
+
+
+def _zero_insert(ctx: TfliteContext, x: str, axis: int, s: int, name: str) -> str:
+    """x with s-1 zeros after every element along ``axis`` (length n*s): Reshape, Pad, Reshape."""
+    if s == 1:
+        return x
+    shape = list(ctx.graph.tensors[x].shape)
+    split = shape[:axis + 1] + [1] + shape[axis + 1:]
+    y = ctx.emit("Reshape", [x], None, {"shape": split}, name=f"{name}.split")[0]
+    pad = [[0, 0]] * len(split)
+    pad[axis + 1] = [0, s - 1]
+    y = ctx.emit("Pad", [y], None, {"pad_amount": pad, "scheme": 0}, name=f"{name}.pad")[0]
+    merged = shape[:axis] + [shape[axis] * s] + shape[axis + 1:]
+    return ctx.emit("Reshape", [y], None, {"shape": merged}, name=name)[0]

@@ -114,13 +114,15 @@ def l2_normalization(ctx: TfliteContext, op: TflOp) -> None:
 
 @tflite_op("LOCAL_RESPONSE_NORMALIZATION")
 def lrn(ctx: TfliteContext, op: TflOp) -> None:
-    """TF's LRN sums alpha * x^2 over 2*radius+1 channels (no division by the window size)."""
+    """x / (bias + alpha * sum(x^2 over channels c-radius..c+radius))^beta.
+
+    TF's alpha multiplies the plain window sum (ONNX's is divided by the window size first), and
+    QNN Lrn has TF's form, so alpha is passed through unchanged.
+    """
     o = op.options
-    radius = int(o.get("radius", 5))
     ctx.emit_out(op, "Lrn", [ctx.tensor(op.inputs[0])],
-                 {"radius": radius, "bias": float(o.get("bias", 1.0)),
-                  "alpha": float(o.get("alpha", 1.0)) * (2 * radius + 1), "beta": float(o.get("beta", 0.5))},
-                 act=0)
+                 {"radius": int(o.get("radius", 5)), "bias": float(o.get("bias", 1.0)),
+                  "alpha": float(o.get("alpha", 1.0)), "beta": float(o.get("beta", 0.5))}, act=0)
 
 
 @tflite_op("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR")
@@ -143,3 +145,27 @@ def resize(ctx: TfliteContext, op: TflOp) -> None:
         params["interpolation_mode"] = NEAREST
         params["nearest_mode"] = ROUND_PREFER_CEIL if (align or half) else FLOOR
     ctx.emit_out(op, "Resize", [x], params, act=0)
+
+
+@tflite_op("L2_POOL_2D")
+def l2_pool(ctx: TfliteContext, op: TflOp) -> None:
+    """sqrt(mean of x^2 over the window); TFLite averages over the in-bounds taps only (SAME borders)."""
+    x = ctx.tensor(op.inputs[0])
+    base = ctx.t(op.outputs[0]).name
+    sq = ctx.emit("ElementWiseMultiply", [x, x], None, name=f"{base}.square")[0]
+    mean = ctx.emit("PoolAvg2d", [sq], None, dict(_pool_params(ctx, op, x), count_pad_for_edges=False),
+                    name=f"{base}.mean_square")[0]
+    ctx.emit_out(op, "ElementWiseSquareRoot", [mean])
+
+
+@tflite_op("REDUCE_ANY", "REDUCE_ALL")
+def reduce_bool(ctx: TfliteContext, op: TflOp) -> None:
+    """any / all of booleans = max / min of their 0/1 values (uint8 between two Casts)."""
+    x = ctx.tensor(op.inputs[0])
+    rank = ctx.graph.tensors[x].rank
+    axes = sorted({int(a) % rank for a in np.asarray(ctx.require_const(op, 1, "the reduction axes")).reshape(-1)})
+    base = ctx.t(op.outputs[0]).name
+    u8 = ctx.emit("Cast", [x], None, {"to": qd.to_qnn(np.uint8)}, name=f"{base}.as_uint8")[0]
+    red = ctx.emit("ReduceMax" if op.name == "REDUCE_ANY" else "ReduceMin", [u8], None,
+                   {"axes": axes, "keep_dims": bool(op.options.get("keep_dims", False))}, name=f"{base}.reduced")[0]
+    ctx.emit_out(op, "Cast", [red], {"to": qd.to_qnn(np.bool_)}, act=0)

@@ -2,6 +2,8 @@
 depth/space rearrangement, and SHAPE (always static here, so it folds to a constant)."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ....errors import ConversionError
@@ -14,17 +16,58 @@ def _out_shape(ctx: TfliteContext, op: TflOp, k: int = 0) -> list[int]:
     return list(ctx.t(op.outputs[k]).shape)
 
 
+def _ints(v) -> list[int]:
+    return [int(d) for d in np.asarray(v).reshape(-1)]
+
+
+def _resolve_shape(ctx: TfliteContext, op: TflOp, want: list[int], in_shape: tuple[int, ...]) -> list[int]:
+    """Fill in one -1 of a RESHAPE target from the element count (TF also allows 0-sized dims)."""
+    want = list(want)
+    total = int(np.prod(in_shape))
+    if want.count(-1) > 1:
+        raise ConversionError(f"RESHAPE op #{op.index} ({ctx.out_label(op)}): the target shape {want} has more "
+                              "than one -1")
+    if -1 in want:
+        known = int(np.prod([d for d in want if d != -1]))
+        want[want.index(-1)] = total // known if known else 0
+    if int(np.prod(want)) != total:
+        raise ConversionError(f"RESHAPE op #{op.index} ({ctx.out_label(op)}): cannot reshape {list(in_shape)} "
+                              f"to {want}")
+    return want
+
+
+def _reshape_target(ctx: TfliteContext, op: TflOp, in_shape: tuple[int, ...]) -> list[int]:
+    """Output shape from the op's own arguments, not the flatbuffer's output shape.
+
+    A model with a free (batch) dim stores 1 in the output shapes; the converter resolves the
+    free dims from ``-d``, so the target must be recomputed from the actual input shape.
+    """
+    rank = len(in_shape)
+    if op.name == "SQUEEZE":
+        dims = {int(d) % rank for d in _ints(op.options.get("squeeze_dims", []))}
+        dims = dims or {i for i, d in enumerate(in_shape) if d == 1}
+        bad = [i for i in dims if in_shape[i] != 1]
+        if bad:
+            raise ConversionError(f"SQUEEZE op #{op.index} ({ctx.out_label(op)}): dims {bad} of input "
+                                  f"{list(in_shape)} are not 1")
+        return [d for i, d in enumerate(in_shape) if i not in dims]
+    if op.name == "EXPAND_DIMS":
+        axis = _ints(ctx.require_const(op, 1, "the axis"))[0]
+        axis = axis + rank + 1 if axis < 0 else axis
+        return list(in_shape[:axis]) + [1] + list(in_shape[axis:])
+    if len(op.inputs) > 1 and op.inputs[1] >= 0:
+        want = _ints(ctx.require_const(op, 1, "the target shape"))
+    elif "new_shape" in op.options and np.asarray(op.options["new_shape"]).size:
+        want = _ints(op.options["new_shape"])
+    else:
+        want = _out_shape(ctx, op)
+    return _resolve_shape(ctx, op, want, in_shape)
+
+
 @tflite_op("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 def reshape(ctx: TfliteContext, op: TflOp) -> None:
-    """The output shape is fixed in the flatbuffer (static shapes), so all three are one Reshape."""
     x = ctx.tensor(op.inputs[0])
-    shape = _out_shape(ctx, op)
-    if op.name == "RESHAPE" and len(op.inputs) > 1 and ctx.is_const(op.inputs[1]):
-        want = [int(v) for v in np.asarray(ctx.const(op.inputs[1])).reshape(-1)]
-        if -1 in want:
-            known = int(np.prod([d for d in want if d != -1]))
-            want[want.index(-1)] = int(np.prod(ctx.graph.tensors[x].shape)) // max(known, 1)
-        shape = want
+    shape = _reshape_target(ctx, op, ctx.graph.tensors[x].shape)
     ctx.emit_out(op, "Reshape", [x], {"shape": shape}, act=0)
 
 
@@ -63,27 +106,77 @@ def split_v(ctx: TfliteContext, op: TflOp) -> None:
     _split(ctx, op, x, axis, sizes)
 
 
+def _dense_slice_spec(shape: tuple[int, ...], begin: list[int], end: list[int], strides: list[int],
+                      o: dict) -> tuple[list[list[int]], int, int, int, list[int]]:
+    """TF's sparse slice spec (ellipsis, new axes) -> one (begin, end, stride) per input dim.
+
+    Returns the ranges, begin / end / shrink masks over input dims and the output shape with the
+    new axes inserted.  The ellipsis covers the input dims no other entry consumes (an implicit one
+    sits at the end); a new axis consumes no input dim.  A shrunk axis with its begin masked reads
+    index 0 (dim-1 when stepping backwards), as TFLite's kernel does, so it is resolved here.
+    """
+    ell, new = int(o.get("ellipsis_mask", 0)), int(o.get("new_axis_mask", 0))
+    bm_in, em_in, sh_in = int(o.get("begin_mask", 0)), int(o.get("end_mask", 0)), int(o.get("shrink_axis_mask", 0))
+    n = len(begin)
+    if not ell:
+        ell_at, ell = n, 1 << n
+        begin, end, strides = begin + [0], end + [0], strides + [1]
+    else:
+        ell_at = (ell & -ell).bit_length() - 1
+    consumed = sum(1 for i in range(len(begin)) if i != ell_at and not (new >> i & 1))
+    ranges: list[list[int]] = []
+    bm = em = sh = 0
+    index: list[Any] = []             # numpy view of the slicing, to derive the output shape
+    for i in range(len(begin)):
+        if i == ell_at:
+            for _ in range(len(shape) - consumed):
+                ranges.append([0, shape[len(ranges)], 1])
+                index.append(slice(None))
+            continue
+        if new >> i & 1:
+            index.append(None)
+            continue
+        d, k = shape[len(ranges)], len(ranges)
+        b, e, st = begin[i], end[i], strides[i]
+        if sh_in >> i & 1:
+            b = (0 if st > 0 else d - 1) if bm_in >> i & 1 else b
+            b = b + d if b < 0 else b
+            ranges.append([b, b + 1, 1])
+            sh |= 1 << k
+            index.append(b)
+            continue
+        ranges.append([b, e, st])
+        bm |= (bm_in >> i & 1) << k
+        em |= (em_in >> i & 1) << k
+        e_np = None if em_in >> i & 1 or (st < 0 and e < -d) else e
+        index.append(slice(None if bm_in >> i & 1 else b, e_np, st))
+    out_shape = list(np.empty(shape, np.bool_)[tuple(index)].shape)
+    return ranges, bm, em, sh, out_shape
+
+
 @tflite_op("STRIDED_SLICE")
 def strided_slice(ctx: TfliteContext, op: TflOp) -> None:
+    """QNN StridedSlice with dense ranges; new axes (and a slice down to a scalar) add a Reshape."""
     o = op.options
-    if o.get("ellipsis_mask", 0) or o.get("new_axis_mask", 0):
-        raise ConversionError(f"STRIDED_SLICE op #{op.index} ({ctx.out_label(op)}): ellipsis_mask / "
-                              "new_axis_mask are not supported; re-export without them")
     x = ctx.tensor(op.inputs[0])
     shape = ctx.graph.tensors[x].shape
-    begin = [int(v) for v in ctx.require_const(op, 1, "begin")]
-    end = [int(v) for v in ctx.require_const(op, 2, "end")]
-    strides = [int(v) for v in ctx.require_const(op, 3, "strides")] if len(op.inputs) > 3 else [1] * len(begin)
+    begin = _ints(ctx.require_const(op, 1, "begin"))
+    end = _ints(ctx.require_const(op, 2, "end"))
+    strides = _ints(ctx.require_const(op, 3, "strides")) if len(op.inputs) > 3 else [1] * len(begin)
     if o.get("offset", False):
         end = [b + e for b, e in zip(begin, end)]
-    n = len(shape)
-    ranges = [[begin[i], end[i], strides[i]] if i < len(begin) else [0, shape[i], 1] for i in range(n)]
-    bm, em = int(o.get("begin_mask", 0)), int(o.get("end_mask", 0))
-    for i in range(len(begin), n):
-        bm |= 1 << i
-        em |= 1 << i
-    ctx.emit_out(op, "StridedSlice", [x], {"ranges": ranges, "begin_mask": bm, "end_mask": em,
-                                          "shrink_axes": int(o.get("shrink_axis_mask", 0))}, act=0)
+    if 0 in strides:
+        raise ConversionError(f"STRIDED_SLICE op #{op.index} ({ctx.out_label(op)}): a stride is 0")
+    ranges, bm, em, sh, out_shape = _dense_slice_spec(tuple(shape), begin, end, strides, o)
+    params = {"ranges": ranges, "begin_mask": bm, "end_mask": em, "shrink_axes": sh}
+    if not int(o.get("new_axis_mask", 0)) and out_shape:
+        ctx.emit_out(op, "StridedSlice", [x], params, act=0)
+        return
+    # new axes, or every dim shrunk: slice without shrinking, then one Reshape to the final shape
+    params["shrink_axes"] = 0
+    sl = ctx.emit("StridedSlice", [x], None, params, name=f"{ctx.t(op.outputs[0]).name}.slice")[0]
+    ctx.like(sl, op.outputs[0])
+    ctx.emit_out(op, "Reshape", [sl], {"shape": out_shape}, act=0)
 
 
 @tflite_op("SLICE")
@@ -106,7 +199,8 @@ def pad(ctx: TfliteContext, op: TflOp) -> None:
     elif op.name == "PADV2" and len(op.inputs) > 2:
         value = ctx.real_const(op.inputs[2]) if ctx.is_const(op.inputs[2]) else None
         if value is None:
-            raise ConversionError(f"PADV2 op #{op.index}: the pad value must be a constant")
+            raise ConversionError(f"PADV2 op #{op.index} ({ctx.out_label(op)}): the pad value must be a constant "
+                                  "tensor; computing it at run time is not supported")
         params["pad_constant_value"] = float(np.asarray(value).reshape(-1)[0])
     ctx.emit_out(op, "Pad", [x], params, act=0)
 
@@ -125,9 +219,13 @@ def tile(ctx: TfliteContext, op: TflOp) -> None:
 
 @tflite_op("BROADCAST_TO")
 def broadcast_to(ctx: TfliteContext, op: TflOp) -> None:
+    """Tile after aligning ranks (numpy broadcasting: leading 1s), target from the shape input."""
     x = ctx.tensor(op.inputs[0])
-    shape = _out_shape(ctx, op)
+    shape = _ints(ctx.require_const(op, 1, "the target shape"))
     src = list(ctx.graph.tensors[x].shape)
+    if len(src) > len(shape) or any(s not in (1, d) for s, d in zip(src[::-1], shape[::-1])):
+        raise ConversionError(f"BROADCAST_TO op #{op.index} ({ctx.out_label(op)}): {src} does not broadcast "
+                              f"to {shape}")
     src = [1] * (len(shape) - len(src)) + src
     if len(src) != ctx.graph.tensors[x].rank:
         x = ctx.emit("Reshape", [x], None, {"shape": src}, name=f"{ctx.t(op.outputs[0]).name}.rank")[0]
@@ -175,12 +273,49 @@ def shape_(ctx: TfliteContext, op: TflOp) -> None:
 
 @tflite_op("GATHER")
 def gather(ctx: TfliteContext, op: TflOp) -> None:
-    if int(op.options.get("batch_dims", 0)):
-        raise ConversionError(f"GATHER op #{op.index}: batch_dims != 0 is not supported")
+    """Gather on ``axis``; with ``batch_dims`` it is a GatherNd of one index column (see _batched_gather).
+
+    LiteRT rejects negative indices at run time; QNN Gather counts them from the end.
+    """
     x = ctx.tensor(op.inputs[0])
     idx = ctx.tensor(op.inputs[1])
     rank = ctx.graph.tensors[x].rank
-    ctx.emit_out(op, "Gather", [x, idx], {"axis": int(op.options.get("axis", 0)) % rank}, act=0)
+    axis = int(op.options.get("axis", 0)) % rank
+    b = int(op.options.get("batch_dims", 0))
+    b = b + ctx.graph.tensors[idx].rank if b < 0 else b
+    if b:
+        _batched_gather(ctx, op, x, idx, axis, b)
+        return
+    ctx.emit_out(op, "Gather", [x, idx], {"axis": axis}, act=0)
+
+
+def _batched_gather(ctx: TfliteContext, op: TflOp, x: str, idx: str, axis: int, b: int) -> None:
+    """out[B, p_b..p_a-1, I, rest] = x[B, p_b..p_a-1, idx[B, I], rest] for b batch dims.
+
+    The gathered axis is moved right after the batch dims, GatherNd(batch_dims=b) reads one index per
+    position (indices reshaped to [..., 1]), and the dims between the batch and the axis are moved
+    back in front of the index dims.
+    """
+    base = ctx.t(op.outputs[0]).name
+    xs, ishape = list(ctx.graph.tensors[x].shape), list(ctx.graph.tensors[idx].shape)
+    if axis < b or xs[:b] != ishape[:b]:
+        raise ConversionError(f"GATHER op #{op.index} ({ctx.out_label(op)}): batch_dims {b} needs axis >= {b} and "
+                              f"matching batch dims (params {xs}, indices {ishape})")
+    if axis > b:
+        perm = list(range(b)) + [axis] + list(range(b, axis)) + list(range(axis + 1, len(xs)))
+        x = ctx.emit("Transpose", [x], None, {"perm": perm}, name=f"{base}.axis_first")[0]
+        ctx.like(x, op.inputs[0])
+    col = ctx.emit("Reshape", [idx], None, {"shape": ishape + [1]}, name=f"{base}.index_column")[0]
+    ctx.like(col, op.inputs[1])
+    if axis == b:
+        ctx.emit_out(op, "GatherNd", [x, col], {"batch_dims": b}, act=0)
+        return
+    g = ctx.emit("GatherNd", [x, col], None, {"batch_dims": b}, name=f"{base}.gathered")[0]
+    ctx.like(g, op.outputs[0])
+    n_mid, n_between = len(ishape) - b, axis - b          # I dims, then p_b..p_a-1, then the rest
+    perm = list(range(b)) + list(range(b + n_mid, b + n_mid + n_between)) + list(range(b, b + n_mid)) + \
+        list(range(b + n_mid + n_between, ctx.graph.tensors[g].rank))
+    ctx.emit_out(op, "Transpose", [g], {"perm": perm}, act=0)
 
 
 @tflite_op("GATHER_ND")

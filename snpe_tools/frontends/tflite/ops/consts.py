@@ -1,0 +1,74 @@
+"""Ops whose result is known at convert time because every shape is static: FILL, ZEROS_LIKE, RANK,
+RANGE, BROADCAST_ARGS.  They become constants (``ctx.consts``), which later ops read directly.
+
+FILL with a run-time value is the one exception: Reshape the scalar, then Tile it to the dims.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ....errors import ConversionError
+from ..context import TfliteContext
+from ..model import TflOp
+from ..registry import tflite_op
+
+
+def _ints(v) -> list[int]:
+    return [int(d) for d in np.asarray(v).reshape(-1)]
+
+
+def _out_dtype(ctx: TfliteContext, op: TflOp) -> np.dtype:
+    dt = ctx.t(op.outputs[0]).dtype
+    return {np.dtype(np.int64): np.dtype(np.int32), np.dtype(np.float64): np.dtype(np.float32)}.get(dt, dt)
+
+
+def _shape_of(ctx: TfliteContext, idx: int) -> tuple[int, ...]:
+    """Static shape of a TFLite tensor: a constant's, or the IR tensor's (free dims resolved by -d)."""
+    return ctx.const(idx).shape if ctx.is_const(idx) else ctx.graph.tensors[ctx.tensor(idx)].shape
+
+
+@tflite_op("FILL")
+def fill(ctx: TfliteContext, op: TflOp) -> None:
+    dims = _ints(ctx.require_const(op, 0, "the dims"))
+    if ctx.is_const(op.inputs[1]):
+        value = np.asarray(ctx.const(op.inputs[1])).reshape(-1)[0]
+        ctx.consts[op.outputs[0]] = np.full(dims, value, ctx.const(op.inputs[1]).dtype)
+        return
+    v = ctx.tensor(op.inputs[1])
+    one = ctx.emit("Reshape", [v], None, {"shape": [1] * len(dims)}, name=f"{ctx.t(op.outputs[0]).name}.scalar")[0]
+    ctx.like(one, op.inputs[1])
+    ctx.emit_out(op, "Tile", [one], {"multiples": dims}, act=0)
+
+
+@tflite_op("ZEROS_LIKE")
+def zeros_like(ctx: TfliteContext, op: TflOp) -> None:
+    ctx.consts[op.outputs[0]] = np.zeros(_shape_of(ctx, op.inputs[0]), _out_dtype(ctx, op))
+
+
+@tflite_op("RANK")
+def rank(ctx: TfliteContext, op: TflOp) -> None:
+    ctx.consts[op.outputs[0]] = np.asarray(len(_shape_of(ctx, op.inputs[0])), _out_dtype(ctx, op))
+
+
+@tflite_op("RANGE")
+def range_(ctx: TfliteContext, op: TflOp) -> None:
+    """start + k * delta below limit (TF semantics of tf.range; an empty range is an error here)."""
+    start, limit, delta = (np.asarray(ctx.require_const(op, k, what)).reshape(-1)[0]
+                           for k, what in enumerate(("start", "limit", "delta")))
+    values = np.arange(start, limit, delta).astype(_out_dtype(ctx, op))
+    if values.size == 0:
+        raise ConversionError(f"RANGE op #{op.index} ({ctx.out_label(op)}): the range is empty; a DLC tensor "
+                              "cannot have 0 elements")
+    ctx.consts[op.outputs[0]] = values
+
+
+@tflite_op("BROADCAST_ARGS")
+def broadcast_args(ctx: TfliteContext, op: TflOp) -> None:
+    a = _ints(ctx.require_const(op, 0, "shape s0"))
+    b = _ints(ctx.require_const(op, 1, "shape s1"))
+    try:
+        out = np.broadcast_shapes(tuple(a), tuple(b))
+    except ValueError:
+        raise ConversionError(f"BROADCAST_ARGS op #{op.index} ({ctx.out_label(op)}): shapes {a} and {b} do not "
+                              "broadcast") from None
+    ctx.consts[op.outputs[0]] = np.asarray(out, _out_dtype(ctx, op))
