@@ -293,6 +293,11 @@ def test_dry_run_and_signature_input_names(models, tmp_path, capsys):
     assert sig_name != tm.io_details(path)[0]["name"]
     dlc = _convert(path, tmp_path, "-d", sig_name, "1,96,96,3")
     assert read_dlc(dlc).graph.inputs == [tm.io_details(path)[0]["name"]]
+    # --input_layout declares the input's layout (channel-last ones only: TFLite tensors are NHWC)
+    g = read_dlc(_convert(path, tmp_path, "-l", sig_name, "NONTRIVIAL")).graph
+    assert g.tensors[g.inputs[0]].axis_format == "NONTRIVIAL"
+    with pytest.raises(Exception, match="channel-last"):
+        tflite_to_dlc(["-i", path, "-o", str(tmp_path / "l.dlc"), "-l", sig_name, "NCHW"])
 
 
 def test_report_conversion_times():

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...errors import ConversionError, UnsupportedOpError
+from ...ir import axis_format as af
 from ...ir.graph import Graph, InputInfo
 from ...runtime.fixed_point import run_op
 from .context import TfliteContext, encoding_of, tfl_format
@@ -142,7 +143,9 @@ def _declare_inputs(ctx: TfliteContext, sg: TflSubgraph, opts: TfliteOptions) ->
             continue
         if want is None and dtype not in (np.float32, np.int8, np.uint8, np.int16, np.int32, np.bool_):
             dtype = np.dtype(np.float32) if dtype in (np.float16, np.float64) else np.dtype(np.int32)
-        tensor = ctx.graph.add_input(t.name, shape, dtype, tfl_format(len(shape)), info)
+        layout = opts.input_layouts.get(t.name)
+        fmt = af.LAYOUT_NAMES[layout] if layout else tfl_format(len(shape))   # --input_layout declares it
+        tensor = ctx.graph.add_input(t.name, shape, dtype, fmt, info)
         if ctx.is_quantized(idx):
             tensor.encoding = encoding_of(t.quant, tensor.dtype)
         ctx.names[idx] = t.name
