@@ -194,3 +194,32 @@ def test_netron_rejects_corrupt_model_member(converted, tmp_path):
     proc = run_netron(str(bad))
     assert proc.returncode != 0, proc.stdout
     assert proc.stderr.strip()
+
+
+def test_netron_opens_a_quantized_dlc(tmp_path):
+    """Fixed-point tensors (sFxp_8 activations, per-channel sFxp_8 weights, sFxp_32 bias) open as Netron's qint types."""
+    from snpe_tools.dlc import Metadata, write_dlc
+    from snpe_tools.ir import axis_format as af
+    from snpe_tools.ir.graph import Encoding, Graph
+
+    g = Graph("quantized")
+    x = g.add_input("x", (1, 8, 8, 3), np.int8, af.NSC)
+    x.encoding = Encoding(8, 0.02, 0, -2.56, 2.54)
+    w = g.add_const("w", np.arange(3 * 3 * 3 * 4, dtype=np.int8).reshape(3, 3, 3, 4))
+    g.tensors[w].encoding = Encoding(8, 0.01, 0, -1.28, 1.27, axis=3,
+                                     channels=[(0.01 * (c + 1), 0, -1.28, 1.27) for c in range(4)])
+    b = g.add_const("b", np.arange(4, dtype=np.int32))
+    g.tensors[b].encoding = Encoding(32, 2e-4, 0, -4e5, 4e5, axis=0, channels=[(2e-4 * (c + 1), 0, -4e5, 4e5)
+                                                                               for c in range(4)])
+    g.add_op("Conv2d", ["x", w, b], ["y"], {"pad_amount": [[1, 1], [1, 1]]}, name="conv")
+    g.tensors["y"].encoding = Encoding(8, 0.05, 10, -5.9, 6.85)
+    g.outputs.append("y")
+    path = str(tmp_path / "q.dlc")
+    write_dlc(g, path, Metadata({}))
+    seen = open_with_netron(path)
+    graph = seen["graphs"][0]
+    assert graph["inputs"][0]["values"][0]["dtype"] == "qint8"
+    conv = graph["nodes"][0]
+    assert conv["type"] == "Conv2d" and conv["outputs"][0]["values"][0]["dtype"] == "qint8"
+    back = read_dlc(path).graph
+    assert back.tensors["y"].encoding.offset == 10 and len(back.tensors[w].encoding.channels) == 4
