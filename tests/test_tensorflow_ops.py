@@ -207,3 +207,13 @@ def test_keras_layer_zoo(tmp_path, flavour):
     counts = M.op_counts(dlc)
     assert counts["FullyConnected"] == 2 and counts["TransposeConv2d"] == 1 and "Transpose" not in counts
     assert counts.get("Batchnorm", 0) <= 1          # the one after the separable conv's ReLU cannot fold
+
+
+def test_standalone_space_to_batch_and_back(tmp_path):
+    """SpaceToBatchND / BatchToSpaceND that are not an atrous convolution map to QNN SpaceToBatch / BatchToSpace."""
+    def build(x):
+        s2b = tf.space_to_batch_nd(x, [2, 3], [[1, 1], [2, 0]])
+        b2s = tf.batch_to_space(tf.nn.relu(s2b), [2, 3], [[1, 1], [0, 2]])
+        return {"s2b": s2b, "b2s": b2s}
+    counts = _check(tmp_path, build, (2, 6, 7, 3))
+    assert counts["SpaceToBatch"] == 1 and counts["BatchToSpace"] == 1

@@ -227,3 +227,19 @@ def depth_space(ctx, layer):
     b = int(node.attr("block_size"))
     ctx.op(node.op, [ctx.tensor(node.inputs[0])], {"block_size": [b, b], "mode": 0}, out=f"{node.name}:0",
            name=layer.name)
+
+
+@tf_op("SpaceToBatchND", "BatchToSpaceND")
+def space_batch(ctx, layer):
+    """Standalone (not part of an atrous convolution): QNN SpaceToBatch / BatchToSpace on NHWC, 2 block dims."""
+    node = node_of_layer(ctx, layer)
+    block = ctx.require_const(layer, node.inputs[1], "the block shape").astype(int).reshape(-1).tolist()
+    amounts = ctx.require_const(layer, node.inputs[2], "the paddings/crops").astype(int).reshape(-1, 2).tolist()
+    if ctx.rank(node.inputs[0]) != 4 or len(block) != 2:
+        raise ConversionError(f"{node.op} '{node.name}': only 4-D NHWC inputs with 2 block dimensions are "
+                              "supported")
+    if node.op == "SpaceToBatchND":
+        qnn, params = "SpaceToBatch", {"block_shape": block, "pad_amount": amounts}
+    else:
+        qnn, params = "BatchToSpace", {"block_shape": block, "crops": amounts}
+    ctx.op(qnn, [ctx.tensor(node.inputs[0])], params, out=f"{node.name}:0", name=layer.name)
