@@ -88,6 +88,64 @@ class OnnxContext(EmitMixin):
                                name=node.name or node.output[0])
 
 
+class NodeBuilder:
+    """Emits the QNN ops of one ONNX node, with tensor and op names derived from the node.
+
+    An op that writes one of the node's own outputs takes the node's name; intermediate tensors and
+    ops get ``<output>.<tag>`` / ``<node>.<tag>`` names, made unique.
+    """
+
+    def __init__(self, ctx: OnnxContext, node: onnx.NodeProto) -> None:
+        self.ctx, self.node, self.n = ctx, node, node.name or node.output[0]
+
+    def dtype(self, t: str) -> np.dtype:
+        return self.ctx.graph.tensors[t].dtype
+
+    def shape(self, t: str) -> list[int]:
+        return list(self.ctx.graph.tensors[t].shape)
+
+    def op(self, qnn: str, ins: list[str], params: dict | None = None, tag: str = "", out: str | None = None,
+           n_out: int = 1) -> str:
+        return self.ops(qnn, ins, params, tag, [out] if out else None, n_out)[0]
+
+    def ops(self, qnn, ins, params=None, tag="", outs=None, n_out=1) -> list[str]:
+        if outs is None:
+            outs = [self.ctx.graph.unique_name(f"{self.node.output[0]}.{tag or qnn.lower()}{'' if n_out == 1 else i}")
+                    for i in range(n_out)]
+        name = self.n if outs[0] in self.node.output else self.ctx.graph.unique_name(f"{self.n}.{tag or qnn.lower()}")
+        return self.ctx.emit(qnn, ins, outs, params, name=name)
+
+    def const(self, tag: str, value, dtype=None) -> str:
+        arr = np.asarray(value, dtype=dtype)
+        if dtype is not None and arr.dtype.itemsize == 8 and arr.dtype.kind in "iu":
+            # operand of a 64-bit graph tensor (uint64 inputs stay 64-bit): keep its type, no narrowing
+            return self.ctx.graph.add_const(f"{self.n}.{tag}", arr)
+        return self.ctx.add_const(f"{self.n}.{tag}", arr)
+
+    def reshape(self, x: str, shape, tag: str = "reshape", out: str | None = None) -> str:
+        shape = [int(d) for d in shape]
+        if out is None and shape == self.shape(x):
+            return x
+        return self.op("Reshape", [x], {"shape": shape}, tag, out)
+
+    def transpose(self, x: str, perm, tag: str = "t", out: str | None = None) -> str:
+        perm = [int(p) for p in perm]
+        if out is None and perm == list(range(len(perm))):
+            return x
+        return self.op("Transpose", [x], {"perm": perm}, tag, out)
+
+    def int32(self, x: str, tag: str) -> str:
+        from ...ir import dtypes as qd
+
+        return x if self.dtype(x) == np.int32 else self.op("Cast", [x], {"to": qd.INT_32}, tag)
+
+    def finish(self, x: str, out: str | None = None) -> None:
+        """Make ``x`` the node's output (an alias when no op wrote it)."""
+        out = out or self.node.output[0]
+        if x != out:
+            self.ctx.alias(out, x)
+
+
 def attrs(node: onnx.NodeProto) -> dict[str, Any]:
     """Node attributes as python values (tensors become numpy arrays)."""
     out = {}

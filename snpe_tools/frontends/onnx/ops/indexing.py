@@ -33,7 +33,7 @@ import onnx
 from ....errors import ConversionError
 from ....ir import dtypes as qd
 from ...emit import narrow
-from ..context import OnnxContext, attrs
+from ..context import NodeBuilder, OnnxContext, attrs
 from ..registry import get_translator, onnx_op
 
 _REDUCTIONS = {"none": 0, "add": 1, "mul": 2, "max": 3}
@@ -57,62 +57,13 @@ def _has(node, idx: int) -> bool:
     return len(node.input) > idx and bool(node.input[idx])
 
 
-class _Builder:
-    """Emits the QNN ops of one ONNX node with derived tensor/op names."""
-
-    def __init__(self, ctx: OnnxContext, node) -> None:
-        self.ctx, self.node, self.n = ctx, node, _name(node)
-
-    def dtype(self, t: str) -> np.dtype:
-        return self.ctx.graph.tensors[t].dtype
-
-    def shape(self, t: str) -> list[int]:
-        return list(self.ctx.graph.tensors[t].shape)
-
-    def op(self, qnn: str, ins: list[str], params: dict | None = None, tag: str = "", out: str | None = None,
-           n_out: int = 1) -> str:
-        return self.ops(qnn, ins, params, tag, [out] if out else None, n_out)[0]
-
-    def ops(self, qnn, ins, params=None, tag="", outs=None, n_out=1) -> list[str]:
-        if outs is None:
-            outs = [self.ctx.graph.unique_name(f"{self.node.output[0]}.{tag or qnn.lower()}{'' if n_out == 1 else i}")
-                    for i in range(n_out)]
-        name = self.n if outs[0] in self.node.output else self.ctx.graph.unique_name(f"{self.n}.{tag or qnn.lower()}")
-        return self.ctx.emit(qnn, ins, outs, params, name=name)
-
-    def const(self, tag: str, value, dtype=None) -> str:
-        arr = np.asarray(value, dtype=dtype)
-        if dtype is not None and arr.dtype.itemsize == 8 and arr.dtype.kind in "iu":
-            # operand of a 64-bit graph tensor (uint64 inputs stay 64-bit): keep its type, no narrowing
-            return self.ctx.graph.add_const(f"{self.n}.{tag}", arr)
-        return self.ctx.add_const(f"{self.n}.{tag}", arr)
-
-    def reshape(self, x: str, shape, tag: str = "reshape", out: str | None = None) -> str:
-        shape = [int(d) for d in shape]
-        if out is None and shape == self.shape(x):
-            return x
-        return self.op("Reshape", [x], {"shape": shape}, tag, out)
-
-    def transpose(self, x: str, perm, tag: str = "t", out: str | None = None) -> str:
-        perm = [int(p) for p in perm]
-        if out is None and perm == list(range(len(perm))):
-            return x
-        return self.op("Transpose", [x], {"perm": perm}, tag, out)
-
-    def finish(self, x: str, out: str | None = None) -> None:
-        """Make ``x`` the node's output (an alias when no op wrote it)."""
-        out = out or self.node.output[0]
-        if x != out:
-            self.ctx.alias(out, x)
-
-
 def _axis(node, axis: int, rank: int, what: str = "axis") -> int:
     if not -rank <= axis < rank:
         raise _fail(node, f"{what} {axis} is out of range for a rank-{rank} input")
     return axis + rank if axis < 0 else axis
 
 
-def _order_flip(b: _Builder, x: str, tag: str) -> str:
+def _order_flip(b: NodeBuilder, x: str, tag: str) -> str:
     """An order-reversing involution that never overflows: -x, -1-x (signed), MAX-x (unsigned)."""
     dt = b.dtype(x)
     if np.issubdtype(dt, np.floating):
@@ -134,7 +85,7 @@ def _reduction(node, allowed) -> str:
 # ---- scatter / gather ------------------------------------------------------------------------
 @onnx_op("ScatterElements", "Scatter")
 def scatter_elements(ctx: OnnxContext, node) -> None:
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     data, idx, upd = (ctx.tensor(i) for i in node.input[:3])
     ds, is_, us = b.shape(data), b.shape(idx), b.shape(upd)
     rank = len(ds)
@@ -156,7 +107,7 @@ def scatter_elements(ctx: OnnxContext, node) -> None:
 
 @onnx_op("ScatterND")
 def scatter_nd(ctx: OnnxContext, node) -> None:
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     data, idx, upd = (ctx.tensor(i) for i in node.input[:3])
     ds, is_, us = b.shape(data), b.shape(idx), b.shape(upd)
     red = _reduction(node, ("none", "add", "mul", "max", "min"))
@@ -199,7 +150,7 @@ def scatter_nd(ctx: OnnxContext, node) -> None:
 
 @onnx_op("GatherND")
 def gather_nd(ctx: OnnxContext, node) -> None:
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     data, idx = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
     ds, is_ = b.shape(data), b.shape(idx)
     bd = int(attrs(node).get("batch_dims", 0))
@@ -212,7 +163,7 @@ def gather_nd(ctx: OnnxContext, node) -> None:
 # ---- sorting / cumulative ----------------------------------------------------------------------
 @onnx_op("TopK")
 def top_k(ctx: OnnxContext, node) -> None:
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     a = attrs(node)
     x = ctx.tensor(node.input[0])
     shape = b.shape(x)
@@ -243,7 +194,7 @@ def top_k(ctx: OnnxContext, node) -> None:
 def _cumulative(ctx: OnnxContext, node, scan) -> None:
     """``scan(b, x, axis, out)`` emits the scan along one static axis.  A run-time axis (the output shape
     does not depend on it) scans along every axis and selects the result whose axis matches."""
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     x = ctx.tensor(node.input[0])
     rank = len(b.shape(x))
     if rank == 0:
@@ -272,7 +223,7 @@ def cum_sum(ctx: OnnxContext, node) -> None:
     a = attrs(node)
     params = {"exclusive": bool(int(a.get("exclusive", 0))), "reverse": bool(int(a.get("reverse", 0)))}
 
-    def scan(b: _Builder, x: str, axis: int, out: str | None) -> str:
+    def scan(b: NodeBuilder, x: str, axis: int, out: str | None) -> str:
         return b.op("CumulativeSum", [x], dict(params, axis=axis), f"cumsum{axis}", out=out)
 
     _cumulative(ctx, node, scan)
@@ -285,7 +236,7 @@ def cum_prod(ctx: OnnxContext, node) -> None:
     reverse = bool(int(a.get("reverse", 0)))
     exclusive = bool(int(a.get("exclusive", 0)))
 
-    def scan(b: _Builder, x: str, axis: int, out: str | None) -> str:
+    def scan(b: NodeBuilder, x: str, axis: int, out: str | None) -> str:
         shape = b.shape(x)
         rank, n = len(shape), shape[axis]
 
@@ -313,7 +264,7 @@ def cum_prod(ctx: OnnxContext, node) -> None:
 # ---- one-hot / triangular / einsum -------------------------------------------------------------
 @onnx_op("OneHot")
 def one_hot(ctx: OnnxContext, node) -> None:
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     idx = ctx.tensor(node.input[0])
     rank = len(b.shape(idx))
     depth_v = np.asarray(ctx.require_const(node, 1, "depth")).reshape(-1)
@@ -361,7 +312,7 @@ def one_hot(ctx: OnnxContext, node) -> None:
 
 @onnx_op("Trilu")
 def trilu(ctx: OnnxContext, node) -> None:
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     x = ctx.tensor(node.input[0])
     shape = b.shape(x)
     if len(shape) < 2:
@@ -433,7 +384,7 @@ def _einsum_terms(node, eq: str, ranks: list[int]) -> tuple[list[list[str]], lis
 
 @onnx_op("Einsum")
 def einsum(ctx: OnnxContext, node) -> None:
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     eq = _str(attrs(node).get("equation"), "")
     xs = [ctx.tensor(i) for i in node.input if i]
     terms, out_term = _einsum_terms(node, eq, [len(b.shape(x)) for x in xs])
@@ -463,7 +414,7 @@ def einsum(ctx: OnnxContext, node) -> None:
     b.finish(x)
 
 
-def _einsum_diagonals(b: _Builder, x: str, t: list[str], tag: str) -> tuple[str, list[str]]:
+def _einsum_diagonals(b: NodeBuilder, x: str, t: list[str], tag: str) -> tuple[str, list[str]]:
     """Collapse repeated letters of one operand to their diagonal."""
     step = 0
     while len(set(t)) != len(t):
@@ -485,7 +436,7 @@ def _einsum_diagonals(b: _Builder, x: str, t: list[str], tag: str) -> tuple[str,
     return x, t
 
 
-def _einsum_sum(b: _Builder, x: str, t: list[str], letters: list[str], tag: str) -> tuple[str, list[str]]:
+def _einsum_sum(b: NodeBuilder, x: str, t: list[str], letters: list[str], tag: str) -> tuple[str, list[str]]:
     if not letters:
         return x, t
     axes = [t.index(c) for c in letters]
@@ -493,7 +444,7 @@ def _einsum_sum(b: _Builder, x: str, t: list[str], letters: list[str], tag: str)
     return x, [c for c in t if c not in letters]
 
 
-def _einsum_pair(b: _Builder, lhs, rhs, keep: set[str], tag: str) -> tuple[str, list[str]]:
+def _einsum_pair(b: NodeBuilder, lhs, rhs, keep: set[str], tag: str) -> tuple[str, list[str]]:
     (xa, ta), (xb, tb) = lhs, rhs
     sa, sb = dict(zip(ta, b.shape(xa))), dict(zip(tb, b.shape(xb)))
     common = [c for c in ta if c in tb]
@@ -527,7 +478,7 @@ def _einsum_pair(b: _Builder, lhs, rhs, keep: set[str], tag: str) -> tuple[str, 
 
 
 # ---- bitwise ------------------------------------------------------------------------------------
-def _require_int(b: _Builder, x: str) -> np.dtype:
+def _require_int(b: NodeBuilder, x: str) -> np.dtype:
     dt = b.dtype(x)
     if not np.issubdtype(dt, np.integer):
         raise _fail(b.node, f"input type {dt} is not supported (integer types only)")
@@ -536,7 +487,7 @@ def _require_int(b: _Builder, x: str) -> np.dtype:
 
 @onnx_op("BitwiseNot")
 def bitwise_not(ctx: OnnxContext, node) -> None:
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     x = ctx.tensor(node.input[0])
     dt = _require_int(b, x)
     c = -1 if np.issubdtype(dt, np.signedinteger) else np.iinfo(dt).max
@@ -545,7 +496,7 @@ def bitwise_not(ctx: OnnxContext, node) -> None:
 
 @onnx_op("BitShift")
 def bit_shift(ctx: OnnxContext, node) -> None:
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     direction = _str(attrs(node).get("direction"), "")
     if direction not in ("LEFT", "RIGHT"):
         raise _fail(node, f"direction '{direction}' must be LEFT or RIGHT")
@@ -580,7 +531,7 @@ def bit_shift(ctx: OnnxContext, node) -> None:
 
 
 # ---- losses -------------------------------------------------------------------------------------
-def _nll(b: _Builder, logp: str, target: str, weight: str | None, ignore: int | None, reduction: str,
+def _nll(b: NodeBuilder, logp: str, target: str, weight: str | None, ignore: int | None, reduction: str,
          out: str) -> None:
     """ONNX NegativeLogLikelihoodLoss on log-probabilities ``logp`` [N, C, d...] (function-body semantics)."""
     shape = b.shape(logp)
@@ -638,14 +589,14 @@ def _loss_args(ctx: OnnxContext, node) -> tuple[str | None, int | None, str]:
 
 @onnx_op("NegativeLogLikelihoodLoss")
 def nll_loss(ctx: OnnxContext, node) -> None:
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     weight, ignore, reduction = _loss_args(ctx, node)
     _nll(b, ctx.tensor(node.input[0]), ctx.tensor(node.input[1]), weight, ignore, reduction, node.output[0])
 
 
 @onnx_op("SoftmaxCrossEntropyLoss")
 def softmax_cross_entropy(ctx: OnnxContext, node) -> None:
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     weight, ignore, reduction = _loss_args(ctx, node)
     x = ctx.tensor(node.input[0])
     if len(b.shape(x)) < 2:
@@ -658,7 +609,7 @@ def softmax_cross_entropy(ctx: OnnxContext, node) -> None:
 # ---- static-index selections --------------------------------------------------------------------
 @onnx_op("Compress")
 def compress(ctx: OnnxContext, node) -> None:
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     cond = np.asarray(ctx.require_const(node, 1, "condition")).astype(bool).reshape(-1)
     x = ctx.tensor(node.input[0])
     shape = b.shape(x)
@@ -682,7 +633,7 @@ def compress(ctx: OnnxContext, node) -> None:
 
 @onnx_op("ReverseSequence")
 def reverse_sequence(ctx: OnnxContext, node) -> None:
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     a = attrs(node)
     x = ctx.tensor(node.input[0])
     shape = b.shape(x)
@@ -714,7 +665,7 @@ def reverse_sequence(ctx: OnnxContext, node) -> None:
 @onnx_op("Shrink")
 def shrink(ctx: OnnxContext, node) -> None:
     """x + bias where x < -lambd, x - bias where x > lambd, 0 elsewhere."""
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     a = attrs(node)
     lambd, bias = float(a.get("lambd", 0.5)), float(a.get("bias", 0.0))
     x = ctx.tensor(node.input[0])
@@ -745,7 +696,7 @@ def shrink(ctx: OnnxContext, node) -> None:
 @onnx_op("MeanVarianceNormalization")
 def mean_variance_normalization(ctx: OnnxContext, node) -> None:
     """(x - E[x]) / (sqrt(E[(x - E[x])^2]) + 1e-9) over ``axes`` (the ONNX function's epsilon)."""
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     x = ctx.tensor(node.input[0])
     dt = b.dtype(x)
     if not np.issubdtype(dt, np.floating):
@@ -794,7 +745,7 @@ def range_(ctx: OnnxContext, node) -> None:
 def tensor_scatter(ctx: OnnxContext, node) -> None:
     """present = past with ``update`` written along ``axis`` from ``write_indices[batch]`` on (modulo the
     cache length in circular mode): ScatterElements with indices ``write_index + arange(seq)``."""
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     a = attrs(node)
     past, upd = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
     ps, us = b.shape(past), b.shape(upd)

@@ -32,7 +32,7 @@ from ....errors import ConversionError
 from ....ir import axis_format as af
 from ....ir import dtypes as qd
 from ....ops.scatter import REDUCTION_ADD, REDUCTION_NONE
-from ..context import OnnxContext, attrs
+from ..context import NodeBuilder, OnnxContext, attrs
 from ..registry import onnx_op
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float16))
@@ -50,41 +50,6 @@ def _str(v, default: str) -> str:
     if v is None:
         return default
     return v.decode() if isinstance(v, bytes) else str(v)
-
-
-class _Emit:
-    """Emits the QNN ops of one ONNX node, with tensor/op names derived from the node."""
-
-    def __init__(self, ctx: OnnxContext, node: onnx.NodeProto) -> None:
-        self.ctx, self.node, self.n = ctx, node, _name(node)
-
-    def shape(self, t: str) -> list[int]:
-        return list(self.ctx.graph.tensors[t].shape)
-
-    def dtype(self, t: str) -> np.dtype:
-        return self.ctx.graph.tensors[t].dtype
-
-    def op(self, qnn: str, ins: list[str], params: dict | None = None, tag: str = "", out: str | None = None) -> str:
-        """Add one op; ``out`` names the node's own output, else a derived temporary is used."""
-        tag = tag or qnn.lower()
-        dst = out or self.ctx.graph.unique_name(f"{self.node.output[0]}.{tag}")
-        name = self.n if out in self.node.output else self.ctx.graph.unique_name(f"{self.n}.{tag}")
-        return self.ctx.emit(qnn, ins, [dst], params, name=name)[0]
-
-    def const(self, tag: str, value, dtype=None) -> str:
-        return self.ctx.add_const(f"{self.n}.{tag}", np.asarray(value, dtype=dtype))
-
-    def reshape(self, x: str, shape, tag: str = "reshape", out: str | None = None) -> str:
-        shape = [int(d) for d in shape]
-        if out is None and shape == self.shape(x):
-            return x
-        return self.op("Reshape", [x], {"shape": shape}, tag, out)
-
-    def transpose(self, x: str, perm, tag: str = "t") -> str:
-        return self.op("Transpose", [x], {"perm": [int(p) for p in perm]}, tag)
-
-    def int32(self, x: str, tag: str) -> str:
-        return x if self.dtype(x) == np.int32 else self.op("Cast", [x], {"to": qd.INT_32}, tag)
 
 
 def _ints(node: onnx.NodeProto, a: dict, key: str, default: list[int], n: int) -> list[int]:
@@ -162,7 +127,7 @@ def _roi_geometry(ctx: OnnxContext, node: onnx.NodeProto) -> _RoiGeometry:
 
 @onnx_op("RoiAlign")
 def roi_align(ctx: OnnxContext, node: onnx.NodeProto) -> None:
-    e = _Emit(ctx, node)
+    e = NodeBuilder(ctx, node)
     if len(node.input) < 3 or not all(node.input[:3]):
         raise _fail(node, "inputs X, rois and batch_indices are required")
     x, rois, idx = (ctx.tensor(i) for i in node.input[:3])
@@ -198,7 +163,7 @@ def _max_grids(ctx: OnnxContext, node: onnx.NodeProto, geo: _RoiGeometry,
     return geo.adaptive_grids(np.asarray(ctx.consts[name]).astype(dtype))
 
 
-def _max_axis_taps(e: _Emit, start: str, size: str, out: int, grids: np.ndarray, length: int,
+def _max_axis_taps(e: NodeBuilder, start: str, size: str, out: int, grids: np.ndarray, length: int,
                    tag: str) -> tuple[dict[str, str], int]:
     """Bilinear taps of one axis' samples, each ``[R, out, G]`` (and ``G``), in ONNX's float32 order.
 
@@ -242,7 +207,7 @@ def _max_axis_taps(e: _Emit, start: str, size: str, out: int, grids: np.ndarray,
     return taps, big
 
 
-def _roi_boxes(e: _Emit, rois: str, geo: _RoiGeometry) -> tuple[str, str, str, str]:
+def _roi_boxes(e: NodeBuilder, rois: str, geo: _RoiGeometry) -> tuple[str, str, str, str]:
     """Feature-map ``x1, y1`` and roi ``width, height`` (each ``[R, 1]``): ``rois * scale`` (minus 0.5
     for half_pixel); output_half_pixel grows malformed rois to at least 1x1 (legacy Detectron)."""
     dt, n_roi = e.dtype(rois), e.shape(rois)[0]
@@ -260,7 +225,7 @@ def _roi_boxes(e: _Emit, rois: str, geo: _RoiGeometry) -> tuple[str, str, str, s
     return x1, y1, sizes[0], sizes[1]
 
 
-def _roi_align_max(e: _Emit, x: str, rois: str, idx: str, geo: _RoiGeometry,
+def _roi_align_max(e: NodeBuilder, x: str, rois: str, idx: str, geo: _RoiGeometry,
                    grids: tuple[np.ndarray, np.ndarray]) -> None:
     """ONNX RoiAlign mode 'max': per bin, the largest ``weight * value`` over all samples and their four
     bilinear corners (out-of-range samples give 0, a bin without samples 0).
@@ -329,7 +294,7 @@ def col2im_positions(image: list[int], block: list[int], strides: list[int], pad
 
 @onnx_op("Col2Im")
 def col2im(ctx: OnnxContext, node: onnx.NodeProto) -> None:
-    e = _Emit(ctx, node)
+    e = NodeBuilder(ctx, node)
     a = attrs(node)
     x = ctx.tensor(node.input[0])
     image = [int(v) for v in np.asarray(ctx.require_const(node, 1, "image_shape")).reshape(-1)]
@@ -365,7 +330,7 @@ def col2im(ctx: OnnxContext, node: onnx.NodeProto) -> None:
 # ---- MaxUnpool ---------------------------------------------------------------------------------
 @onnx_op("MaxUnpool")
 def max_unpool(ctx: OnnxContext, node: onnx.NodeProto) -> None:
-    e = _Emit(ctx, node)
+    e = NodeBuilder(ctx, node)
     a = attrs(node)
     x, ind = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
     xs = e.shape(x)
@@ -405,7 +370,7 @@ def max_unpool(ctx: OnnxContext, node: onnx.NodeProto) -> None:
 # ---- SwiGLU ------------------------------------------------------------------------------------
 @onnx_op("SwiGLU")
 def swiglu(ctx: OnnxContext, node: onnx.NodeProto) -> None:
-    e = _Emit(ctx, node)
+    e = NodeBuilder(ctx, node)
     gate, value = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
     if e.shape(gate) != e.shape(value):
         raise _fail(node, f"A {e.shape(gate)} and B {e.shape(value)} must have the same shape (SwiGLU does "
