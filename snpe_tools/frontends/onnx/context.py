@@ -30,6 +30,8 @@ class OnnxContext(EmitMixin):
         self.consts: dict[str, np.ndarray] = {}
         self.source_formats: dict[str, str] = {}
         self.aliases: dict[str, str] = {}
+        # set by the converter: translate one (sub)graph node (used by control-flow translators)
+        self.translate_node: Any = None
 
     def alias(self, out: str, src: str) -> None:
         """``out`` is the same value as ``src`` (Identity, Dropout): no op is emitted."""

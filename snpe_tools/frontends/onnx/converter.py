@@ -234,6 +234,18 @@ def _fold(node: onnx.NodeProto, ctx: OnnxContext, model: onnx.ModelProto) -> boo
     return True
 
 
+def translate_node(ctx: OnnxContext, node: onnx.NodeProto, model: onnx.ModelProto) -> None:
+    """Fold the node if its inputs are constant, else emit it with its translator.  Control-flow
+    translators call back here (``ctx.translate_node``) for the nodes of the subgraphs they unroll."""
+    if _fold(node, ctx, model):
+        return
+    translator = get_translator(node.op_type)
+    if translator is None:  # only reachable if folding failed on a const-only unsupported op
+        raise UnsupportedOpError(f"1 node(s) use op types the converter does not support: "
+                                 f"{node.op_type} x1 ({node.name or node.output[0]})")
+    translator(ctx, node)
+
+
 def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
     model = load_model(path, map_external=True)
     base = os.path.dirname(os.path.abspath(path))
@@ -272,14 +284,9 @@ def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
         graph.add_input(vi.name, shape, dtype, fmt, info)
         ctx.source_formats[vi.name] = fmt
 
+    ctx.translate_node = lambda node: translate_node(ctx, node, model)
     for node in model.graph.node:
-        if _fold(node, ctx, model):
-            continue
-        translator = get_translator(node.op_type)
-        if translator is None:  # only reachable if folding failed on a const-only unsupported op
-            raise UnsupportedOpError(f"1 node(s) use op types the converter does not support: "
-                                     f"{node.op_type} x1 ({node.name or node.output[0]})")
-        translator(ctx, node)
+        translate_node(ctx, node, model)
 
     outputs = opts.out_names or [o.name for o in model.graph.output]
     for name in outputs:
