@@ -157,18 +157,23 @@ def test_sparse_weights_are_densified(models, tmp_path):
                                rtol=1e-3, atol=1e-4)
 
 
-def test_int8_net_run_takes_float_files(models, tmp_path):
-    """snpe-net-run quantizes float32 input files with the input's encoding and writes float outputs."""
-    path = models[("mobilenetv2", "int8")]
-    dlc = _convert(path, tmp_path)
-    x, xq = _input(path)
-    raw = tmp_path / "in.raw"
+def _net_run(dlc: str, x: np.ndarray, tmp_path) -> np.ndarray:
+    """snpe-net-run on one float32 raw file; the first output as written (float32, flat)."""
+    raw = tmp_path / "input.raw"
     x.tofile(raw)
     (tmp_path / "list.txt").write_text(f"{raw}\n")
     run_tool("snpe-net-run", "--container", dlc, "--input_list", str(tmp_path / "list.txt"),
              "--output_dir", str(tmp_path / "out"))
     g = read_dlc(dlc).graph
-    out = np.fromfile(tmp_path / "out" / "Result_0" / (g.outputs[0] + ".raw"), np.float32)
+    return np.fromfile(tmp_path / "out" / "Result_0" / (g.outputs[0] + ".raw"), np.float32)
+
+
+def test_int8_net_run_takes_float_files(models, tmp_path):
+    """snpe-net-run quantizes float32 input files with the input's encoding and writes float outputs."""
+    path = models[("mobilenetv2", "int8")]
+    dlc = _convert(path, tmp_path)
+    x, xq = _input(path)
+    out = _net_run(dlc, x, tmp_path)
     ref = tm.litert_run(path, xq).astype(np.float32).reshape(-1)
     _, outd = tm.io_details(path)
     scale, zp = outd["quantization"]
@@ -197,14 +202,9 @@ def test_seed_command_line(models, tmp_path):
              "--output_path", dlc)
     TIMES["inceptionv3 seed command (subprocess)"] = time.perf_counter() - t0
     x, _ = _input(path)
-    raw = tmp_path / "input.raw"
-    x.tofile(raw)
-    (tmp_path / "list.txt").write_text(f"{raw}\n")
-    run_tool("snpe-net-run", "--container", dlc, "--input_list", str(tmp_path / "list.txt"),
-             "--output_dir", str(tmp_path / "out"))
+    out = _net_run(dlc, x, tmp_path)
     g = read_dlc(dlc).graph
     assert g.inputs == ["input"] and g.tensors["input"].shape == (1, 299, 299, 3)
-    out = np.fromfile(tmp_path / "out" / "Result_0" / (g.outputs[0] + ".raw"), np.float32)
     np.testing.assert_allclose(out, tm.litert_run(path, x).reshape(-1), rtol=1e-3, atol=1e-4)
     assert "Transpose" not in count_ops(dlc)
     meta = read_dlc(dlc).metadata
