@@ -1,8 +1,7 @@
-"""Pure data rearrangements built from QNN Pad / Reshape / Transpose / StridedSlice / Select / GatherElements.
-
-SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND, REVERSE_V2, REVERSE_SEQUENCE, MATRIX_DIAG and MATRIX_SET_DIAG
-have no QNN op of their own but are exact index permutations (or selections), so quantized tensors
-keep their encoding through every step and no value is recomputed.
+"""Pure data rearrangements: SPACE_TO_BATCH_ND / BATCH_TO_SPACE_ND (QNN SpaceToBatch / BatchToSpace for 4-D
+NHWC tensors with two block dims; other ranks built from Pad / Reshape / Transpose / StridedSlice), and
+REVERSE_V2, REVERSE_SEQUENCE, MATRIX_DIAG, MATRIX_SET_DIAG, which have no QNN op of their own.  All are exact
+index permutations (or selections), so quantized tensors keep their encoding and no value is recomputed.
 """
 from __future__ import annotations
 
@@ -44,6 +43,9 @@ def space_to_batch_nd(ctx: TfliteContext, op: TflOp) -> None:
     block = _ints(ctx.require_const(op, 1, "block_shape"))
     pads = np.asarray(ctx.require_const(op, 2, "the paddings"), np.int64).reshape(-1, 2).tolist()
     m = len(block)
+    if len(shape) == 4 and m == 2:
+        ctx.emit_out(op, "SpaceToBatch", [x], {"block_shape": block, "pad_amount": pads}, act=0)
+        return
     padded = [shape[0]] + [shape[1 + i] + pads[i][0] + pads[i][1] for i in range(m)] + shape[1 + m:]
     if any(padded[1 + i] % b for i, b in enumerate(block)):
         raise _fail(ctx, op, f"padded spatial dims {padded[1:1 + m]} are not multiples of the block {block}")
@@ -70,6 +72,9 @@ def batch_to_space_nd(ctx: TfliteContext, op: TflOp) -> None:
     block = _ints(ctx.require_const(op, 1, "block_shape"))
     crops = np.asarray(ctx.require_const(op, 2, "the crops"), np.int64).reshape(-1, 2).tolist()
     m, nb = len(block), int(np.prod(block))
+    if len(shape) == 4 and m == 2:
+        ctx.emit_out(op, "BatchToSpace", [x], {"block_shape": block, "crops": crops}, act=0)
+        return
     if shape[0] % nb:
         raise _fail(ctx, op, f"batch {shape[0]} is not a multiple of the block size {nb}")
     n, spatial, rest = shape[0] // nb, shape[1:1 + m], shape[1 + m:]
