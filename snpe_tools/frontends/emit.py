@@ -31,14 +31,18 @@ class EmitMixin:
 
     graph: Graph
 
+    def default_format(self, rank: int) -> str:
+        """Axis format of a new op output of this rank: the source framework's order (channel-first here)."""
+        return af.onnx_default(rank)
+
     def emit(self, type_: str, inputs: list[str], outputs: list[str] | None = None,
              params: dict[str, Any] | None = None, name: str | None = None,
              fmt: str | None = None) -> list[str]:
-        """Add a QNN op; outputs get the channel-first default format of their rank unless ``fmt``."""
+        """Add a QNN op; outputs get the source framework's default format of their rank unless ``fmt``."""
         op = self.graph.add_op(type_, inputs, outputs, params, name=name)
         for o in op.outputs:
             t = self.graph.tensors[o]
-            t.axis_format = fmt or af.onnx_default(t.rank)
+            t.axis_format = fmt or self.default_format(t.rank)
         return op.outputs
 
     def transpose(self, x: str, perm: tuple[int, ...], out: str | None = None, fmt: str | None = None) -> str:

@@ -33,6 +33,11 @@ LAYOUT_NAMES = {
 }
 
 
+def channel_last_default(rank: int) -> str:
+    """Default source format of a tensor of this rank in an already spatial-last framework (TF, TFLite)."""
+    return {1: ANY, 2: NF, 3: NFC, 4: NSC, 5: NDHWC}.get(rank, NONTRIVIAL)
+
+
 def onnx_default(rank: int) -> str:
     """Default source format of an ONNX tensor of this rank (channel-first family)."""
     return {1: ANY, 2: NF, 3: NCF, 4: NCS, 5: NCDHW}.get(rank, NONTRIVIAL)

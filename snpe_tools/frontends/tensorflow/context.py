@@ -18,11 +18,6 @@ from .layers import Layer
 from .model import TFModel, node_of
 
 
-def tf_format(rank: int) -> str:
-    """TensorFlow's (already spatial-last) source order for a tensor of this rank."""
-    return {1: af.ANY, 2: af.NF, 3: af.NFC, 4: af.NSC, 5: af.NDHWC}.get(rank, af.NONTRIVIAL)
-
-
 class TFContext(EmitMixin):
     def __init__(self, graph: Graph, model: TFModel, aliases: dict[str, str],
                  shapes: dict[str, tuple[int, ...]] | None = None) -> None:
@@ -92,7 +87,7 @@ class TFContext(EmitMixin):
             ir_out = self.graph.unique_name(f"{name or type_}_tmp")
         op = self.graph.add_op(type_, inputs, [ir_out], params, name=name or (out or ir_out))
         for o in op.outputs:
-            self.graph.tensors[o].axis_format = tf_format(self.graph.tensors[o].rank)
+            self.graph.tensors[o].axis_format = af.channel_last_default(self.graph.tensors[o].rank)
         if out is not None:
             self.produced[out] = ir_out
         return ir_out
@@ -104,7 +99,7 @@ class TFContext(EmitMixin):
             o or f"{name}_out{i}") for i, o in enumerate(outs)]
         op = self.graph.add_op(type_, inputs, names, params, name=name)
         for o, tf_name in zip(op.outputs, outs):
-            self.graph.tensors[o].axis_format = tf_format(self.graph.tensors[o].rank)
+            self.graph.tensors[o].axis_format = af.channel_last_default(self.graph.tensors[o].rank)
             if tf_name is not None:
                 self.produced[tf_name] = o
         return op.outputs

@@ -11,7 +11,7 @@ import numpy as np
 from ...errors import ConversionError, UnsupportedOpError
 from ...ir import axis_format as af
 from ...ir.graph import Graph, InputInfo
-from .context import TFContext, tf_format
+from .context import TFContext
 from .layers import Resolution, resolve
 from .loader import load
 from .model import TFModel, node_of
@@ -100,7 +100,7 @@ def convert_tensorflow(path: str, opts: TFOptions) -> Graph:
         dtype = _DTYPES[dt] if dt else model.dtype(t)
         if np.dtype(dtype) == np.int64:
             dtype = np.int32
-        fmt = af.LAYOUT_NAMES.get(opts.input_layouts.get(given, opts.input_layouts.get(real, "")), tf_format(len(dims)))
+        fmt = af.LAYOUT_NAMES.get(opts.input_layouts.get(given, opts.input_layouts.get(real, "")), af.channel_last_default(len(dims)))
         enc = opts.input_encodings.get(given, opts.input_encodings.get(real, ("bgr", "bgr")))
         itype = opts.input_types.get(given, opts.input_types.get(real, "default"))
         graph.add_input(t, dims, dtype, fmt, InputInfo(itype, *enc))

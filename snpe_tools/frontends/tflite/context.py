@@ -20,12 +20,7 @@ from ...ir.graph import Encoding, Graph
 from ..emit import EmitMixin, narrow
 from .model import QuantParams, TflOp, TflSubgraph, TflTensor
 
-_FORMATS = {5: af.NDHWC, 4: af.NSC, 3: af.NFC, 2: af.NF}
 ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_TANH, ACT_SIGN_BIT = range(6)
-
-
-def tfl_format(rank: int) -> str:
-    return _FORMATS.get(rank, af.ANY)
 
 
 def encoding_of(q: QuantParams, dtype: np.dtype, axis: int | None = None) -> Encoding:
@@ -109,7 +104,7 @@ class TfliteContext(EmitMixin):
                                                                 t.quant.axis)
             else:
                 name = self.graph.add_const(t.name, narrow(self.real_const(idx)))
-            self.graph.tensors[name].axis_format = tfl_format(data.ndim)
+            self.graph.tensors[name].axis_format = af.channel_last_default(data.ndim)
             self.names[idx] = name
             return name
         raise ConversionError(f"tensor '{self.t(idx).name}' is used before an op produces it; the TFLite "
@@ -170,16 +165,11 @@ class TfliteContext(EmitMixin):
             it.encoding = encoding_of(t.quant, it.dtype, t.quant.axis)
         elif t.type_code not in (0, 1, 10):          # integer / bool outputs keep their type
             it.dtype = np.dtype(narrow(np.zeros(0, t.dtype)).dtype)
-        it.axis_format = tfl_format(it.rank)
+        it.axis_format = af.channel_last_default(it.rank)
 
     # ---- emitting ----------------------------------------------------------------------------
-    def emit(self, type_: str, inputs: list[str], outputs: list[str] | None = None,
-             params: dict[str, Any] | None = None, name: str | None = None, fmt: str | None = None) -> list[str]:
-        op = self.graph.add_op(type_, inputs, outputs, params, name=name)
-        for o in op.outputs:
-            t = self.graph.tensors[o]
-            t.axis_format = fmt or tfl_format(t.rank)
-        return op.outputs
+    def default_format(self, rank: int) -> str:
+        return af.channel_last_default(rank)
 
     def emit_out(self, op: TflOp, type_: str, inputs: list[str], params: dict[str, Any] | None = None,
                  act: int | None = None, k: int = 0) -> str:

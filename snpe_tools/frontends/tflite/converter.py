@@ -18,7 +18,7 @@ from ...errors import ConversionError, UnsupportedOpError
 from ...ir import axis_format as af
 from ...ir.graph import Graph, InputInfo
 from ...runtime.fixed_point import run_op
-from .context import TfliteContext, encoding_of, tfl_format
+from .context import TfliteContext, encoding_of
 from .model import TflModel, TflOp, TflSubgraph, load_tflite
 from .registry import get_translator
 
@@ -135,7 +135,7 @@ def _declare_inputs(ctx: TfliteContext, sg: TflSubgraph, opts: TfliteOptions) ->
         if want == "float32" and ctx.is_quantized(idx):
             # float I/O asked for: a float DLC input quantized by a Quantize op to the model's encoding
             fname = ctx.graph.unique_name(t.name)
-            ctx.graph.add_input(fname, shape, np.float32, tfl_format(len(shape)), info)
+            ctx.graph.add_input(fname, shape, np.float32, af.channel_last_default(len(shape)), info)
             q = ctx.emit("Quantize", [fname], [ctx.graph.unique_name(f"{t.name}.quantized")])[0]
             ctx.graph.tensors[q].dtype = dtype
             ctx.graph.tensors[q].encoding = encoding_of(t.quant, dtype)
@@ -144,7 +144,7 @@ def _declare_inputs(ctx: TfliteContext, sg: TflSubgraph, opts: TfliteOptions) ->
         if want is None and dtype not in (np.float32, np.int8, np.uint8, np.int16, np.int32, np.bool_):
             dtype = np.dtype(np.float32) if dtype in (np.float16, np.float64) else np.dtype(np.int32)
         layout = opts.input_layouts.get(t.name)
-        fmt = af.LAYOUT_NAMES[layout] if layout else tfl_format(len(shape))   # --input_layout declares it
+        fmt = af.LAYOUT_NAMES[layout] if layout else af.channel_last_default(len(shape))   # --input_layout declares it
         tensor = ctx.graph.add_input(t.name, shape, dtype, fmt, info)
         if ctx.is_quantized(idx):
             tensor.encoding = encoding_of(t.quant, tensor.dtype)
@@ -153,7 +153,7 @@ def _declare_inputs(ctx: TfliteContext, sg: TflSubgraph, opts: TfliteOptions) ->
 
 def _translate(ctx: TfliteContext, op: TflOp) -> None:
     start = len(ctx.graph.ops)
-    all_const = all(i < 0 or ctx.is_const(i) for i in op.inputs) and op.name not in ("QUANTIZE",)
+    all_const = all(i < 0 or ctx.is_const(i) for i in op.inputs)
     try:
         get_translator(op.name)(ctx, op)
     except ConversionError:
@@ -176,11 +176,9 @@ def _fold(ctx: TfliteContext, op: TflOp, start: int) -> None:
     del g.ops[start:]
     for idx in op.outputs:
         if idx >= 0 and idx in ctx.names:
-            t = g.tensors[ctx.names.pop(idx)]
-            value = t.data
-            if ctx.is_quantized(idx):        # keep TFLite's stored integers for later quantized consumers
-                value = value.astype(ctx.t(idx).dtype) if value.dtype != ctx.t(idx).dtype else value
-            ctx.consts[idx] = value
+            value = g.tensors[ctx.names.pop(idx)].data
+            # quantized: TFLite's stored integers (int64 biases were held as int32 in the IR)
+            ctx.consts[idx] = value.astype(ctx.t(idx).dtype, copy=False) if ctx.is_quantized(idx) else value
 
 
 def _declare_outputs(ctx: TfliteContext, sg: TflSubgraph, opts: TfliteOptions) -> None:
