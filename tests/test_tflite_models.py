@@ -22,6 +22,14 @@ SIZES = {"mobilenetv2": 96, "inceptionv3": 299}
 TIMES: dict[str, float] = {}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _conversion_times():
+    """Prints the conversion times the tests measured (shown with ``pytest -s``); not a test of its own."""
+    yield
+    for name, secs in sorted(TIMES.items()):
+        print(f"conversion time {name}: {secs:.2f} s")
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """{(arch, mode): path}.  InceptionV3 is traced with an input named ``input`` (the seed's command line)."""
@@ -298,12 +306,6 @@ def test_dry_run_and_signature_input_names(models, tmp_path, capsys):
     assert g.tensors[g.inputs[0]].axis_format == "NONTRIVIAL"
     with pytest.raises(Exception, match="channel-last"):
         tflite_to_dlc(["-i", path, "-o", str(tmp_path / "l.dlc"), "-l", sig_name, "NCHW"])
-
-
-def test_report_conversion_times():
-    """Not a timing assertion: prints the conversion times for the closing note (-s to see them)."""
-    for name, secs in sorted(TIMES.items()):
-        print(f"conversion time {name}: {secs:.2f} s")
 
 
 @pytest.mark.parametrize("regular", [False, True])
