@@ -19,6 +19,7 @@ import helpers
 import snpe_tools
 from snpe_tools.dlc import Metadata, read_dlc, write_dlc
 from snpe_tools.dlc import writer as dlc_writer
+from snpe_tools.dlc.plan import make_plan
 from snpe_tools.errors import DLCError
 from snpe_tools.frontends.onnx.converter import OnnxOptions, convert_onnx
 from snpe_tools.passes import legacy_pipeline, run_pipeline
@@ -86,7 +87,7 @@ def rezip(src: str, dst, replace: dict[str, bytes] | None = None, drop: tuple[st
 def test_same_input_gives_identical_bytes(model_path, tmp_path):
     (tmp_path / "c.txt").write_text("Copyright (c) Example\nAll rights reserved.\n")
     flags = ["--model_version", "v7", "--copyright_file", str(tmp_path / "c.txt"), "-b", "1"]
-    first, second = tmp_path / "a" / "one.dlc", tmp_path / "b" / "two.dlc"
+    first, second = tmp_path / "a" / "net.dlc", tmp_path / "b" / "net.dlc"   # graph name = file stem
     os.makedirs(first.parent)
     os.makedirs(second.parent)
     helpers.run_tool("snpe-onnx-to-dlc", "-i", model_path, "-o", str(first), *flags)
@@ -114,7 +115,7 @@ def test_stream_headers(dlc_path):
     model, params = m["model"], m["model.params"]
     assert model[:8] == HEADER and params[:8] == HEADER
     assert model[12:16] == b"NETD"
-    assert params[12:16] == b"NETP"
+    assert params[12:16] == b"NR64"          # the params form Qualcomm's 2.25 writes for every size
     # the flatbuffer root offset (first 4 bytes after the header) points inside the buffer
     for data in (model, params):
         root = int.from_bytes(data[8:12], "little")
@@ -150,7 +151,9 @@ def test_metadata_contents(model_path, tmp_path):
     helpers.run_tool("snpe-onnx-to-dlc", "-i", model_path, "-o", str(out), "--model_version", version,
                      "--copyright_file", str(cfile), "-b", "1")
     raw = metadata_lines(str(out))
-    assert list(raw) == ["converter-command", "converter-version", "model-copyright", "model-version"]
+    assert list(raw) == ["converter-command", "converter-version", "model-copyright", "model-version",
+                         "quantizer-command"]
+    assert raw["quantizer-command"] == "N/A"
 
     cmd = raw["converter-command"]
     assert cmd.startswith("snpe-onnx-to-dlc ")
@@ -187,7 +190,7 @@ def test_metadata_backslashes_round_trip(model_path, tmp_path):
     cfile.write_text(text, encoding="utf-8")
     out = tmp_path / "o.dlc"
     helpers.run_tool("snpe-onnx-to-dlc", "-i", model_path, "-o", str(out), "--copyright_file", str(cfile))
-    assert len(members(str(out))["dlc.metadata"].decode().split("\n")) == 5      # 4 keys + final ""
+    assert len(members(str(out))["dlc.metadata"].decode().split("\n")) == 6      # 5 keys + final ""
     assert read_dlc(str(out)).metadata.get("model-copyright") == text
 
 
@@ -244,7 +247,8 @@ def test_read_round_trip(model_path, tmp_path):
         u = back.tensors[name]
         assert tuple(u.shape) == tuple(t.shape), name
         assert np.dtype(u.dtype) == np.dtype(t.dtype), name
-        assert u.axis_format == t.axis_format, name
+        # weights carry their QNN layout in the file (Conv2d: HWIO), everything else the IR's format
+        assert u.axis_format == ("HWIO" if name in ("W1", "W2") else t.axis_format), name
         assert (u.data is None) == (t.data is None), name
         if t.data is not None:
             np.testing.assert_array_equal(u.data, np.asarray(t.data), err_msg=name)
@@ -482,10 +486,10 @@ def test_reject_params_for_fewer_nodes(dlc_path, tmp_path, model_path):
 def test_reject_node_count_mismatch(dlc_path, tmp_path):
     """A model with one more node (an extra Output) than model.params lists."""
     graph = read_dlc(dlc_path).graph
-    graph.outputs.append("y")
+    graph.add_op("Relu", [graph.outputs[0]], ["extra"], name="extra")
     p = tmp_path / "count.dlc"
-    rezip(dlc_path, p, replace={"model": dlc_writer.serialize_model(graph)})
-    n = len(graph.inputs) + len(graph.ops) + len(graph.outputs)
+    rezip(dlc_path, p, replace={"model": dlc_writer.serialize_model(make_plan(graph))})
+    n = len(graph.ops)
     assert_rejected(p, f"{n - 1} nodes", f"has {n}", "corrupt")
 
 

@@ -3,7 +3,7 @@
 The model is generated on the fly: three MatMul weights of 768 MiB each (2.25 GiB of float32),
 stored as ONNX external data.  Conversion runs in its own process so that its peak RSS can be
 measured: it must stay at or below 1.5x the weight bytes (weights are memory-mapped, never copied
-twice).  The DLC must use minor version 1 with an NR64 ``model.params`` and ``model.params.bin``.
+twice).  The DLC must be Qualcomm's 4.0 form: NR64 ``model.params`` with 64-bit buffer offsets.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
+from dlc_conformance import violations
 from helpers import BIN
 from snpe_tools.dlc import read_dlc
 from snpe_tools.runtime import execute
@@ -87,11 +88,13 @@ def test_model_over_2gib_converts_reads_back_and_runs(big_dir):
         members = zf.namelist()
         params = zf.read("model.params")
         model_head = zf.read("model")[:8]
-    assert members == ["dlc.metadata", "model", "model.params", "model.params.bin"]
-    assert model_head == b"\xd5\x0a\x04\x00\x01\x00\x00\x00" and params[12:16] == b"NR64"
+    # Qualcomm's one form for every size: DLC 4.0, NR64 buffers reached through 64-bit offsets
+    assert members == ["dlc.metadata", "model", "model.params"]
+    assert model_head == b"\xd5\x0a\x04\x00\x00\x00\x00\x00" and params[12:16] == b"NR64"
+    assert violations(dlc) == []
 
     graph = read_dlc(dlc).graph
-    assert all(isinstance(graph.tensors[n].data, np.memmap) for n in names)
+    assert all(not graph.tensors[n].data.flags.owndata for n in names)     # views of the mapped file
     x = np.random.default_rng(1).standard_normal((2, K)).astype(np.float32)
     got = execute(graph, {"x": x})["y"]
     w = [np.memmap(os.path.join(tmp_path, "weights.bin"), np.float32, "r", offset=o, shape=s)

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -21,6 +22,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from helpers import convert_in_process
 from snpe_tools.dlc import read_dlc
+from snpe_tools.ops.registry import get_op_def
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHECK = os.path.join(HERE, "netron_check.mjs")
@@ -111,22 +113,19 @@ def test_netron_opens_dlc(converted):
     assert seen["version"] == "v7"
     assert seen["source"] == f"snpe-onnx-to-dlc v{ours.metadata.get('converter-version')}"
 
-    # Graph input: NHWC in the DLC, and Netron shows the same.
-    assert [a["name"] for a in g["inputs"]] == list(graph.inputs) == ["x"]
-    (x,) = g["inputs"][0]["values"]
-    assert x["name"] == "x" and x["dtype"] == "float32"
-    assert x["shape"] == [1, 16, 16, 3] == list(graph.tensors["x"].shape)
+    # Like Qualcomm's own files, ours have no Input/Output pseudo-nodes (graph I/O is a tensor type):
+    # Netron lists no graph inputs/outputs for either (see test_netron_sees_ours_like_qualcomms).
+    assert g["inputs"] == [] and g["outputs"] == []
+    assert list(graph.inputs) == ["x"] and list(graph.tensors["x"].shape) == [1, 16, 16, 3]
 
-    # Nodes: Netron hides the "Input" nodes and keeps "Output" nodes; the rest are our ops, in order.
-    ops = [n for n in g["nodes"] if n["type"] != "Output"]
-    outs = [n for n in g["nodes"] if n["type"] == "Output"]
+    # Nodes: our ops in order, under the type strings Qualcomm's converter writes (Pool, ElementWiseNeuron...).
+    ops = g["nodes"]
     assert [n["name"] for n in ops] == [op.name for op in graph.ops]
-    assert [n["type"] for n in ops] == [op.type for op in graph.ops]
-    assert [n["name"] for n in outs] == list(graph.outputs)
-    assert g["nodes"][-len(outs):] == outs
-    for t in ("Conv2d", "DepthWiseConv2d", "PoolMax2d", "FullyConnected"):
-        assert t in {op.type for op in graph.ops}, t
+    assert [n["type"] for n in ops] == [get_op_def(op.type).dlc_type or op.type for op in graph.ops]
+    for t in ("Conv2d", "DepthWiseConv2d", "Pool", "FullyConnected", "ElementWiseNeuron"):
         assert t in {n["type"] for n in ops}, t
+    assert ops[0]["inputs"][0]["values"][0] == {"name": "x", "dtype": "float32", "shape": [1, 16, 16, 3]} \
+        or ops[0]["inputs"][0]["values"][0] == "x"
 
     # Every node's inputs / outputs are the tensors we wrote, with our dtype and shape.
     for n, op in zip(ops, graph.ops):
@@ -136,8 +135,9 @@ def test_netron_opens_dlc(converted):
         for v in out_values:
             assert v["dtype"] == "float32", (op.name, v)
             assert v["shape"] == list(graph.tensors[v["name"]].shape), (op.name, v)
-        # Scalar/tensor parameters arrive as attributes by name.
-        assert {a["name"] for a in n["attributes"]} <= set(op.params), op.name
+        # Scalar/tensor parameters arrive as attributes by name (plus the DLC's selector and packageName).
+        extra = {s.name for s in get_op_def(op.type).dlc_selector} | {"packageName"}
+        assert {a["name"] for a in n["attributes"]} <= set(op.params) | extra, op.name
 
     # The first conv: Netron's metadata names its inputs; output is NHWC [1,16,16,8].
     conv = next(n for n in ops if n["type"] == "Conv2d")
@@ -146,10 +146,13 @@ def test_netron_opens_dlc(converted):
     (conv_out,) = conv["outputs"][0]["values"]
     assert conv_out["shape"] == [1, 16, 16, 8]
     attrs = {a["name"]: a for a in conv["attributes"]}
-    assert attrs["pad_amount"]["value"]["tensor"]["first"] == [1, 1, 1, 1]
-    assert attrs["stride"]["value"]["tensor"]["first"] == [1, 1]
+    # (shifted by one element: Netron's reading of NR64 buffers, see below)
+    assert attrs["pad_amount"]["value"]["tensor"]["first"] == [0, 1, 1, 1]
+    assert attrs["stride"]["value"]["tensor"]["first"] == [0, 1]
 
-    # Static tensors: Netron pairs each with its bytes from model.params.
+    # Static tensors: Netron pairs each with its bytes from model.params.  Netron reads an NR64 buffer's
+    # 64-bit length as a 32-bit one: it sees 4 zero bytes, then the data shifted by one element -- on
+    # Qualcomm's own files too (test_netron_sees_ours_like_qualcomms).
     inits = {i["name"]: i for i in g["initializers"]}
     statics = {n for op in graph.ops for n in op.inputs if n and graph.tensors[n].is_static}
     assert set(inits) == statics
@@ -160,15 +163,36 @@ def test_netron_opens_dlc(converted):
         assert init["shape"] == list(t.shape), name
         assert init["byteLength"] == data.astype(np.float32).nbytes, name
         k = len(init["first"])
-        np.testing.assert_allclose(init["first"], data.reshape(-1)[:k], rtol=0, atol=1e-6, err_msg=name)
+        assert init["first"][0] == 0, name
+        np.testing.assert_allclose(init["first"][1:], data.reshape(-1)[:k - 1], rtol=0, atol=1e-6, err_msg=name)
 
     weight_name = conv["inputs"][1]["values"][0]
     assert weight_name == conv_op.inputs[1]
     w = inits[weight_name]
     assert w["shape"] == [3, 3, 3, 8]  # HWIO
     expected = weights["w1"].transpose(2, 3, 1, 0).reshape(-1)
-    assert abs(w["first"][0] - float(expected[0])) <= 1e-6
-    np.testing.assert_allclose(w["first"], expected[:len(w["first"])], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(w["first"][1:], expected[:len(w["first"]) - 1], rtol=0, atol=1e-6)
+
+
+def test_netron_sees_ours_like_qualcomms(tmp_path):
+    """The real 2.25 file and our conversion of the same model look alike to Netron, weights included."""
+    real_dir = Path(__file__).resolve().parents[2] / "shared" / "reference" / "dlc-real"
+    if not (real_dir / "cnn_basic.qairt225.dlc").is_file():
+        pytest.skip("golden DLCs not available")
+    ours = str(tmp_path / "cnn_basic.dlc")
+    convert_in_process(str(real_dir / "cnn_basic.onnx"), ours)
+    a = open_with_netron(str(real_dir / "cnn_basic.qairt225.dlc"))["graphs"][0]
+    b = open_with_netron(ours)["graphs"][0]
+    assert a["inputs"] == b["inputs"] == [] and a["outputs"] == b["outputs"] == []
+    by_name = {n["name"]: n for n in b["nodes"]}
+    same = [n for n in a["nodes"] if n["name"] in by_name and by_name[n["name"]]["type"] == n["type"]]
+    assert len(same) >= 10
+    for n in same:
+        m = by_name[n["name"]]
+        qnn = {x["name"]: x["value"] for x in n["attributes"] if x["name"] not in ("bias_op_name", "padding_size_strategy")}
+        assert qnn == {x["name"]: x["value"] for x in m["attributes"]}, n["name"]
+    firsts = sorted(round(i["first"][1], 5) for i in a["initializers"])
+    assert firsts == sorted(round(i["first"][1], 5) for i in b["initializers"])
 
 
 def test_netron_rejects_truncated_dlc(converted, tmp_path):
@@ -218,8 +242,8 @@ def test_netron_opens_a_quantized_dlc(tmp_path):
     write_dlc(g, path, Metadata({}))
     seen = open_with_netron(path)
     graph = seen["graphs"][0]
-    assert graph["inputs"][0]["values"][0]["dtype"] == "qint8"
     conv = graph["nodes"][0]
+    assert {i["name"]: i["dtype"] for i in graph["initializers"]} == {"w": "qint8", "b": "qint32"}
     assert conv["type"] == "Conv2d" and conv["outputs"][0]["values"][0]["dtype"] == "qint8"
     back = read_dlc(path).graph
     assert back.tensors["y"].encoding.offset == 10 and len(back.tensors[w].encoding.channels) == 4

@@ -1,15 +1,29 @@
-"""Read a DLC v4 file back into an IR :class:`~snpe_tools.ir.Graph`.
+"""Read a DLC v4 file (Qualcomm's 4.0 and 4.1, and snpe-tools' own earlier files) into an IR graph.
 
-Every way a file can be wrong (missing, not a ZIP, truncated, CRC mismatch, wrong
-header, wrong flatbuffer identifier, dangling references, unknown op type) becomes a
-:class:`~snpe_tools.errors.DLCError` with a one-line message.
+What is read (docs/dlc-format.rst):
+
+* 4.0 as SNPE 2.x writes it: ``model.params`` in the ``NR64`` form (a Buffer per tensor, reached
+  through a 64-bit offset) or the ``NETP`` form with inline bytes;
+* 4.1 (QAIRT >= 2.42): ``TensorData`` positions into ``model.params.bin`` and JSON metadata
+  (``dlc.metadata2.1.0``).  The published 4.1 file has CRC 0 on every ZIP entry; such entries are
+  read without a CRC check, while a wrong non-zero CRC is still an error;
+* Qualcomm's op type strings (``Pool`` + ``pool_type``, ``Eltwise_Binary`` + ``operation`` ...) are
+  mapped onto our registry by inverting each op's DLC form (``OpDef.dlc_type``/``dlc_selector``);
+  IR-internal attributes (flag 2) our ops do not use are ignored, unknown QNN parameters are errors;
+* graph inputs/outputs are the APP_WRITE/APP_READ tensors; NULL tensors are omitted inputs.
+
+Every way a file can be wrong becomes a :class:`~snpe_tools.errors.DLCError` with a one-line message.
+Weights are not copied: arrays are views of a read-only memory map of the file.
 """
 from __future__ import annotations
 
+import json
+import mmap
 import os
 import struct
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from flatbuffers import number_types as N
@@ -19,7 +33,7 @@ from ..errors import DLCError
 from ..ir import axis_format as af
 from ..ir import dtypes as qd
 from ..ir.graph import Encoding, Graph, InputInfo, Op, Tensor
-from ..ops.registry import get_op_def
+from ..ops.registry import OpDef, all_op_types, get_op_def
 from . import format as F
 from .format import Slot as S
 from .metadata import Metadata
@@ -39,23 +53,26 @@ def _checked(text: str) -> str:
 class _T:
     """Thin accessor over a flatbuffers table (slot index -> field)."""
 
-    def __init__(self, buf: bytes | memoryview, pos: int) -> None:
+    def __init__(self, buf, pos: int) -> None:
         self.t = Table(buf, pos)
 
     def _off(self, slot: int) -> int:
-        return self.t.Offset(4 + 2 * slot)
+        return self.t.Offset(4 + 2 * slot)      # 0 when the slot is absent or beyond the vtable
+
+    def has(self, slot: int) -> bool:
+        return bool(self._off(slot))
 
     def int(self, slot: int, flags=N.Int32Flags, default: int = 0) -> int:
         o = self._off(slot)
-        return self.t.Get(flags, o + self.t.Pos) if o else default
+        return int(self.t.Get(flags, o + self.t.Pos)) if o else default
 
-    def float(self, slot: int) -> float:
+    def float(self, slot: int, flags=N.Float32Flags) -> float:
         o = self._off(slot)
-        return self.t.Get(N.Float32Flags, o + self.t.Pos) if o else 0.0
+        return float(self.t.Get(flags, o + self.t.Pos)) if o else 0.0
 
     def str(self, slot: int) -> str:
         o = self._off(slot)
-        return _checked(self.t.String(o + self.t.Pos).decode("utf-8")) if o else ""
+        return _checked(bytes(self.t.String(o + self.t.Pos)).decode("utf-8")) if o else ""
 
     def table(self, slot: int) -> "_T | None":
         o = self._off(slot)
@@ -73,226 +90,388 @@ class _T:
         if not o:
             return []
         start, n = self.t.Vector(o), self.t.VectorLen(o)
-        return [_checked(self.t.String(start + 4 * i).decode("utf-8")) for i in range(n)]
+        return [_checked(bytes(self.t.String(start + 4 * i)).decode("utf-8")) for i in range(n)]
 
-    def array(self, slot: int, flags) -> np.ndarray:
+    def array(self, slot: int, dtype) -> np.ndarray:
+        """A vector of scalars as a numpy view (no copy)."""
         o = self._off(slot)
         if not o:
-            return np.zeros(0, dtype=flags.N_TYPE)
-        return self.t.GetVectorAsNumpy(flags, o)
+            return np.zeros(0, dtype=dtype)
+        start, n = self.t.Vector(o), self.t.VectorLen(o)
+        return np.frombuffer(self.t.Bytes, dtype=np.dtype(dtype).newbyteorder("<"), count=n, offset=start)
+
+    def vector64(self, slot: int) -> np.ndarray:
+        """A ubyte vector reached through a 64-bit offset with a 64-bit length (NR64 buffers)."""
+        o = self._off(slot)
+        if not o:
+            return np.zeros(0, np.uint8)
+        field_pos = self.t.Pos + o
+        (rel,) = struct.unpack_from("<Q", self.t.Bytes, field_pos)
+        vec = field_pos + rel
+        (n,) = struct.unpack_from("<Q", self.t.Bytes, vec)
+        if vec + 8 + n > len(self.t.Bytes):
+            raise DLCError("a weight buffer runs past the end of model.params")
+        return np.frombuffer(self.t.Bytes, np.uint8, count=n, offset=vec + 8)
 
 
-def _root(data: bytes, member: str, ident: bytes | tuple[bytes, ...], path: str) -> _T:
-    if len(data) < 16 or data[:2] != F.MAGIC:
-        raise DLCError(f"{path}: member '{member}' has no DLC header; the file is corrupt or not a DLC")
-    major = int.from_bytes(data[2:4], "little")
-    if major != F.MAJOR:
-        raise DLCError(f"{path}: DLC version {major} is not supported (only v{F.MAJOR}); "
-                       "re-convert the model with snpe-tools")
-    body = memoryview(data)[8:]
-    idents = ident if isinstance(ident, tuple) else (ident,)
-    if bytes(body[4:8]) not in idents:
-        raise DLCError(f"{path}: member '{member}' is not a {'/'.join(i.decode() for i in idents)} flatbuffer; "
-                       "the file is corrupt")
-    (root,) = struct.unpack_from("<I", body, 0)
-    if root >= len(body):
-        raise DLCError(f"{path}: member '{member}' is truncated")
-    return _T(body, root)
-
-
+# ---- the container ----------------------------------------------------------------------------
 @dataclass
 class DLC:
-    """A loaded DLC: the graph, its metadata and the raw sizes (for snpe-dlc-info)."""
+    """A loaded DLC: the graph, its metadata and the container version (for snpe-dlc-info)."""
 
     graph: Graph
     metadata: Metadata
     path: str
     model_version: tuple[int, int] = (F.MAJOR, F.MINOR)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _encoding(q: _T | None, dtype_code: int) -> Encoding | None:
+class _Container:
+    """The ZIP members of a DLC as memory views of one read-only map of the file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        with zipfile.ZipFile(path) as zf:
+            self.infos = {i.filename: i for i in zf.infolist()}
+            crc_checked = {}
+            for name, info in self.infos.items():
+                if info.compress_type != zipfile.ZIP_STORED:
+                    crc_checked[name] = zf.read(name)       # compressed: read (and CRC-check) normally
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            self.map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        self.view = memoryview(self.map)
+        self.data: dict[str, memoryview | bytes] = dict(crc_checked)
+        for name, info in self.infos.items():
+            if name not in self.data:
+                self.data[name] = self._stored(info)
+
+    def _stored(self, info: zipfile.ZipInfo) -> memoryview:
+        start = info.header_offset
+        head = bytes(self.view[start:start + 30])
+        if len(head) != 30 or head[:4] != b"PK\x03\x04":
+            raise DLCError(f"{self.path}: damaged ZIP entry for '{info.filename}'")
+        name_len, extra_len = struct.unpack_from("<HH", head, 26)
+        begin = start + 30 + name_len + extra_len
+        end = begin + info.compress_size
+        if end > len(self.view):
+            raise DLCError(f"{self.path}: ZIP member '{info.filename}' runs past the end of the file; "
+                           "the file is truncated")
+        data = self.view[begin:end]
+        if info.CRC != 0 or info.file_size == 0:       # CRC 0: written so by QAIRT 2.42; nothing to check
+            if zipfile.crc32(data) != info.CRC:
+                raise DLCError(f"{self.path}: ZIP member '{info.filename}' fails its CRC check; the file is corrupt")
+        return data
+
+    def get(self, name: str):
+        return self.data.get(name)
+
+
+def _header(data, member: str, path: str) -> tuple[int, int]:
+    if data is None or len(data) < 16 or bytes(data[:2]) != F.MAGIC:
+        raise DLCError(f"{path}: member '{member}' has no DLC header; the file is corrupt or not a DLC")
+    major, minor = struct.unpack_from("<HH", data, 2)
+    if major == F.MAJOR_V3:
+        raise DLCError(f"{path} is an SNPE 1.x DLC (version 3): snpe-dlc-info can show it; re-convert the "
+                       "source model with snpe-tools to run or quantize it")
+    if major != F.MAJOR:
+        raise DLCError(f"{path}: DLC version {major} is not supported (only v{F.MAJOR}); "
+                       "re-convert the model with snpe-tools")
+    if minor not in (F.MINOR, F.MINOR_41):
+        raise DLCError(f"{path}: DLC version {major}.{minor} is not supported (4.0 and 4.1 are)")
+    return major, minor
+
+
+def _root(data, member: str, idents: tuple[bytes, ...], path: str) -> tuple[_T, bytes]:
+    body = data[8:]
+    ident = bytes(body[4:8])
+    if ident not in idents:
+        raise DLCError(f"{path}: member '{member}' is not a {'/'.join(i.decode() for i in idents)} flatbuffer; "
+                       "the file is corrupt")
+    (root,) = struct.unpack_from("<I", body, 0)
+    if root >= len(body):
+        raise DLCError(f"{path}: member '{member}' is truncated")
+    return _T(body, root), ident
+
+
+# ---- op forms -----------------------------------------------------------------------------------
+def _forms() -> dict[str, list[OpDef]]:
+    """File type string -> candidate op definitions (those with selectors first)."""
+    out: dict[str, list[OpDef]] = {}
+    for t in all_op_types():
+        d = get_op_def(t)
+        out.setdefault(d.dlc_type or d.type, []).append(d)
+        if d.dlc_type and d.dlc_type != d.type:
+            out.setdefault(d.type, []).append(d)         # our own older files used the QNN names
+    for cands in out.values():
+        cands.sort(key=lambda d: -len(d.dlc_selector))
+    return out
+
+
+def _pick(ntype: str, values: dict[str, Any], forms: dict[str, list[OpDef]]) -> OpDef | None:
+    """The op a node stands for: a DLC form whose selector attributes match (``Pool`` + pool_type ...),
+    else the op whose QNN name the node carries (QNN names, as 2.25 also accepts and older files hold)."""
+    cands = forms.get(ntype, [])
+    for d in cands:
+        if d.dlc_type == ntype and all(values.get(s.name) == s.value for s in d.dlc_selector):
+            return d
+    return next((d for d in cands if d.type == ntype), None)
+
+
+# ---- decoding -------------------------------------------------------------------------------------
+def _encoding(q: _T | None) -> Encoding | None:
     if q is None:
         return None
-    pt = q.table(S.Q_TENSOR)
-    bw, mn, mx, sc, off = ((pt.int(S.SO_BW), pt.float(S.SO_MIN), pt.float(S.SO_MAX), pt.float(S.SO_SCALE),
-                            pt.int(S.SO_OFFSET)) if pt else (0, 0.0, 0.0, 0.0, 0))
-    enc = Encoding(bw, sc, off, mn, mx)
-    pa = q.table(S.Q_AXIS)
-    if pa is not None:
-        enc.axis = pa.int(S.QA_AXIS)
-        enc.channels = [(c.float(S.SO_SCALE), c.int(S.SO_OFFSET), c.float(S.SO_MIN), c.float(S.SO_MAX))
-                        for c in pa.tables(S.QA_CHANNELS)]
-    return enc
+    qtype = q.int(S.Q_TYPE, N.Uint32Flags)
+    if qtype == F.ENC_UNDEFINED:
+        return None
+
+    def fxp(t: _T) -> tuple[int, float, float, float, int]:
+        return (t.int(S.FXP_BW), t.float(S.FXP_MIN), t.float(S.FXP_MAX), t.float(S.FXP_SCALE),
+                t.int(S.FXP_OFFSET))
+
+    axis = q.table(S.Q_AXIS)
+    if axis is not None and qtype == F.ENC_AXIS_SCALE_OFFSET or (axis is not None and not q.has(S.Q_FXP)):
+        chans = [fxp(c) for c in axis.tables(S.QA_CHANNELS)]
+        if not chans:
+            return None
+        bw = chans[0][0]
+        enc = Encoding(bw, chans[0][3], chans[0][4], min(c[1] for c in chans), max(c[2] for c in chans))
+        enc.axis = axis.int(S.QA_AXIS)
+        enc.channels = [(c[3], c[4], c[1], c[2]) for c in chans]
+        return enc
+    pt = q.table(S.Q_FXP)
+    if pt is None:
+        return None
+    bw, mn, mx, sc, off = fxp(pt)
+    return Encoding(bw, sc, off, mn, mx)
 
 
-def _scalar(v: _T) -> object:
-    kind = v.int(S.VAL_KIND)
-    if kind == qd.FLOAT_32:
-        return v.float(S.VAL_FLOAT)
-    if kind in (qd.STRING, qd.UNDEFINED):
-        return v.str(S.VAL_STRING)
+def _scalar(v: _T | None, legacy: bool) -> Any:
+    """A ScalarData value: 64-bit slots in real files, 32-bit ones in snpe-tools' pre-2.x files."""
+    if v is None:
+        return 0
+    kind = v.int(S.SC_KIND, N.Uint32Flags)
+    if v.has(S.SC_STRING) or kind in (qd.STRING, qd.UNDEFINED):
+        return v.str(S.SC_STRING)
+    if kind in (qd.FLOAT_32, qd.FLOAT_16):
+        return v.float(S.SC_DOUBLE, N.Float32Flags if legacy else N.Float64Flags)
     if kind == qd.BOOL_8:
-        return v.int(S.VAL_INT) != 0
-    if kind == qd.UINT_32:
-        return v.int(S.VAL_INT, N.Uint32Flags)
-    return v.int(S.VAL_INT)
+        return v.int(S.SC_INT, N.Int32Flags if legacy else N.Int64Flags) != 0
+    if legacy and kind == qd.UINT_32:
+        return v.int(S.SC_INT, N.Uint32Flags)
+    return v.int(S.SC_INT, N.Int32Flags if legacy else N.Int64Flags)
 
 
-def _unwrap_nr64(p_root: _T, params: bytes, path: str) -> _T:
-    """NR64 (large form): the NETP flatbuffer is nested in ``ModelParameters64.params``."""
-    nested = p_root.array(S.P64_PARAMS, N.Uint8Flags)
-    if nested.size < 8:
-        raise DLCError(f"{path}: model.params (NR64) holds no parameter table; the file is corrupt")
-    body = memoryview(nested.tobytes())
-    (root,) = struct.unpack_from("<I", body, 0)
-    if bytes(body[4:8]) != F.PARAMS_ID or root >= len(body):
-        raise DLCError(f"{path}: model.params (NR64) nests no NETP table; the file is corrupt")
-    return _T(body, root)
+class _Params:
+    """model.params: the bytes of every static tensor (by name) and attribute tensor (node, name)."""
+
+    def __init__(self, path: str, data, bin_data, graph_name: str) -> None:
+        self.path = path
+        self.bin = bin_data
+        root, ident = _root(data, F.MEMBER_PARAMS, (F.PARAMS_ID, F.PARAMS64_ID), path)
+        self.buffers: list[_T] = []
+        if ident == F.PARAMS64_ID:
+            self.buffers = root.tables(S.R64_BUFFERS)
+            nested = root.array(S.R64_NESTED, np.uint8)
+            if nested.size < 8 or bytes(nested[4:8]) != F.PARAMS_ID:
+                raise DLCError(f"{path}: model.params (NR64) nests no NETP table; the file is corrupt")
+            (r,) = struct.unpack_from("<I", nested, 0)
+            if r >= nested.size:
+                raise DLCError(f"{path}: model.params (NR64) is truncated")
+            root = _T(nested, r)
+        graphs = {gp.str(S.GP_NAME): gp for gp in root.tables(S.MP_GRAPHS)}
+        if graph_name in graphs:
+            gp = graphs[graph_name]
+        elif len(graphs) == 1:
+            gp = next(iter(graphs.values()))
+        else:
+            raise DLCError(f"{path}: model.params has no entry for graph '{graph_name}'; the file is corrupt")
+        self.graph = {td.str(S.TD_NAME): td for td in gp.tables(S.GP_TENSORS)}
+        self.nodes = [{td.str(S.TD_NAME): td for td in np_.tables(S.NP_TENSORS)} for np_ in gp.tables(S.GP_NODES)]
+
+    def raw(self, td: _T, what: str) -> np.ndarray:
+        if td.has(S.TD_POSITION):
+            pos = td.table(S.TD_POSITION)
+            off, size = pos.int(S.POS_OFFSET, N.Int64Flags), pos.int(S.POS_SIZE, N.Int64Flags)
+            if self.bin is None:
+                raise DLCError(f"{self.path}: {what} lives in model.params.bin, which is missing")
+            if off < 0 or off + size > len(self.bin):
+                raise DLCError(f"{self.path}: {what} runs past the end of model.params.bin; the file is truncated")
+            return np.frombuffer(self.bin, np.uint8, count=size, offset=off)
+        if td.has(S.TD_BYTES):
+            return td.array(S.TD_BYTES, np.uint8)
+        if td.has(S.TD_INDEX) and self.buffers:
+            idx = td.int(S.TD_INDEX, N.Int64Flags)
+            if not 0 <= idx < len(self.buffers):
+                raise DLCError(f"{self.path}: {what} refers to weight buffer {idx} of {len(self.buffers)}")
+            return self.buffers[idx].vector64(S.BUF_DATA)
+        raise DLCError(f"{self.path}: {what} has no data in model.params; the file is corrupt")
 
 
-def _parse(path: str, model: bytes, params: bytes, bin_offset: int | None = None) -> Graph:
-    root = _root(model, F.MEMBER_MODEL, F.MODEL_ID, path)
+def _array(raw: np.ndarray, dtype: np.dtype, shape: tuple[int, ...], what: str, path: str) -> np.ndarray:
+    count = int(np.prod(shape)) if shape else 1
+    if raw.size != count * dtype.itemsize:
+        raise DLCError(f"{path}: {what} has {raw.size} bytes of data, expected {count * dtype.itemsize}; "
+                       "the file is corrupt")
+    return np.frombuffer(raw, dtype=dtype.newbyteorder("<"), count=count).reshape(shape).astype(dtype, copy=False)
+
+
+def _parse(path: str, model, params, bin_data) -> Graph:
+    root, _ = _root(model, F.MEMBER_MODEL, (F.MODEL_ID,), path)
     graphs = root.tables(S.MODEL_GRAPHS)
     if not graphs:
         raise DLCError(f"{path}: the DLC holds no graph")
     g = graphs[0]
     graph = Graph(g.str(S.GRAPH_NAME) or "model")
+    nodes = g.tables(S.GRAPH_NODES)
+    legacy = any(n.str(S.NODE_TYPE) in ("Input", "Output") for n in nodes)   # snpe-tools before 2.x format
+    store = _Params(path, params, bin_data, graph.name)
 
-    p_root = _root(params, F.MEMBER_PARAMS, (F.PARAMS_ID, F.PARAMS64_ID), path)
-    if bytes(params[12:16]) == F.PARAMS64_ID:
-        p_root = _unwrap_nr64(p_root, params, path)
-    gparams = {gp.str(S.GP_NAME): gp for gp in p_root.tables(S.MP_GRAPHS)}
-    if graph.name not in gparams:
-        raise DLCError(f"{path}: model.params has no entry for graph '{graph.name}'; the file is corrupt")
-    gp = gparams[graph.name]
-    static_bytes = {tb.str(S.TB_NAME): tb for tb in gp.tables(S.GP_TENSORS)}
-
+    null: set[str] = set()
     for t in g.tables(S.GRAPH_TENSORS):
         name = t.str(S.T_NAME)
-        code = t.int(S.T_DTYPE)
-        dtype = qd.to_numpy(code)
-        shape = tuple(int(d) for d in t.array(S.T_SHAPE, N.Int32Flags))
-        fmt = af.FROM_CODE.get(t.int(S.T_AXIS), af.ANY)
+        ttype = t.int(S.T_TYPE, N.Uint32Flags)
+        if ttype == F.NULL:
+            null.add(name)
+            continue
+        code = t.int(S.T_DTYPE, N.Uint32Flags)
+        try:
+            dtype = qd.to_numpy(code)
+        except ValueError:
+            raise DLCError(f"{path}: tensor '{name}' has unknown data type 0x{code:x}") from None
+        shape = tuple(int(d) for d in t.array(S.T_DIMS, np.uint32))
+        fmt = af.FROM_CODE.get(t.int(S.T_AXIS, N.Uint32Flags), af.ANY)
         data = None
-        if t.int(S.T_TYPE) == F.STATIC:
-            if name not in static_bytes:
+        if ttype == F.STATIC:
+            if name not in store.graph:
                 raise DLCError(f"{path}: weights of tensor '{name}' are missing from model.params")
-            tb = static_bytes[name]
-            count = int(np.prod(shape)) if shape else 1
-            bin_size = tb.int(S.TB_BIN_SIZE, N.Uint64Flags)
-            if bin_size:
-                if bin_offset is None:
-                    raise DLCError(f"{path}: tensor '{name}' lives in model.params.bin, which is missing")
-                if bin_size != count * dtype.itemsize:
-                    raise DLCError(f"{path}: tensor '{name}' has {bin_size} bytes in model.params.bin, expected "
-                                   f"{count * dtype.itemsize}; the file is corrupt")
-                off = bin_offset + tb.int(S.TB_BIN_OFFSET, N.Uint64Flags)
-                if off + bin_size > os.path.getsize(path):
-                    raise DLCError(f"{path}: tensor '{name}' runs past the end of the file; the file is truncated")
-                data = np.memmap(path, dtype=dtype, mode="r", offset=off, shape=shape)   # no copy of big weights
-            else:
-                raw = tb.array(S.TB_BYTES, N.Uint8Flags)
-                if raw.size != count * dtype.itemsize:
-                    raise DLCError(f"{path}: tensor '{name}' has {raw.size} bytes of data, expected "
-                                   f"{count * dtype.itemsize}; the file is corrupt")
-                data = raw.view(dtype).reshape(shape).copy()
-        graph.tensors[name] = Tensor(name, shape, dtype, fmt, data, _encoding(t.table(S.T_QUANT), code))
+            data = _array(store.raw(store.graph[name], f"tensor '{name}'"), dtype, shape, f"tensor '{name}'", path)
+        graph.tensors[name] = Tensor(name, shape, dtype, fmt, data, _encoding(t.table(S.T_QUANT)))
+        src = af.FROM_CODE.get(t.int(S.T_SRC_AXIS, N.Uint32Flags), af.ANY)
+        if ttype != F.STATIC and (fmt, src) in ((af.NSC, af.NCS), (af.NFC, af.NCF), (af.NDHWC, af.NCDHW)):
+            graph.source_channel_first = True      # converted from a channel-first source (slot 12)
+        if not legacy and ttype == F.APP_WRITE:
+            graph.inputs.append(name)
+            graph.input_info[name] = InputInfo()
+        elif not legacy and ttype == F.APP_READ:
+            graph.outputs.append(name)
 
-    node_params = gp.tables(S.GP_NODES)
-    nodes = g.tables(S.GRAPH_NODES)
-    if len(node_params) != len(nodes):
-        raise DLCError(f"{path}: model.params lists {len(node_params)} nodes but the model has "
+    if len(store.nodes) != len(nodes):
+        raise DLCError(f"{path}: model.params lists {len(store.nodes)} nodes but the model has "
                        f"{len(nodes)}; the file is corrupt")
+    forms = _forms()
     for idx, n in enumerate(nodes):
         ntype, name = n.str(S.NODE_TYPE), n.str(S.NODE_NAME)
-        inputs, outputs = n.strings(S.NODE_INPUTS), n.strings(S.NODE_OUTPUTS)
+        inputs = ["" if i in null else i for i in n.strings(S.NODE_INPUTS)]
+        outputs = n.strings(S.NODE_OUTPUTS)
         for tname in inputs + outputs:
             if tname and tname not in graph.tensors:
                 raise DLCError(f"{path}: node '{name}' refers to unknown tensor '{tname}'; the file is corrupt")
-        attrs = {a.str(S.ATTR_NAME): a for a in n.tables(S.NODE_ATTRS)}
-        if ntype in (F.INPUT_NODE, F.OUTPUT_NODE):
-            vals = {k: _scalar(a.table(S.ATTR_VALUE)) for k, a in attrs.items() if a.table(S.ATTR_VALUE)}
-            tname = inputs[0]
-            if ntype == F.INPUT_NODE:
-                graph.inputs.append(tname)
-                graph.input_info[tname] = InputInfo(str(vals.get("input_type", "default")),
-                                                    str(vals.get("input_encoding_in", "bgr")),
-                                                    str(vals.get("input_encoding_out", "bgr")))
+        attrs = n.tables(S.NODE_ATTRS)
+        if ntype in ("Input", "Output") and legacy:
+            vals = {a.str(S.ATTR_NAME): _scalar(a.table(S.ATTR_SCALAR), True) for a in attrs}
+            if ntype == "Input":
+                graph.inputs.append(inputs[0])
+                graph.input_info[inputs[0]] = InputInfo(str(vals.get("input_type", "default")),
+                                                        str(vals.get("input_encoding_in", "bgr")),
+                                                        str(vals.get("input_encoding_out", "bgr")))
             else:
-                graph.outputs.append(tname)
+                graph.outputs.append(inputs[0])
             continue
-        try:
-            opdef = get_op_def(ntype)
-        except KeyError:
-            raise DLCError(f"{path}: node '{name}' has op type '{ntype}', which this version of snpe-tools "
-                           "does not know; upgrade snpe-tools") from None
-        pbytes = {tb.str(S.TB_NAME): tb for tb in node_params[idx].tables(S.NP_TENSORS)}
-        params = {}
-        for pname, a in attrs.items():
-            spec = opdef.params.get(pname)
-            if spec is None:
-                raise DLCError(f"{path}: node '{name}' ({ntype}) has unknown parameter '{pname}'")
+        scalars, tensors, flags = {}, {}, {}
+        for a in attrs:
+            aname = a.str(S.ATTR_NAME)
+            flags[aname] = a.int(S.ATTR_FLAG, N.Uint8Flags)
             if a.int(S.ATTR_KIND) == 1:
-                tt = a.table(S.ATTR_TENSOR)
-                if pname not in pbytes:
-                    raise DLCError(f"{path}: parameter '{pname}' of node '{name}' is missing from model.params")
-                shape = tuple(int(d) for d in tt.array(S.T_SHAPE, N.Int32Flags))
-                dt = qd.to_numpy(tt.int(S.T_DTYPE))
-                raw = pbytes[pname].array(S.TB_BYTES, N.Uint8Flags)
-                if raw.size != (int(np.prod(shape)) if shape else 1) * dt.itemsize:
-                    raise DLCError(f"{path}: parameter '{pname}' of node '{name}' has the wrong size")
-                params[pname] = raw.view(dt).reshape(shape).copy()
+                tensors[aname] = a.table(S.ATTR_TENSOR)
             else:
-                params[pname] = _scalar(a.table(S.ATTR_VALUE))
-        op = Op(name, ntype, inputs, outputs, {})
+                scalars[aname] = _scalar(a.table(S.ATTR_SCALAR), legacy)
+        opdef = _pick(ntype, scalars, forms)
+        if opdef is None:
+            sel = {k: v for k, v in scalars.items() if k.endswith("_type") or k == "operation"}
+            raise DLCError(f"{path}: node '{name}' has op type '{ntype}'{f' {sel}' if sel else ''}, which this "
+                           "version of snpe-tools does not know; upgrade snpe-tools")
+        selector = {s.name for s in opdef.dlc_selector}
+        params: dict[str, Any] = {}
+        for aname in list(scalars) + list(tensors):
+            if aname in selector or aname == "packageName":
+                continue
+            if aname not in opdef.params:
+                if legacy or flags[aname] == F.FLAG_QNN_PARAM:   # would change what the op computes
+                    raise DLCError(f"{path}: node '{name}' ({ntype}) has parameter '{aname}', which this "
+                                   "version of snpe-tools does not know; upgrade snpe-tools")
+                continue                                          # an IR-internal attribute we do not use
+            if aname in tensors:
+                tt = tensors[aname]
+                pshape = tuple(int(d) for d in tt.array(S.T_DIMS, np.uint32))
+                pdtype = qd.to_numpy(tt.int(S.T_DTYPE, N.Uint32Flags))
+                what = f"parameter '{aname}' of node '{name}'"
+                per_node = store.nodes[idx]
+                key = tt.str(S.T_NAME) if tt.str(S.T_NAME) in per_node else aname
+                if key not in per_node:
+                    raise DLCError(f"{path}: {what} is missing from model.params")
+                params[aname] = _array(store.raw(per_node[key], what), pdtype, pshape, what, path).copy()
+            else:
+                params[aname] = scalars[aname]
+        op = Op(name, opdef.type, inputs, outputs, {})
         opdef.restore_params(op, [graph.tensors[i] if i else None for i in inputs],
                              [graph.tensors[o] for o in outputs])
-        params.update({k: v for k, v in op.params.items()})
-        op.params = opdef.complete_params(params)
+        params.update(op.params)          # rebuilt from the tensors (e.g. Reshape's shape): they are authoritative
+        try:
+            op.params = opdef.complete_params(params)
+        except (ValueError, TypeError) as exc:
+            raise DLCError(f"{path}: node '{name}' ({ntype}): {exc}") from None
         graph.ops.append(op)
         graph._names.update(outputs)
     graph._names.update(graph.tensors)
+    graph._names.update(op.name for op in graph.ops)
     return graph
 
 
-def _member_data_offset(path: str, info: zipfile.ZipInfo) -> int:
-    """File offset of a stored member's bytes (model.params.bin is memory-mapped, never read whole)."""
-    if info.compress_type != zipfile.ZIP_STORED:
-        raise DLCError(f"{path}: model.params.bin is compressed; it must be stored")
-    with open(path, "rb") as fh:
-        fh.seek(info.header_offset)
-        head = fh.read(30)
-    if len(head) != 30 or head[:4] != b"PK\x03\x04":
-        raise DLCError(f"{path}: damaged ZIP entry for model.params.bin")
-    name_len, extra_len = struct.unpack_from("<HH", head, 26)
-    return info.header_offset + 30 + name_len + extra_len
+def _metadata(c: _Container) -> Metadata:
+    text = c.get(F.MEMBER_METADATA)
+    if text is not None:
+        return Metadata.from_text(bytes(text).decode("utf-8", "replace"))
+    doc = c.get(F.MEMBER_METADATA_41)
+    if doc is None:
+        return Metadata({})
+    try:
+        meta = json.loads(bytes(doc).decode("utf-8", "replace"))
+        info = (meta.get("dlcGenerationInfo") or [{}])[0].get("converterCommand", {})
+        args = " ".join(f"--{k} {v}" for k, v in (info.get("args") or {}).items())
+        return Metadata({"converter-command": f"{info.get('tool', '')} {args}".strip(),
+                         "converter-version": str(info.get("converterVersion", "N/A"))})
+    except (ValueError, AttributeError, IndexError, TypeError):
+        raise DLCError(f"{c.path}: {F.MEMBER_METADATA_41} is not valid JSON; the file is corrupt") from None
 
 
-def read_dlc(path: str) -> DLC:
-    """Load ``path``; raise :class:`DLCError` with a one-line reason if it is not a valid DLC."""
+def require_file(path: str) -> None:
+    """One-line errors for a DLC path that is missing or a directory (shared with the v3 reader)."""
     if not os.path.exists(path):
         raise DLCError(f"DLC file not found: {path}")
     if os.path.isdir(path):
         raise DLCError(f"{path} is a directory, not a DLC file")
+
+
+def read_dlc(path: str) -> DLC:
+    """Load ``path``; raise :class:`DLCError` with a one-line reason if it is not a valid DLC."""
+    require_file(path)
     try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-            for member in (F.MEMBER_MODEL, F.MEMBER_PARAMS):
-                if member not in names:
-                    raise DLCError(f"{path}: not a DLC v4 file (ZIP member '{member}' is missing)")
-            model = zf.read(F.MEMBER_MODEL)
-            params = zf.read(F.MEMBER_PARAMS)
-            meta = zf.read(F.MEMBER_METADATA).decode("utf-8", "replace") if F.MEMBER_METADATA in names else ""
-            bin_offset = _member_data_offset(path, zf.getinfo(F.MEMBER_PARAMS_BIN)) \
-                if F.MEMBER_PARAMS_BIN in names else None
+        c = _Container(path)
     except DLCError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
         raise DLCError(f"{path}: not a valid DLC file (damaged or not a ZIP container: {exc})") from None
+    for member in (F.MEMBER_MODEL, F.MEMBER_PARAMS):
+        if c.get(member) is None:
+            raise DLCError(f"{path}: not a DLC v4 file (ZIP member '{member}' is missing)")
+    version = _header(c.get(F.MEMBER_MODEL), F.MEMBER_MODEL, path)
+    _header(c.get(F.MEMBER_PARAMS), F.MEMBER_PARAMS, path)
     try:
-        graph = _parse(path, model, params, bin_offset)
+        graph = _parse(path, c.get(F.MEMBER_MODEL), c.get(F.MEMBER_PARAMS), c.get(F.MEMBER_PARAMS_BIN))
     except DLCError:
         raise
     except Exception as exc:  # any decoding failure of a damaged flatbuffer
         raise DLCError(f"{path}: the DLC is corrupt ({type(exc).__name__}: {exc})") from None
-    return DLC(graph, Metadata.from_text(meta), path)
+    return DLC(graph, _metadata(c), path, version)

@@ -1,13 +1,21 @@
-"""Serialise an IR :class:`~snpe_tools.ir.Graph` into a DLC v4 file.
+"""Serialise an IR :class:`~snpe_tools.ir.Graph` into a DLC 4.0 file as Qualcomm's SNPE 2.x writes it.
 
-The file is written to a temporary name in the target directory and renamed into
-place, so an interrupted or failed conversion never leaves a partial DLC.  Output is
-deterministic (fixed ZIP timestamps, stable ordering): the same graph and metadata
-give byte-identical files.
+The records come from :mod:`.plan`; this module turns them into the three ZIP members:
+``dlc.metadata`` (key=value lines), ``model`` (``NETD`` flatbuffer) and ``model.params`` in the
+``NR64`` form 2.25 writes for every model size (docs/dlc-format.rst): a root with one ``Buffer``
+per static tensor, each reached through a 64-bit offset and holding a 64-bit-length vector, plus
+the ``NETP`` parameter tables nested as a byte vector.  The Python flatbuffers builder has no
+64-bit offsets, so that member is laid out here directly; the weights are streamed into the ZIP
+from the graph's arrays without another copy, which also keeps > 4 GiB models possible.
+
+The file is written to a temporary name in the target directory and renamed into place, so an
+interrupted or failed conversion never leaves a partial DLC.  Output is deterministic (fixed ZIP
+timestamps, stable ordering): the same graph and metadata give byte-identical files.
 """
 from __future__ import annotations
 
 import os
+import struct
 import tempfile
 import zipfile
 from typing import Any
@@ -15,20 +23,16 @@ from typing import Any
 import flatbuffers
 import numpy as np
 
-from ..ir import axis_format as af
 from ..ir import dtypes as qd
-from ..ir.graph import Encoding, Graph, Tensor
-from ..ops.registry import get_op_def
+from ..ir.graph import Encoding, Graph
 from . import format as F
 from .format import Slot as S
+from .lowering import lower_for_dlc
 from .metadata import Metadata
+from .plan import AttrRec, NodeRec, Plan, TensorRec, make_plan
 
 
-def _strings(b: flatbuffers.Builder, items: list[str]) -> int:
-    offs = [b.CreateString(s) for s in items]
-    return _offsets(b, offs)
-
-
+# ---- model (NETD) ---------------------------------------------------------------------------
 def _offsets(b: flatbuffers.Builder, offs: list[int]) -> int:
     b.StartVector(4, len(offs), 4)
     for o in reversed(offs):
@@ -36,248 +40,166 @@ def _offsets(b: flatbuffers.Builder, offs: list[int]) -> int:
     return b.EndVector()
 
 
-def _scale_offset(b, bw, mn, mx, scale, offset, flag=None) -> int:
+def _strings(b: flatbuffers.Builder, items: list[str]) -> int:
+    return _offsets(b, [b.CreateString(s) for s in items])
+
+
+def _fxp(b, bw: int, mn: float, mx: float, scale: float, offset: int, symmetric: bool) -> int:
     b.StartObject(6)
-    b.PrependInt32Slot(S.SO_BW, bw, 0)
-    b.PrependFloat32Slot(S.SO_MIN, mn, 0.0)
-    b.PrependFloat32Slot(S.SO_MAX, mx, 0.0)
-    b.PrependFloat32Slot(S.SO_SCALE, scale, 0.0)
-    b.PrependInt32Slot(S.SO_OFFSET, offset, 0)
+    b.PrependInt32Slot(S.FXP_BW, bw, 0)
+    b.PrependFloat32Slot(S.FXP_MIN, mn, 0.0)
+    b.PrependFloat32Slot(S.FXP_MAX, mx, 0.0)
+    b.PrependFloat32Slot(S.FXP_SCALE, scale, 0.0)
+    b.PrependInt32Slot(S.FXP_OFFSET, offset, 0)
+    b.PrependBoolSlot(S.FXP_SYMMETRIC, symmetric, False)
     return b.EndObject()
 
 
-def _quant(b, enc: Encoding) -> int:
-    per_axis = 0
+def _symmetric(offset: int, mn: float) -> bool:
+    """Symmetric encodings have a zero offset around a negative minimum (weights, biases)."""
+    return offset == 0 and mn < 0
+
+
+def _quant(b, enc: Encoding | None) -> int:
+    """QuantizationData: UNDEFINED for a float tensor, else a scale/offset (or per-axis) encoding
+    marked overridden, which is what lets 2.25 accept quantized tensors (error 305 otherwise)."""
+    if enc is None:
+        b.StartObject(4)
+        b.PrependUint32Slot(S.Q_TYPE, F.ENC_UNDEFINED, 0)
+        return b.EndObject()
     if enc.axis is not None and enc.channels:
-        chans = [_scale_offset(b, enc.bitwidth, mn, mx, sc, off) for sc, off, mn, mx in enc.channels]
+        chans = [_fxp(b, enc.bitwidth, mn, mx, sc, off, _symmetric(off, mn)) for sc, off, mn, mx in enc.channels]
         vec = _offsets(b, chans)
         b.StartObject(2)
         b.PrependInt32Slot(S.QA_AXIS, enc.axis, 0)
         b.PrependUOffsetTRelativeSlot(S.QA_CHANNELS, vec, 0)
-        per_axis = b.EndObject()
-    per_tensor = _scale_offset(b, enc.bitwidth, enc.min, enc.max, enc.scale, enc.offset)
+        axis = b.EndObject()
+        b.StartObject(4)
+        b.PrependUint32Slot(S.Q_TYPE, F.ENC_AXIS_SCALE_OFFSET, 0)
+        b.PrependBoolSlot(S.Q_OVERRIDDEN, True, False)
+        b.PrependUOffsetTRelativeSlot(S.Q_AXIS, axis, 0)
+        return b.EndObject()
+    fxp = _fxp(b, enc.bitwidth, enc.min, enc.max, enc.scale, enc.offset, _symmetric(enc.offset, enc.min))
     b.StartObject(4)
-    b.PrependInt32Slot(S.Q_ENC, 1 if per_axis else 0, 0)
-    b.PrependUOffsetTRelativeSlot(S.Q_TENSOR, per_tensor, 0)
-    if per_axis:
-        b.PrependUOffsetTRelativeSlot(S.Q_AXIS, per_axis, 0)
+    b.PrependUint32Slot(S.Q_TYPE, F.ENC_SCALE_OFFSET, 0)
+    b.PrependBoolSlot(S.Q_OVERRIDDEN, True, False)
+    b.PrependUOffsetTRelativeSlot(S.Q_FXP, fxp, 0)
     return b.EndObject()
 
 
-def _tensor(b, tid: int, name: str, ttype: int, shape, dtype_code: int, fmt: str,
-            enc: Encoding | None) -> int:
-    name_off = b.CreateString(name)
-    shape_off = b.CreateNumpyVector(np.asarray(shape, dtype=np.int32).reshape(-1))
-    quant_off = _quant(b, enc) if enc is not None else 0
-    b.StartObject(9)
-    b.PrependUint32Slot(S.T_ID, tid, 0)
-    b.PrependUOffsetTRelativeSlot(S.T_NAME, name_off, 0)
-    b.PrependInt32Slot(S.T_TYPE, ttype, 0)
-    b.PrependUOffsetTRelativeSlot(S.T_SHAPE, shape_off, 0)
-    b.PrependInt32Slot(S.T_AXIS, af.CODES.get(fmt, af.CODES[af.ANY]), 0)
-    if quant_off:
-        b.PrependUOffsetTRelativeSlot(S.T_QUANT, quant_off, 0)
-    b.PrependInt32Slot(S.T_DTYPE, dtype_code, 0)
-    b.PrependInt32Slot(S.T_OUT_DTYPE, dtype_code, 0)
+def _tensor(b, t: TensorRec) -> int:
+    name = b.CreateString(t.name)
+    dims = b.CreateNumpyVector(np.asarray(t.dims, dtype=np.uint32).reshape(-1))
+    quant = _quant(b, t.encoding)
+    b.StartObject(S.T_SRC_AXIS + 1)
+    b.PrependUint32Slot(S.T_ID, t.id, 0)
+    b.PrependUOffsetTRelativeSlot(S.T_NAME, name, 0)
+    b.PrependUint32Slot(S.T_TYPE, t.type, 0)
+    b.PrependUOffsetTRelativeSlot(S.T_DIMS, dims, 0)
+    b.PrependUint32Slot(S.T_AXIS, t.axis, 0)
+    b.PrependUOffsetTRelativeSlot(S.T_QUANT, quant, 0)
+    b.PrependUint32Slot(S.T_DTYPE, t.dtype, 0)
+    b.PrependUint32Slot(S.T_OUT_DTYPE, t.dtype, 0)
+    b.PrependBoolSlot(S.T_QUANTIZABLE, t.quantizable, False)
+    b.PrependUint32Slot(S.T_SRC_AXIS, t.src_axis, 0)
     return b.EndObject()
 
 
-def _value(b, dtype_code: int, v: Any) -> int:
-    s_off = b.CreateString(v) if dtype_code == qd.STRING else 0
+def _scalar(b, kind: int, value: Any) -> int:
+    """ScalarData: the QNN kind, the value in the 64-bit int or the double slot, strings in slot 3.
+    Values equal to 0 are left out, as 2.25 does (the reader then reads the default, 0)."""
+    is_string = isinstance(value, str)
+    s_off = b.CreateString(value) if is_string else 0
     b.StartObject(4)
-    b.PrependInt32Slot(S.VAL_KIND, dtype_code, 0)
-    if dtype_code == qd.FLOAT_32:
-        b.PrependFloat32Slot(S.VAL_FLOAT, float(v), 0.0)
-    elif dtype_code == qd.STRING:
-        b.PrependUOffsetTRelativeSlot(S.VAL_STRING, s_off, 0)
+    b.PrependUint32Slot(S.SC_KIND, kind, 0)
+    if is_string:
+        b.PrependUOffsetTRelativeSlot(S.SC_STRING, s_off, 0)
+    elif kind in (qd.FLOAT_32, qd.FLOAT_16):
+        b.PrependFloat64Slot(S.SC_DOUBLE, float(value), 0.0)
     else:
-        b.PrependInt32Slot(S.VAL_INT, int(np.int64(v).astype(np.int32)) if dtype_code != qd.UINT_32
-                           else int(np.uint32(v).view(np.int32)), 0)
+        b.PrependInt64Slot(S.SC_INT, int(value), 0)
     return b.EndObject()
 
 
-def _attribute(b, name: str, dtype_code: int, value: Any, is_tensor: bool) -> int:
-    name_off = b.CreateString(name)
-    if is_tensor:
-        arr = np.asarray(value)
-        child = _tensor(b, 0, name, F.STATIC, arr.shape, dtype_code, af.ANY, None)
-    else:
-        child = _value(b, dtype_code, value)
+def _attribute(b, a: AttrRec) -> int:
+    name = b.CreateString(a.name)
+    child = _tensor(b, a.tensor) if a.tensor is not None else _scalar(b, a.kind, a.value)
     b.StartObject(5)
-    b.PrependUOffsetTRelativeSlot(S.ATTR_NAME, name_off, 0)
-    b.PrependInt32Slot(S.ATTR_KIND, 1 if is_tensor else 0, 0)
-    b.PrependUOffsetTRelativeSlot(S.ATTR_TENSOR if is_tensor else S.ATTR_VALUE, child, 0)
+    b.PrependUOffsetTRelativeSlot(S.ATTR_NAME, name, 0)
+    b.PrependInt32Slot(S.ATTR_KIND, 1 if a.tensor is not None else 0, 0)
+    b.PrependUint8Slot(S.ATTR_FLAG, a.flag, 0)
+    b.PrependUOffsetTRelativeSlot(S.ATTR_TENSOR if a.tensor is not None else S.ATTR_SCALAR, child, 0)
     return b.EndObject()
 
 
-def _node(b, name: str, type_: str, inputs: list[str], outputs: list[str], attrs: list[int]) -> int:
-    n = b.CreateString(name)
-    t = b.CreateString(type_)
-    i = _strings(b, inputs)
-    o = _strings(b, outputs)
-    a = _offsets(b, attrs)
+def _node(b, n: NodeRec) -> int:
+    name, type_ = b.CreateString(n.name), b.CreateString(n.type)
+    ins, outs = _strings(b, n.inputs), _strings(b, n.outputs)
+    attrs = _offsets(b, [_attribute(b, a) for a in n.attrs])
     b.StartObject(5)
-    b.PrependUOffsetTRelativeSlot(S.NODE_NAME, n, 0)
-    b.PrependUOffsetTRelativeSlot(S.NODE_TYPE, t, 0)
-    b.PrependUOffsetTRelativeSlot(S.NODE_INPUTS, i, 0)
-    b.PrependUOffsetTRelativeSlot(S.NODE_OUTPUTS, o, 0)
-    b.PrependUOffsetTRelativeSlot(S.NODE_ATTRS, a, 0)
+    b.PrependUOffsetTRelativeSlot(S.NODE_NAME, name, 0)
+    b.PrependUOffsetTRelativeSlot(S.NODE_TYPE, type_, 0)
+    b.PrependUOffsetTRelativeSlot(S.NODE_INPUTS, ins, 0)
+    b.PrependUOffsetTRelativeSlot(S.NODE_OUTPUTS, outs, 0)
+    b.PrependUOffsetTRelativeSlot(S.NODE_ATTRS, attrs, 0)
     return b.EndObject()
 
 
-def _tensor_type(graph: Graph, t: Tensor) -> int:
-    if t.is_static:
-        return F.STATIC
-    if t.name in graph.inputs:
-        return F.APP_WRITE
-    if t.name in graph.outputs:
-        return F.APP_READ
-    return F.NATIVE
+def serialize_model(plan: Plan) -> bytes:
+    """``model``: header + NETD flatbuffer (Model -> one Graph -> nodes, tensors)."""
+    b = flatbuffers.Builder(1 << 16)
+    nodes = [_node(b, n) for n in plan.nodes]
+    tensors = [_tensor(b, t) for t in plan.tensors]
+    name, name_copy = b.CreateString(plan.name), b.CreateString(plan.name)
+    g_nodes, g_tensors = _offsets(b, nodes), _offsets(b, tensors)
+    b.StartObject(5)
+    b.PrependUOffsetTRelativeSlot(S.GRAPH_NAME, name, 0)
+    b.PrependUOffsetTRelativeSlot(S.GRAPH_NODES, g_nodes, 0)
+    b.PrependUOffsetTRelativeSlot(S.GRAPH_TENSORS, g_tensors, 0)
+    b.PrependUOffsetTRelativeSlot(S.GRAPH_NAME_COPY, name_copy, 0)
+    graph = b.EndObject()
+    graphs, extra = _offsets(b, [graph]), _offsets(b, [])
+    b.StartObject(2)
+    b.PrependUOffsetTRelativeSlot(S.MODEL_GRAPHS, graphs, 0)
+    b.PrependUOffsetTRelativeSlot(S.MODEL_EXTRA, extra, 0)
+    b.Finish(b.EndObject(), file_identifier=F.MODEL_ID)
+    return F.header() + bytes(b.Output())
 
 
-def ordered_tensors(graph: Graph) -> list[Tensor]:
-    """Tensor table order: inputs, static data (by name), then op outputs in op order."""
-    seen: set[str] = set()
-    out: list[Tensor] = []
-
-    def add(name: str) -> None:
-        if name and name not in seen:
-            seen.add(name)
-            out.append(graph.tensors[name])
-
-    for n in graph.inputs:
-        add(n)
-    for n in sorted(n for op in graph.ops for n in op.inputs if n and graph.tensors[n].is_static):
-        add(n)
-    for op in graph.ops:
-        for n in op.outputs:
-            add(n)
+# ---- model.params (NR64 around a nested NETP) ---------------------------------------------------
+def param_order(plan: Plan) -> list[tuple[TensorRec, int | None]]:
+    """Buffers in ``data_index`` order: the static graph tensors sorted by name, then each node's
+    attribute tensors in node order and name order.  Each pair is (tensor, node index or None)."""
+    out: list[tuple[TensorRec, int | None]] = [(t, None) for t in plan.static_tensors]
+    for idx, n in enumerate(plan.nodes):
+        # sorted by tensor name (byte order): the reader binary-searches NodeParameters by that name
+        tensors = sorted((a.tensor for a in n.attrs if a.tensor is not None), key=lambda t: t.name.encode())
+        out += [(t, idx) for t in tensors]
     return out
 
 
-def _io_attrs(b, graph: Graph, name: str, is_input: bool) -> list[int]:
-    t = graph.tensors[name]
-    attrs = [_attribute(b, "axis_format", qd.STRING, t.axis_format, False)]
-    if is_input:
-        info = graph.input_info[name]
-        attrs += [_attribute(b, "input_type", qd.STRING, info.input_type, False),
-                  _attribute(b, "input_encoding_in", qd.STRING, info.encoding_in, False),
-                  _attribute(b, "input_encoding_out", qd.STRING, info.encoding_out, False)]
-    return attrs
-
-
-def serialize_model(graph: Graph, minor: int = F.MINOR) -> bytes:
-    b = flatbuffers.Builder(1 << 16)
-    nodes = []
-    for name in graph.inputs:
-        nodes.append(_node(b, name, F.INPUT_NODE, [name], [], _io_attrs(b, graph, name, True)))
-    for op in graph.ops:
-        opdef = get_op_def(op.type)
-        attrs = []
-        for pname, p in opdef.params.items():
-            if p.internal or pname not in op.params:
-                continue
-            attrs.append(_attribute(b, pname, p.dtype, op.params[pname], p.tensor))
-        nodes.append(_node(b, op.name, op.type, op.inputs, op.outputs, attrs))
-    for name in graph.outputs:
-        nodes.append(_node(b, name, F.OUTPUT_NODE, [name], [], _io_attrs(b, graph, name, False)))
-    tensors = [_tensor(b, i, t.name, _tensor_type(graph, t), t.shape,
-                       qd.tensor_code(t.dtype, t.encoding is not None), t.axis_format,
-                       t.encoding)
-               for i, t in enumerate(ordered_tensors(graph))]
-    g_name = b.CreateString(graph.name)
-    g_nodes = _offsets(b, nodes)
-    g_tensors = _offsets(b, tensors)
-    b.StartObject(3)
-    b.PrependUOffsetTRelativeSlot(S.GRAPH_NAME, g_name, 0)
-    b.PrependUOffsetTRelativeSlot(S.GRAPH_NODES, g_nodes, 0)
-    b.PrependUOffsetTRelativeSlot(S.GRAPH_TENSORS, g_tensors, 0)
-    g = b.EndObject()
-    graphs = _offsets(b, [g])
-    b.StartObject(1)
-    b.PrependUOffsetTRelativeSlot(S.MODEL_GRAPHS, graphs, 0)
-    b.Finish(b.EndObject(), file_identifier=F.MODEL_ID)
-    return F.header(minor) + bytes(b.Output())
-
-
-def _tensor_bytes(b, name: str, arr: np.ndarray | None, bin_pos: tuple[int, int] | None = None) -> int:
-    """One TensorBytes: inline bytes, or (large form) the offset/size of its bytes in model.params.bin."""
+def _tensor_data(b, name: str, index: int) -> int:
     n = b.CreateString(name)
-    data = b.CreateNumpyVector(np.ascontiguousarray(arr).reshape(-1).view(np.uint8)) if bin_pos is None else 0
-    b.StartObject(4)
-    b.PrependUOffsetTRelativeSlot(S.TB_NAME, n, 0)
-    if bin_pos is None:
-        b.PrependUOffsetTRelativeSlot(S.TB_BYTES, data, 0)
-    else:
-        b.PrependUint64Slot(S.TB_BIN_OFFSET, bin_pos[0], 0)
-        b.PrependUint64Slot(S.TB_BIN_SIZE, bin_pos[1], 0)
+    b.StartObject(3)
+    b.PrependUOffsetTRelativeSlot(S.TD_NAME, n, 0)
+    b.PrependInt64(index)                  # 2.25 writes data_index even when it is 0
+    b.Slot(S.TD_INDEX)
     return b.EndObject()
 
 
-def _static_bytes(t: Tensor) -> np.ndarray:
-    """Row-major little-endian bytes of a static tensor (a view when the data already is contiguous)."""
-    arr = np.asarray(t.data)
-    want = qd.to_numpy(qd.to_qnn(t.dtype))
-    if arr.dtype != want:
-        arr = arr.astype(want)
-    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
-
-
-def plan_params_bin(graph: Graph) -> dict[str, tuple[int, int]]:
-    """Large form only: name -> (offset, size) in model.params.bin for every tensor >= BIN_TENSOR_BYTES."""
-    statics = [t for t in ordered_tensors(graph) if t.is_static]
-    if sum(t.data.nbytes for t in statics) <= F.LARGE_MODEL_BYTES:
-        return {}
-    plan, pos = {}, 0
-    for t in statics:
-        if t.data.nbytes >= F.BIN_TENSOR_BYTES:
-            plan[t.name] = (pos, int(t.data.nbytes))
-            pos += -(-int(t.data.nbytes) // F.BIN_ALIGN) * F.BIN_ALIGN
-    return plan
-
-
-def params_bin_chunks(graph: Graph, plan: dict[str, tuple[int, int]]) -> list:
-    chunks, pos = [], 0
-    for t in ordered_tensors(graph):
-        if t.name in plan:
-            off, size = plan[t.name]
-            if off > pos:
-                chunks.append(bytes(off - pos))
-            chunks.append(memoryview(_static_bytes(t)))
-            pos = off + size
-    return chunks
-
-
-def _node_params(b, entries: list[int]) -> int:
-    vec = _offsets(b, entries)
-    b.StartObject(1)
-    b.PrependUOffsetTRelativeSlot(S.NP_TENSORS, vec, 0)
-    return b.EndObject()
-
-
-def serialize_params(graph: Graph) -> list:
-    """``model.params`` as chunks (header, flatbuffer view): the weights are not copied again for writing.
-
-    In the large form (see :func:`plan_params_bin`) big tensors are only referenced by offset and size
-    and the NETP flatbuffer is wrapped in an NR64 root.
-    """
-    plan = plan_params_bin(graph)
-    statics = [t for t in ordered_tensors(graph) if t.is_static]
-    size = sum(t.data.nbytes for t in statics if t.name not in plan)
-    b = flatbuffers.Builder(size + (1 << 16))
-    tensor_offs = [_tensor_bytes(b, t.name, None if t.name in plan else _static_bytes(t), plan.get(t.name))
-                   for t in statics]
-    node_offs = [_node_params(b, []) for _ in graph.inputs]
-    for op in graph.ops:
-        opdef = get_op_def(op.type)
-        entries = [_tensor_bytes(b, pname, np.asarray(op.params[pname], dtype=qd.to_numpy(p.dtype)))
-                   for pname, p in opdef.params.items()
-                   if p.tensor and not p.internal and pname in op.params]
-        node_offs.append(_node_params(b, entries))
-    node_offs += [_node_params(b, []) for _ in graph.outputs]
-    name = b.CreateString(graph.name)
-    tvec = _offsets(b, tensor_offs)
-    nvec = _offsets(b, node_offs)
+def serialize_netp(plan: Plan, order: list[tuple[TensorRec, int | None]]) -> bytes:
+    """The NETP ModelParameters with ``data_index`` references (nested inside NR64)."""
+    b = flatbuffers.Builder(1 << 14)
+    graph_entries, node_entries = [], [[] for _ in plan.nodes]
+    for i, (t, node) in enumerate(order):
+        (graph_entries if node is None else node_entries[node]).append(_tensor_data(b, t.name, i))
+    nodes = []
+    for entries in node_entries:
+        vec = _offsets(b, entries)
+        b.StartObject(1)
+        b.PrependUOffsetTRelativeSlot(S.NP_TENSORS, vec, 0)
+        nodes.append(b.EndObject())
+    name, tvec, nvec = b.CreateString(plan.name), _offsets(b, graph_entries), _offsets(b, nodes)
     b.StartObject(3)
     b.PrependUOffsetTRelativeSlot(S.GP_NAME, name, 0)
     b.PrependUOffsetTRelativeSlot(S.GP_TENSORS, tvec, 0)
@@ -287,48 +209,88 @@ def serialize_params(graph: Graph) -> list:
     b.StartObject(1)
     b.PrependUOffsetTRelativeSlot(S.MP_GRAPHS, graphs, 0)
     b.Finish(b.EndObject(), file_identifier=F.PARAMS_ID)
-    netp = memoryview(b.Bytes)[b.Head():]
-    if not plan:
-        return [F.header(), netp]
-    w64 = flatbuffers.Builder(len(netp) + 1024)
-    nested = w64.CreateNumpyVector(np.frombuffer(netp, dtype=np.uint8))
-    bufs = _offsets(w64, [])
-    w64.StartObject(2)
-    w64.PrependUOffsetTRelativeSlot(S.P64_BUFFERS, bufs, 0)
-    w64.PrependUOffsetTRelativeSlot(S.P64_PARAMS, nested, 0)
-    w64.Finish(w64.EndObject(), file_identifier=F.PARAMS64_ID)
-    return [F.header(F.MINOR_LARGE), memoryview(w64.Bytes)[w64.Head():]]
+    return bytes(b.Output())
 
 
+def _pad(n: int, align: int) -> int:
+    return -n % align
+
+
+def serialize_params(plan: Plan) -> list:
+    """``model.params`` as a list of byte chunks (header, NR64 tables, then each payload as a view).
+
+    Layout, front to back (offsets relative to the flatbuffer start, after the 8-byte header):
+    root offset + "NR64" | root vtable + table {0: buffers, 1: nested NETP} | the nested NETP vector |
+    the buffers vector | one shared Buffer vtable | the Buffer tables {0: uoffset64} | the payloads,
+    each a u64 length at an 8-aligned position followed by its bytes (8-aligned too).
+    """
+    order = param_order(plan)
+    netp = serialize_netp(plan, order)
+    n = len(order)
+    head = bytearray()
+    head += struct.pack("<I", 0) + F.PARAMS64_ID                   # root offset, patched below
+    vt_root = len(head)
+    head += struct.pack("<HHHH", 8, 12, 4, 8)                       # vtable: 2 fields
+    head += bytes(_pad(len(head), 4))
+    root = len(head)
+    head += struct.pack("<iII", root - vt_root, 0, 0)               # soffset, buffers, nested (patched)
+    struct.pack_into("<I", head, 0, root)
+    head += bytes(_pad(len(head), 4))
+    nested = len(head)
+    head += struct.pack("<I", len(netp)) + netp
+    struct.pack_into("<I", head, root + 8, nested - (root + 8))
+    head += bytes(_pad(len(head), 4))
+    buffers = len(head)
+    head += struct.pack("<I", n) + bytes(4 * n)
+    struct.pack_into("<I", head, root + 4, buffers - (root + 4))
+    head += bytes(_pad(len(head), 2))
+    vt_buf = len(head)
+    head += struct.pack("<HHH", 6, 12, 4)
+    tables = []
+    for i in range(n):
+        head += bytes(_pad(len(head) + 4, 8))                      # table + 4 (the u64 field) 8-aligned
+        tables.append(len(head))
+        struct.pack_into("<I", head, buffers + 4 + 4 * i, len(head) - (buffers + 4 + 4 * i))
+        head += struct.pack("<iQ", len(head) - vt_buf, 0)
+    chunks: list = [F.header(), head]
+    pos = len(head)
+    for i, (t, _) in enumerate(order):
+        payload = memoryview(np.ascontiguousarray(t.data).reshape(-1).view(np.uint8))
+        pad = _pad(pos, 8)
+        chunks.append(bytes(pad) + struct.pack("<Q", len(payload)))
+        vec = pos + pad
+        struct.pack_into("<Q", head, tables[i] + 4, vec - (tables[i] + 4))
+        chunks.append(payload)
+        pos = vec + 8 + len(payload)
+    return chunks
+
+
+# ---- container -------------------------------------------------------------------------------
 def _zip_member(zf: zipfile.ZipFile, name: str, data) -> None:
-    """Write one stored member from bytes or a list of byte chunks (streamed, no joined copy)."""
+    """Write one stored member (ZIP64 extra field, as 2.25 writes) from bytes or byte chunks."""
     info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
     info.compress_type = zipfile.ZIP_STORED
     info.create_system = 3
     info.external_attr = 0o644 << 16
     chunks = data if isinstance(data, list) else [data]
-    size = sum(len(c) for c in chunks)
-    with zf.open(info, "w", force_zip64=size > 0x7FFF0000) as fh:
+    with zf.open(info, "w", force_zip64=True) as fh:
         for c in chunks:
             fh.write(c)
 
 
 def write_dlc(graph: Graph, path: str, metadata: Metadata) -> None:
     """Write ``graph`` to ``path`` atomically (temp file in the same directory, then rename)."""
-    plan = plan_params_bin(graph)
-    minor = F.MINOR_LARGE if plan else F.MINOR
-    model = serialize_model(graph, minor)
-    params = serialize_params(graph)
+    plan = make_plan(lower_for_dlc(graph))
+    model = serialize_model(plan)
+    params = serialize_params(plan)
     directory = os.path.dirname(os.path.abspath(path)) or "."
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".snpe-tools-", suffix=".dlc.tmp", dir=directory)
     try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w") as zf:
+        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
             _zip_member(zf, F.MEMBER_METADATA, metadata.to_text().encode("utf-8"))
             _zip_member(zf, F.MEMBER_MODEL, model)
             _zip_member(zf, F.MEMBER_PARAMS, params)
-            if plan:
-                _zip_member(zf, F.MEMBER_PARAMS_BIN, params_bin_chunks(graph, plan))
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)

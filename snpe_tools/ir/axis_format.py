@@ -12,10 +12,22 @@ NCF, NFC = "NCF", "NFC"
 TNF, NTF = "TNF", "NTF"
 NF, NC, ANY, NONTRIVIAL = "NF", "NC", "ANY", "NONTRIVIAL"
 
-ALL = (NCDHW, NDHWC, NCS, NSC, NCF, NFC, TNF, NTF, NF, NC, ANY, NONTRIVIAL)
-# integer codes used in the DLC tensor table (see docs/dlc-format.rst)
+# Weight layouts (QNN/SNPE names): spatial dims, then I(nput) and O(utput) channels in the order given.
+DHWIO, DHWOI, IODHW, OIDHW = "DHWIO", "DHWOI", "IODHW", "OIDHW"
+HWIO, HWOI, IOHW, OIHW = "HWIO", "HWOI", "IOHW", "OIHW"
+FIO, FOI, IOF, OIF = "FIO", "FOI", "IOF", "OIF"
+NOT_YET_DEFINED = "NOT_YET_DEFINED"
+
+ALL = (NCDHW, NDHWC, NCS, NSC, NCF, NFC, TNF, NTF, NF, NC, ANY, NONTRIVIAL,
+       DHWIO, DHWOI, IODHW, OIDHW, HWIO, HWOI, IOHW, OIHW, FIO, FOI, IOF, OIF)
+# Integer codes of the DLC tensor table: Qualcomm's enum, measured with its 2.25 reader
+# (dlc_compat.md section 4.7): the activation formats 0..11, then the weight formats 12..23,
+# and 0xFFFFFFFF for "not yet defined".
 CODES = {name: i for i, name in enumerate(ALL)}
+CODES[NOT_YET_DEFINED] = 0xFFFFFFFF
 FROM_CODE = {i: name for name, i in CODES.items()}
+# The names Qualcomm's tools print (snpe-dlc-info) for our tags that differ from them.
+DISPLAY = {NCS: "NCHW", NSC: "NHWC"}
 
 # Source (channel-first) format -> spatial-first format, with the permutation that
 # turns the first into the second.

@@ -80,6 +80,9 @@ class Graph:
         self.outputs: list[str] = []
         self.input_info: dict[str, InputInfo] = {}
         self._names: set[str] = set()
+        # True once the legacy spatial-first rewrite ran on a channel-first source (ONNX, PyTorch):
+        # the DLC then records NCHW as the source format of NHWC tensors (Tensor slot 12)
+        self.source_channel_first = False
 
     # ---- naming -------------------------------------------------------------------
     def unique_name(self, base: str) -> str:

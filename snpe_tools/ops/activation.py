@@ -6,7 +6,12 @@ import math
 import numpy as np
 
 from ..ir import dtypes as qd
-from .registry import OpDef, Param, register
+from .registry import DlcAttr, OpDef, Param, register
+
+
+def _neuron(code: int) -> tuple[DlcAttr, ...]:
+    """DLC form of an activation: Qualcomm writes each as ``ElementWiseNeuron`` with this ``operation``."""
+    return (DlcAttr("operation", qd.UINT_32, code, 1),)
 
 
 class _Unary(OpDef):
@@ -21,6 +26,7 @@ class _Unary(OpDef):
 @register
 class Relu(_Unary):
     type = "Relu"
+    dlc_type, dlc_selector = "ElementWiseNeuron", _neuron(4)
 
     def f(self, op, x):
         return np.maximum(x, 0)
@@ -29,6 +35,7 @@ class Relu(_Unary):
 @register
 class ReluMinMax(_Unary):
     type = "ReluMinMax"
+    dlc_type, dlc_selector = "ElementWiseNeuron", _neuron(5)
     params = {"min_value": Param(qd.FLOAT_32), "max_value": Param(qd.FLOAT_32)}
 
     def f(self, op, x):
@@ -38,6 +45,7 @@ class ReluMinMax(_Unary):
 @register
 class Sigmoid(_Unary):
     type = "Sigmoid"
+    dlc_type, dlc_selector = "ElementWiseNeuron", _neuron(6)
 
     def f(self, op, x):
         return 1.0 / (1.0 + np.exp(-x))
@@ -46,6 +54,7 @@ class Sigmoid(_Unary):
 @register
 class Tanh(_Unary):
     type = "Tanh"
+    dlc_type, dlc_selector = "ElementWiseNeuron", _neuron(8)
 
     def f(self, op, x):
         return np.tanh(x)
@@ -54,6 +63,7 @@ class Tanh(_Unary):
 @register
 class Elu(_Unary):
     type = "Elu"
+    dlc_type, dlc_selector = "ElementWiseNeuron", _neuron(0)
     params = {"alpha": Param(qd.FLOAT_32, default=1.0)}
 
     def f(self, op, x):
@@ -77,6 +87,7 @@ def _erf_fast(x: np.ndarray) -> np.ndarray:
 @register
 class Gelu(_Unary):
     type = "Gelu"
+    dlc_type, dlc_selector = "ElementWiseNeuron", _neuron(1)
 
     def f(self, op, x):
         return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0)))
@@ -85,6 +96,7 @@ class Gelu(_Unary):
 @register
 class HardSwish(_Unary):
     type = "HardSwish"
+    dlc_type, dlc_selector = "ElementWiseNeuron", _neuron(3)
 
     def f(self, op, x):
         return x * np.clip(x + 3.0, 0.0, 6.0) / 6.0
@@ -114,9 +126,9 @@ class ElementWiseNeuron(_Unary):
         "operation": Param(qd.UINT_32),
         "alpha": Param(qd.FLOAT_32, default=0.0),
         "beta": Param(qd.FLOAT_32, default=0.0),
-        "min_value": Param(qd.FLOAT_32, default=0.0),
-        "max_value": Param(qd.FLOAT_32, default=0.0),
-        "threshold": Param(qd.FLOAT_32, default=0.0),
+        "min_value": Param(qd.FLOAT_32, default=0.0, write_default=False),
+        "max_value": Param(qd.FLOAT_32, default=0.0, write_default=False),
+        "threshold": Param(qd.FLOAT_32, default=0.0, write_default=False),
     }
 
     def f(self, op, x):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ..ir import axis_format as af
 from ..ir import dtypes as qd
 from .registry import OpDef, Param, register, u32
 
@@ -51,6 +52,7 @@ def _spatial_out(op, x_shape, kh, kw):
 @register
 class Conv2d(OpDef):
     type = "Conv2d"
+    weight_axis_formats = {1: (af.HWIO, af.OIHW)}
     params = dict(_SPATIAL, group=Param(qd.UINT_32, default=1))
 
     def infer(self, op, ins):
@@ -88,6 +90,7 @@ class Conv2d(OpDef):
 @register
 class DepthWiseConv2d(OpDef):
     type = "DepthWiseConv2d"
+    weight_axis_formats = {1: (af.HWIO, af.OIHW)}
     params = dict(_SPATIAL)
 
     def infer(self, op, ins):
@@ -123,6 +126,7 @@ class DepthWiseConv2d(OpDef):
 @register
 class TransposeConv2d(OpDef):
     type = "TransposeConv2d"
+    weight_axis_formats = {1: (af.HWIO, af.IOHW)}
     params = {
         "stride": _SPATIAL["stride"],
         "pad_amount": _SPATIAL["pad_amount"],

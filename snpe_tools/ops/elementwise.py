@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import dtypes as qd
-from .registry import OpDef, Param, broadcast_shape, register
+from .registry import DlcAttr, OpDef, Param, broadcast_shape, register
 
 
 def _fmod(a, b):
@@ -64,6 +64,28 @@ UNARY = {
 }
 
 
+# QNN ElementWiseBinary / ElementWiseUnary ``operation`` codes.  Qualcomm's 2.25 converter writes every
+# elementwise op as ``Eltwise_Binary`` / ``Eltwise_Unary`` with this code (flag 1), and its reader rejects
+# some of the one-op names (ElementWiseAsin, -Fmod, -Mod, -Sign, -Xor), so this is the DLC form of all.
+BINARY_OPERATION = {
+    "ElementWiseAdd": 0, "ElementWiseAnd": 1, "ElementWiseDivide": 2, "ElementWiseEqual": 3,
+    "ElementWiseFloorDiv": 4, "ElementWiseFmod": 5, "ElementWiseGreater": 6, "ElementWiseGreaterEqual": 7,
+    "ElementWiseLess": 8, "ElementWiseLessEqual": 9, "ElementWiseMaximum": 10, "ElementWiseMinimum": 11,
+    "ElementWiseMod": 12, "ElementWiseMultiply": 13, "ElementWiseNotEqual": 14, "ElementWiseOr": 15,
+    "ElementWisePower": 16, "ElementWiseSquaredDifference": 17, "ElementWiseSubtract": 18, "ElementWiseXor": 19,
+}
+UNARY_OPERATION = {
+    "ElementWiseAbs": 0, "ElementWiseAsin": 1, "ElementWiseAtan": 2, "ElementWiseCeil": 3, "ElementWiseCos": 4,
+    "ElementWiseExp": 5, "ElementWiseFloor": 6, "ElementWiseLog": 7, "ElementWiseNeg": 8, "ElementWiseNot": 9,
+    "ElementWiseRound": 11, "ElementWiseRsqrt": 12, "ElementWiseSign": 13, "ElementWiseSin": 14,
+    "ElementWiseSquareRoot": 15,
+}
+
+
+def _operation(code: int) -> tuple[DlcAttr, ...]:
+    return (DlcAttr("operation", qd.UINT_32, code, 1),)
+
+
 class ElementWiseBinaryBase(OpDef):
     """Two broadcastable inputs, one output."""
 
@@ -94,10 +116,12 @@ class ElementWiseUnaryBase(OpDef):
 for _name, _fn in BINARY.items():
     register(type(_name, (ElementWiseBinaryBase,),
                   {"type": _name, "fn": staticmethod(_fn), "bool_out": _name in _BOOL_OUT,
+                   "dlc_type": "Eltwise_Binary", "dlc_selector": _operation(BINARY_OPERATION[_name]),
                    "__doc__": f"QNN {_name}: numpy {_fn.__name__ if hasattr(_fn, '__name__') else 'lambda'}"}))
 
 for _name, _fn in UNARY.items():
-    register(type(_name, (ElementWiseUnaryBase,), {"type": _name, "fn": staticmethod(_fn)}))
+    register(type(_name, (ElementWiseUnaryBase,), {"type": _name, "fn": staticmethod(_fn), "dlc_type": "Eltwise_Unary",
+                                                   "dlc_selector": _operation(UNARY_OPERATION[_name])}))
 
 
 @register
@@ -105,6 +129,8 @@ class ElementWiseSelect(OpDef):
     """Where: inputs (condition, if_true, if_false)."""
 
     type = "ElementWiseSelect"
+    dlc_type = "Eltwise_Ternary"
+    dlc_selector = (DlcAttr("eltwise_type", qd.UNDEFINED, "ElementWiseSelect", 2),)
 
     def infer(self, op, ins):
         return [(broadcast_shape(*(t.shape for t in ins)), ins[1].dtype)]
@@ -127,6 +153,13 @@ class IsNan(_Predicate):
     """QNN IsNan: true where the input is NaN."""
 
     type = "IsNan"
+    lowers_for_dlc = True
+
+    def lower_for_dlc(self, graph, op):
+        """x != x: true exactly where x is NaN."""
+        idx = graph.ops.index(op)
+        graph.remove_op(op)
+        graph.add_op("ElementWiseNotEqual", [op.inputs[0], op.inputs[0]], [op.outputs[0]], name=op.name, index=idx)
 
     def compute(self, op, xs):
         return [np.isnan(xs[0])]
@@ -137,6 +170,20 @@ class IsInf(_Predicate):
     """QNN IsInf: true where the input is +inf (detect_positive) or -inf (detect_negative)."""
 
     type = "IsInf"
+    lowers_for_dlc = True
+
+    def lower_for_dlc(self, graph, op):
+        """x == +inf, x == -inf or |x| == inf (never true for NaN, as IsInf)."""
+        idx = graph.ops.index(op)
+        graph.remove_op(op)
+        pos, neg = op.params["detect_positive"], op.params["detect_negative"]
+        x = op.inputs[0]
+        if pos and neg:
+            x = graph.add_op("ElementWiseAbs", [x], name=f"{op.name}_abs", index=idx).outputs[0]
+            idx += 1
+        ref = np.inf if pos else -np.inf if neg else np.nan
+        const = graph.add_const(f"{op.name}_ref", np.full((1,), ref, dtype=graph.tensors[op.inputs[0]].dtype))
+        graph.add_op("ElementWiseEqual", [x, const], [op.outputs[0]], name=op.name, index=idx)
     params = {"detect_negative": Param(qd.BOOL_8, default=True), "detect_positive": Param(qd.BOOL_8, default=True)}
 
     def compute(self, op, xs):

@@ -10,7 +10,7 @@ from .registry import OpDef, Param, register
 @register
 class FullyConnected(OpDef):
     type = "FullyConnected"
-    params = {"keep_dims": Param(qd.BOOL_8, default=False)}
+    params = {"keep_dims": Param(qd.BOOL_8, default=False, write_default=False)}   # 2.25 writes none
 
     def infer(self, op, ins):
         x, w = ins[0], ins[1]

@@ -58,9 +58,10 @@ class InstanceNorm(OpDef):
     type = "InstanceNorm"
     params = {
         "epsilon": Param(qd.FLOAT_32, default=1e-12),
-        "mode": Param(qd.UINT_32, default=0),
-        "normalize_variance": Param(qd.BOOL_8, default=True),
-        "region": Param(qd.UINT_32, default=0),
+        # left out at their defaults, as Qualcomm's 2.25 converter writes InstanceNorm (epsilon only)
+        "mode": Param(qd.UINT_32, default=0, write_default=False),
+        "normalize_variance": Param(qd.BOOL_8, default=True, write_default=False),
+        "region": Param(qd.UINT_32, default=0, write_default=False),
     }
 
     def compute(self, op, xs):

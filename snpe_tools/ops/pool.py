@@ -11,13 +11,13 @@ import numpy as np
 
 from ..ir import dtypes as qd
 from .conv import _patches
-from .registry import OpDef, Param, register, u32
+from .registry import DlcAttr, OpDef, Param, register, u32
 
 _POOL = {
     "filter_size": Param(qd.UINT_32, tensor=True),
     "stride": Param(qd.UINT_32, tensor=True, default=u32(1, 1)),
     "pad_amount": Param(qd.UINT_32, tensor=True, default=np.zeros((2, 2), np.uint32)),
-    "rounding_mode": Param(qd.UINT_32, default=0),
+    "rounding_mode": Param(qd.UINT_32, default=0, write_default=False),   # 2.25 writes none when floor
 }
 
 
@@ -60,6 +60,7 @@ class _Pool(OpDef):
 @register
 class PoolMax2d(_Pool):
     type = "PoolMax2d"
+    dlc_type, dlc_selector = "Pool", (DlcAttr("pool_type", qd.UNDEFINED, "PoolMax2d", 2),)
 
     def compute(self, op, xs):
         x = xs[0]
@@ -72,6 +73,7 @@ class PoolMax2d(_Pool):
 @register
 class PoolAvg2d(_Pool):
     type = "PoolAvg2d"
+    dlc_type, dlc_selector = "Pool", (DlcAttr("pool_type", qd.UNDEFINED, "PoolAvg2d", 2),)
     rounds_stored_values = True
     params = dict(_POOL, count_pad_for_edges=Param(qd.BOOL_8, default=False))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import dtypes as qd
-from .registry import OpDef, Param, register
+from .registry import DlcAttr, OpDef, Param, register
 
 _P = {"axes": Param(qd.UINT_32, tensor=True), "keep_dims": Param(qd.BOOL_8, default=False)}
 
@@ -32,8 +32,22 @@ class _Reduce(OpDef):
         return [np.asarray(y).astype(xs[0].dtype, copy=False)]
 
 
+class _SumSquare(_Reduce):
+    lowers_for_dlc = True
+
+    def lower_for_dlc(self, graph, op):
+        """ReduceSum(x * x): Qualcomm's Reduce has no sum-of-squares type."""
+        idx = graph.ops.index(op)
+        graph.remove_op(op)
+        sq = graph.add_op("ElementWiseMultiply", [op.inputs[0], op.inputs[0]], name=f"{op.name}_square", index=idx)
+        graph.add_op("ReduceSum", [sq.outputs[0]], [op.outputs[0]], dict(op.params), name=op.name, index=idx + 1)
+
+
 for _name, _fn in REDUCE.items():
-    register(type(_name, (_Reduce,), {"type": _name, "fn": staticmethod(_fn)}))
+    # DLC form: ``Reduce`` + ``reduce_type`` (flag 2), as Qualcomm's 2.25 converter writes; it has no
+    # ReduceSumSquare, which the DLC writer lowers (see ReduceSumSquare below).
+    register(type(_name, (_SumSquare if _name == "ReduceSumSquare" else _Reduce,), {"type": _name, "fn": staticmethod(_fn), "dlc_type": "Reduce",
+                                      "dlc_selector": (DlcAttr("reduce_type", qd.UNDEFINED, _name, 2),)}))
 
 
 class _Arg(OpDef):
@@ -57,9 +71,11 @@ class _Arg(OpDef):
 @register
 class Argmax(_Arg):
     type = "Argmax"
+    dlc_type, dlc_selector = "Arg", (DlcAttr("arg_type", qd.UNDEFINED, "Argmax", 2),)
 
 
 @register
 class Argmin(_Arg):
     type = "Argmin"
+    dlc_type, dlc_selector = "Arg", (DlcAttr("arg_type", qd.UNDEFINED, "Argmin", 2),)
     fn = staticmethod(np.argmin)

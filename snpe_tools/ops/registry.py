@@ -26,13 +26,34 @@ REQUIRED = object()
 
 
 @dataclass(frozen=True)
+class DlcAttr:
+    """A fixed attribute that the DLC form of an op carries (e.g. ``operation`` of ``Eltwise_Binary``)."""
+
+    name: str
+    dtype: int                    # QNN data type code (strings: UNDEFINED, as 2.25 writes them)
+    value: Any
+    flag: int                     # 1 QNN parameter, 2 IR-internal attribute
+
+
+@dataclass(frozen=True)
 class Param:
     """Declaration of one QNN parameter."""
 
     dtype: int                    # QNN data type code of the value
     tensor: bool = False          # True: stored as a static param tensor; False: scalar
     default: Any = REQUIRED
-    internal: bool = False        # kept in the IR only (e.g. Reshape's target shape): not a QNN param
+    internal: bool = False        # not a QNN parameter (e.g. Reshape's target shape)
+    ir_attr: bool = False         # internal, yet carried in the DLC as an IR attribute (attribute flag 2),
+                                  # as Qualcomm's converter does for e.g. Reshape ``shape`` or Lstm ``hidden_size``
+    write_default: bool = True    # False: left out of the DLC when equal to the default (a parameter newer
+                                  # than QAIRT 2.25, e.g. TopK ``largest``, so that 2.25 never sees it)
+
+    @property
+    def dlc_flag(self) -> int | None:
+        """DLC attribute flag: 1 = QNN parameter (handed to the backend), 2 = IR-internal, None = not stored."""
+        if not self.internal:
+            return 1
+        return 2 if self.ir_attr else None
 
     def normalise(self, value: Any) -> Any:
         if self.tensor:
@@ -41,7 +62,7 @@ class Param:
             return float(value)
         if self.dtype == qd.BOOL_8:
             return bool(value)
-        if self.dtype == qd.STRING:
+        if self.dtype in (qd.STRING, qd.UNDEFINED):    # DLC strings carry the UNDEFINED kind
             return str(value)
         return int(value)
 
@@ -57,6 +78,14 @@ class OpDef:
     # fixed-point runtime: True when the op averages stored integers, so a quantized output rounds its
     # ties away from the stored zero rather than the real zero (see runtime/fixed_point.py)
     rounds_stored_values: ClassVar[bool] = False
+    # DLC form (what Qualcomm's 2.25 converter writes, see docs/dlc-format.rst): the node type string when
+    # it differs from ``type`` (e.g. "Pool", "Eltwise_Binary"), and the fixed attributes that select this
+    # op within that type (e.g. pool_type="PoolMax2d").  The DLC reader inverts this table.
+    dlc_type: ClassVar[str] = ""
+    dlc_selector: ClassVar[tuple[DlcAttr, ...]] = ()
+    # Axis formats of static weight inputs (input index -> (format, format in a channel-first source)),
+    # e.g. Conv2d weights are HWIO, converted from ONNX OIHW.  Other static tensors are ANY.
+    weight_axis_formats: ClassVar[dict[int, tuple[str, str]]] = {}
 
     def num_outputs(self, params: dict[str, Any], n_inputs: int) -> int:
         return 1
@@ -85,6 +114,14 @@ class OpDef:
 
     def macs(self, op: Op, ins: list[Tensor | None], outs: list[Tensor]) -> int:
         return 0
+
+    # True when Qualcomm's 2.25 reader knows no type string for this op: the DLC writer then calls
+    # :meth:`lower_for_dlc` to replace it by exactly equivalent ops it does know.
+    lowers_for_dlc: ClassVar[bool] = False
+
+    def lower_for_dlc(self, graph: Any, op: Op) -> None:
+        """Replace ``op`` in ``graph`` by equivalent ops (same output tensor names); see ``lowers_for_dlc``."""
+        raise NotImplementedError(self.type)
 
     def restore_params(self, op: Op, ins: list[Tensor | None], outs: list[Tensor]) -> None:
         """Rebuild internal params after reading a DLC (they are not stored there)."""

@@ -78,6 +78,27 @@ def axis_taps(coords: np.ndarray, in_size: int, interp: int, nearest_mode: int =
     return np.clip(idx, 0, in_size - 1).astype(np.intp), w
 
 
+def resample(x: np.ndarray, out_shape, taps, nearest: bool) -> np.ndarray:
+    """Resample the spatial axes (1 .. rank-2) of channel-last ``x`` to ``out_shape``, one axis at a time.
+
+    ``taps(n_in, n_out)`` gives the axis' ``(idx, w)`` from :func:`axis_taps`, or None to keep the axis as
+    is; ``nearest`` gathers the single tap (exact for any dtype), otherwise the taps are weighted in float64.
+    """
+    out = [int(d) for d in out_shape]
+    y = x if nearest else x.astype(np.float64)
+    for ax in range(1, x.ndim - 1):
+        t = taps(x.shape[ax], out[ax])
+        if t is None:
+            continue
+        idx, w = t
+        if nearest:
+            y = np.take(y, idx[:, 0], axis=ax)
+            continue
+        g = np.take(y, idx, axis=ax)
+        y = (g * w.reshape((1,) * ax + w.shape + (1,) * (y.ndim - ax - 1))).sum(axis=ax + 1)
+    return np.ascontiguousarray(y).astype(x.dtype, copy=False)
+
+
 def resample_matrix(idx: np.ndarray, w: np.ndarray, in_size: int) -> np.ndarray:
     """Dense ``[out, in]`` matrix of one axis' resampling (used to compare two samplings)."""
     m = np.zeros((idx.shape[0], in_size))
@@ -108,23 +129,98 @@ class Resize(OpDef):
         return [(out, ins[0].dtype)]
 
     def compute(self, op, xs):
-        x = xs[0]
         p = op.params
-        out = [int(d) for d in p["shape"]]
         interp = p["interpolation_mode"]
-        y = x if interp == NEAREST else x.astype(np.float64)
-        for ax in range(1, x.ndim - 1):
-            n_in, n_out = x.shape[ax], out[ax]
+
+        def taps(n_in, n_out):
             if n_in == n_out:
-                continue
-            idx, w = axis_taps(source_coords(p["transformation_mode"], n_in, n_out), n_in, interp,
-                               p["nearest_mode"], p["cubic_coeff"], p["exclude_outside"])
-            if interp == NEAREST:
-                y = np.take(y, idx[:, 0], axis=ax)
-                continue
-            g = np.take(y, idx, axis=ax)
-            y = (g * w.reshape((1,) * ax + w.shape + (1,) * (y.ndim - ax - 1))).sum(axis=ax + 1)
-        return [np.ascontiguousarray(y).astype(x.dtype, copy=False)]
+                return None
+            return axis_taps(source_coords(p["transformation_mode"], n_in, n_out), n_in, interp,
+                             p["nearest_mode"], p["cubic_coeff"], p["exclude_outside"])
+
+        return [resample(xs[0], p["shape"], taps, interp == NEAREST)]
 
     def restore_params(self, op, ins, outs):
         op.params["shape"] = np.asarray(outs[0].shape, np.int32)
+
+
+def tf_source_coords(align_corners: bool, half_pixel_centers: bool, in_size: int, out_size: int,
+                     nearest: bool) -> np.ndarray:
+    """Source coordinate of every output index along one axis, TensorFlow / QNN legacy convention.
+
+    align_corners: ``x*(in-1)/(out-1)`` (0 when ``out == 1``); half_pixel_centers: ``(x+0.5)*in/out``,
+    minus 0.5 for bilinear only (TF's nearest-neighbour half-pixel scaler has no -0.5); neither:
+    ``x*in/out``.  Computed as exact-as-possible rationals so that integer coordinates stay integers.
+    """
+    if align_corners and half_pixel_centers:
+        raise ValueError("align_corners and half_pixel_centers cannot both be true")
+    x = np.arange(out_size, dtype=np.float64)
+    if align_corners:
+        return x * (in_size - 1) / (out_size - 1) if out_size > 1 else np.zeros(out_size)
+    if half_pixel_centers:
+        c = (2 * x + 1) * in_size / (2 * out_size)
+        return c if nearest else c - 0.5
+    return x * in_size / out_size
+
+
+class _LegacyResize(OpDef):
+    """ResizeBilinear / ResizeNearestNeighbor: rank-4 NHWC, H and W resampled to the output tensor's dims.
+
+    Like ``Resize``, the output size is no QNN parameter: the IR keeps it as the internal ``shape``.
+    Qualcomm's 2.25 DLC also carries ``scale_height`` / ``scale_width`` (out/in) as IR-internal
+    attributes; they do not change the computation.
+    """
+
+    nearest = False
+    params = {
+        "align_corners": Param(qd.BOOL_8, default=False),
+        "half_pixel_centers": Param(qd.BOOL_8, default=False),
+        "scale_height": Param(qd.FLOAT_32, default=None, internal=True, ir_attr=True),
+        "scale_width": Param(qd.FLOAT_32, default=None, internal=True, ir_attr=True),
+        "shape": Param(qd.INT_32, tensor=True, internal=True),
+    }
+
+    def infer(self, op, ins):
+        src = tuple(ins[0].shape)
+        out = tuple(int(d) for d in op.params["shape"])
+        if len(src) != 4 or len(out) != 4 or out[0] != src[0] or out[3] != src[3] or min(out) < 1:
+            raise ValueError(f"{self.type} {op.name}: cannot resize {list(src)} to {list(out)} (NHWC rank 4, "
+                             "batch and channel unchanged)")
+        if op.params["align_corners"] and op.params["half_pixel_centers"]:
+            raise ValueError(f"{self.type} {op.name}: align_corners and half_pixel_centers cannot both be true")
+        return [(out, ins[0].dtype)]
+
+    def compute(self, op, xs):
+        p = op.params
+        ac, hp = p["align_corners"], p["half_pixel_centers"]
+        if self.nearest:
+            # TF: floor of the scaled coordinate, or round half up with align_corners
+            mode = ROUND_PREFER_CEIL if ac else FLOOR
+            interp = NEAREST
+        else:
+            mode, interp = ROUND_PREFER_FLOOR, LINEAR
+
+        def taps(n_in, n_out):
+            if n_in == n_out:      # every mode maps x to x then
+                return None
+            return axis_taps(tf_source_coords(ac, hp, n_in, n_out, self.nearest), n_in, interp, mode)
+
+        return [resample(xs[0], p["shape"], taps, self.nearest)]
+
+    def restore_params(self, op, ins, outs):
+        op.params["shape"] = np.asarray(outs[0].shape, np.int32)
+
+
+@register
+class ResizeBilinear(_LegacyResize):
+    """QNN ResizeBilinear (TF ``resize_bilinear``): 2-tap linear, taps outside the input clamped to the edge."""
+
+    type = "ResizeBilinear"
+
+
+@register
+class ResizeNearestNeighbor(_LegacyResize):
+    """QNN ResizeNearestNeighbor (TF ``resize_nearest_neighbor``): one tap, index clamped into the input."""
+
+    type = "ResizeNearestNeighbor"
+    nearest = True

@@ -118,7 +118,7 @@ class TopK(OpDef):
     index order.  Outputs: values, indices (int32)."""
 
     type = "TopK"
-    params = {"k": Param(qd.UINT_32), "largest": Param(qd.BOOL_8, default=True)}
+    params = {"k": Param(qd.UINT_32), "largest": Param(qd.BOOL_8, default=True, write_default=False)}
 
     def num_outputs(self, params, n_inputs):
         return 2

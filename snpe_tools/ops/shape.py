@@ -12,7 +12,7 @@ class Reshape(OpDef):
     """QNN Reshape has no params: the target is the output tensor's shape (IR keeps it as ``shape``)."""
 
     type = "Reshape"
-    params = {"shape": Param(qd.INT_32, tensor=True, internal=True)}
+    params = {"shape": Param(qd.INT_32, tensor=True, internal=True, ir_attr=True)}
 
     def infer(self, op, ins):
         shape = [int(d) for d in op.params["shape"]]

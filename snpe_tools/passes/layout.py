@@ -278,6 +278,7 @@ def _absorb_outputs(graph: Graph) -> bool:
 
 @register_pass("spatial_first_layout")
 def spatial_first_layout(graph: Graph, options) -> bool:
+    graph.source_channel_first = True   # the DLC records each tensor's source (channel-first) axis format
     changed = _absorb_inputs(graph) if options.get("spatial_first_io", True) else False
     rw = _Rewriter(graph)
     progress = True

@@ -69,6 +69,27 @@ def quantize(t: Tensor, x: np.ndarray, round_stored: bool = False) -> np.ndarray
     return np.clip(q, lo, hi).astype(t.dtype)
 
 
+def is_fake_quantized(t: Tensor) -> bool:
+    """A float tensor with a per-tensor encoding, as Qualcomm's converter leaves QDQ-imported tensors."""
+    return (t.encoding is not None and t.encoding.axis is None and t.encoding.scale > 0
+            and np.issubdtype(np.dtype(t.dtype), np.floating))
+
+
+def fake_quantize(t: Tensor, x: np.ndarray) -> np.ndarray:
+    """Round ``x`` to the grid of ``t``'s encoding and saturate, keeping the float type.
+
+    This is what a fixed-point runtime computes for a float tensor that carries an encoding: a Relu
+    that the converter absorbed into an encoding with min 0 (QDQ import) clamps here.  Symmetric
+    encodings (offset 0 around a negative minimum) use the signed range, others the unsigned one.
+    """
+    enc = t.encoding
+    bw = enc.bitwidth or 8
+    signed = enc.offset == 0 and enc.min < 0
+    lo, hi = (-(1 << (bw - 1)), (1 << (bw - 1)) - 1) if signed else (0, (1 << bw) - 1)
+    q = np.clip(np.floor(np.asarray(x, np.float64) / enc.scale + 0.5) - enc.offset, lo, hi)
+    return ((q + enc.offset) * enc.scale).astype(x.dtype)
+
+
 # ops whose output is an integer accumulator sum(x_q * w_q) (+ bias at the same scale) of inputs 0 and 1,
 # output channels on the last axis: requantized from the exact accumulator as integer kernels do it,
 # which reproduces the LiteRT interpreter bit for bit on 8-bit models
@@ -131,6 +152,7 @@ def run_op(graph: Graph, op: Op, xs: list[np.ndarray | None]) -> list[np.ndarray
         xs = [dequantize(t, x) if q else x for t, x, q in zip(ins, xs, quant_in)]
     opdef = get_op_def(op.type)
     ys = opdef.compute(op, xs)
+    ys = [fake_quantize(t, y) if is_fake_quantized(t) else y for t, y in zip(outs, ys)]
     if any(quant_out):
         exact = _requantize_accumulator(graph, op, ys[0]) if op.type in _ACCUMULATORS and quant_out[0] else None
         if exact is not None:

@@ -63,19 +63,22 @@ def pairs(values, what: str, choices=None) -> dict[str, str]:
 
 
 def encodings(values) -> dict[str, tuple[str, str]]:
-    """``NAME ENC_IN [ENC_OUT]``; with one encoding the data is taken as-is (no colour conversion)."""
+    """``NAME ENC_IN [ENC_OUT]`` (ENC_OUT defaults to bgr, as in SNPE).
+
+    ARGB/RGBA to RGB/BGR becomes an ArgbToRgb op (passes/color_transform.py); any other pair of different
+    encodings is refused, and a single 3-channel or non-image encoding takes the data as it is."""
     out = {}
     for item in values or []:
         if len(item) not in (2, 3):
             raise ConversionError("--input_encoding takes INPUT_NAME ENCODING_IN [ENCODING_OUT]")
         name, enc_in = item[0], item[1].lower()
-        enc_out = item[2].lower() if len(item) == 3 else enc_in
+        enc_out = item[2].lower() if len(item) == 3 else ("bgr" if enc_in in ("rgba", "argb32") else enc_in)
         for e in (enc_in, enc_out):
             if e not in ENCODINGS:
                 raise ConversionError(f"--input_encoding {name}: '{e}' is not one of {', '.join(ENCODINGS)}")
-        if enc_in != enc_out:
+        if enc_in != enc_out and not (enc_in in ("rgba", "argb32") and enc_out in ("bgr", "rgb")):
             raise ConversionError(f"--input_encoding {name} {enc_in} {enc_out}: colour conversion "
-                                  "(ColorTransform) is not supported yet; convert the input data to the "
+                                  "is not supported (only rgba/argb32 to rgb/bgr is); convert the input data to the "
                                   "model's colour format and give a single encoding")
         out[name] = (enc_in, enc_out)
     return out

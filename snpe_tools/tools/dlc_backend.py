@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from .. import __version__
 from ..dlc import Metadata, write_dlc
@@ -22,7 +23,10 @@ def optimise_and_save(graph: Graph, args: argparse.Namespace, prog: str, fold_co
                                         remove_dead=not args.keep_disconnected_nodes,
                                         fold_constants=fold_constants, spatial_first=spatial_first))
     meta = Metadata({"converter-command": converter_command(prog, args), "converter-version": __version__,
-                     "model-copyright": copyright_text, "model-version": version})
+                     "model-copyright": copyright_text, "model-version": version,
+                     "quantizer-command": "N/A"})
+    # Qualcomm's converters name the graph after the output file's stem (cnn.dlc -> graph "cnn")
+    graph.name = os.path.splitext(os.path.basename(out_path))[0] or graph.name
     LOG.info("INFO_DLC_SAVE_LOCATION: Saving model at %s", out_path)
     write_dlc(graph, out_path, meta)
     LOG.info("INFO_CONVERSION_SUCCESS: Conversion completed successfully")

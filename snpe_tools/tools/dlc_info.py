@@ -18,6 +18,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..dlc import Metadata, read_dlc
+from ..dlc.v3 import V3Model, is_v3, read_v3
 from ..errors import SnpeToolsError
 from ..ir import dtypes as qd
 from ..ir.graph import Encoding, Graph, Tensor
@@ -264,8 +265,38 @@ def report(path: str, graph: Graph, meta: Metadata, memory: bool) -> tuple[str, 
     return "\n".join(parts), rows
 
 
+def v3_report(model: V3Model) -> tuple[str, list[list[str]]]:
+    """SNPE 1.x (DLC v3) files: the layer table with shapes, parameters and encodings (no MACs/memory)."""
+    rows: list[list[str]] = []
+    for layer in model.layers:
+        extra = [f"{k}: {v}" for k, v in layer.params.items()]
+        extra += [f"{name} encoding: {enc}" for name, enc in layer.encodings.items()]
+        extra = extra or [""]
+        rows.append([str(layer.index), layer.name, layer.type, ", ".join(layer.inputs), ", ".join(layer.outputs),
+                     ", ".join("x".join(str(d) for d in dims) for dims in layer.output_dims), RUNTIMES, extra[0]])
+        rows += [[""] * 7 + [e] for e in extra[1:]]
+    meta = model.metadata
+    parts = [f"DLC info for: {os.path.abspath(model.path)}",
+             f"DLC version {model.version[0]}.{model.version[1]} (SNPE 1.x): shown read-only; "
+             "re-convert the source model to run it",
+             f"Model Version: {meta.get('model-version', 'N/A')}",
+             f"Model Copyright:{meta.get('model-copyright', 'N/A')}",
+             render_table(HEADER, rows), FOOTER,
+             f"Converter command: {meta.get('converter-command', 'N/A')}",
+             f"Quantizer command: {meta.get('quantizer-command', 'N/A')}",
+             f"DLC created with converter version: {meta.get('converter-version', 'N/A')}",
+             f"Layers used by DLC: {', '.join(sorted({layer.type for layer in model.layers}))}"]
+    return "\n".join(parts), rows
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    if os.path.isfile(args.input_dlc) and is_v3(args.input_dlc):
+        text, rows = v3_report(read_v3(args.input_dlc))
+        if args.save:
+            write_csv(args.save, HEADER, rows)
+        print(text)
+        return 0
     dlc = read_dlc(args.input_dlc)
     text, rows = report(args.input_dlc, dlc.graph, dlc.metadata, args.memory)
     if args.save:

@@ -232,7 +232,9 @@ def _pool(ctx: OnnxContext, node, qnn_type: str, global_: bool) -> None:
     def body(x, out, is_1d):
         in_shape = ctx.shape(x)
         if global_:
-            kernel, strides, pads = list(in_shape[2:]), [1, 1], [(0, 0), (0, 0)]
+            # one window over the whole map; stride = window, as Qualcomm's converter writes it
+            kernel, pads = list(in_shape[2:]), [(0, 0), (0, 0)]
+            strides = list(kernel)
             ceil = 0
         else:
             kernel = list(a["kernel_shape"])
