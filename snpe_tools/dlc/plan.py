@@ -164,6 +164,10 @@ def make_plan(graph: Graph) -> Plan:
             if name and graph.tensors[name].is_static:
                 add(name)
         attrs = [AttrRec(s.name, s.flag, _scalar_kind(s.dtype), s.value) for s in opdef.dlc_selector]
+        op_inputs = list(op.inputs)
+        if opdef.dlc_bias_input is not None:
+            op_inputs, bias_name = _bias(graph, op, opdef.dlc_bias_input, new_id, unique, tensors, by_name)
+            attrs.append(AttrRec("bias_op_name", F.FLAG_IR, qd.UNDEFINED, bias_name))
         attrs.append(AttrRec("packageName", F.FLAG_IR, qd.UNDEFINED, F.PACKAGE_NAME))
         tensor_attrs = []
         for pname, p in opdef.params.items():
@@ -184,7 +188,7 @@ def make_plan(graph: Graph) -> Plan:
             attrs.append(AttrRec(pname, p.dlc_flag, p.dtype, tensor=rec))
         attrs.sort(key=lambda a: a.name.encode())
         node_inputs = []
-        for idx, name in enumerate(op.inputs):
+        for idx, name in enumerate(op_inputs):
             if not name:
                 null = TensorRec(new_id(), unique(f"{op.name}_unprovided_input_{idx}"), F.NULL, (0,), qd.FLOAT_32,
                                  _code(af.ANY), af.CODES[af.NOT_YET_DEFINED])
@@ -202,6 +206,26 @@ def make_plan(graph: Graph) -> Plan:
     rank = {name: i for i, name in enumerate(graph.outputs)}
     tensors.sort(key=lambda r: (r.type == F.APP_READ, rank.get(r.name, -1) if r.type == F.APP_READ else 0))
     return Plan(graph.name, nodes, tensors)
+
+
+def _bias(graph: Graph, op, index: int, new_id, unique, tensors: list[TensorRec],
+          by_name: dict[str, TensorRec]) -> tuple[list[str], str]:
+    """The op's inputs with a bias at ``index`` (a zero one for a float op without), and the name
+    ``bias_op_name`` records: the source bias, or "" for the zero bias, as 2.25 writes."""
+    inputs = list(op.inputs)
+    if len(inputs) > index and inputs[index]:
+        return inputs, inputs[index]
+    out = graph.tensors[op.outputs[0]]
+    if np.dtype(out.dtype).kind != "f" or out.encoding is not None or not out.shape:
+        return inputs, ""
+    code = qd.to_qnn(out.dtype)
+    zeros = np.zeros((int(out.shape[-1]),), qd.to_numpy(code))
+    rec = TensorRec(new_id(), unique(f"{op.name}_bias"), F.STATIC, zeros.shape, code, _code(af.ANY), _code(af.ANY),
+                    True, None, zeros)
+    tensors.append(rec)
+    by_name[rec.name] = rec
+    inputs = inputs[:index] + [""] * (index - len(inputs)) + [rec.name] + inputs[index + 1:]
+    return inputs, ""
 
 
 def _equal(a: Any, b: Any) -> bool:

@@ -52,6 +52,7 @@ def _spatial_out(op, x_shape, kh, kw):
 @register
 class Conv2d(OpDef):
     type = "Conv2d"
+    dlc_bias_input = 2
     weight_axis_formats = {1: (af.HWIO, af.OIHW)}
     params = dict(_SPATIAL, group=Param(qd.UINT_32, default=1))
 
@@ -90,6 +91,7 @@ class Conv2d(OpDef):
 @register
 class DepthWiseConv2d(OpDef):
     type = "DepthWiseConv2d"
+    dlc_bias_input = 2
     weight_axis_formats = {1: (af.HWIO, af.OIHW)}
     params = dict(_SPATIAL)
 
@@ -126,6 +128,7 @@ class DepthWiseConv2d(OpDef):
 @register
 class TransposeConv2d(OpDef):
     type = "TransposeConv2d"
+    dlc_bias_input = 2
     weight_axis_formats = {1: (af.HWIO, af.IOHW)}
     params = {
         "stride": _SPATIAL["stride"],

@@ -11,6 +11,7 @@ from .registry import OpDef, Param, register
 class FullyConnected(OpDef):
     type = "FullyConnected"
     params = {"keep_dims": Param(qd.BOOL_8, default=False, write_default=False)}   # 2.25 writes none
+    dlc_bias_input = 2
 
     def infer(self, op, ins):
         x, w = ins[0], ins[1]

@@ -86,6 +86,10 @@ class OpDef:
     # Axis formats of static weight inputs (input index -> (format, format in a channel-first source)),
     # e.g. Conv2d weights are HWIO, converted from ONNX OIHW.  Other static tensors are ANY.
     weight_axis_formats: ClassVar[dict[int, tuple[str, str]]] = {}
+    # Index of the bias input of ops that take one (convolutions, FullyConnected): the DLC names it in
+    # the IR attribute ``bias_op_name`` and, like Qualcomm's converter, gives a float op without a bias
+    # an all-zero one (named ``<node>_bias``), so that the QNN graph has the same inputs.
+    dlc_bias_input: ClassVar[int | None] = None
 
     def num_outputs(self, params: dict[str, Any], n_inputs: int) -> int:
         return 1
