@@ -35,14 +35,16 @@ def convert_in_process(model_path: str, dlc_path: str, *extra: str) -> None:
 
 
 def to_dlc_layout(x: np.ndarray, fmt: str) -> np.ndarray:
-    if fmt in af.SPATIAL_FIRST and x.ndim == len(af.SPATIAL_FIRST[fmt][1]):
-        return np.ascontiguousarray(np.transpose(x, af.spatial_first_perm(x.ndim)))
+    perm = af.from_source_perm(fmt, x.ndim)
+    if perm is not None:
+        return np.ascontiguousarray(np.transpose(x, perm))
     return x
 
 
 def from_dlc_layout(y: np.ndarray, fmt: str) -> np.ndarray:
-    if fmt in af.SPATIAL_FIRST and y.ndim == len(af.SPATIAL_FIRST[fmt][1]):
-        return np.ascontiguousarray(np.transpose(y, af.channel_first_perm(y.ndim)))
+    perm = af.from_source_perm(fmt, y.ndim)
+    if perm is not None:
+        return np.ascontiguousarray(np.transpose(y, np.argsort(perm)))
     return y
 
 

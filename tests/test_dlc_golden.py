@@ -138,9 +138,8 @@ AXIS_TAGS = "axis-format tags of non-image tensors differ (NF/NCF vs NONTRIVIAL/
 CONST_RANK = "scalar constants are rank 0, or rank 4 ([1,1,1,1]) when broadcast to an image, instead of [1]"
 CEIL_POOL = "ceil-mode pooling kept as rounding_mode=1 (2.25 rewrites the padding)"
 FLATTEN_FC = "Flatten+Gemm: Reshape to 2-D before FullyConnected (2.25: Transpose, 4-D input)"
-SEQ_LAYOUT = "3-D and RNN inputs keep the source order NCF/TNF (2.25: NFC/NTF, Transpose inside)"
 FC_3D = "FullyConnected on a 3-D input with keep_dims (2.25: Reshape to 2-D around it)"
-CHANNEL_FIRST = "Gather/Reduce/Arg/Tile/Pad on image tensors run channel-first behind a Transpose"
+CHANNEL_FIRST = "a channel reduction runs on the NHWC input directly (2.25 transposes to NCHW first)"
 PAD_VALUE = "ONNX Pad value kept (2.25 drops it and writes 0); pad_constant_value also on reflect Pad"
 QDQ = "QDQ nodes not folded into encodings yet (issue 12)"
 UNSUPPORTED = "converter option not supported yet (issue 12)"
@@ -151,17 +150,17 @@ ALLOWED: dict[str, set[str]] = {
     "shape_ops": {AXIS_TAGS, CONST_RANK},
     "resize_nearest": {IR_ATTRS, STRUCTURE},
     "resize_bilinear": {IR_ATTRS, STRUCTURE},
-    "transformer_encoder": {AXIS_TAGS, FC_3D, SEQ_LAYOUT, STRUCTURE},
-    "lstm": {SEQ_LAYOUT, STRUCTURE},
-    "gru": {SEQ_LAYOUT, STRUCTURE},
+    "transformer_encoder": {AXIS_TAGS, FC_3D, STRUCTURE},
+    "lstm": {STRUCTURE},
+    "gru": {STRUCTURE},
     "unary_elementwise": {CONST_RANK},
     "binary_elementwise": {AXIS_TAGS, CONST_RANK},
     "reduce_argmax": {AXIS_TAGS, CHANNEL_FIRST, STRUCTURE},
-    "gather_pad": {AXIS_TAGS, CHANNEL_FIRST, PAD_VALUE, STRUCTURE},
+    "gather_pad": {PAD_VALUE},
     "activations": {AXIS_TAGS, CONST_RANK},
     "instnorm_depthtospace": set(),
     "topk": {AXIS_TAGS},
-    "conv1d": {SEQ_LAYOUT, STRUCTURE},
+    "conv1d": set(),
     "dynamic_batch": {IR_ATTRS},
     "qdq_cnn": {AXIS_TAGS, FLATTEN_FC, IR_ATTRS, QDQ, STRUCTURE},
     "input_rgba": {IR_ATTRS},
@@ -169,7 +168,7 @@ ALLOWED: dict[str, set[str]] = {
     "preserve_io_layout": {UNSUPPORTED},
     "conv_variants": {CEIL_POOL, IR_ATTRS},
     "batchnorm_standalone": {STRUCTURE},
-    "misc_ops": {AXIS_TAGS, CHANNEL_FIRST, STRUCTURE},
+    "misc_ops": {STRUCTURE},
     "cnn_basic_fp16": {UNSUPPORTED},
 }
 
@@ -183,14 +182,12 @@ RULES: list[tuple[str, str, set[str] | None]] = [
     (AXIS_TAGS, r"tensor-axis: ", None),
     (CONST_RANK, r"tensor-dims: .*\.in1 \[1\] vs \[(1, 1, 1, 1)?\]$", None),
     (FLATTEN_FC, r"tensor-dims: fc/Gemm\.in0 \[1, \d+, 1, 1\] vs \[1, \d+\]$", None),
-    (SEQ_LAYOUT, r"io-dims: ", {"transformer_encoder", "lstm", "gru", "conv1d"}),
-    (SEQ_LAYOUT, r"tensor-type: .*\.in0 3 vs 0$", {"transformer_encoder"}),
     (FC_3D, r"attr-extra: .*MatMul\.keep_dims=", {"transformer_encoder"}),
     (FC_3D, r"(attr-value: .*MatMul\.bias_op_name |tensor-data: .*MatMul\.in2$)", {"transformer_encoder"}),
     (FC_3D, r"tensor-dims: .*(MatMul|context/Reshape)\.(in0|out0) \[\d+, \d+\] vs \[1, \d+, \d+\]$",
      {"transformer_encoder"}),
     (STRUCTURE, r"attr-value: attn/Softmax\.beta ", {"transformer_encoder"}),
-    (CHANNEL_FIRST, r"(tensor-dims|tensor-type|attr-value|io-dims): ", {"reduce_argmax", "gather_pad", "misc_ops"}),
+    (CHANNEL_FIRST, r"(tensor-dims|tensor-type|attr-value): ReduceMax\.(in0|axes)", {"reduce_argmax"}),
     (PAD_VALUE, r"attr-(value|extra): Pad_\w+\.pad_constant_value", {"gather_pad"}),
     (QDQ, r"tensor-(quant|type): ", {"qdq_cnn"}),
     (STRUCTURE, r"tensor-(data|type): BatchNormalization\.", {"batchnorm_standalone"}),

@@ -37,6 +37,16 @@ TO_SPATIAL_FIRST = {
     NCF: (NFC, (0, 2, 1)),
 }
 SPATIAL_FIRST = {v[0]: (k, v[1]) for k, v in TO_SPATIAL_FIRST.items()}
+# What the legacy rewrite makes of a graph input in a source format, with the permutation from the
+# source order: the spatial-first moves above, and sequence-major RNN inputs [T,N,F] -> NTF [N,T,F].
+INPUT_REWRITE = dict(TO_SPATIAL_FIRST, **{TNF: (NTF, (1, 0, 2))})
+_FROM_SOURCE = {v[0]: v[1] for v in INPUT_REWRITE.values()}
+
+
+def from_source_perm(fmt: str, rank: int) -> tuple[int, ...] | None:
+    """Permutation source order -> DLC order of a tensor the legacy rewrite tagged ``fmt`` (None: same)."""
+    perm = _FROM_SOURCE.get(fmt)
+    return perm if perm is not None and len(perm) == rank else None
 
 # User-facing --input_layout names -> our format tags
 LAYOUT_NAMES = {

@@ -126,6 +126,32 @@ class _Rewriter:
             c.params["axis"] = p[c.params["axis"]]
             self.insert_transpose_after(c, 0, p, x_fmt)
             return True
+        if c.type in ("Argmax", "Argmin"):
+            ax = int(c.params["axis"])
+            kept = [p[i] for i in range(rank) if i != ax]
+            q = [sorted(kept).index(k) for k in kept]
+            c.inputs = [x]
+            c.params["axis"] = p[ax]
+            if q == list(range(len(q))):
+                g.reinfer(c)
+            else:
+                self.insert_transpose_after(c, 0, q, af.NONTRIVIAL)
+            return True
+        if c.type == "Gather" and len(c.inputs) == 2 and g.tensors[c.inputs[1]].rank == 1:
+            ax = int(c.params["axis"]) % rank
+            c.inputs = [x, c.inputs[1]]
+            c.params["axis"] = p[ax]
+            self.insert_transpose_after(c, 0, p, x_fmt)
+            return True
+        if c.type == "Tile":
+            m = [int(v) for v in c.params["multiples"]]
+            new = [0] * rank
+            for i in range(rank):
+                new[p[i]] = m[i]
+            c.inputs = [x]
+            c.params["multiples"] = np.asarray(new, np.uint32)
+            self.insert_transpose_after(c, 0, p, x_fmt)
+            return True
         if c.type in REDUCE_TYPES:
             axes = [int(a) for a in c.params["axes"]]
             new_axes = sorted(p[a] for a in axes)
@@ -215,6 +241,8 @@ class _Rewriter:
             return True
         shape = g.tensors[x].shape
         big = [i for i in p if shape[i] != 1]
+        if y in g.outputs and p == list(af.channel_first_perm(len(p))) and g.tensors[x].axis_format in af.SPATIAL_FIRST:
+            return False          # _absorb_outputs keeps the output spatial-first, as SNPE does
         if big == sorted(big):
             idx = g.ops.index(tr)
             g.remove_op(tr)
@@ -227,24 +255,50 @@ class _Rewriter:
 
 
 def _absorb_inputs(graph: Graph) -> bool:
-    """Channel-first graph inputs become spatial-first DLC inputs (SNPE behaviour)."""
+    """Channel-first graph inputs become spatial-first DLC inputs, 3-D ones NFC and RNN inputs NTF
+    (SNPE behaviour); a Transpose back to the source order follows them until later rewrites sink it."""
     changed = False
     for name in list(graph.inputs):
         t = graph.tensors[name]
-        if t.axis_format not in af.TO_SPATIAL_FIRST or t.rank != len(af.TO_SPATIAL_FIRST[t.axis_format][1]):
+        if t.axis_format not in af.INPUT_REWRITE or t.rank != len(af.INPUT_REWRITE[t.axis_format][1]):
             continue
-        new_fmt, perm = af.TO_SPATIAL_FIRST[t.axis_format]
-        consumers = graph.consumers(name)
-        if t.axis_format == af.NCF and not any(
-                c.type == "Transpose" and _perm(c) == list(perm) for c in consumers):
-            continue   # 3-D inputs only go feature-last when a 1-D conv wants them
+        src_fmt = t.axis_format
+        new_fmt, perm = af.INPUT_REWRITE[src_fmt]
         inner = graph.unique_name(f"{name}.src")
         graph.tensors[inner] = type(t)(inner, t.shape, t.dtype, t.axis_format)
         graph.replace_uses(name, inner)
         t.shape = tuple(t.shape[i] for i in perm)
         t.axis_format = new_fmt
         graph.add_op("Transpose", [name], [inner], {"perm": _inv(perm)}, name=inner, index=0)
-        graph.tensors[inner].axis_format = af.SPATIAL_FIRST[new_fmt][0]
+        graph.tensors[inner].axis_format = src_fmt
+        changed = True
+    return changed
+
+
+def _spatial_first_outputs(graph: Graph) -> bool:
+    """The NCF output of a 1-D convolution (the 3-D view of its channel-first map, made by a
+    Transpose back from NHWC and a Reshape) gets a Transpose to NFC, keeping its name, as legacy
+    SNPE gives it.  Other 3-D outputs keep the source shape, as in SNPE."""
+    changed = False
+    for y in list(graph.outputs):
+        t = graph.tensors[y]
+        if t.axis_format != af.NCF or t.rank != 3 or y in graph.inputs:
+            continue
+        prod = graph.producer(y)
+        back = graph.producer(prod.inputs[0]) if prod is not None and prod.type == "Reshape" else None
+        if back is None or back.type != "Transpose" or _perm(back) != list(af.channel_first_perm(4)) \
+                or graph.tensors[back.inputs[0]].axis_format != af.NSC:
+            continue
+        new_fmt, perm = af.TO_SPATIAL_FIRST[t.axis_format]
+        if t.rank != len(perm) or graph.producer(y) is None:
+            continue
+        inner = graph.unique_name(f"{y}.cf")
+        graph.rename_tensor(y, inner)
+        graph.outputs[graph.outputs.index(inner)] = y
+        graph.add_op("Transpose", [inner], [y], {"perm": list(perm)}, name=y,
+                     index=graph.ops.index(graph.producer(inner)) + 1)
+        graph.tensors[y].axis_format = new_fmt
+        graph.tensors[y].encoding = t.encoding
         changed = True
     return changed
 
@@ -294,5 +348,6 @@ def spatial_first_layout(graph: Graph, options) -> bool:
         changed |= progress
     if options.get("spatial_first_io", True):
         changed |= _absorb_outputs(graph)
+        changed |= _spatial_first_outputs(graph)
     graph.topo_sort()
     return changed

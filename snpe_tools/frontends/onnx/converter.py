@@ -263,6 +263,9 @@ def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
         if name not in known:
             raise ConversionError(f"input '{name}' given on the command line is not an input of the model; "
                                   f"model inputs: {', '.join(sorted(known)) or '(none)'}")
+    # sequence-major inputs of recurrent nodes are TNF, which the legacy layout makes NTF (as SNPE)
+    rnn_inputs = {n.input[0] for n in model.graph.node if n.op_type in ("LSTM", "GRU", "RNN")
+                  and not any(a.name == "layout" and a.i == 1 for a in n.attribute)}
     for vi in real_inputs:
         shape = _resolve_input_shape(vi, opts)
         elem = vi.type.tensor_type.elem_type
@@ -278,7 +281,8 @@ def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
             dtype = np.float32
         if dtype == np.int64:
             dtype = np.int32
-        fmt = af.LAYOUT_NAMES.get(opts.input_layouts.get(vi.name, ""), af.onnx_default(len(shape)))
+        default = af.TNF if vi.name in rnn_inputs and len(shape) == 3 else af.onnx_default(len(shape))
+        fmt = af.LAYOUT_NAMES.get(opts.input_layouts.get(vi.name, ""), default)
         enc_in, enc_out = opts.input_encodings.get(vi.name, ("bgr", "bgr"))
         info = InputInfo(opts.input_types.get(vi.name, "default"), enc_in, enc_out)
         graph.add_input(vi.name, shape, dtype, fmt, info)
