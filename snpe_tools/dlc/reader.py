@@ -127,24 +127,102 @@ class DLC:
 
 
 class _Container:
-    """The ZIP members of a DLC as memory views of one read-only map of the file."""
+    """The ZIP members of a DLC as memory views of one read-only map of the file.
+
+    Before anything is read, every member's declared sizes are checked against the file (a stored
+    member must fit inside it) and against caps for compressed members, so a small hostile file cannot
+    make the reader inflate gigabytes: DLC writers (SNPE, QAIRT, snpe-tools) store members uncompressed,
+    and a compressed member is accepted up to :attr:`COMPRESSED_LIMIT` bytes (:attr:`METADATA_LIMIT` for
+    the metadata), :attr:`COMPRESSED_TOTAL` for all of them together.  The path must be a regular file
+    (checked with ``os.stat`` before opening: a FIFO would block, ``/dev/zero`` never ends)."""
+
+    METADATA_LIMIT = 64 << 20
+    COMPRESSED_LIMIT = 256 << 20
+    COMPRESSED_TOTAL = 256 << 20
+    MAX_MEMBERS = 10_000
+    METADATA_MEMBERS = (F.MEMBER_METADATA, F.MEMBER_METADATA_41)
 
     def __init__(self, path: str) -> None:
+        import stat
+
+        from ..errors import file_kind
+
         self.path = path
-        with zipfile.ZipFile(path) as zf:
-            self.infos = {i.filename: i for i in zf.infolist()}
-            crc_checked = {}
-            for name, info in self.infos.items():
-                if info.compress_type != zipfile.ZIP_STORED:
-                    crc_checked[name] = zf.read(name)       # compressed: read (and CRC-check) normally
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise DLCError(f"{path} is {file_kind(st.st_mode)}, not a regular file; give the path of a DLC file")
         with open(path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
+            try:
+                zf = zipfile.ZipFile(fh)
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError):
+                raise
+            except Exception as exc:         # struct.error, ... from a damaged central directory
+                raise DLCError(f"{path}: not a valid DLC file (damaged or not a ZIP container: "
+                               f"{type(exc).__name__}: {exc})") from None
+            with zf:
+                self.infos = {i.filename: i for i in zf.infolist()}
+                self.check_sizes(path, list(self.infos.values()), size)
+                crc_checked = {}
+                for name, info in self.infos.items():
+                    if info.compress_type != zipfile.ZIP_STORED:
+                        crc_checked[name] = self._inflate(zf, info)   # read (and CRC-check) normally
             self.map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         self.view = memoryview(self.map)
         self.data: dict[str, memoryview | bytes] = dict(crc_checked)
         for name, info in self.infos.items():
             if name not in self.data:
                 self.data[name] = self._stored(info)
+
+    @classmethod
+    def check_sizes(cls, path: str, infos: list[zipfile.ZipInfo], file_size: int) -> None:
+        """Refuse members whose declared sizes cannot be those of a DLC (one-line :class:`DLCError`)."""
+        if len(infos) > cls.MAX_MEMBERS:
+            raise DLCError(f"{path}: the ZIP container has {len(infos)} members; a DLC has a handful: "
+                           "the file is corrupt or not a DLC")
+        total = 0
+        for info in infos:
+            name = info.filename
+            if info.header_offset < 0 or info.header_offset + 30 > file_size or info.compress_size > file_size:
+                raise DLCError(f"{path}: ZIP member '{name}' runs past the end of the file; the file is "
+                               "truncated or corrupt")
+            if name in cls.METADATA_MEMBERS and info.file_size > cls.METADATA_LIMIT:
+                raise DLCError(f"{path}: ZIP member '{name}' declares {info.file_size} bytes of metadata, more than "
+                               f"the {cls.METADATA_LIMIT >> 20} MiB accepted; the file is corrupt or hostile")
+            if info.compress_type == zipfile.ZIP_STORED:
+                if info.file_size != info.compress_size:
+                    raise DLCError(f"{path}: ZIP member '{name}' is stored with two different sizes "
+                                   f"({info.file_size} and {info.compress_size}); the file is corrupt")
+                continue
+            limit = cls.METADATA_LIMIT if name in cls.METADATA_MEMBERS else cls.COMPRESSED_LIMIT
+            total += info.file_size
+            if info.file_size > limit or total > cls.COMPRESSED_TOTAL:
+                raise DLCError(f"{path}: compressed ZIP member '{name}' inflates to {info.file_size} bytes, more "
+                               f"than the {min(limit, cls.COMPRESSED_TOTAL) >> 20} MiB accepted for compressed "
+                               "members (DLC writers store members uncompressed); the file is corrupt or hostile")
+
+    def _inflate(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+        """A compressed member, read at most up to its (checked) declared size and CRC-checked."""
+        try:
+            buf = bytearray()
+            with zf.open(info) as fh:
+                while len(buf) <= info.file_size:
+                    chunk = fh.read(1 << 20)
+                    if not chunk:
+                        break
+                    buf += chunk
+            data = bytes(buf)
+            del buf
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
+            raise DLCError(f"{self.path}: ZIP member '{info.filename}' is damaged ({exc}); the file is corrupt") \
+                from None
+        except Exception as exc:       # zlib.error, unsupported method or encryption (NotImplementedError ...)
+            raise DLCError(f"{self.path}: ZIP member '{info.filename}' cannot be read ({type(exc).__name__}: "
+                           f"{exc}); the file is corrupt or not a DLC") from None
+        if len(data) != info.file_size:
+            raise DLCError(f"{self.path}: ZIP member '{info.filename}' does not have its declared size; "
+                           "the file is corrupt")
+        return data
 
     def _stored(self, info: zipfile.ZipInfo) -> memoryview:
         start = info.header_offset
@@ -430,9 +508,14 @@ def _parse(path: str, model, params, bin_data) -> Graph:
 
 
 def _metadata(c: _Container) -> Metadata:
+    """The converter metadata: ``dlc.metadata`` key=value text, or 4.1's JSON (sizes capped by _Container)."""
     text = c.get(F.MEMBER_METADATA)
     if text is not None:
-        return Metadata.from_text(bytes(text).decode("utf-8", "replace"))
+        try:
+            return Metadata.from_text(bytes(text).decode("utf-8", "replace"))
+        except Exception as exc:
+            raise DLCError(f"{c.path}: {F.MEMBER_METADATA} cannot be read ({type(exc).__name__}: {exc}); "
+                           "the file is corrupt") from None
     doc = c.get(F.MEMBER_METADATA_41)
     if doc is None:
         return Metadata({})
@@ -442,7 +525,7 @@ def _metadata(c: _Container) -> Metadata:
         args = " ".join(f"--{k} {v}" for k, v in (info.get("args") or {}).items())
         return Metadata({"converter-command": f"{info.get('tool', '')} {args}".strip(),
                          "converter-version": str(info.get("converterVersion", "N/A"))})
-    except (ValueError, AttributeError, IndexError, TypeError):
+    except (ValueError, AttributeError, IndexError, TypeError, KeyError, RecursionError):
         raise DLCError(f"{c.path}: {F.MEMBER_METADATA_41} is not valid JSON; the file is corrupt") from None
 
 

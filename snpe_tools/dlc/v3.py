@@ -414,6 +414,9 @@ def _peek(zf: zipfile.ZipFile, fp, member: str, size: int = 16) -> bytes:
         return fh.read(size)
 
 
+MAX_MEMBER_BYTES = 1 << 30        # SNPE 1.x DLCs are small; this bounds what a damaged file can make us read
+
+
 def _read_members(path: str) -> dict[str, bytes]:
     with open(path, "rb") as fh:
         head = fh.read(4)
@@ -426,6 +429,12 @@ def _read_members(path: str) -> dict[str, bytes]:
         if "model" not in names:
             raise _Corrupt("ZIP member 'model' is missing; not a DLC")
         _check_version(_peek(zf, blob, "model"), "model")   # before the CRC check of the full read
+        for m in ("model", "model.params", "dlc.metadata"):
+            if m in names:
+                info = zf.getinfo(m)
+                if info.file_size > MAX_MEMBER_BYTES:        # refuse a "ZIP bomb" before inflating it
+                    raise _Corrupt(f"ZIP member '{m}' declares {info.file_size} bytes, more than a DLC v3 "
+                                   f"member may hold ({MAX_MEMBER_BYTES} bytes)")
         return {m: zf.read(m) for m in ("model", "model.params", "dlc.metadata") if m in names}
 
 

@@ -278,14 +278,105 @@ def _zip_member(zf: zipfile.ZipFile, name: str, data) -> None:
             fh.write(c)
 
 
+TEMP_PREFIX = ".snpe-tools-"     # every temporary file or folder the tools create starts so and ends with .tmp
+STALE_SECONDS = 3600             # such entries older than this were left by a killed run: the next write removes them
+
+
+def remove_stale_temps(directory: str, max_age: float = STALE_SECONDS) -> None:
+    """Remove ``.snpe-tools-*.tmp`` files and folders older than ``max_age`` seconds from ``directory``.
+
+    A run killed with SIGKILL (or a crash of the machine) cannot clean up after itself; the next write
+    into the same folder does.  Entries younger than ``max_age`` may belong to a run still going and are
+    left alone; symbolic links and other non-regular entries are never touched."""
+    import shutil
+    import stat
+    import time
+
+    now = time.time()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        if not (entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(".tmp")):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if now - st.st_mtime < max_age:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                os.unlink(entry.path)
+            elif stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(entry.path, ignore_errors=True)
+        except OSError:
+            continue
+
+
+def output_target(path: str, what: str = "output", example: str = "model.dlc") -> str:
+    """Check that ``path`` can be (re)placed by a regular file; return the path to write.
+
+    Refused with a one-line :class:`OutputError`: an existing directory, device, FIFO or socket
+    (an output is never written into or through one), a symbolic link to nothing, and a folder that
+    does not exist (the tools never create folders for a file output, as SNPE's do not).  A symbolic
+    link to a regular file is written through: the file it points to is replaced."""
+    import stat
+
+    from ..errors import OutputError, file_kind, os_error_reason
+
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+        if os.path.islink(path):
+            raise OutputError(f"{what} {path} is a symbolic link to a missing file; remove the link or give "
+                              "another path") from None
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"cannot write {what} {path}: {os_error_reason(exc)}") from None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise OutputError(f"{what} {path} is a directory; give a file name, e.g. "
+                              f"{os.path.join(path, example)}")
+        if not stat.S_ISREG(st.st_mode):
+            raise OutputError(f"{what} {path} is {file_kind(st.st_mode)}, not a regular file; it is left untouched: "
+                              "give the path of a regular file")
+        path = os.path.realpath(path) if os.path.islink(path) else path
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        dst = os.stat(directory)
+    except FileNotFoundError:
+        raise OutputError(f"cannot write {what} {path}: the folder {directory} does not exist; create it first "
+                          "(folders are not created for you)") from None
+    except OSError as exc:
+        raise OutputError(f"cannot write {what} {path}: {os_error_reason(exc)}") from None
+    if not stat.S_ISDIR(dst.st_mode):
+        raise OutputError(f"cannot write {what} {path}: {directory} is not a folder; fix the path")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        ro = hasattr(os, "statvfs") and bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+        raise OutputError(f"cannot write {what} {path}: the folder {directory} is "
+                          + ("on a read-only file system" if ro else "not writable (permission denied)")
+                          + "; write to another folder")
+    return path
+
+
 def write_dlc(graph: Graph, path: str, metadata: Metadata) -> None:
-    """Write ``graph`` to ``path`` atomically (temp file in the same directory, then rename)."""
+    """Write ``graph`` to ``path`` atomically (temp file in the same directory, then rename).
+
+    The target is checked first (:func:`output_target`: no directories, devices, FIFOs, missing folders);
+    the DLC goes to ``.snpe-tools-XXXX.dlc.tmp`` beside it and is renamed over ``path`` only once complete,
+    so a failure (disk full, a signal, an exception) leaves any previous file intact and no temp file.
+    Failed writes raise a one-line :class:`~snpe_tools.errors.OutputError` naming the reason."""
+    from ..errors import OutputError, os_error_reason
+
+    target = output_target(path, "DLC")
     plan = make_plan(lower_for_dlc(graph))
     model = serialize_model(plan)
     params = serialize_params(plan)
-    directory = os.path.dirname(os.path.abspath(path)) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".snpe-tools-", suffix=".dlc.tmp", dir=directory)
+    directory = os.path.dirname(os.path.abspath(target)) or "."
+    remove_stale_temps(directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".dlc.tmp", dir=directory)
+    except OSError as exc:
+        raise OutputError(f"cannot write DLC {path}: {os_error_reason(exc)}") from None
     try:
         with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
             _zip_member(zf, F.MEMBER_METADATA, metadata.to_text().encode("utf-8"))
@@ -294,8 +385,12 @@ def write_dlc(graph: Graph, path: str, metadata: Metadata) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+        os.replace(tmp, target)
+    except BaseException as exc:
+        try:
             os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise OutputError(f"cannot write DLC {path}: {os_error_reason(exc)}; nothing was written") from None
         raise

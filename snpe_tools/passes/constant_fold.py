@@ -1,6 +1,12 @@
-"""Constant folding: an op whose inputs are all static is evaluated once at convert time."""
+"""Constant folding: an op whose inputs are all static is evaluated once at convert time.
+
+The size of every result is checked against the fold limit (``SNPE_TOOLS_FOLD_LIMIT_BYTES``, 1 GiB by
+default) from the op's inferred output shapes *before* the op is evaluated, so a model cannot make
+the converter allocate without bound.
+"""
 from __future__ import annotations
 
+from ..frontends.limits import check_fold_size, nbytes_of
 from ..ir.graph import Graph
 from ..runtime.fixed_point import run_op
 from .registry import register_pass
@@ -14,6 +20,10 @@ def fold_constants(graph: Graph, options) -> bool:
             continue
         if any(o in graph.outputs for o in op.outputs):
             continue
+        for name in op.outputs:
+            t = graph.tensors[name]
+            check_fold_size(nbytes_of(t.shape, t.dtype), f"{op.type} op '{op.name}' (output '{name}')",
+                            t.shape, t.dtype)
         values = run_op(graph, op, [graph.tensors[i].data if i else None for i in op.inputs])
         for name, v in zip(op.outputs, values):
             t = graph.tensors[name]

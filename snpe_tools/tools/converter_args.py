@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 
+from ..dlc.writer import output_target
 from ..errors import ConversionError
 from ..ir import axis_format as af
-from .common import ArgumentParser
+from .common import ArgumentParser, check_input_file, check_not_input
+
+COPYRIGHT_LIMIT = 1 << 20      # bytes of --copyright_file text stored in the DLC metadata
 
 INPUT_TYPES = ("image", "default", "opaque")
 ENCODINGS = ("bgr", "rgb", "rgba", "argb32", "nv21", "nv12", "time_series", "other")
@@ -43,13 +47,15 @@ def build_parser(prog: str, description: str) -> ArgumentParser:
 
 
 def parse_dims(name: str, text: str) -> list[int]:
+    text = text.strip()
     try:
         dims = [int(d) for d in text.replace(" ", "").split(",") if d != ""]
     except ValueError:
         raise ConversionError(f"-d/--input_dim {name} \"{text}\": dimensions must be comma-separated "
                               "integers, e.g. \"1,3,224,224\"") from None
     if not dims or any(d <= 0 for d in dims):
-        raise ConversionError(f"-d/--input_dim {name} \"{text}\": every dimension must be a positive integer")
+        raise ConversionError(f"-d/--input_dim {name} \"{text}\": every dimension must be a positive integer, "
+                              "e.g. \"1,3,224,224\"")
     return dims
 
 
@@ -106,13 +112,20 @@ def check_input_names(names: list[str], flags: dict[str, dict]) -> None:
 def read_copyright(path: str | None) -> str:
     if not path:
         return "N/A"
-    if not os.path.isfile(path):
-        raise ConversionError(f"--copyright_file {path}: file not found")
+    check_input_file(path, "--copyright_file", "copyright", error=ConversionError)
     try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConversionError(f"--copyright_file {path}: cannot read it as UTF-8 text ({exc})") from None
+        with open(path, "rb") as fh:
+            data = fh.read(COPYRIGHT_LIMIT + 1)
+    except OSError as exc:
+        raise ConversionError(f"--copyright_file {path}: cannot read it ({exc.strerror or exc})") from None
+    if len(data) > COPYRIGHT_LIMIT:
+        raise ConversionError(f"--copyright_file {path}: the file is larger than {COPYRIGHT_LIMIT >> 20} MiB; "
+                              "give a short text file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConversionError(f"--copyright_file {path}: not UTF-8 text (a binary file?); give a text file") \
+            from None
 
 
 def model_version(text: str | None) -> str:
@@ -135,3 +148,33 @@ def converter_command(prog: str, args: argparse.Namespace, extra: dict | None = 
 def default_output_path(input_path: str) -> str:
     base, _ = os.path.splitext(os.path.realpath(input_path))
     return base + ".dlc"
+
+
+def check_paths(args: argparse.Namespace, allow_dir: bool = False, extra_inputs: tuple[str, ...] = ()) -> str | None:
+    """Checks made before a conversion starts, so that a mistake fails in a second and touches nothing.
+
+    The input (and --copyright_file) must be regular files (a directory too with ``allow_dir``, for a
+    SavedModel): devices and FIFOs are refused before they are opened.  The output (``-o`` or the input
+    path with .dlc) must not be the input itself (same path, symbolic or hard link), nor an existing
+    directory, device or FIFO, and its folder must exist and be writable (folders are not created, as
+    SNPE's converters do not create them).  Returns the output path (None with --dry_run, which writes
+    nothing)."""
+    check_input_file(args.input_network, "--input_network", allow_dir=allow_dir, error=ConversionError)
+    if args.copyright_file:
+        check_input_file(args.copyright_file, "--copyright_file", "copyright", error=ConversionError)
+    if args.dry_run:
+        return None
+    out = args.output_path or default_output_path(args.input_network)
+    flag = "-o/--output_path" if args.output_path else "the default output path"
+    src = args.input_network
+    inputs = [src, args.copyright_file, *extra_inputs]
+    if src.endswith(".meta"):                       # TF checkpoint: <stem>.index, <stem>.data-*
+        inputs += glob.glob(glob.escape(src[:-5]) + ".*")
+    check_not_input(out, inputs, flag)
+    if os.path.isdir(src) and os.path.exists(out):
+        real_dir, real_out = os.path.realpath(src), os.path.realpath(out)
+        if real_out.startswith(real_dir + os.sep):
+            raise ConversionError(f"{flag} {out} is a file of the input SavedModel {src}; writing it would "
+                                  "damage the model: choose an output path outside the SavedModel folder")
+    output_target(out, flag)
+    return out

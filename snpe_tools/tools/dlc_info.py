@@ -12,18 +12,21 @@ import csv
 import os
 import sys
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 import numpy as np
 
 from ..dlc import Metadata, read_dlc
+from ..dlc.reader import _Container
 from ..dlc.v3 import V3Model, is_v3, read_v3
-from ..errors import SnpeToolsError
+from ..dlc.writer import TEMP_PREFIX, output_target, remove_stale_temps
+from ..errors import DLCError, OutputError, os_error_reason
 from ..ir import dtypes as qd
 from ..ir.graph import Encoding, Graph, Tensor
 from ..ops.registry import get_op_def
-from .common import ArgumentParser, run_main
+from .common import ArgumentParser, check_input_file, check_not_input, run_main
 
 PROG = "snpe-dlc-info"
 HEADER = ["Id", "Name", "Type", "Inputs", "Outputs", "Out Dims", "Runtimes", "Parameters"]
@@ -220,20 +223,31 @@ def memory_rows(graph: Graph) -> list[list[str]]:
 
 
 def write_csv(path: str, header: list[str], rows: list[list[str]]) -> None:
-    """Write via a temp file in the target folder + rename, so a failure never leaves half a CSV."""
-    folder = os.path.dirname(os.path.abspath(path))
+    """Write via ``.snpe-tools-XXXX.csv.tmp`` in the target folder + rename, so a failure (disk full, a
+    signal) never leaves half a CSV nor damages an earlier one; stale temp files of killed runs are removed."""
+    target = output_target(path, "-s/--save", "layers.csv")
+    folder = os.path.dirname(os.path.abspath(target))
+    remove_stale_temps(folder)
     tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".dlc-info-", suffix=".csv", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".csv.tmp", dir=folder)
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow(header)
             writer.writerows(rows)
-        os.replace(tmp, path)
-    except OSError as exc:
-        if tmp and os.path.exists(tmp):
-            os.unlink(tmp)
-        raise SnpeToolsError(f"-s/--save {path}: cannot write the CSV file ({exc.strerror or exc})") from None
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if isinstance(exc, OSError):
+            raise OutputError(f"-s/--save {path}: cannot write the CSV file: {os_error_reason(exc)}") from None
+        raise
 
 
 def report(path: str, graph: Graph, meta: Metadata, memory: bool) -> tuple[str, list[list[str]]]:
@@ -289,9 +303,23 @@ def v3_report(model: V3Model) -> tuple[str, list[list[str]]]:
     return "\n".join(parts), rows
 
 
+def _check_v3_container(path: str) -> None:
+    """The v3 reader reads whole members: refuse hostile declared sizes first (the v4 reader's checks)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            _Container.check_sizes(path, zf.infolist(), os.path.getsize(path))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        pass                # not a ZIP (v3 files may be a bare flatbuffer): the v3 reader reports damage
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    if os.path.isfile(args.input_dlc) and is_v3(args.input_dlc):
+    check_input_file(args.input_dlc, "-i/--input_dlc", "DLC", error=DLCError)
+    if args.save:
+        check_not_input(args.save, [args.input_dlc], "-s/--save", "the input DLC")
+        output_target(args.save, "-s/--save", "layers.csv")
+    if is_v3(args.input_dlc):
+        _check_v3_container(args.input_dlc)
         text, rows = v3_report(read_v3(args.input_dlc))
         if args.save:
             write_csv(args.save, HEADER, rows)

@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import collections
+import os
 import sys
 
 from ..errors import ConversionError
 from ..frontends.onnx.converter import OnnxOptions, check_supported, convert_onnx, load_model
 from ..frontends.onnx.registry import get_translator
 from ..ir import axis_format as af
-from .common import run_main, setup_logging
+from .common import check_not_input, run_main, setup_logging
 from .dry_run import report
-from .converter_args import (DTYPES, INPUT_TYPES, build_parser, encodings, model_version, pairs, parse_dims,
-                             read_copyright)
+from .converter_args import (DTYPES, INPUT_TYPES, build_parser, check_paths, encodings, model_version, pairs,
+                             parse_dims, read_copyright)
 from .dlc_backend import optimise_and_save
 
 PROG = "snpe-onnx-to-dlc"
@@ -38,9 +39,47 @@ def _dry_run(path: str, level: str) -> int:
                   lambda t: bool(get_translator(t)) or t == "Constant", lambda: check_supported(model), details)
 
 
+def _external_data_files(model_path: str, out: str) -> list[str]:
+    """The external-data files of the model, looked up only when ``out`` is an existing file in the
+    model's folder tree (the only case where writing the DLC could replace one of them)."""
+    if not os.path.isfile(out):
+        return []
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(model_path)))
+    if not os.path.realpath(out).startswith(folder + os.sep):
+        return []
+    try:
+        import onnx
+
+        model = onnx.load(model_path, load_external_data=False)
+    except Exception:       # not loadable: the conversion reports it
+        return []
+    names = set()
+    for t in _initializers(model.graph):
+        if t.data_location == onnx.TensorProto.EXTERNAL:
+            names.update(e.value for e in t.external_data if e.key == "location")
+    return [os.path.join(folder, n) for n in sorted(names)]
+
+
+def _initializers(graph):
+    yield from graph.initializer
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("g"):
+                yield from _initializers(attr.g)
+            for g in attr.graphs:
+                yield from _initializers(g)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     setup_logging(args.debug)
+    out = check_paths(args)
+    if out is not None:
+        check_not_input(out, _external_data_files(args.input_network, out), "-o/--output_path",
+                        "the external-data file")
     if args.batch is not None and args.batch <= 0:
         raise ConversionError("-b/--batch must be a positive integer")
     if args.dry_run:
@@ -51,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             symbols[name] = int(val)
         except ValueError:
             raise ConversionError(f"-s/--define_symbol {name} {val}: the value must be an integer") from None
+        if symbols[name] <= 0:
+            raise ConversionError(f"-s/--define_symbol {name} {val}: the value must be a positive integer")
     opts = OnnxOptions(
         input_dims={n: parse_dims(n, d) for n, d in (args.input_dim or [])},
         batch=args.batch, symbols=symbols, out_names=list(args.out_names),

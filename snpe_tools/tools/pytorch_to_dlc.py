@@ -1,13 +1,14 @@
 """snpe-pytorch-to-dlc: convert a TorchScript model (traced or scripted, saved with .save()) into a DLC."""
 from __future__ import annotations
 
+import importlib.util
 import sys
 
 from ..errors import ConversionError
-from ..frontends.pytorch.converter import TorchOptions, convert_torchscript
+from ..frontends.pytorch.converter import TorchOptions, convert_torchscript, import_torch
 from .common import run_main, setup_logging
-from .converter_args import (build_parser, check_input_names, input_flags, model_version, parse_dims,
-                             read_copyright)
+from .converter_args import (build_parser, check_input_names, check_paths, input_flags, model_version,
+                             parse_dims, read_copyright)
 from .dlc_backend import optimise_and_save
 
 PROG = "snpe-pytorch-to-dlc"
@@ -25,6 +26,9 @@ def make_parser():
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     setup_logging(args.debug)
+    if importlib.util.find_spec("torch") is None:      # a missing extra is reported before any path
+        import_torch()
+    check_paths(args)
     if args.dry_run:
         raise ConversionError("--dry_run is not supported by snpe-pytorch-to-dlc yet; run without it")
     flags = input_flags(args)

@@ -10,8 +10,8 @@ import collections
 import sys
 
 from .common import LOG, run_main, setup_logging
-from .converter_args import (build_parser, check_input_names, input_flags, model_version, parse_dims,
-                             read_copyright)
+from .converter_args import (build_parser, check_input_names, check_paths, input_flags, model_version,
+                             parse_dims, read_copyright)
 from .dlc_backend import optimise_and_save
 
 PROG = "snpe-tensorflow-to-dlc"
@@ -82,6 +82,7 @@ def _dry_run(path: str, opts, level: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     setup_logging(args.debug)
+    check_paths(args, allow_dir=True)
     opts = _options(args)
     if args.allow_unconsumed_nodes:
         LOG.warning("WARNING_TF_ALLOW_UNCONSUMED_OPTION_USED: --allow_unconsumed_nodes is accepted for old scripts; "

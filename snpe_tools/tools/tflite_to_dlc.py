@@ -11,7 +11,8 @@ from ..frontends.tflite.registry import get_translator
 from ..ir import axis_format as af
 from .common import run_main, setup_logging
 from .dry_run import report
-from .converter_args import DTYPES, INPUT_TYPES, build_parser, encodings, model_version, pairs, parse_dims, read_copyright
+from .converter_args import (DTYPES, INPUT_TYPES, build_parser, check_paths, encodings, model_version, pairs,
+                             parse_dims, read_copyright)
 from .dlc_backend import optimise_and_save
 
 PROG = "snpe-tflite-to-dlc"
@@ -41,6 +42,7 @@ def _dry_run(path: str, signature: str | None, level: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     setup_logging(args.debug)
+    check_paths(args)
     if args.dry_run:
         return _dry_run(args.input_network, args.signature_name, args.dry_run)
     dims = {}

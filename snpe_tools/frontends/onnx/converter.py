@@ -7,16 +7,19 @@ unsupported op at once -> walk nodes in order, folding constant subgraphs with
 from __future__ import annotations
 
 import logging
+import math
 import os
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
+from onnx import external_data_helper, numpy_helper
 
 from ...errors import ConversionError, UnsupportedOpError
 from ...ir import axis_format as af
 from ...ir.graph import Graph, InputInfo
+from ..limits import check_fold_shape
 from .context import OnnxContext, attrs
 from .registry import get_translator
 
@@ -52,8 +55,12 @@ class OnnxOptions:
 def load_model(path: str, map_external: bool = False) -> onnx.ModelProto:
     """Load an ONNX file or raise a one-line ConversionError.
 
-    External weight data is read into the protobuf, or with ``map_external`` left in place and
-    memory-mapped later by :func:`initializer_array` (no copy of large weights is held twice).
+    The model is validated first (IR/opset versions, one producer per tensor, tensor dims and data
+    sizes), and every external-data location must name a regular file inside the model's folder.
+    With ``map_external`` the main graph's external initializers are left in place and memory-mapped
+    later by :func:`initializer_array` (no copy of large weights is held twice); external tensors
+    elsewhere (Constant attributes, subgraph initializers) are read into the protobuf.  Without it
+    (``--dry_run``) external data is only checked, never read.
     """
     if not os.path.exists(path):
         raise ConversionError(f"input model not found: {path} (check --input_network)")
@@ -68,19 +75,25 @@ def load_model(path: str, map_external: bool = False) -> onnx.ModelProto:
     if not model.graph.node and not model.graph.output:
         raise ConversionError(f"{path} is not a valid ONNX model (it holds no graph); "
                               "the file may be truncated or of another format")
+    validate_model(model, path)
+    base = os.path.dirname(os.path.abspath(path))
     try:
-        if map_external:
-            base = os.path.dirname(os.path.abspath(path))
-            for init in model.graph.initializer:
-                if init.data_location == onnx.TensorProto.EXTERNAL:
-                    _external_region(init, base)   # validates file, offset and length now
-        else:
-            onnx.external_data_helper.load_external_data_for_model(model, os.path.dirname(os.path.abspath(path)))
+        for tensor, top_level in _all_tensors(model):
+            if not external_data_helper.uses_external_data(tensor):
+                continue
+            fname, offset, length = _external_file_region(tensor, base)   # validates location, offset, length
+            if map_external and not top_level:
+                with open(fname, "rb") as fh:
+                    fh.seek(offset)
+                    data = fh.read(length)
+                tensor.raw_data = data
+                tensor.data_location = onnx.TensorProto.DEFAULT
+                del tensor.external_data[:]
     except ConversionError:
         raise
-    except Exception as exc:
-        raise ConversionError(f"{path}: cannot read external weight data ({exc}); keep the .data file "
-                              "next to the model") from None
+    except OSError as exc:
+        raise ConversionError(f"{path}: cannot read external weight data ({exc.strerror or exc}); keep the data "
+                              "file next to the model and readable") from None
     if any(f.node for f in model.functions) or model.functions:
         try:
             model = onnx.inliner.inline_local_functions(model)
@@ -89,31 +102,250 @@ def load_model(path: str, map_external: bool = False) -> onnx.ModelProto:
     return model
 
 
+def _all_tensors(model: onnx.ModelProto):
+    """(tensor, is a main-graph initializer) for every TensorProto of the model (subgraphs included)."""
+    for t in model.graph.initializer:
+        yield t, True
+
+    def in_nodes(nodes):
+        for node in nodes:
+            for a in node.attribute:
+                if a.HasField("t"):
+                    yield a.t, False
+                for t in a.tensors:
+                    yield t, False
+                for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                    for t in sub.initializer:
+                        yield t, False
+                    yield from in_nodes(sub.node)
+
+    yield from in_nodes(model.graph.node)
+    for f in model.functions:
+        yield from in_nodes(f.node)
+
+
+# ---- validation -------------------------------------------------------------------------------
+_PACKED_BITS = {getattr(onnx.TensorProto, n): b
+                for n, b in (("INT4", 4), ("UINT4", 4), ("FLOAT4E2M1", 4), ("INT2", 2), ("UINT2", 2))
+                if hasattr(onnx.TensorProto, n)}
+_COMPLEX = {onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128}
+
+
+def _max_opsets() -> dict[str, int]:
+    ml = max((row[3] for row in onnx.helper.VERSION_TABLE if len(row) > 3), default=5)
+    top = onnx.defs.onnx_opset_version()
+    return {"": top, "ai.onnx": top, "ai.onnx.ml": ml}
+
+
+def _check_versions(model: onnx.ModelProto, path: str) -> None:
+    if model.ir_version > onnx.IR_VERSION:
+        raise ConversionError(f"{path}: ONNX IR version {model.ir_version} is newer than the IR versions this "
+                              f"converter reads (up to {onnx.IR_VERSION}, onnx {onnx.__version__}); re-export the "
+                              f"model with an IR version <= {onnx.IR_VERSION}")
+    limits = _max_opsets()
+    for o in model.opset_import:
+        top = limits.get(o.domain)
+        if top is not None and o.version > top:
+            dom = o.domain or "ai.onnx"
+            raise ConversionError(f"{path}: the model imports opset {o.version} of domain {dom}, newer than the "
+                                  f"opsets this converter supports (up to {top}, onnx {onnx.__version__}); re-export "
+                                  f"the model with opset <= {top}")
+        if o.domain in ("", "ai.onnx") and o.version < 1:
+            raise ConversionError(f"{path}: the model imports opset {o.version} of domain ai.onnx; opset versions "
+                                  "start at 1 - the file is damaged or hand-made")
+
+
+def _tensor_problem(t: onnx.TensorProto, check_raw: bool = True) -> str | None:
+    """Why the dims and the data of an in-file tensor disagree (None when they agree).
+
+    ``check_raw=False`` leaves out the size of ``raw_data`` (reading it copies the bytes; the main graph's
+    initializers are checked once, when :func:`initializer_array` reads them).
+    """
+    dims = [int(d) for d in t.dims]
+    if any(d < 0 for d in dims):
+        return f"has negative dims {dims}"
+    if t.data_type == onnx.TensorProto.UNDEFINED or t.data_type not in onnx.TensorProto.DataType.values():
+        return f"has an unknown element type ({t.data_type})"
+    if external_data_helper.uses_external_data(t):
+        return None                       # checked against its file by _external_file_region
+    n = math.prod(dims)
+    if t.data_type == onnx.TensorProto.STRING:
+        have, need, unit = len(t.string_data), n, "strings"
+    elif t.HasField("raw_data"):
+        if not check_raw:
+            return None
+        have, need, unit = len(t.raw_data), _data_bytes(t.data_type, n), "bytes"
+    else:
+        field = onnx.helper.tensor_dtype_to_field(t.data_type)
+        have, unit = len(getattr(t, field)), "values"
+        bits = _PACKED_BITS.get(t.data_type)
+        need = (n * bits + 7) // 8 if bits else 2 * n if t.data_type in _COMPLEX else n
+    if have != need:
+        return (f"holds {have} {unit} of data but its dims {dims} need {need}" if have < need else
+                f"holds {have} {unit} of data, more than its dims {dims} allow ({need})")
+    return None
+
+
+def _data_bytes(data_type: int, n: int) -> int:
+    bits = _PACKED_BITS.get(data_type)
+    if bits:
+        return (n * bits + 7) // 8
+    return n * np.dtype(onnx.helper.tensor_dtype_to_np_dtype(data_type)).itemsize
+
+
+def _check_value_info(vi: onnx.ValueInfoProto, what: str, path: str) -> None:
+    if not vi.type.HasField("tensor_type") or not vi.type.tensor_type.HasField("shape"):
+        return
+    for d in vi.type.tensor_type.shape.dim:
+        if d.HasField("dim_value") and d.dim_value < 0:
+            dims = [x.dim_value if x.HasField("dim_value") else (x.dim_param or "?")
+                    for x in vi.type.tensor_type.shape.dim]
+            raise ConversionError(f"{path}: {what} '{vi.name}' declares negative dims {dims}; the model is "
+                                  "damaged - re-export it")
+
+
+def _validate_graph(graph: onnx.GraphProto, path: str, where: str = "") -> None:
+    scope = f" (in subgraph '{graph.name}' of {where})" if where else ""
+    for t in graph.initializer:
+        problem = _tensor_problem(t, check_raw=bool(where))
+        if problem:
+            raise ConversionError(f"{path}: initializer '{t.name}'{scope} {problem}; the model file is damaged - "
+                                  "re-export it")
+    for kind, lst in (("input", graph.input), ("output", graph.output), ("value_info", graph.value_info)):
+        for vi in lst:
+            _check_value_info(vi, f"graph {kind}", path)
+    producer: dict[str, str] = {}
+    for vi in graph.input:
+        producer.setdefault(vi.name, "graph input")
+    for t in graph.initializer:
+        producer.setdefault(t.name, "initializer")
+    for i, node in enumerate(graph.node):
+        label = f"node '{node.name}' ({node.op_type})" if node.name else f"node #{i} ({node.op_type})"
+        for out in node.output:
+            if not out:
+                continue
+            if out in producer:
+                first = producer[out]
+                raise ConversionError(f"{path}: tensor '{out}'{scope} is written by both {first} and {label}; "
+                                      "every tensor must have exactly one producer - rename one of the outputs "
+                                      "and re-export the model")
+            producer[out] = label
+        for a in node.attribute:
+            tensors = ([a.t] if a.HasField("t") else []) + list(a.tensors)
+            for t in tensors:
+                problem = _tensor_problem(t)
+                if problem:
+                    raise ConversionError(f"{path}: attribute '{a.name}' of {label}{scope} {problem}; the model "
+                                          "file is damaged - re-export it")
+            subs = ([a.g] if a.HasField("g") else []) + list(a.graphs)
+            for sub in subs:
+                _validate_graph(sub, path, label)
+
+
+def validate_model(model: onnx.ModelProto, path: str) -> None:
+    """One-line errors for models onnx's checker would reject and the converter would misread."""
+    _check_versions(model, path)
+    _validate_graph(model.graph, path)
+
+
+# ---- external data ----------------------------------------------------------------------------
+def _bad_external(tensor: onnx.TensorProto, location: str, why: str, fix: str) -> ConversionError:
+    return ConversionError(f"external data of tensor '{tensor.name}' (location '{location}') {why}; {fix}")
+
+
+def resolve_external_location(tensor: onnx.TensorProto, location: str, base: str) -> str:
+    """The real path of an external-data file, which must be a regular file inside the model's folder."""
+    keep = "keep the data file in the model's folder and name it by a relative path without '..'"
+    if not location:
+        raise _bad_external(tensor, location, "names no file", "re-export the model with its external data")
+    if "\0" in location or os.path.isabs(location) or location.startswith(("/", "\\")) or \
+            (len(location) > 1 and location[1] == ":"):
+        raise _bad_external(tensor, location, "is an absolute path, outside the model's folder", keep)
+    real_base = os.path.realpath(base)
+    real = os.path.realpath(os.path.join(base, location))
+    if os.path.commonpath([real_base, real]) != real_base:
+        why = "leaves the model's folder" + (" through a symbolic link" if ".." not in location.replace("\\", "/")
+                                             .split("/") else "")
+        raise _bad_external(tensor, location, why, keep)
+    if not os.path.exists(real):
+        raise _bad_external(tensor, location, f"is not found in {base}", "keep the data file next to the model")
+    if not os.path.isfile(real):
+        raise _bad_external(tensor, location, "is not a regular file", keep)
+    return real
+
+
+def _external_file_region(tensor: onnx.TensorProto, base: str) -> tuple[str, int, int]:
+    """(file, offset, length) of a tensor's external data, all validated; length covers the dims exactly."""
+    info = {e.key: e.value for e in tensor.external_data}
+    location = info.get("location", "")
+    fname = resolve_external_location(tensor, location, base)
+    try:
+        offset = int(info.get("offset", 0) or 0)
+        length = int(info["length"]) if info.get("length", "") != "" else None
+    except ValueError:
+        raise _bad_external(tensor, location, f"has a non-numeric offset/length ({info.get('offset')!r}, "
+                            f"{info.get('length')!r})", "re-export the model") from None
+    problem = _tensor_problem(tensor)
+    if problem:
+        raise _bad_external(tensor, location, f"belongs to a tensor that {problem}", "re-export the model")
+    if tensor.data_type == onnx.TensorProto.STRING:
+        raise _bad_external(tensor, location, "belongs to a string tensor, which ONNX stores only inside the model",
+                            "re-export the model")
+    need = _data_bytes(tensor.data_type, math.prod(int(d) for d in tensor.dims))
+    size = os.path.getsize(fname)
+    if offset < 0 or (length is not None and length < 0):
+        bad = f"offset {offset}" if offset < 0 else f"length {length}"
+        raise _bad_external(tensor, location, f"has a negative {bad}", "re-export the model")
+    if length is None:
+        length = need
+    if length < need:
+        raise _bad_external(tensor, location, f"is {length} bytes long but the dims {list(tensor.dims)} need "
+                            f"{need}", "re-export the model")
+    if offset > size or offset + need > size:
+        raise _bad_external(tensor, location, f"is truncated: the tensor needs {need} bytes at offset {offset} "
+                            f"but the file holds {size}", "copy the complete data file next to the model")
+    return fname, offset, need
+
+
 def _external_region(init: onnx.TensorProto, base: str) -> tuple[str, int, np.dtype, tuple[int, ...]]:
-    info = {e.key: e.value for e in init.external_data}
-    fname = os.path.join(base, info.get("location", ""))
+    fname, offset, _length = _external_file_region(init, base)
     dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(init.data_type))
-    shape = tuple(int(d) for d in init.dims)
-    offset = int(info.get("offset", 0))
-    need = int(np.prod(shape)) * dtype.itemsize
-    length = int(info.get("length", need))
-    if not os.path.isfile(fname):
-        raise ConversionError(f"cannot read external weight data of '{init.name}': {fname} not found; keep the "
-                              "data file next to the model")
-    if os.path.getsize(fname) < offset + length or length < need:
-        raise ConversionError(f"external weight data of '{init.name}' in {fname} is truncated "
-                              f"(needs {need} bytes at offset {offset})")
-    return fname, offset, dtype, shape
+    return fname, offset, dtype, tuple(int(d) for d in init.dims)
 
 
 def initializer_array(init: onnx.TensorProto, base: str) -> np.ndarray:
     """Initializer as numpy; external data is memory-mapped read-only instead of loaded."""
     if init.data_location == onnx.TensorProto.EXTERNAL:
+        if init.data_type in _PACKED_BITS:
+            fname, offset, length = _external_file_region(init, base)
+            with open(fname, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read(length)
+            copy = onnx.TensorProto()
+            copy.CopyFrom(init)
+            del copy.external_data[:]
+            copy.data_location = onnx.TensorProto.DEFAULT
+            copy.raw_data = data
+            return numpy_helper.to_array(copy)
         fname, offset, dtype, shape = _external_region(init, base)
-        if int(np.prod(shape)) == 0:
+        if math.prod(shape) == 0:
             return np.zeros(shape, dtype)
         return np.memmap(fname, dtype=dtype, mode="r", offset=offset, shape=shape)
-    return numpy_helper.to_array(init)
+    if init.HasField("raw_data") and init.data_type not in _PACKED_BITS:
+        raw = init.raw_data            # one copy of the bytes, as numpy_helper.to_array makes
+        dims = [int(d) for d in init.dims]
+        need = _data_bytes(init.data_type, math.prod(dims))
+        if len(raw) != need:
+            raise ConversionError(f"initializer '{init.name}' holds {len(raw)} bytes of data but its dims {dims} "
+                                  f"need {need}; the model file is damaged - re-export it")
+        dtype = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(init.data_type))
+        if dtype.kind in "biuf" and dtype.type.__module__ == "numpy" and sys.byteorder == "little":
+            return np.frombuffer(raw, dtype=dtype).reshape(dims)
+    try:
+        return numpy_helper.to_array(init)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ConversionError(f"initializer '{init.name}' cannot be read ({exc}); the model file is damaged - "
+                              "re-export it") from None
 
 
 def _opset(model: onnx.ModelProto) -> int:
@@ -123,7 +355,19 @@ def _opset(model: onnx.ModelProto) -> int:
     return 1
 
 
+_MAX_DIM = 2 ** 31 - 1
+
+
 def _resolve_input_shape(vi: onnx.ValueInfoProto, opts: OnnxOptions) -> list[int]:
+    dims = _input_shape(vi, opts)
+    if any(d > _MAX_DIM for d in dims):
+        src = "-d/--input_dim" if vi.name in opts.input_dims else "the model"
+        raise ConversionError(f"input '{vi.name}' has shape {dims} (from {src}); a DLC dimension must be at most "
+                              f"{_MAX_DIM} - give a smaller shape with -d {vi.name} DIMS")
+    return dims
+
+
+def _input_shape(vi: onnx.ValueInfoProto, opts: OnnxOptions) -> list[int]:
     name = vi.name
     if name in opts.input_dims:
         return list(opts.input_dims[name])
@@ -220,6 +464,9 @@ def _fold(node: onnx.NodeProto, ctx: OnnxContext, model: onnx.ModelProto) -> boo
         return False
     from onnx.reference import ReferenceEvaluator
 
+    what = _node_label(node)
+    for shape, dtype in _folded_shapes(node, ctx, model, ins):
+        check_fold_shape(shape, dtype, what)
     try:
         sub = onnx.helper.make_model(
             onnx.helper.make_graph([node], "fold", [onnx.helper.make_tensor_value_info(i, 0, None) for i in ins],
@@ -229,9 +476,66 @@ def _fold(node: onnx.NodeProto, ctx: OnnxContext, model: onnx.ModelProto) -> boo
     except Exception as exc:  # fall back to translating the op
         log.debug("constant folding of %s failed: %s", node.op_type, exc)
         return False
-    for o, v in zip([o for o in node.output if o], res):
-        ctx.consts[o] = np.asarray(v)
+    outs = [np.asarray(v) for v in res]
+    for v in outs:   # shapes inference could not tell (or got wrong) are checked after the fact
+        check_fold_shape(v.shape, v.dtype, what)
+    for o, v in zip([o for o in node.output if o], outs):
+        ctx.consts[o] = v
     return True
+
+
+def _node_label(node: onnx.NodeProto) -> str:
+    return f"{node.op_type} node '{node.name or (node.output[0] if node.output else '?')}'"
+
+
+_SMALL_CONST = 4096   # inputs up to this many elements are given to shape inference with their values
+
+
+def _folded_shapes(node: onnx.NodeProto, ctx: OnnxContext, model: onnx.ModelProto,
+                   ins: list[str]) -> list[tuple[tuple[int, ...], np.dtype]]:
+    """Output shapes/types of a node about to be folded, from onnx shape inference (nothing is computed).
+
+    Inputs small enough to be shape-like are passed with their values (ConstantOfShape, Expand, Tile, Range,
+    Resize ... take their output size from them).  Outputs whose shape cannot be inferred are left out.
+    """
+    from onnx import helper
+
+    vis, inits = [], []
+    try:
+        for name in dict.fromkeys(ins):
+            v = np.asarray(ctx.consts[name])
+            if v.dtype == object or v.dtype.kind in "USO":
+                return []
+            elem = helper.np_dtype_to_tensor_dtype(v.dtype)
+            if v.size <= _SMALL_CONST:
+                inits.append(numpy_helper.from_array(np.ascontiguousarray(v), name))
+            else:
+                vis.append(helper.make_tensor_value_info(name, elem, list(v.shape)))
+        outs = [o for o in node.output if o]
+        graph = helper.make_graph([node], "fold", vis, [helper.make_tensor_value_info(o, 0, None) for o in outs],
+                                  inits)
+        sub = helper.make_model(graph, opset_imports=list(model.opset_import),
+                                ir_version=max(model.ir_version, 4))
+        inferred = onnx.shape_inference.infer_shapes(sub, check_type=False, strict_mode=False, data_prop=True)
+    except Exception:  # noqa: BLE001 - inference is best effort; the result is checked after evaluation
+        return []
+    found = []
+    for vi in inferred.graph.output:
+        tt = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type") or not tt.HasField("shape"):
+            continue
+        dims = []
+        for d in tt.shape.dim:
+            if not d.HasField("dim_value"):
+                break
+            dims.append(int(d.dim_value))
+        else:
+            try:
+                dtype = np.dtype(helper.tensor_dtype_to_np_dtype(tt.elem_type) if tt.elem_type else np.float32)
+            except Exception:  # noqa: BLE001
+                dtype = np.dtype(np.float32)
+            found.append((tuple(dims), dtype))
+    return found
 
 
 def translate_node(ctx: OnnxContext, node: onnx.NodeProto, model: onnx.ModelProto) -> None:
@@ -243,7 +547,23 @@ def translate_node(ctx: OnnxContext, node: onnx.NodeProto, model: onnx.ModelProt
     if translator is None:  # only reachable if folding failed on a const-only unsupported op
         raise UnsupportedOpError(f"1 node(s) use op types the converter does not support: "
                                  f"{node.op_type} x1 ({node.name or node.output[0]})")
-    translator(ctx, node)
+    _check_window_attrs(node)
+    try:
+        translator(ctx, node)
+    except (OverflowError, ZeroDivisionError) as exc:   # values from the file that no DLC field can hold
+        raise ConversionError(f"{_node_label(node)}: cannot be converted ({type(exc).__name__}: {exc}); a "
+                              "dimension or attribute value is out of range - check the model and -d/--input_dim") \
+            from None
+
+
+def _check_window_attrs(node: onnx.NodeProto) -> None:
+    """strides / dilations / kernel_shape of convolutions and pooling must be positive."""
+    for a in node.attribute:
+        if a.name in ("strides", "dilations", "kernel_shape") and a.type == onnx.AttributeProto.INTS:
+            bad = [int(v) for v in a.ints if v < 1]
+            if bad:
+                raise ConversionError(f"{_node_label(node)}: {a.name} {list(a.ints)} must be >= 1 on every axis; "
+                                      "the model is invalid - fix the attribute and re-export it")
 
 
 def convert_onnx(path: str, opts: OnnxOptions) -> Graph:

@@ -9,7 +9,9 @@ torch itself.  Unsupported op kinds are all reported in one error with their sou
 from __future__ import annotations
 
 import os
+import re
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,7 @@ import numpy as np
 from ...errors import ConversionError, UnsupportedOpError
 from ...ir import axis_format as af
 from ...ir.graph import Graph, InputInfo
+from ..limits import check_fold_size, fold_limit_bytes
 from .context import Ref, TorchContext, describe, source_line
 from .registry import get_translator
 
@@ -67,6 +70,7 @@ def load_scripted(path: str, fold_batchnorm: bool = True):
     torch = import_torch()
     if not os.path.exists(path):
         raise ConversionError(f"input model not found: {path} (check --input_network)")
+    scan_archive_code(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -78,6 +82,11 @@ def load_scripted(path: str, fold_batchnorm: bool = True):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         module = module.eval()
+        # torch.jit.freeze evaluates every constant subgraph: refuse file I/O and oversized constants first
+        unfrozen = module.graph.copy()
+        torch._C._jit_pass_inline(unfrozen)
+        check_no_file_io(unfrozen)
+        precheck_constant_sizes(module, unfrozen)
         try:
             # optimize_numerics folds BatchNorm into convolutions: only when the user allows folding
             frozen = torch.jit.freeze(module, optimize_numerics=fold_batchnorm)
@@ -86,6 +95,199 @@ def load_scripted(path: str, fold_batchnorm: bool = True):
         graph = frozen.graph.copy()
         torch._C._jit_pass_inline(graph)
     return frozen, graph
+
+
+# ops that read or write files: never evaluated, never converted (any other op with a string
+# argument named like a path is refused too)
+FILE_IO_KINDS = {"aten::from_file", "aten::save", "aten::load", "aten::_load", "debugprims::load_tensor"}
+_PATH_ARGS = {"filename", "file", "path", "filepath", "fname", "file_name"}
+
+
+def _reads_or_writes_files(node) -> bool:
+    if node.kind() in FILE_IO_KINDS:
+        return True
+    try:
+        schema = node.schema()
+        if schema == "(no schema)":
+            return False
+        import torch
+
+        args = torch._C.parse_schema(schema).arguments
+    except Exception:  # noqa: BLE001 - nodes without a (parsable) schema
+        return False
+    return any(a.name in _PATH_ARGS and "str" in str(a.type).lower() for a in args)
+
+
+def _refuse_file_io(node) -> None:
+    outs = ", ".join(f"%{o.debugName()}" for o in node.outputs()) or "no output"
+    raise ConversionError(f"{describe(node)} -> {outs}: the model reads or writes files ({node.kind()}); "
+                          "snpe-pytorch-to-dlc never runs file I/O from a model at convert time - remove it (keep "
+                          "the data in a parameter or buffer) and save the model again")
+
+
+_CODE_FILE_IO = re.compile(r"\b(?:torch|aten|ops\.aten|debugprims|ops\.debugprims)\s*\.\s*"
+                           r"(from_file|save|load|_load|load_tensor)\s*\(")
+_MAX_CODE_MEMBER = 64 << 20
+
+
+def scan_archive_code(path: str) -> None:
+    """Refuse, before torch loads (and so runs) anything, an archive whose TorchScript code calls a file-I/O op.
+
+    torch.jit.load runs the model's ``__setstate__`` methods; TorchScript code can only reach files through
+    a handful of ops (``torch.from_file``, ``torch.save``), so their names in ``code/*.py`` are enough.
+    """
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return                      # not a TorchScript zip: torch.jit.load reports it
+    with zf:
+        for info in zf.infolist():
+            name = info.filename
+            if "/code/" not in f"/{name}" or not name.endswith(".py") or info.file_size > _MAX_CODE_MEMBER:
+                continue
+            try:
+                text = zf.read(info).decode("utf-8", "replace")
+            except Exception:  # noqa: BLE001 - a damaged member: torch.jit.load reports it
+                continue
+            m = _CODE_FILE_IO.search(text)
+            if m is None:
+                continue
+            line_no = text.count("\n", 0, m.start()) + 1
+            before = text[:m.start()]
+            cls = re.findall(r"^class\s+(\w+)", before, re.M)
+            fn = re.findall(r"^\s+def\s+(\w+)", before, re.M)
+            where = ".".join(x for x in (cls[-1] if cls else "", fn[-1] if fn else "") if x) or "module code"
+            raise ConversionError(f"{path}: TorchScript method {where} ({name}:{line_no}) calls torch.{m.group(1)}, "
+                                  "which reads or writes files; snpe-pytorch-to-dlc refuses such models before "
+                                  "loading them - remove the call (keep the data in a parameter or buffer) and save "
+                                  "the model again")
+
+
+def check_no_file_io(graph) -> None:
+    """Refuse (before anything evaluates the graph) ops that read or write files, such as aten::from_file."""
+    for node in _all_nodes(graph):
+        if _reads_or_writes_files(node):
+            _refuse_file_io(node)
+
+
+def _meta(torch, v):
+    if isinstance(v, torch.Tensor):
+        return v.detach().to("meta")
+    if isinstance(v, list):
+        return [_meta(torch, x) for x in v]
+    if isinstance(v, tuple):
+        return tuple(_meta(torch, x) for x in v)
+    return v
+
+
+def _tensor_bytes(torch, v) -> int:
+    if isinstance(v, torch.Tensor):
+        return v.numel() * v.element_size()
+    if isinstance(v, (list, tuple)):
+        return sum(_tensor_bytes(torch, x) for x in v)
+    return 0
+
+
+def _tensor_shapes(torch, v) -> list:
+    if isinstance(v, torch.Tensor):
+        return [(tuple(v.shape), str(v.dtype).replace("torch.", ""))]
+    if isinstance(v, (list, tuple)):
+        return [s for x in v for s in _tensor_shapes(torch, x)]
+    return []
+
+
+def _check_meta_result(torch, node, res) -> None:
+    nbytes = _tensor_bytes(torch, res)
+    if nbytes > fold_limit_bytes():
+        shapes = _tensor_shapes(torch, res)
+        shape, dtype = shapes[0] if len(shapes) == 1 else (None, None)
+        check_fold_size(nbytes, describe(node), shape, dtype)
+
+
+def _meta_call(torch, node, args):
+    """Run an aten node on the meta device (shapes only, nothing allocated); raises when it cannot."""
+    fn = getattr(torch.ops.aten, node.kind().split("::", 1)[1])
+    pos, kw = _split_kwargs(torch, node, [_meta(torch, a) for a in args])
+    if "device" in kw:
+        kw["device"] = torch.device("meta")
+    elif any(a.name == "device" for a in _schema_args(torch, node)):
+        kw["device"] = torch.device("meta")
+    return fn(*pos, **kw)
+
+
+def _check_list_growth(node, args) -> None:
+    """``list * n`` (aten::mul.left_t) builds a Python list: bound it like a tensor of 8-byte items."""
+    if node.kind() == "aten::mul" and len(args) == 2 and isinstance(args[0], list) and isinstance(args[1], int):
+        n = len(args[0]) * max(args[1], 0)
+        check_fold_size(n * 8, describe(node), (n,), "int64")
+
+
+def _schema_args(torch, node) -> list:
+    try:
+        return list(torch._C.parse_schema(node.schema()).arguments)
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def precheck_constant_sizes(module, graph) -> None:
+    """Refuse constants that torch.jit.freeze would fold to more than the fold limit.
+
+    The unfrozen graph is walked with every value that does not depend on the inputs (constants,
+    parameters, what is computed from them) evaluated on torch's meta device: shapes and dtypes
+    are exact but no data is allocated.  Values the meta device cannot compute are skipped.
+    """
+    torch = import_torch()
+    vals: dict[str, Any] = {}
+    inputs = list(graph.inputs())
+    if inputs and inputs[0].type().kind() == "ClassType":
+        vals[inputs[0].debugName()] = module
+
+    def visit(block) -> None:
+        for node in block.nodes():
+            kind = node.kind()
+            outs = list(node.outputs())
+            if kind == "prim::Constant":
+                try:
+                    vals[outs[0].debugName()] = _meta(torch, outs[0].toIValue())
+                except Exception:  # noqa: BLE001
+                    pass
+                continue
+            if list(node.blocks()):
+                for sub in node.blocks():
+                    visit(sub)
+                continue
+            if not all(i.debugName() in vals for i in node.inputs()):
+                continue
+            args = [vals[i.debugName()] for i in node.inputs()]
+            try:
+                if kind == "prim::GetAttr":
+                    res = _meta(torch, getattr(args[0], node.s("name")))
+                elif kind == "prim::ListConstruct":
+                    res = list(args)
+                elif kind == "prim::TupleConstruct":
+                    res = tuple(args)
+                elif kind in ("prim::ListUnpack", "prim::TupleUnpack"):
+                    for o, v in zip(outs, args[0]):
+                        vals[o.debugName()] = v
+                    continue
+                elif kind.startswith("aten::") and kind not in _NEVER_FOLD:
+                    _check_list_growth(node, args)
+                    res = _meta_call(torch, node, args)
+                else:
+                    continue
+            except ConversionError:
+                raise
+            except Exception:  # noqa: BLE001 - not computable on the meta device: its users are skipped too
+                continue
+            if kind.startswith("aten::"):      # parameters and constants are model data, not folding results
+                _check_meta_result(torch, node, res)
+            if len(outs) == 1:
+                vals[outs[0].debugName()] = res
+            elif isinstance(res, (list, tuple)) and len(res) == len(outs):
+                for o, v in zip(outs, res):
+                    vals[o.debugName()] = v
+
+    visit(graph)
 
 
 def _all_nodes(block):
@@ -121,6 +323,7 @@ def _runtime_values(graph) -> set[str]:
 
 
 def check_supported(graph) -> None:
+    check_no_file_io(graph)
     missing: dict[str, list[str]] = {}
     runtime = _runtime_values(graph)
     for node in _all_nodes(graph):
@@ -276,6 +479,7 @@ class _Walker:
         elif kind == "aten::add" and isinstance(args[0], list) and isinstance(args[1], list):
             self.set(outs[0], args[0] + args[1])
         elif kind == "aten::mul" and isinstance(args[0], list) and isinstance(args[1], int):
+            _check_list_growth(node, args)
             self.set(outs[0], args[0] * args[1])
         elif kind == "aten::append" and isinstance(args[0], list):
             args[0].append(args[1])
@@ -294,6 +498,10 @@ class _Walker:
             except ConversionError as exc:
                 msg = str(exc)
                 raise ConversionError(msg if msg.startswith(kind) else f"{describe(node)}: {msg}") from None
+            except (OverflowError, ZeroDivisionError) as exc:   # values no DLC field can hold
+                raise ConversionError(f"{describe(node)}: cannot be converted ({type(exc).__name__}: {exc}); a "
+                                      "dimension or argument is out of range - check the model and -d/--input_dim") \
+                    from None
             if len(outs) == 1:
                 self.set(outs[0], result)
             else:
@@ -328,6 +536,14 @@ class _Walker:
     def fold(self, node, kind, args, outs) -> None:
         """Evaluate an aten node whose inputs are all known, with torch itself."""
         name = kind.split("::", 1)[1]
+        if _reads_or_writes_files(node):
+            _refuse_file_io(node)
+        try:
+            meta = _meta_call(self.torch, node, args)
+        except Exception:  # noqa: BLE001 - the meta device cannot tell: the real result is checked below
+            meta = None
+        if meta is not None:
+            _check_meta_result(self.torch, node, meta)
         try:
             fn = getattr(self.torch.ops.aten, name)
             pos, kw = _split_kwargs(self.torch, node, [_to_torch(a) for a in args])
@@ -343,6 +559,7 @@ class _Walker:
                 for o, r in zip(outs, result):
                     self.set(o, r)
             return
+        _check_meta_result(self.torch, node, res)
         res = _from_torch(res)
         if len(outs) == 1:
             self.set(outs[0], res)

@@ -111,6 +111,10 @@ def convert_tensorflow(path: str, opts: TFOptions) -> Graph:
         except ConversionError as exc:
             msg = str(exc)
             raise ConversionError(msg if layer.name in msg else f"{layer.kind} layer '{layer.name}': {msg}") from None
+        except (OverflowError, ZeroDivisionError) as exc:   # values no DLC field can hold
+            raise ConversionError(f"{layer.kind} layer '{layer.name}': cannot be converted ({type(exc).__name__}: "
+                                  f"{exc}); a dimension or attribute is out of range - check the model and "
+                                  "-d/--input_dim") from None
     _set_outputs(graph, ctx, model)
     return graph
 

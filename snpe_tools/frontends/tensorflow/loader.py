@@ -7,21 +7,47 @@ warning, to the first MetaGraph / signature when the asked ones do not exist).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sys
 from dataclasses import dataclass, field
 
 from ...errors import ConversionError
+from .safety import SAVER_OPS, refuse_file_io
 
 log = logging.getLogger("snpe_tools")
 EXTRA_HINT = "pip install 'snpe-tools[tensorflow]' (tensorflow-cpu==2.21.0)"
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """TensorFlow's C++ start-up lines (absl / oneDNN notices) bypass Python logging: silence fd 2 meanwhile,
+    so that an error stays the one line the tools promise."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def import_tf():
     """TensorFlow, imported lazily; a clear one-line error names the extra when it is missing."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if sys.modules.get("tensorflow") is not None:
+        return sys.modules["tensorflow"]
     try:
-        import tensorflow as tf
+        with _quiet_native_stderr():
+            import tensorflow as tf
     except ImportError:
         raise ConversionError(f"snpe-tensorflow-to-dlc needs TensorFlow: {EXTRA_HINT}") from None
     return tf
@@ -91,6 +117,7 @@ def _load_meta(path: str, out_nodes: list[str]) -> LoadedModel:
         names = {n.name for n in gd.node}
         from .model import check_names   # local: model needs no TF at import either
         check_names([n.split(":")[0] for n in out_nodes], names, "--out_node")
+        _check_restore_graph(gd, saver, path)
         with tf.compat.v1.Session(graph=graph) as sess:
             try:
                 saver.restore(sess, stem)
@@ -102,7 +129,37 @@ def _load_meta(path: str, out_nodes: list[str]) -> LoadedModel:
     return LoadedModel(frozen, "meta")
 
 
-def _saved_model_tags(path: str) -> list[list[str]]:
+def _check_restore_graph(gd, saver, path: str) -> None:
+    """Restoring runs the graph's restore op: only the Saver's own reads of the checkpoint named here may run."""
+    if saver is None:
+        return
+    sd = saver.saver_def
+    nodes = {n.name: n for n in gd.node}
+    filename_node = sd.filename_tensor_name.split(":")[0]
+
+    def prefix_source(name: str) -> str:
+        seen = 0
+        while name in nodes and nodes[name].op in ("Identity", "StringJoin") and nodes[name].input and seen < 50:
+            name = nodes[name].input[0].lstrip("^").split(":")[0]
+            seen += 1
+        return name
+
+    stack, keep = [sd.restore_op_name.split(":")[0]], set()
+    while stack:
+        n = stack.pop()
+        if n in keep or n not in nodes:
+            continue
+        keep.add(n)
+        stack.extend(i.lstrip("^").split(":")[0] for i in nodes[n].input)
+
+    def allowed(nd) -> bool:
+        return nd.op in SAVER_OPS and nd.op.startswith("Restore") and bool(nd.input) and \
+            prefix_source(nd.input[0].split(":")[0]) == filename_node
+
+    refuse_file_io([nodes[n] for n in keep], gd.library, f"{path} (checkpoint restore)", allowed)
+
+
+def _read_saved_model(path: str):
     from tensorflow.core.protobuf import saved_model_pb2
 
     sm = saved_model_pb2.SavedModel()
@@ -111,7 +168,21 @@ def _saved_model_tags(path: str) -> list[list[str]]:
             sm.ParseFromString(fh.read())
     except Exception as exc:  # noqa: BLE001
         raise ConversionError(f"{path}/saved_model.pb is not a SavedModel ({_first_line(exc)})") from None
-    return [list(mg.meta_info_def.tags) for mg in sm.meta_graphs]
+    return sm
+
+
+def _saved_model_tags(path: str) -> list[list[str]]:
+    return [list(mg.meta_info_def.tags) for mg in _read_saved_model(path).meta_graphs]
+
+
+def _check_saved_model_ops(path: str, tags: list[str]) -> None:
+    """Loading a SavedModel runs its restore and init functions: refuse file I/O other than TF's own
+    checkpoint ops and asset tables."""
+    for mg in _read_saved_model(path).meta_graphs:
+        if set(tags) <= set(mg.meta_info_def.tags):
+            refuse_file_io(mg.graph_def.node, mg.graph_def.library, f"SavedModel {path}",
+                           lambda nd: nd.op in SAVER_OPS or nd.op.startswith("InitializeTableFromTextFile"),
+                           all_functions=True)
 
 
 def _load_saved_model(path: str, tag: str, signature_key: str) -> LoadedModel:
@@ -126,6 +197,7 @@ def _load_saved_model(path: str, tag: str, signature_key: str) -> LoadedModel:
         tags = tag_sets[0]
         log.warning("WARNING_TF_SAVED_MODEL_TAG_NOT_FOUND: tag '%s' not found in %s; using the first MetaGraph "
                     "(tags %s)", tag, path, ",".join(tags))
+    _check_saved_model_ops(path, tags)
     try:
         loaded = tf.saved_model.load(path, tags=tags)
     except Exception as exc:  # noqa: BLE001

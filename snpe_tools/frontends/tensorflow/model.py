@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import ConversionError
+from ..limits import check_fold_shape
 from .control_flow import inline_static_ifs, prune_static_switches
+from .safety import refuse_file_io
 
 log = logging.getLogger("snpe_tools")
 
@@ -112,6 +114,9 @@ class TFModel:
                                       "Placeholder; -d must name the graph's input placeholders")
         self._set_input_shapes(graph_def)
         self._cut()
+        # nothing below may run a node that touches the file system (constant evaluation runs TF)
+        refuse_file_io([self.nodes[n].nodedef for n in self._ancestors_with_controls()], graph_def.library,
+                       "the TensorFlow graph")
         for name in self.inputs:
             if name not in self.keep:
                 log.warning("WARNING_TF_INPUT_NOT_USED: -d/--input_dim %s: no --out_node depends on this input; it "
@@ -123,6 +128,7 @@ class TFModel:
                 raise ConversionError(f"--out_node {node_of(o)}: its value does not depend on the inputs given with "
                                       "-d/--input_dim; a DLC output must be computed from the inputs")
         self._values: dict[str, np.ndarray] = {}
+        self._size_checked: set[str] = set()
 
     # ---- inputs ---------------------------------------------------------------------------
     def _set_input_shapes(self, graph_def) -> None:
@@ -184,6 +190,21 @@ class TFModel:
                 continue
             for i in self.nodes[n].inputs:
                 self.consumers.setdefault(i, []).append(n)
+
+    def _ancestors_with_controls(self) -> list[str]:
+        """Nodes the outputs depend on through data or control edges (stopping at the inputs), in graph order."""
+        seen: set[str] = set()
+        stack = [node_of(o) for o in self.outputs]
+        while stack:
+            n = stack.pop()
+            if n in seen or n not in self.nodes:
+                continue
+            seen.add(n)
+            if n in self.inputs:
+                continue
+            stack.extend(node_of(i) for i in self.nodes[n].inputs)
+            stack.extend(self.nodes[n].controls)
+        return [n for n in self.order if n in seen]
 
     def _import(self) -> None:
         tf = self.tf
@@ -292,6 +313,7 @@ class TFModel:
         todo = [t for t in todo if t not in todo_direct]
         if not todo:
             return
+        self._check_fold_sizes(todo, feeds)
         try:
             with tf.compat.v1.Session(graph=self.graph) as sess:
                 vals = sess.run([self.tf_tensor(t) for t in todo], feed_dict=feeds)
@@ -299,7 +321,32 @@ class TFModel:
             text = " ".join(str(exc).split())[:300] if str(exc).strip() else type(exc).__name__
             raise ConversionError(f"cannot evaluate the constant part of the graph ({text[:300]})") from None
         for t, v in zip(todo, vals):
-            self._values[t] = np.asarray(v)
+            v = np.asarray(v)
+            check_fold_shape(v.shape, v.dtype, f"{self.node(t).op} node '{node_of(t)}'")
+            self._values[t] = v
+
+    def _check_fold_sizes(self, todo: list[str], feeds: dict) -> None:
+        """Every node the session would compute for ``todo`` must stay under the fold limit (static shapes)."""
+        fed = {t.name for t in feeds}
+        seen = self._size_checked          # ops already checked by an earlier call
+        stack = [self.tf_tensor(t).op for t in todo]
+        while stack:
+            op = stack.pop()
+            if op.name in seen:
+                continue
+            seen.add(op.name)
+            if op.outputs and all(out.name in fed for out in op.outputs):
+                continue                       # fed (inputs, shape queries): TF does not compute it
+            if op.type not in ("Const",) and op.type not in ALIAS_OPS:
+                for out in op.outputs:
+                    if not out.dtype.is_numpy_compatible or out.shape.rank is None:
+                        continue
+                    dims = out.shape.as_list()
+                    if any(d is None for d in dims):
+                        continue
+                    check_fold_shape(dims, out.dtype.as_numpy_dtype, f"{op.type} node '{op.name}'")
+            stack.extend(i.op for i in op.inputs)
+            stack.extend(op.control_inputs)
 
     def _shape_values(self) -> dict[str, np.ndarray]:
         """Values of Shape/Size/Rank/ShapeN nodes whose inputs have static shapes."""

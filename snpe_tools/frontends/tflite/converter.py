@@ -18,6 +18,7 @@ from ...errors import ConversionError, UnsupportedOpError
 from ...ir import axis_format as af
 from ...ir.graph import Graph, InputInfo
 from ...runtime.fixed_point import run_op
+from ..limits import check_fold_shape
 from .context import TfliteContext, encoding_of
 from .model import TflModel, TflOp, TflSubgraph, load_tflite
 from .registry import get_translator
@@ -170,6 +171,9 @@ def _fold(ctx: TfliteContext, op: TflOp, start: int) -> None:
     g = ctx.graph
     emitted = g.ops[start:]
     for ir_op in emitted:
+        for name in ir_op.outputs:   # sizes come from shape inference: checked before anything is computed
+            t = g.tensors[name]
+            check_fold_shape(t.shape, t.dtype, f"{op.name} op #{op.index} ({ctx.out_label(op)})")
         ys = run_op(g, ir_op, [g.tensors[i].data if i else None for i in ir_op.inputs])
         for name, y in zip(ir_op.outputs, ys):
             g.tensors[name].data = np.asarray(y).astype(g.tensors[name].dtype, copy=False)

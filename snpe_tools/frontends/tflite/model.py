@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import ConversionError
+from ..limits import check_fold_shape
 
 # TensorType enum of the TFLite schema -> numpy (None: no DLC equivalent)
 _DTYPES: dict[int, Any] = {0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 4: np.int64, 5: None,
@@ -264,7 +265,12 @@ def _tensor(t, index: int, buffers, file_bytes: bytes) -> TflTensor:
                                       "which a DLC cannot hold")
             values = np.frombuffer(raw.tobytes(), dtype=dt)
             sp = t.Sparsity()
-            data = _densify(values, shape, sp) if sp is not None else values.reshape(shape).copy()
+            if sp is not None:
+                # a sparse tensor is expanded at convert time: bounded like constant folding
+                check_fold_shape(shape, dt, f"sparse constant tensor '{name}'")
+                data = _densify(values, shape, sp)
+            else:
+                data = values.reshape(shape).copy()
     q = t.Quantization()
     quant = None
     if q is not None and not q.ScaleIsNone() and q.ScaleLength():

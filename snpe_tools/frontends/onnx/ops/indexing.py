@@ -27,12 +27,15 @@ Exact compositions of QNN ops:
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import onnx
 
 from ....errors import ConversionError
 from ....ir import dtypes as qd
 from ...emit import narrow
+from ...limits import check_fold_shape
 from ..context import NodeBuilder, OnnxContext, attrs
 from ..registry import get_translator, onnx_op
 
@@ -738,7 +741,13 @@ def range_(ctx: OnnxContext, node) -> None:
     start, limit, delta = (np.asarray(v).reshape(-1)[0] for v in vals)
     if delta == 0:
         raise _fail(node, "delta must not be 0")
-    ctx.consts[node.output[0]] = np.arange(start, limit, delta, dtype=np.asarray(vals[0]).dtype)
+    dt = np.asarray(vals[0]).dtype
+    try:
+        count = max(math.ceil((float(limit) - float(start)) / float(delta)), 0)
+    except (OverflowError, ValueError):
+        raise _fail(node, "start, limit and delta must be finite numbers") from None
+    check_fold_shape([count], dt, f"Range node '{node.name or node.output[0]}'")
+    ctx.consts[node.output[0]] = np.arange(start, limit, delta, dtype=dt)
 
 
 # ---- KV-cache update ----------------------------------------------------------------------------

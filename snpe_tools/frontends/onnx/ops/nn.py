@@ -69,8 +69,28 @@ class _NodeView:
         self.output = [output]
 
 
+def _check_conv_input(ctx: OnnxContext, node, transposed: bool) -> None:
+    """The input's rank and channel count must agree with the weights (a wrong -d is caught here)."""
+    x_shape = list(ctx.shape(node.input[0]))
+    w_shape = list(ctx.shape(node.input[1]))
+    g = int(attrs(node).get("group", 1))
+    hint = f"check -d/--input_dim {node.input[0]}" if node.input[0] in ctx.graph.inputs else "check -d/--input_dim"
+    if len(x_shape) != len(w_shape) or len(x_shape) < 3:
+        raise ConversionError(f"{node.op_type} node '{_node_name(node)}': input '{node.input[0]}' has shape "
+                              f"{x_shape} (rank {len(x_shape)}) but the weights '{node.input[1]}' {w_shape} need a "
+                              f"rank-{len(w_shape)} input; {hint}")
+    if g < 1:
+        raise ConversionError(f"{node.op_type} node '{_node_name(node)}': group must be >= 1, got {g}")
+    expect = w_shape[0] if transposed else w_shape[1] * g
+    if x_shape[1] != expect:
+        raise ConversionError(f"{node.op_type} node '{_node_name(node)}': input '{node.input[0]}' has shape {x_shape} "
+                              f"({x_shape[1]} channels) but the weights '{node.input[1]}' {w_shape} (group {g}) "
+                              f"expect {expect} input channels; {hint}")
+
+
 @onnx_op("Conv")
 def conv(ctx: OnnxContext, node) -> None:
+    _check_conv_input(ctx, node, transposed=False)
     if ctx.rank(node.input[0]) == 5:
         volumetric.conv3d(ctx, node)
         return
@@ -121,6 +141,7 @@ def conv(ctx: OnnxContext, node) -> None:
 
 @onnx_op("ConvTranspose")
 def conv_transpose(ctx: OnnxContext, node) -> None:
+    _check_conv_input(ctx, node, transposed=True)
     a = attrs(node)
     w_name = node.input[1]
     w = ctx.const(w_name)

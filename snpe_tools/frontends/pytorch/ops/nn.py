@@ -28,6 +28,12 @@ def _conv(ctx: TorchContext, node, x, w, b, stride, padding, dilation, transpose
                               f"rank {w.ndim}; check -d/--input_dim")
     if rank not in (3, 4):
         raise ConversionError(f"rank-{rank} convolution input is not supported (1-D and 2-D only)")
+    x_shape = list(ctx.shape(x))
+    expect = w.shape[0] if transposed else w.shape[1] * int(groups)
+    if x_shape[1] != expect:
+        raise ConversionError(f"the input has shape {x_shape} ({x_shape[1]} channels) but the weights "
+                              f"{list(w.shape)} (groups {int(groups)}) expect {expect} input channels; "
+                              "check -d/--input_dim")
     n_sp = rank - 2
     stride, dilation = _pair(stride, n_sp), _pair(dilation, n_sp)
     out_pad = _pair(out_pad, n_sp) if out_pad is not None else [0] * n_sp

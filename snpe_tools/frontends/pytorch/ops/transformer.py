@@ -15,6 +15,7 @@ import numpy as np
 from ....errors import ConversionError
 from ....ir import axis_format as af
 from ....ir import dtypes as qd
+from ...limits import check_fold_shape
 from ..context import Ref, TorchContext, axis
 from ..registry import aten_op
 
@@ -792,6 +793,7 @@ def _filled(ctx, shape, fill, dt) -> np.ndarray:
     fill = np.asarray(fill)
     if dt is None:
         dt = fill.dtype if fill.dtype != np.float64 else np.float32
+    check_fold_shape([int(s) for s in shape], ir_dtype(dt), "a constant-filled tensor")
     return np.full([int(s) for s in shape], fill, dtype=ir_dtype(dt))
 
 

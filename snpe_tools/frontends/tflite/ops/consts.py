@@ -5,9 +5,12 @@ FILL with a run-time value is the one exception: Reshape the scalar, then Tile i
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ....errors import ConversionError
+from ...limits import check_fold_shape
 from ..context import TfliteContext
 from ..model import TflOp
 from ..registry import tflite_op
@@ -22,6 +25,10 @@ def _out_dtype(ctx: TfliteContext, op: TflOp) -> np.dtype:
     return {np.dtype(np.int64): np.dtype(np.int32), np.dtype(np.float64): np.dtype(np.float32)}.get(dt, dt)
 
 
+def _what(ctx: TfliteContext, op: TflOp) -> str:
+    return f"{op.name} op #{op.index} ({ctx.out_label(op)})"
+
+
 def _shape_of(ctx: TfliteContext, idx: int) -> tuple[int, ...]:
     """Static shape of a TFLite tensor: a constant's, or the IR tensor's (free dims resolved by -d)."""
     return ctx.const(idx).shape if ctx.is_const(idx) else ctx.graph.tensors[ctx.tensor(idx)].shape
@@ -32,6 +39,9 @@ def fill(ctx: TfliteContext, op: TflOp) -> None:
     dims = _ints(ctx.require_const(op, 0, "the dims"))
     if ctx.is_const(op.inputs[1]):
         value = np.asarray(ctx.const(op.inputs[1])).reshape(-1)[0]
+        if any(d < 0 for d in dims):
+            raise ConversionError(f"{_what(ctx, op)}: negative dims {dims}")
+        check_fold_shape(dims, ctx.const(op.inputs[1]).dtype, _what(ctx, op))
         ctx.consts[op.outputs[0]] = np.full(dims, value, ctx.const(op.inputs[1]).dtype)
         return
     v = ctx.tensor(op.inputs[1])
@@ -42,6 +52,7 @@ def fill(ctx: TfliteContext, op: TflOp) -> None:
 
 @tflite_op("ZEROS_LIKE")
 def zeros_like(ctx: TfliteContext, op: TflOp) -> None:
+    check_fold_shape(_shape_of(ctx, op.inputs[0]), _out_dtype(ctx, op), _what(ctx, op))
     ctx.consts[op.outputs[0]] = np.zeros(_shape_of(ctx, op.inputs[0]), _out_dtype(ctx, op))
 
 
@@ -55,6 +66,10 @@ def range_(ctx: TfliteContext, op: TflOp) -> None:
     """start + k * delta below limit (TF semantics of tf.range; an empty range is an error here)."""
     start, limit, delta = (np.asarray(ctx.require_const(op, k, what)).reshape(-1)[0]
                            for k, what in enumerate(("start", "limit", "delta")))
+    if delta == 0 or not all(np.isfinite([start, limit, delta])):
+        raise ConversionError(f"{_what(ctx, op)}: start, limit and delta must be finite and delta non-zero")
+    check_fold_shape([max(math.ceil((float(limit) - float(start)) / float(delta)), 0)], _out_dtype(ctx, op),
+                     _what(ctx, op))
     values = np.arange(start, limit, delta).astype(_out_dtype(ctx, op))
     if values.size == 0:
         raise ConversionError(f"RANGE op #{op.index} ({ctx.out_label(op)}): the range is empty; a DLC tensor "

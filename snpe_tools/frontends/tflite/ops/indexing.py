@@ -11,6 +11,7 @@ import numpy as np
 from ....errors import ConversionError
 from ....ir import dtypes as qd
 from ....ops.scatter import REDUCTION_ADD, REDUCTION_MAX, REDUCTION_MUL, REDUCTION_NONE
+from ...limits import check_fold_shape
 from ..context import TfliteContext, encoding_of
 from ..model import TflOp
 from ..registry import tflite_op
@@ -130,6 +131,7 @@ def bucketize(ctx: TfliteContext, op: TflOp) -> None:
     shape = list(ctx.graph.tensors[x].shape)
     bounds = np.asarray(op.options.get("boundaries", []), np.float64).reshape(-1)
     if bounds.size == 0:                       # a single bucket: a constant 0 of the input's shape
+        check_fold_shape(shape, np.int32, f"{op.name} op #{op.index} ({ctx.out_label(op)})")
         ctx.consts[op.outputs[0]] = np.zeros(shape, np.int32)
         return
     base = ctx.t(op.outputs[0]).name
