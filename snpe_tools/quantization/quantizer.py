@@ -1,0 +1,224 @@
+"""Turn a float graph plus calibration statistics into its fixed-point form, as SNPE's quantizer does.
+
+What gets which encoding (SNPE 2.x defaults; ``snpe_reference.md`` sections 1.7, 1.8 and 3.1):
+
+* **activations** (graph inputs and op outputs of float type): unsigned ``act_bitwidth``-bit (uint8 or
+  uint16) ``tf`` min/max encodings with a non-positive offset.  A graph input converted with
+  ``--input_type image`` gets [0, 255] (scale 1, offset 0 at 8 bits), an ``opaque`` one stays float.
+  Data-invariant ops (Reshape, Transpose, max pooling ...) give their output the input's encoding, so
+  that they move stored integers unchanged (qairt-quantizer's default, ``--include_data_invariant_ops``
+  off);
+* **weights** (input 1 of Conv2d, DepthWiseConv2d, TransposeConv2d, Conv3d, FullyConnected, MatMul):
+  ``tf`` asymmetric unsigned by default, signed symmetric with ``--use_symmetric_quantize_weights``;
+  with per-channel quantization the convolution-family weights are signed symmetric per output channel
+  (the last axis of QNN's HWIO / HWIO-like layouts), the others per tensor;
+* **biases**: 8-bit ``tf`` asymmetric encodings of their own values (SNPE's default ``--bias_bitwidth 8``),
+  or 32-bit signed with scale = input scale x weight scale (per channel when the weights are);
+* **other static float tensors** (constants of elementwise ops, normalisation parameters ...): per
+  tensor, as weights.
+
+Integer and boolean tensors are left alone.  The graph is rewritten in place: every quantized tensor
+gets an integer dtype and its encoding; static data is replaced by its stored integers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import SnpeToolsError
+from ..ir.graph import Encoding, Graph, Op, Tensor
+from ..ops.registry import get_op_def
+from .calibration import RangeStats, activation_tensors
+from .encodings import (SNPE_MIN_RANGE, bias_encoding, channel_scales, quantize_array, storage_dtype,
+                        symmetric_encoding, symmetric_per_channel, tf_encoding)
+
+# ops whose input 1 is a weight (an integer kernel multiplies it with the activation)
+WEIGHT_OPS = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "Conv3d", "FullyConnected", "MatMul"}
+# ops whose weights are quantized per output channel with per-channel quantization (SNPE 2.x: the
+# convolution family only); the output channel is the last weight axis in QNN's layouts
+PER_CHANNEL_OPS = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "Conv3d"}
+# ops whose input 2 is a bias added at the accumulator's scale
+BIAS_OPS = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "Conv3d", "FullyConnected"}
+# data-invariant ops: every output value is one of the input values (input 0), so the output takes the
+# input's encoding and the op moves stored integers unchanged
+INVARIANT_OPS = {"Reshape", "Transpose", "StridedSlice", "Split", "DepthToSpace", "SpaceToDepth", "Tile",
+                 "PoolMax2d", "PoolMax3d", "ResizeNearestNeighbor", "Gather", "GatherElements", "GatherNd",
+                 "BatchToSpace", "SpaceToBatch", "ReduceMax", "ReduceMin"}
+
+
+@dataclass
+class QuantOptions:
+    act_bitwidth: int = 8
+    weights_bitwidth: int = 8
+    bias_bitwidth: int = 8
+    symmetric_weights: bool = False
+    per_channel: bool = False
+    quantize_weights: bool = True           # False: --no_weight_quantization (weights and biases stay float)
+    min_range: float = SNPE_MIN_RANGE
+    propagate_invariant: bool = True        # False: data-invariant ops calibrated like any other op
+
+
+@dataclass
+class QuantSummary:
+    """What the quantizer did, for the tool's log lines and reports."""
+
+    activations: dict[str, Encoding] = field(default_factory=dict)
+    params: dict[str, tuple[str, Encoding]] = field(default_factory=dict)    # name -> (role, encoding)
+    float_inputs: list[str] = field(default_factory=list)                    # opaque inputs kept float
+    unseen: list[str] = field(default_factory=list)                          # tensors never holding data
+    nonfinite: list[str] = field(default_factory=list)                       # NaN/inf seen in calibration
+    clones: int = 0                                                          # shared weights duplicated
+    widened_biases: list[str] = field(default_factory=list)                  # 32-bit biases given a wider scale
+
+
+def is_already_quantized(graph: Graph) -> list[str]:
+    """Names of tensors that are fixed-point already (integer type with an encoding)."""
+    return [t.name for t in graph.tensors.values()
+            if t.encoding is not None and np.dtype(t.dtype).kind in "iu"]
+
+
+def _activation_encodings(graph: Graph, stats: dict[str, RangeStats], opts: QuantOptions,
+                          summary: QuantSummary) -> dict[str, Encoding]:
+    encs: dict[str, Encoding] = {}
+    for name in activation_tensors(graph):
+        info = graph.input_info.get(name) if name in graph.inputs else None
+        if info is not None and info.input_type == "opaque":
+            summary.float_inputs.append(name)
+            continue
+        if info is not None and info.input_type == "image":
+            encs[name] = tf_encoding(0.0, 255.0, opts.act_bitwidth, opts.min_range)
+            continue
+        st = stats.get(name)
+        if st is None or not st.seen:
+            summary.unseen.append(name)
+            encs[name] = tf_encoding(0.0, 0.0, opts.act_bitwidth, opts.min_range)
+            continue
+        if st.nonfinite:
+            summary.nonfinite.append(name)
+        encs[name] = tf_encoding(st.min, st.max, opts.act_bitwidth, opts.min_range)
+    if opts.propagate_invariant:
+        for op in graph.ops:
+            if op.type in INVARIANT_OPS and op.inputs and op.inputs[0] in encs:
+                for out in op.outputs:
+                    if out in encs:
+                        encs[out] = encs[op.inputs[0]]
+    return encs
+
+
+def _weight_encoding(op: Op, data: np.ndarray, opts: QuantOptions) -> Encoding:
+    bw = opts.weights_bitwidth
+    if opts.per_channel and op.type in PER_CHANNEL_OPS and data.ndim >= 2:
+        return symmetric_per_channel(data, data.ndim - 1, bw, opts.min_range)
+    if opts.symmetric_weights:
+        return symmetric_encoding(float(np.max(np.abs(data))) if data.size else 0.0, bw, opts.min_range)
+    return _tf_of(data, bw, opts)
+
+
+def _tf_of(data: np.ndarray, bw: int, opts: QuantOptions) -> Encoding:
+    if not data.size:
+        return tf_encoding(0.0, 0.0, bw, opts.min_range)
+    finite = data[np.isfinite(data)] if not np.all(np.isfinite(data)) else data
+    if not finite.size:
+        return tf_encoding(0.0, 0.0, bw, opts.min_range)
+    return tf_encoding(float(finite.min()), float(finite.max()), bw, opts.min_range)
+
+
+def _bias_encoding(op: Op, data: np.ndarray, encs: dict[str, Encoding], wenc: Encoding | None,
+                   opts: QuantOptions, summary: QuantSummary) -> Encoding | None:
+    if opts.bias_bitwidth != 32:
+        return _tf_of(data, opts.bias_bitwidth, opts)
+    in_enc = encs.get(op.inputs[0])
+    if in_enc is None or wenc is None:          # float input or float weights: the bias stays float
+        return None
+    w_scales = channel_scales(wenc)
+    n = int(data.size)
+    if wenc.axis is not None and w_scales.size != n:
+        if w_scales.size and n % w_scales.size == 0:
+            w_scales = np.tile(w_scales, n // w_scales.size)      # grouped TransposeConv2d
+        else:
+            return _tf_of(data, 8, opts)
+    per_channel = wenc.axis is not None and data.ndim == 1
+    scales = in_enc.scale * w_scales
+    # a bias that does not fit 32 bits at input x weight scale (16-bit activations and weights) would
+    # saturate: that channel's bias gets the smallest scale that holds it instead
+    need = (np.abs(data.reshape(-1)) if per_channel else np.abs(data).max(initial=0.0)) / float((1 << 31) - 1)
+    widened = np.maximum(scales, need) if per_channel else np.maximum(scales[:1], need)
+    if np.any(widened > scales[: widened.size]):
+        summary.widened_biases.append(op.inputs[2])
+    return bias_encoding(widened, 32, per_channel=per_channel)
+
+
+def _clone(graph: Graph, t: Tensor, op: Op) -> Tensor:
+    name = graph.unique_name(f"{t.name}_{op.name}")
+    c = Tensor(name, t.shape, t.dtype, t.axis_format, np.array(t.data, copy=True), None)
+    graph.tensors[name] = c
+    return c
+
+
+def quantize_graph(graph: Graph, stats: dict[str, RangeStats], opts: QuantOptions) -> QuantSummary:
+    """Rewrite ``graph`` (a float graph) into its quantized form using ``stats`` from :func:`calibrate`."""
+    summary = QuantSummary()
+    encs = _activation_encodings(graph, stats, opts, summary)
+    params: dict[str, tuple[str, Encoding | None]] = {}      # static tensor -> (role, encoding or None: float)
+
+    for op in graph.ops:
+        role_of = {}
+        if op.type in WEIGHT_OPS:
+            role_of[1] = "weight"
+        if op.type in BIAS_OPS:
+            role_of[2] = "bias"
+        wenc: Encoding | None = None
+        if op.type in WEIGHT_OPS and len(op.inputs) > 1 and op.inputs[1] in encs:
+            wenc = encs[op.inputs[1]]           # weights computed at run time: an activation encoding
+        for idx, name in enumerate(op.inputs):
+            t = graph.tensors.get(name) if name else None
+            if t is None or not t.is_static or np.dtype(t.dtype).kind != "f":
+                continue
+            role = role_of.get(idx, "param")
+            if name in params and (role != "param" or params[name][0] != "param"):
+                # a weight or bias shared with another op: its encoding depends on the op, so each op
+                # gets its own copy
+                t = _clone(graph, t, op)
+                op.inputs[idx] = t.name
+                name = t.name
+                summary.clones += 1
+            elif name in params:
+                continue
+            data = np.asarray(t.data, np.float64)
+            if role == "weight":
+                enc = _weight_encoding(op, data, opts) if opts.quantize_weights else None
+                wenc = enc
+            elif role == "bias":
+                enc = _bias_encoding(op, data, encs, wenc, opts, summary) if opts.quantize_weights else None
+            else:
+                enc = (symmetric_encoding(float(np.max(np.abs(data))) if data.size else 0.0,
+                                          opts.weights_bitwidth, opts.min_range)
+                       if opts.symmetric_weights else _tf_of(data, opts.weights_bitwidth, opts)) \
+                    if opts.quantize_weights else None
+            params[name] = (role, enc)
+
+    # apply: activations become unsigned integers, static tensors their stored integers
+    for name, enc in encs.items():
+        t = graph.tensors[name]
+        t.dtype = storage_dtype(enc.bitwidth, signed=False)
+        t.encoding = enc
+        summary.activations[name] = enc
+    for name, (role, enc) in params.items():
+        if enc is None:
+            continue
+        t = graph.tensors[name]
+        q = quantize_array(enc, np.asarray(t.data, np.float64))
+        t.data, t.dtype, t.encoding = q, q.dtype, enc
+        summary.params[name] = (role, enc)
+    _check(graph)
+    return summary
+
+
+def _check(graph: Graph) -> None:
+    """Every op still has the inputs it declares (a guard against a rewrite bug, not a user error)."""
+    for op in graph.ops:
+        get_op_def(op.type)
+        for n in op.inputs:
+            if n and n not in graph.tensors:
+                raise SnpeToolsError(f"internal error: op '{op.name}' lost its input '{n}' while quantizing")

@@ -1,0 +1,555 @@
+"""snpe-dlc-quantize, snpe-dlc-quant and qairt-quantizer: quantize a float DLC with calibration inputs.
+
+The three tools share one pipeline (:func:`quantize_dlc`): read the float DLC, check the input list and
+every file it names, run the float graph over the calibration inputs on the reference runtime
+(streaming min/max per tensor), compute SNPE's encodings (:mod:`snpe_tools.quantization`) and write
+the fixed-point DLC (integer tensors with encodings) with a ``quantizer-command`` metadata entry.
+
+* ``snpe-dlc-quant`` (SNPE 2.x) and ``snpe-dlc-quantize`` (the 1.x tool, a 2.x wrapper that also runs
+  graph preparation with ``--enable_htp``) take boost-style options: ``--opt=value`` or ``--opt value``,
+  switches without a value, and the SNPE logging flags.  Their ``quantizer-command`` is written as
+  SNPE 1.x files carry it: the tool name, then every option in declaration order as ``name=value``
+  (``true``/``false`` for switches, ``[value]`` or ``[]`` for valued options).
+* ``qairt-quantizer`` takes Python-style options, and records ``qairt-quantizer key=value ...`` in
+  alphabetical order, as our converters record ``converter-command``.
+
+Options that snpe-tools does not implement yet are refused with a one-line error naming the option
+(exit 2) instead of being ignored; deprecated spellings print SNPE's deprecation warnings.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import sys
+import time
+from typing import Any, Iterator
+
+import numpy as np
+
+from .. import __version__
+from ..dlc import Metadata, read_dlc
+from ..dlc.metadata import KEY_ORDER, NA
+from ..dlc.writer import output_target, write_dlc
+from ..errors import DLCError, SnpeToolsError
+from ..ir.graph import Encoding, Graph
+from ..quantization import QuantOptions, calibrate, quantize_graph
+from ..quantization.encodings import QNN_MIN_RANGE, SNPE_MIN_RANGE
+from ..quantization.quantizer import QuantSummary, is_already_quantized
+from ..runtime.input_list import InputList, parse_input_list
+from .common import LOG, ArgumentParser, check_input_file, check_not_input, run_main, setup_logging
+from .net_run import _plan_feeds, _read_raw
+
+QUANTIZE = "snpe-dlc-quantize"
+QUANT = "snpe-dlc-quant"
+QAIRT = "qairt-quantizer"
+
+_NYI = "not supported by snpe-tools yet"
+
+
+# ---- argument parsing -----------------------------------------------------------------------------
+def _flag(group, name: str, help_: str) -> None:
+    group.add_argument(name, action="store_true", help=help_)
+
+
+def _value(group, name: str, help_: str, **kw) -> None:
+    group.add_argument(name, default=None, help=help_, **kw)
+
+
+def _snpe_parser(prog: str) -> ArgumentParser:
+    """snpe-dlc-quantize / snpe-dlc-quant: options in the order SNPE declares them (quantizer-command order)."""
+    htp = prog == QUANTIZE
+    p = ArgumentParser(prog=prog, description=(
+        "Quantize a float DLC: calibrate on the inputs of --input_list with the reference runtime and write "
+        "a fixed-point DLC (8/16-bit activations, 8/16-bit weights, 8/32-bit biases).  Options take "
+        "--opt=value or --opt value."))
+    lg, r, o = p.add_argument_group("logging options"), p.required, p.optional
+    _flag(o, "--version", "Print the version and exit.")
+    _flag(lg, "--verbose", "Print every encoding as it is set (INFO).")
+    _flag(lg, "--quiet", "Print warnings and errors only.")
+    _flag(lg, "--silent", "Print errors only.")
+    lg.add_argument("--debug", nargs="?", const="0", default=None, metavar="LEVEL", help="Debug logging.")
+    for n in (1, 2, 3):
+        _flag(lg, f"--debug{n}", f"Debug logging, level {n}.")
+    _value(lg, "--log-mask", "Log levels per area, e.g. '.*=USER_ERROR' or '.*=INFO'; the level for '.*' "
+                             "(else the most verbose one) applies.")
+    _value(lg, "--log-file", "Also write the log to this file (in --log-dir if given).")
+    _value(lg, "--log-dir", f"Also write the log to a file in this folder ({prog}.log unless --log-file).")
+    _flag(lg, "--log-file-include-hostname", "Insert the host name into the log file name.")
+    _value(r, "--input_dlc", "Path to the float DLC to quantize (required).")
+    _value(r, "--input_list", "File listing the calibration inputs, one inference per line (.raw float32 files "
+                              "in the DLC's input layout; name:=path pairs for several inputs).")
+    _flag(o, "--no_weight_quantization", "Deprecated: keep weights and biases float, quantize activations only.")
+    _value(o, "--output_dlc", "Path of the quantized DLC (default <input>_quantized.dlc).")
+    if htp:
+        _flag(o, "--enable_hta", "Retired (HTA is not supported by SNPE 2.x).")
+        _value(o, "--hta_partitions", "Retired (HTA is not supported by SNPE 2.x).")
+        _flag(o, "--enable_htp", "Also prepare an HTP cache: snpe-tools quantizes and warns that no cache record "
+                                 "is produced (the device prepares the graph at load time).")
+        _flag(o, "--skip_quantization", f"Hidden SNPE option; {_NYI}.")
+        _value(o, "--htp_socs", "SoCs to prepare HTP caches for (with --enable_htp), e.g. sm8750.")
+    _flag(o, "--use_enhanced_quantizer", f"Deprecated (--param_quantizer/--act_quantizer enhanced); {_NYI}.")
+    _flag(o, "--use_adjusted_weights_quantizer", f"Deprecated (--param_quantizer adjusted); {_NYI}.")
+    o.add_argument("--optimizations", action="append", default=None, metavar="cle|bc",
+                   help="cle: cross-layer equalization (not supported yet); bc: a no-op in SNPE 2.x.")
+    if htp:
+        _value(o, "--clip_alpha", f"Hidden SNPE option; {_NYI}.")
+    _flag(o, "--override_params", f"Use encodings given at conversion (--quantization_overrides); {_NYI}.")
+    _flag(o, "--use_encoding_optimizations", "Deprecated no-op.")
+    _value(o, "--udo_package_path", f"UDO packages; {_NYI}.")
+    _flag(o, "--use_symmetric_quantize_weights", "Deprecated (--param_quantizer symmetric): symmetric weights.")
+    _value(o, "--bitwidth", "Deprecated: weights and activations bit width, 8 or 16.", choices=["8", "16"])
+    _value(o, "--weights_bitwidth", "Weights bit width: 8 (default) or 16 (4 is not supported yet).",
+           choices=["4", "8", "16"])
+    _value(o, "--act_bitwidth", "Activations bit width: 8 (default) or 16.", choices=["8", "16"])
+    _value(o, "--bias_bitwidth", "Bias bit width: 8 (default) or 32.", choices=["8", "32"])
+    _flag(o, "--axis_quant", "Deprecated (--use_per_channel_quantization).")
+    # SNPE 2.x additions
+    _value(o, "--param_quantizer", "Weights quantizer: tf (default) or symmetric (enhanced, adjusted: not "
+                                   "supported yet).", choices=["tf", "enhanced", "adjusted", "symmetric"])
+    _value(o, "--act_quantizer", "Activations quantizer: tf (default; enhanced, adjusted, symmetric: not "
+                                 "supported yet).", choices=["tf", "enhanced", "adjusted", "symmetric"])
+    _value(o, "--float_bitwidth", "Float bit width for float fallback: 32 (16 is not supported yet).",
+           choices=["16", "32"])
+    _value(o, "--float_bias_bitwidth", "Float bias bit width for float fallback: 32 (16 is not supported yet).",
+           choices=["16", "32"])
+    _flag(o, "--float_fallback", f"Quantize from encodings in the DLC without an input list; {_NYI}.")
+    _flag(o, "--use_per_channel_quantization", "Per-channel (symmetric) weights for the convolution ops.")
+    _flag(o, "--use_per_row_quantization", f"Per-row weights for MatMul/FullyConnected; {_NYI}.")
+    _value(o, "--restrict_quantization_steps", f"'MIN,MAX' quantization steps; {_NYI}.")
+    _flag(o, "--use_native_dtype", f"Deprecated (--use_native_input_files); {_NYI}.")
+    _flag(o, "--use_native_input_files", f"Read calibration files in their native type; {_NYI}.")
+    _flag(o, "--use_native_output_files", f"{_NYI}.")
+    if htp:
+        _flag(o, "--overwrite_cache_records", "With --enable_htp: replace existing cache records (none are made).")
+        _flag(o, "--use_float_io", f"Deprecated HTP option (float inputs/outputs); {_NYI}.")
+    return p
+
+
+# boost-style options refused whenever they are given: reason
+_SNPE_REFUSED = {
+    "skip_quantization": "a hidden SNPE option",
+    "use_enhanced_quantizer": "the enhanced (TF-enhanced) quantizer is not implemented",
+    "use_adjusted_weights_quantizer": "the adjusted weights quantizer is not implemented",
+    "clip_alpha": "a hidden SNPE option",
+    "override_params": "encodings from the converter (--quantization_overrides) are not applied yet",
+    "udo_package_path": "UDO packages are not supported",
+    "float_fallback": "float fallback needs converter encodings, which are not applied yet",
+    "use_per_row_quantization": "per-row weight quantization is not implemented",
+    "restrict_quantization_steps": "restricted quantization steps are not implemented",
+    "use_native_dtype": "native-type input files are not supported yet",
+    "use_native_input_files": "native-type input files are not supported yet",
+    "use_native_output_files": "it has no effect without native-type input files, which are not supported yet",
+    "use_float_io": "float graph inputs/outputs are not supported yet",
+}
+
+
+def _qairt_parser() -> ArgumentParser:
+    p = ArgumentParser(prog=QAIRT, description=(
+        "Quantize a float DLC: calibrate on the inputs of --input_list with the reference runtime and write "
+        "a fixed-point DLC."))
+    r, o = p.required, p.optional
+    r.add_argument("-i", "--input_dlc", required=True, help="Path to the float DLC to quantize.")
+    o.add_argument("-o", "--output_dlc", default=None, help="Path of the quantized DLC (default "
+                                                           "<input>_quantized.dlc).")
+    o.add_argument("-l", "--input_list", default=None, help="File listing the calibration inputs.")
+    o.add_argument("-f", "--float_fallback", "--enable_float_fallback", dest="float_fallback", action="store_true",
+                   help=f"Quantize from encodings in the DLC without an input list; {_NYI}.")
+    o.add_argument("--algorithms", "--apply_algorithms", dest="algorithms", nargs="+", default=None,
+                   help=f"Optimization algorithms (cle); {_NYI}.")
+    o.add_argument("--bias_bitwidth", type=int, default=8, choices=[8, 32], help="Bias bit width (default 8).")
+    o.add_argument("--act_bitwidth", type=int, default=8, choices=[8, 16], help="Activations bit width (default 8).")
+    o.add_argument("--weights_bitwidth", type=int, default=8, choices=[4, 8, 16],
+                   help="Weights bit width: 8 (default) or 16 (4 is not supported yet).")
+    o.add_argument("--float_bitwidth", type=int, default=32, choices=[16, 32],
+                   help="Float bit width (32; 16 is not supported yet).")
+    o.add_argument("--float_bias_bitwidth", type=int, default=0, choices=[0, 16, 32],
+                   help="Float bias bit width (16 is not supported yet).")
+    o.add_argument("--ignore_encodings", "--ignore_quantization_overrides", dest="ignore_encodings",
+                   action="store_true", help="Ignore encodings given at conversion (snpe-tools never applies "
+                                             "them yet: every tensor is calibrated).")
+    o.add_argument("--use_per_channel_quantization", action="store_true",
+                   help="Per-channel (symmetric) weights for the convolution ops.")
+    o.add_argument("--use_per_row_quantization", action="store_true", help=f"Per-row weights; {_NYI}.")
+    o.add_argument("--preserve_io_datatype", nargs="*", default=None, help=f"Keep float graph I/O; {_NYI}.")
+    o.add_argument("--use_native_input_files", action="store_true", help=f"{_NYI}.")
+    o.add_argument("--use_native_output_files", action="store_true", help=f"{_NYI}.")
+    o.add_argument("--restrict_quantization_steps", default=None, metavar="'MIN MAX'", help=f"{_NYI}.")
+    o.add_argument("--keep_weights_quantized", action="store_true", help=f"For float fallback; {_NYI}.")
+    o.add_argument("--adjust_bias_encoding", action="store_true", help=f"{_NYI}.")
+    o.add_argument("--act_quantizer_calibration", default="min-max",
+                   choices=["min-max", "sqnr", "entropy", "mse", "percentile"],
+                   help="Activation calibration: min-max (default; the others are not supported yet).")
+    o.add_argument("--param_quantizer_calibration", default="min-max",
+                   choices=["min-max", "sqnr", "entropy", "mse", "percentile"],
+                   help="Weights calibration: min-max (default; the others are not supported yet).")
+    o.add_argument("--act_quantizer_schema", default="asymmetric",
+                   choices=["asymmetric", "symmetric", "unsignedsymmetric"],
+                   help="Activation schema: asymmetric (default; the others are not supported yet).")
+    o.add_argument("--param_quantizer_schema", default="asymmetric",
+                   choices=["asymmetric", "symmetric", "unsignedsymmetric"],
+                   help="Weights schema: asymmetric (default) or symmetric (unsignedsymmetric: not supported "
+                        "yet).")
+    o.add_argument("--percentile_calibration_value", type=float, default=None,
+                   help="Percentile for percentile calibration (not supported yet).")
+    o.add_argument("--use_aimet_quantizer", action="store_true", help=f"{_NYI}.")
+    o.add_argument("-c", "--config_file", "--config", dest="config_file", default=None, help=f"YAML config; {_NYI}.")
+    o.add_argument("-opl", "--op_package_lib", default=None, help=f"Op packages; {_NYI}.")
+    o.add_argument("--dump_encoding_json", action="store_true",
+                   help="Also write the encodings as AIMET-style JSON (<output>_encoding.json).")
+    o.add_argument("--include_data_invariant_ops", action="store_true",
+                   help="Calibrate data-invariant ops (Reshape, Transpose ...) instead of giving their outputs "
+                        "their input's encoding.")
+    o.add_argument("--export_stripped_dlc", action="store_true", help=f"{_NYI}.")
+    o.add_argument("--target_backend", default=None, help=f"{_NYI}.")
+    o.add_argument("--target_soc_model", default=None, help=f"{_NYI}.")
+    o.add_argument("--param_quantizer", default="tf", choices=["tf", "enhanced", "adjusted", "symmetric"],
+                   help=argparse.SUPPRESS)
+    o.add_argument("--act_quantizer", default="tf", choices=["tf", "enhanced", "adjusted", "symmetric"],
+                   help=argparse.SUPPRESS)
+    o.add_argument("--use_dynamic_16_bit_weights", action="store_true", help=argparse.SUPPRESS)
+    o.add_argument("--pack_4_bit_weights", action="store_true", help=argparse.SUPPRESS)
+    o.add_argument("--debug", type=int, nargs="?", const=0, default=-1, help="Debug logging.")
+    return p
+
+
+_QAIRT_REFUSED = {
+    "float_fallback": "float fallback needs converter encodings, which are not applied yet",
+    "algorithms": "cross-layer equalization (cle) is not implemented",
+    "use_per_row_quantization": "per-row weight quantization is not implemented",
+    "preserve_io_datatype": "float graph inputs/outputs are not supported yet",
+    "use_native_input_files": "native-type input files are not supported yet",
+    "use_native_output_files": "it has no effect without native-type input files, which are not supported yet",
+    "restrict_quantization_steps": "restricted quantization steps are not implemented",
+    "keep_weights_quantized": "it applies to float fallback, which is not supported yet",
+    "adjust_bias_encoding": "bias encoding adjustment is not implemented",
+    "percentile_calibration_value": "percentile calibration is not implemented",
+    "use_aimet_quantizer": "the AIMET quantizer is not available",
+    "config_file": "quantizer configuration files are not supported yet",
+    "op_package_lib": "op packages are not supported",
+    "export_stripped_dlc": "stripped DLCs are not supported yet",
+    "target_backend": "backend-specific quantization is not implemented",
+    "target_soc_model": "backend-specific quantization is not implemented",
+    "use_dynamic_16_bit_weights": "dynamic 16-bit weights are not implemented",
+    "pack_4_bit_weights": "4-bit weights are not supported yet",
+}
+
+
+def _refuse_given(parser: argparse.ArgumentParser, args: argparse.Namespace, table: dict[str, str]) -> None:
+    for a in parser._actions:
+        if a.dest in table and getattr(args, a.dest, None) not in (None, False, a.default):
+            names = [o for o in a.option_strings if o.startswith("--")] or a.option_strings
+            parser.error(f"{'/'.join(names)} is not supported: {table[a.dest]}")
+
+
+# ---- recorded command -------------------------------------------------------------------------------
+def boost_command(prog: str, parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """``<tool> help=false version=false verbose=... input_dlc=[...] ...`` as SNPE 1.x files record it."""
+    parts = [prog]
+    for a in parser._actions:
+        name = max(a.option_strings, key=len).lstrip("-")
+        if isinstance(a, argparse._HelpAction):
+            parts.append("help=false")
+            continue
+        value = getattr(args, a.dest, None)
+        if isinstance(a, argparse._StoreTrueAction):
+            parts.append(f"{name}={'true' if value else 'false'}")
+        elif value is None:
+            parts.append(f"{name}=[]")
+        elif isinstance(value, list):
+            parts.append(f"{name}=[{','.join(str(v) for v in value)}]")
+        else:
+            parts.append(f"{name}=[{value}]")
+    return " ".join(parts)
+
+
+def python_command(prog: str, args: argparse.Namespace) -> str:
+    """``<tool> key=value ...`` in alphabetical order, as our converters record converter-command."""
+    values = vars(args)
+    return " ".join([prog] + [f"{k}={values[k]!r}" if isinstance(values[k], str) else f"{k}={values[k]}"
+                              for k in sorted(values)])
+
+
+# ---- logging ----------------------------------------------------------------------------------------
+_MASK_LEVELS = (("ERROR", logging.ERROR), ("WARN", logging.WARNING), ("INFO", logging.INFO),
+                ("VERBOSE", logging.INFO), ("DEBUG", logging.DEBUG))
+
+
+def _mask_level(mask: str) -> int:
+    """The log level a ``--log-mask`` asks for: the one of area ``.*``, else the most verbose given."""
+    chosen, levels = None, []
+    for item in mask.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        area, _, lvl = item.rpartition("=")
+        lvl = lvl.strip().upper()
+        level = next((v for k, v in _MASK_LEVELS if k in lvl), None)
+        if level is None:
+            raise SnpeToolsError(f"--log-mask {mask}: unknown log level '{lvl}' (use ERROR, WARN, INFO, VERBOSE "
+                                 "or DEBUG, optionally prefixed USER_)")
+        levels.append(level)
+        if area.strip() in (".*", ""):
+            chosen = level
+    if chosen is None:
+        if not levels:
+            raise SnpeToolsError(f"--log-mask '{mask}' names no level, e.g. --log-mask='.*=INFO'")
+        chosen = min(levels)
+    return chosen
+
+
+def _setup_snpe_logging(prog: str, args: argparse.Namespace) -> None:
+    debug = None
+    if args.debug is not None or args.debug1 or args.debug2 or args.debug3:
+        debug = 3 if args.debug3 else 2 if args.debug2 else 1 if args.debug1 else 0
+    setup_logging(debug)
+    if debug is None:
+        if args.silent:
+            LOG.setLevel(logging.ERROR)
+        elif args.quiet:
+            LOG.setLevel(logging.WARNING)
+    if args.log_mask:
+        LOG.setLevel(_mask_level(args.log_mask))
+    if args.log_file or args.log_dir or args.log_file_include_hostname:
+        name = args.log_file or f"{prog}.log"
+        if args.log_file_include_hostname:
+            stem, ext = os.path.splitext(name)
+            name = f"{stem}_{socket.gethostname()}{ext or '.log'}"
+        path = os.path.join(args.log_dir, name) if args.log_dir else name
+        target = output_target(path, "log file", "quantize.log")
+        handler = logging.FileHandler(target, encoding="utf-8")
+        handler.setFormatter(LOG.handlers[0].formatter)
+        LOG.addHandler(handler)
+
+
+# ---- input list ---------------------------------------------------------------------------------------
+def check_calibration_inputs(il: InputList, graph: Graph) -> list[list]:
+    """Every line of the input list mapped to the model's inputs and every file checked (exists, is a
+    regular file, holds exactly the input's float32 element count) before calibration starts, with
+    snpe-net-run's checks and messages."""
+    return [_plan_feeds(entry, graph, False, i + 1) for i, entry in enumerate(il.entries)]
+
+
+def _feed_iter(plans: list[list], graph: Graph) -> Iterator[dict[str, np.ndarray]]:
+    for plan in plans:
+        yield {f.name: _read_raw(f, graph, False) for f in plan}
+
+
+# ---- the shared pipeline ------------------------------------------------------------------------------
+def default_output(input_dlc: str) -> str:
+    base, ext = os.path.splitext(input_dlc)
+    return f"{base}_quantized{ext or '.dlc'}"
+
+
+def _fmt(enc: Encoding) -> str:
+    return (f"bw: {enc.bitwidth}, min: {enc.min:.6f}, max: {enc.max:.6f}, delta: {enc.scale:.6f}, "
+            f"offset: {float(enc.offset):.6f}")
+
+
+def encoding_json(summary: QuantSummary) -> dict[str, Any]:
+    """The encodings in AIMET's legacy JSON form (one entry per channel for per-channel encodings)."""
+    def entries(enc: Encoding) -> list[dict[str, Any]]:
+        chans = enc.channels if enc.axis is not None and enc.channels else [(enc.scale, enc.offset, enc.min,
+                                                                             enc.max)]
+        sym = "True" if all(c[1] == 0 for c in chans) and enc.min < 0 else "False"
+        return [{"bitwidth": enc.bitwidth, "dtype": "int", "is_symmetric": sym, "max": float(mx),
+                 "min": float(mn), "offset": int(off), "scale": float(sc)} for sc, off, mn, mx in chans]
+
+    return {"activation_encodings": {n: entries(e) for n, e in summary.activations.items()},
+            "param_encodings": {n: entries(e) for n, (_, e) in summary.params.items()},
+            "version": "0.6.1"}
+
+
+def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | None, opts: QuantOptions,
+                 command: str, verbose: bool = False, progress: bool = True,
+                 dump_json: bool = False, ignore_encodings: bool = False) -> tuple[str, QuantSummary]:
+    """Read, calibrate, quantize and write; returns the output path.  Nothing is written on any error."""
+    check_input_file(input_dlc, "--input_dlc", "input DLC", error=DLCError)
+    out = output_dlc or default_output(input_dlc)
+    check_not_input(out, [input_dlc, input_list], "--output_dlc", "an input")
+    output_target(out, "DLC")
+    dlc = read_dlc(input_dlc)
+    graph = dlc.graph
+    fixed = is_already_quantized(graph)
+    if fixed:
+        raise DLCError(f"{input_dlc} is quantized already ({len(fixed)} fixed-point tensors, e.g. '{fixed[0]}'); "
+                       "quantize the float DLC the converter wrote")
+    pre = [t.name for t in graph.tensors.values() if t.encoding is not None]
+    if pre and ignore_encodings:
+        LOG.info("%d tensors carry encodings from the converter; ignored as asked, every tensor is calibrated",
+                 len(pre))
+    elif pre:
+        LOG.warning("%d tensors carry encodings from the converter (e.g. '%s'); they are recalibrated from the "
+                    "input list (applying them, --override_params, is not supported yet)", len(pre), pre[0])
+    il = parse_input_list(input_list)
+    if il.out_layers or il.out_tensors:
+        LOG.warning("%s: the # / %% output lines are not used for quantization: every tensor is calibrated",
+                    input_list)
+    entries = check_calibration_inputs(il, graph)
+    if len(entries) < 5:
+        LOG.info("calibrating on %d input(s); SNPE recommends 5-10 for quick results, 50-100 for robust ones",
+                 len(entries))
+    t0 = time.perf_counter()
+    stats = calibrate(graph, _feed_iter(entries, graph), len(entries), progress=progress)
+    elapsed = time.perf_counter() - t0
+    LOG.info("calibrated %d tensors on %d input(s) in %.2f s", len(stats), len(entries), elapsed)
+    summary = quantize_graph(graph, stats, opts)
+    if summary.nonfinite:
+        LOG.warning("%d tensors held NaN or infinite values during calibration (e.g. '%s'); their ranges use the "
+                    "finite values only", len(summary.nonfinite), summary.nonfinite[0])
+    if summary.widened_biases:
+        LOG.warning("%d bias(es) do not fit 32 bits at input scale x weight scale (e.g. '%s'); they get a wider "
+                    "scale instead of saturating", len(summary.widened_biases), summary.widened_biases[0])
+    if summary.float_inputs:
+        LOG.info("opaque input(s) kept float: %s", ", ".join(summary.float_inputs))
+    if verbose:
+        producer = {o: op.name for op in graph.ops for o in op.outputs}
+        for name, enc in summary.activations.items():
+            LOG.info("Setting activation for layer: %s and buffer: %s", producer.get(name, name), name)
+            LOG.info(_fmt(enc))
+        for name, (role, enc) in summary.params.items():
+            LOG.info("Setting %s encoding for: %s", role, name)
+            LOG.info(_fmt(enc) + (f", per-channel on axis {enc.axis} ({len(enc.channels)} channels)"
+                                  if enc.axis is not None and enc.channels else ""))
+    values = {key: dlc.metadata.values.get(key, NA) for key in KEY_ORDER}
+    values["quantizer-command"] = command
+    if dump_json:
+        stem, _ = os.path.splitext(out)
+        json_path = output_target(stem + "_encoding.json", "encodings JSON", "model_encoding.json")
+    write_dlc(graph, out, Metadata(values))
+    LOG.info("quantized %d activation and %d static tensors (activations %d-bit, weights %d-bit, bias %d-bit%s)",
+             len(summary.activations), len(summary.params), opts.act_bitwidth, opts.weights_bitwidth,
+             opts.bias_bitwidth, ", per-channel" if opts.per_channel else "")
+    LOG.info("Writing quantized model to: %s", out)
+    if dump_json:
+        with open(json_path, "w", encoding="utf-8") as fh:
+            json.dump(encoding_json(summary), fh, indent=2)
+        LOG.info("encodings written to %s", json_path)
+    return out, summary
+
+
+# ---- snpe-dlc-quantize / snpe-dlc-quant -------------------------------------------------------------
+def _snpe_options(parser: ArgumentParser, args: argparse.Namespace, prog: str) -> QuantOptions:
+    _refuse_given(parser, args, _SNPE_REFUSED)
+    if args.bitwidth is not None:
+        if any(v is not None for v in (args.weights_bitwidth, args.act_bitwidth, args.bias_bitwidth)):
+            parser.error("--bitwidth cannot be combined with --weights_bitwidth, --act_bitwidth or --bias_bitwidth")
+        LOG.warning("--bitwidth is deprecated, use --weights_bitwidth and --act_bitwidth")
+    if args.weights_bitwidth == "4":
+        parser.error("--weights_bitwidth=4 is not supported: 4-bit (packed) weights are not implemented; use 8 or 16")
+    for flag, value in (("--param_quantizer", args.param_quantizer), ("--act_quantizer", args.act_quantizer)):
+        if value in ("enhanced", "adjusted") or (flag == "--act_quantizer" and value == "symmetric"):
+            parser.error(f"{flag}={value} is not supported: only "
+                         f"{'tf and symmetric are' if flag == '--param_quantizer' else 'tf is'} implemented")
+    for flag, value in (("--float_bitwidth", args.float_bitwidth), ("--float_bias_bitwidth", args.float_bias_bitwidth)):
+        if value == "16":
+            parser.error(f"{flag}=16 is not supported: float16 tensors are not produced yet")
+    for opt in args.optimizations or []:
+        if opt == "cle":
+            parser.error("--optimizations=cle is not supported: cross-layer equalization is not implemented")
+        if opt == "bc":
+            LOG.warning("--optimizations=bc is deprecated and has no effect in SNPE 2.x")
+        else:
+            parser.error(f"--optimizations={opt}: unknown optimization (cle or bc)")
+    if args.axis_quant:
+        LOG.warning("--axis_quant is deprecated, use --use_per_channel_quantization")
+    if args.use_symmetric_quantize_weights:
+        LOG.warning("--use_symmetric_quantize_weights is deprecated, use --param_quantizer=symmetric")
+    if args.use_encoding_optimizations:
+        LOG.warning("--use_encoding_optimizations is deprecated and has no effect")
+    if args.no_weight_quantization:
+        LOG.warning("--no_weight_quantization is deprecated: weights and biases are kept float")
+    if prog == QUANTIZE:
+        if args.enable_hta or args.hta_partitions:
+            LOG.warning("--enable_hta and --hta_partitions are retired (no HTA in SNPE 2.x) and have no effect")
+        if not args.enable_htp and (args.htp_socs or args.overwrite_cache_records):
+            LOG.warning("--htp_socs and --overwrite_cache_records have no effect without --enable_htp")
+    bw = int(args.bitwidth) if args.bitwidth else None
+    return QuantOptions(
+        act_bitwidth=int(args.act_bitwidth or bw or 8),
+        weights_bitwidth=int(args.weights_bitwidth or bw or 8),
+        bias_bitwidth=int(args.bias_bitwidth or 8),
+        symmetric_weights=bool(args.use_symmetric_quantize_weights or args.param_quantizer == "symmetric"),
+        per_channel=bool(args.axis_quant or args.use_per_channel_quantization),
+        quantize_weights=not args.no_weight_quantization,
+        min_range=SNPE_MIN_RANGE)
+
+
+def snpe_main(prog: str, argv: list[str] | None = None) -> int:
+    parser = _snpe_parser(prog)
+    args = parser.parse_args(argv)
+    if args.version:
+        print(f"{prog} (snpe-tools) {__version__}")
+        return 0
+    _setup_snpe_logging(prog, args)
+    if not args.input_dlc:
+        parser.error("the following arguments are required: --input_dlc")
+    opts = _snpe_options(parser, args, prog)
+    if not args.input_list:
+        parser.error("the following arguments are required: --input_list (calibration inputs; --float_fallback "
+                     "is not supported yet)")
+    verbose = args.verbose or LOG.level <= logging.DEBUG
+    quantize_dlc(prog, args.input_dlc, args.input_list, args.output_dlc, opts, boost_command(prog, parser, args),
+                 verbose=verbose, progress=not (args.quiet or args.silent))
+    if prog == QUANTIZE and args.enable_htp:
+        socs = args.htp_socs or "the default SoC"
+        LOG.warning("--enable_htp: no HTP cache record was produced for %s (snpe-tools does not build HTP caches); "
+                    "the quantized DLC is complete and the device prepares the graph at load time, as SNPE does for "
+                    "a DLC without a matching cache record", socs)
+    return 0
+
+
+def quantize_main(argv: list[str] | None = None) -> int:
+    return snpe_main(QUANTIZE, argv)
+
+
+def quant_main(argv: list[str] | None = None) -> int:
+    return snpe_main(QUANT, argv)
+
+
+# ---- qairt-quantizer ---------------------------------------------------------------------------------
+def qairt_main(argv: list[str] | None = None) -> int:
+    parser = _qairt_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.debug)
+    _refuse_given(parser, args, _QAIRT_REFUSED)
+    if args.weights_bitwidth == 4:
+        parser.error("--weights_bitwidth 4 is not supported: 4-bit (packed) weights are not implemented; use 8 or 16")
+    if args.float_bitwidth == 16 or args.float_bias_bitwidth == 16:
+        parser.error("--float_bitwidth/--float_bias_bitwidth 16 is not supported: float16 tensors are not produced yet")
+    for flag, value in (("--act_quantizer_calibration", args.act_quantizer_calibration),
+                        ("--param_quantizer_calibration", args.param_quantizer_calibration)):
+        if value != "min-max":
+            parser.error(f"{flag} {value} is not supported: only min-max calibration is implemented")
+    if args.act_quantizer_schema != "asymmetric":
+        parser.error(f"--act_quantizer_schema {args.act_quantizer_schema} is not supported: activations are "
+                     "asymmetric")
+    if args.param_quantizer_schema == "unsignedsymmetric":
+        parser.error("--param_quantizer_schema unsignedsymmetric is not supported: use asymmetric or symmetric")
+    if args.param_quantizer in ("enhanced", "adjusted") or args.act_quantizer != "tf":
+        parser.error("--param_quantizer/--act_quantizer enhanced, adjusted or symmetric activations are not supported: "
+                     "only tf (and symmetric weights) are implemented")
+    if not args.input_list:
+        parser.error("one of --input_list or --float_fallback is required (--float_fallback is not supported yet)")
+    opts = QuantOptions(act_bitwidth=args.act_bitwidth, weights_bitwidth=args.weights_bitwidth,
+                        bias_bitwidth=args.bias_bitwidth,
+                        symmetric_weights="symmetric" in (args.param_quantizer_schema, args.param_quantizer),
+                        per_channel=args.use_per_channel_quantization, min_range=QNN_MIN_RANGE,
+                        propagate_invariant=not args.include_data_invariant_ops)
+    quantize_dlc(QAIRT, args.input_dlc, args.input_list, args.output_dlc, opts, python_command(QAIRT, args),
+                 verbose=args.debug >= 0, dump_json=args.dump_encoding_json, ignore_encodings=args.ignore_encodings)
+    return 0
+
+
+def quantize_entry() -> None:
+    sys.exit(run_main(quantize_main))
+
+
+def quant_entry() -> None:
+    sys.exit(run_main(quant_main))
+
+
+def qairt_entry() -> None:
+    sys.exit(run_main(qairt_main))
