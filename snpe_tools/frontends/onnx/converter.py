@@ -21,6 +21,7 @@ from ...ir import axis_format as af
 from ...ir.graph import Graph, InputInfo
 from ..limits import check_fold_shape
 from .context import OnnxContext, attrs
+from .fusions import fuse_erf_gelu
 from .registry import get_translator
 
 log = logging.getLogger("snpe_tools")
@@ -572,6 +573,7 @@ def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
     graph_name = model.graph.name or os.path.splitext(os.path.basename(path))[0]
     graph = Graph(graph_name)
     ctx = OnnxContext(graph, _opset(model))
+    fuse_erf_gelu(model)          # one QNN Gelu, as Qualcomm's converter writes it
     check_supported(model)
 
     for init in model.graph.initializer:
