@@ -14,11 +14,13 @@ timestamps, stable ordering): the same graph and metadata give byte-identical fi
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import struct
 import tempfile
 import zipfile
-from typing import Any
+from typing import Any, Iterator
 
 import flatbuffers
 import numpy as np
@@ -358,6 +360,39 @@ def output_target(path: str, what: str = "output", example: str = "model.dlc") -
     return path
 
 
+@contextlib.contextmanager
+def atomic_output(target: str, suffix: str, failure: str) -> Iterator[io.BufferedWriter]:
+    """A binary file for ``target`` that appears only once it is complete.
+
+    The data goes to ``.snpe-tools-XXXX<suffix>`` in the target's folder (stale ones of killed runs are
+    removed first) and is renamed over ``target`` when the block ends; on any failure the temp file is
+    removed and an earlier ``target`` stays intact.  An ``OSError`` becomes a one-line ``OutputError``:
+    ``failure`` with ``{reason}`` replaced by what went wrong (disk full, read-only, ...).
+    """
+    from ..errors import OutputError, os_error_reason
+
+    directory = os.path.dirname(os.path.abspath(target)) or "."
+    remove_stale_temps(directory)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=directory)
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if isinstance(exc, OSError):
+            raise OutputError(failure.format(reason=os_error_reason(exc))) from None
+        raise
+
+
 def write_dlc(graph: Graph, path: str, metadata: Metadata) -> None:
     """Write ``graph`` to ``path`` atomically (temp file in the same directory, then rename).
 
@@ -365,32 +400,12 @@ def write_dlc(graph: Graph, path: str, metadata: Metadata) -> None:
     the DLC goes to ``.snpe-tools-XXXX.dlc.tmp`` beside it and is renamed over ``path`` only once complete,
     so a failure (disk full, a signal, an exception) leaves any previous file intact and no temp file.
     Failed writes raise a one-line :class:`~snpe_tools.errors.OutputError` naming the reason."""
-    from ..errors import OutputError, os_error_reason
-
     target = output_target(path, "DLC")
     plan = make_plan(lower_for_dlc(graph))
     model = serialize_model(plan)
     params = serialize_params(plan)
-    directory = os.path.dirname(os.path.abspath(target)) or "."
-    remove_stale_temps(directory)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".dlc.tmp", dir=directory)
-    except OSError as exc:
-        raise OutputError(f"cannot write DLC {path}: {os_error_reason(exc)}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
-            _zip_member(zf, F.MEMBER_METADATA, metadata.to_text().encode("utf-8"))
-            _zip_member(zf, F.MEMBER_MODEL, model)
-            _zip_member(zf, F.MEMBER_PARAMS, params)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise OutputError(f"cannot write DLC {path}: {os_error_reason(exc)}; nothing was written") from None
-        raise
+    with atomic_output(target, ".dlc.tmp", f"cannot write DLC {path}: {{reason}}; nothing was written") as fh, \
+            zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
+        _zip_member(zf, F.MEMBER_METADATA, metadata.to_text().encode("utf-8"))
+        _zip_member(zf, F.MEMBER_MODEL, model)
+        _zip_member(zf, F.MEMBER_PARAMS, params)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import os
 import sys
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from typing import Any, Iterable
@@ -21,8 +21,8 @@ import numpy as np
 from ..dlc import Metadata, read_dlc
 from ..dlc.reader import _Container
 from ..dlc.v3 import V3Model, is_v3, read_v3
-from ..dlc.writer import TEMP_PREFIX, output_target, remove_stale_temps
-from ..errors import DLCError, OutputError, os_error_reason
+from ..dlc.writer import atomic_output, output_target
+from ..errors import DLCError
 from ..ir import dtypes as qd
 from ..ir.graph import Encoding, Graph, Tensor
 from ..ops.registry import get_op_def
@@ -226,28 +226,13 @@ def write_csv(path: str, header: list[str], rows: list[list[str]]) -> None:
     """Write via ``.snpe-tools-XXXX.csv.tmp`` in the target folder + rename, so a failure (disk full, a
     signal) never leaves half a CSV nor damages an earlier one; stale temp files of killed runs are removed."""
     target = output_target(path, "-s/--save", "layers.csv")
-    folder = os.path.dirname(os.path.abspath(target))
-    remove_stale_temps(folder)
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".csv.tmp", dir=folder)
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            writer.writerows(rows)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-        if isinstance(exc, OSError):
-            raise OutputError(f"-s/--save {path}: cannot write the CSV file: {os_error_reason(exc)}") from None
-        raise
+    with atomic_output(target, ".csv.tmp", f"-s/--save {path}: cannot write the CSV file: {{reason}}") as raw:
+        fh = io.TextIOWrapper(raw, newline="", encoding="utf-8")
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+        fh.flush()
+        fh.detach()                   # the binary file stays open for atomic_output to finish
 
 
 def report(path: str, graph: Graph, meta: Metadata, memory: bool) -> tuple[str, list[list[str]]]:
