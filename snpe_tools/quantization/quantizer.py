@@ -30,7 +30,7 @@ from ..errors import SnpeToolsError
 from ..ir.graph import Encoding, Graph, Op, Tensor
 from ..ops.registry import get_op_def
 from .calibration import RangeStats, activation_tensors
-from .encodings import (SNPE_MIN_RANGE, bias_encoding, channel_scales, quantize_array, storage_dtype,
+from .encodings import (SNPE_MIN_RANGE, bias_encoding, channel_scales, is_signed, quantize_array, storage_dtype,
                         symmetric_encoding, symmetric_per_channel, tf_encoding)
 
 # ops whose input 1 is a weight (an integer kernel multiplies it with the activation)
@@ -57,6 +57,10 @@ class QuantOptions:
     quantize_weights: bool = True           # False: --no_weight_quantization (weights and biases stay float)
     min_range: float = SNPE_MIN_RANGE
     propagate_invariant: bool = True        # False: data-invariant ops calibrated like any other op
+    # encodings given before calibration (--quantization_overrides, encodings already in the DLC): kept
+    # exactly, nothing is derived for these tensors; a 32-bit bias whose input/weight encodings are
+    # preset still follows from them
+    preset: dict[str, Encoding] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,6 +87,9 @@ def _activation_encodings(graph: Graph, stats: dict[str, RangeStats], opts: Quan
     encs: dict[str, Encoding] = {}
     for name in activation_tensors(graph):
         info = graph.input_info.get(name) if name in graph.inputs else None
+        if name in opts.preset:
+            encs[name] = opts.preset[name]
+            continue
         if info is not None and info.input_type == "opaque":
             summary.float_inputs.append(name)
             continue
@@ -101,7 +108,7 @@ def _activation_encodings(graph: Graph, stats: dict[str, RangeStats], opts: Quan
         for op in graph.ops:
             if op.type in INVARIANT_OPS and op.inputs and op.inputs[0] in encs:
                 for out in op.outputs:
-                    if out in encs:
+                    if out in encs and out not in opts.preset:
                         encs[out] = encs[op.inputs[0]]
     return encs
 
@@ -176,6 +183,7 @@ def quantize_graph(graph: Graph, stats: dict[str, RangeStats], opts: QuantOption
             if t is None or not t.is_static or np.dtype(t.dtype).kind != "f":
                 continue
             role = role_of.get(idx, "param")
+            given = opts.preset.get(name)
             if name in params and (role != "param" or params[name][0] != "param"):
                 # a weight or bias shared with another op: its encoding depends on the op, so each op
                 # gets its own copy
@@ -186,7 +194,11 @@ def quantize_graph(graph: Graph, stats: dict[str, RangeStats], opts: QuantOption
             elif name in params:
                 continue
             data = np.asarray(t.data, np.float64)
-            if role == "weight":
+            if given is not None:
+                enc = given
+                if role == "weight":
+                    wenc = enc
+            elif role == "weight":
                 enc = _weight_encoding(op, data, opts) if opts.quantize_weights else None
                 wenc = enc
             elif role == "bias":
@@ -201,7 +213,7 @@ def quantize_graph(graph: Graph, stats: dict[str, RangeStats], opts: QuantOption
     # apply: activations become unsigned integers, static tensors their stored integers
     for name, enc in encs.items():
         t = graph.tensors[name]
-        t.dtype = storage_dtype(enc.bitwidth, signed=False)
+        t.dtype = storage_dtype(enc.bitwidth, signed=is_signed(enc))
         t.encoding = enc
         summary.activations[name] = enc
     for name, (role, enc) in params.items():
