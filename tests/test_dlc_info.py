@@ -180,7 +180,7 @@ def test_encodings_are_shown(tmp_path):
     _, rows = table(out, "Input Name")
     assert rows[0][3] == ("bitwidth 8, min -5.000000000000, max 122.500000000000, "
                           "scale 0.500000000000, offset -10.000000000000")
-    assert ("out encoding: bitwidth 8, min 0.000000000000, max 63.750000000000, "
+    assert ("out encoding:  bitwidth 8, min 0.000000000000, max 63.750000000000, "
             "scale 0.250000000000, offset 0.000000000000") in op_rows(out)["relu"][7]
     assert "Model Version: N/A" in out.splitlines()
 
@@ -201,3 +201,43 @@ def test_bad_file_is_one_line_error(tmp_path, content):
 def test_unknown_flag_rejected(dlc):
     proc = helpers.run_tool("snpe-dlc-info", "-i", dlc, "--bogus", check=False)
     assert proc.returncode != 0 and "unrecognized arguments: --bogus" in proc.stderr
+
+
+def _per_axis_dlc(tmp_path) -> str:
+    """A Conv2d whose static weights carry a per-axis (3 output channels) 8-bit encoding."""
+    g = Graph("pc")
+    g.add_input("in", (1, 4, 4, 2), axis_format=af.NSC)
+    w = g.add_const("w", np.ones((1, 1, 2, 3), np.uint8))
+    chans = [(0.5, 0, -64.0, 63.5), (0.25, 0, -32.0, 31.75), (0.125, 0, -16.0, 15.875)]
+    g.tensors[w].encoding = Encoding(8, 0.5, 0, -64.0, 63.5, axis=3, channels=chans)
+    g.tensors[w].dtype = np.dtype(np.int8)
+    g.tensors[w].data = np.ones((1, 1, 2, 3), np.int8)
+    op = g.add_op("Conv2d", ["in", w], ["out"], name="conv")
+    g.outputs.append(op.outputs[0])
+    path = str(tmp_path / "pc.dlc")
+    write_dlc(g, path, Metadata({"converter-command": "x", "converter-version": "0"}))
+    return path
+
+
+def test_per_axis_encodings_and_display_all(tmp_path):
+    path = _per_axis_dlc(tmp_path)
+    plain = helpers.run_tool("snpe-dlc-info", "-i", path).stdout
+    cells = op_rows(plain)["conv"][7]
+    assert "w encoding:  axis-quant: axis: 3, num_elements: 3" in cells
+    assert not any("[1] bitwidth" in c for c in cells)
+    full = helpers.run_tool("snpe-dlc-info", "-i", path, "--display_all_encodings").stdout
+    cells = op_rows(full)["conv"][7]
+    k = cells.index("w encoding:  axis-quant: axis: 3, num_elements: 3")
+    assert cells[k + 1:k + 4] == [
+        "[0] bitwidth 8, min -64.000000000000, max 63.500000000000, scale 0.500000000000, offset 0.000000000000",
+        "[1] bitwidth 8, min -32.000000000000, max 31.750000000000, scale 0.250000000000, offset 0.000000000000",
+        "[2] bitwidth 8, min -16.000000000000, max 15.875000000000, scale 0.125000000000, offset 0.000000000000"]
+    assert helpers.run_tool("snpe-dlc-info", "-i", path, "-d").stdout == full
+
+
+def test_framework_trace_is_refused_in_one_line(tmp_path):
+    path = _per_axis_dlc(tmp_path)
+    proc = helpers.run_tool("snpe-dlc-info", "-i", path, "-t", check=False)
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and "--dump_framework_trace is not supported" in lines[0]

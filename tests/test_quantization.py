@@ -323,9 +323,9 @@ def test_snpe_dlc_info_prints_encodings(resnet, tmp_path):
     out = str(tmp_path / "info.dlc")
     helpers.run_tool("snpe-dlc-quant", "--input_dlc", resnet["dlc"], "--input_list", resnet["list"], "--output_dlc",
                      out, "--use_per_channel_quantization", "--bias_bitwidth", "32")
-    info = helpers.run_tool("snpe-dlc-info", "-i", out).stdout
-    assert re.search(r"encoding: bitwidth 8, min -?\d+\.\d{12}, max \d+\.\d{12}, scale \d+\.\d{12}, offset", info)
-    assert "per-channel on axis 3" in info and "bitwidth 32" in info
+    info = helpers.run_tool("snpe-dlc-info", "-i", out, "--display_all_encodings").stdout
+    assert re.search(r"encoding:  bitwidth 8, min -?\d+\.\d{12}, max \d+\.\d{12}, scale \d+\.\d{12}, offset", info)
+    assert "encoding:  axis-quant: axis: 3, num_elements: " in info and "bitwidth 32" in info
     assert "uFxp_8" in info and "sFxp_8" in info and "sFxp_32" in info
     assert "Quantizer command: snpe-dlc-quant help=false" in info
 

@@ -130,6 +130,10 @@ class OpDef:
     def restore_params(self, op: Op, ins: list[Tensor | None], outs: list[Tensor]) -> None:
         """Rebuild internal params after reading a DLC (they are not stored there)."""
 
+    def resize_params(self, op: Op, old_in_shapes: list[tuple[int, ...] | None], ins: list[Tensor | None]) -> None:
+        """Adapt shape-holding params when the network is resized at load (snpe-net-run --input_dimensions):
+        called before :meth:`infer` with the input shapes the DLC was built for.  Default: nothing to adapt."""
+
 
 _REGISTRY: dict[str, OpDef] = {}
 

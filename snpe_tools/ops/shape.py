@@ -26,6 +26,16 @@ class Reshape(OpDef):
     def restore_params(self, op, ins, outs):
         op.params["shape"] = np.asarray(outs[0].shape, np.int32)
 
+    def resize_params(self, op, old_in_shapes, ins):
+        """A new batch (leading dimension) is carried through, as SNPE's builder resizes a reshape: the
+        target keeps its other dimensions and takes the input's new leading dimension."""
+        shape = [int(d) for d in op.params["shape"]]
+        old, new = old_in_shapes[0], tuple(ins[0].shape)
+        if (old is None or not shape or not old or not new or old == new or len(old) != len(new)
+                or tuple(old[1:]) != tuple(new[1:]) or shape[0] != old[0]):
+            return
+        op.params["shape"] = np.asarray([new[0]] + shape[1:], np.int32)
+
 
 @register
 class Transpose(OpDef):

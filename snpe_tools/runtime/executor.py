@@ -1,6 +1,7 @@
 """Numpy reference executor: runs an IR graph op by op with the registry's kernels."""
 from __future__ import annotations
 
+import time
 from typing import Iterable
 
 import numpy as np
@@ -11,11 +12,13 @@ from .fixed_point import run_op
 
 
 def execute(graph: Graph, feeds: dict[str, np.ndarray], outputs: Iterable[str] | None = None,
-            keep_intermediates: bool = False) -> dict[str, np.ndarray]:
+            keep_intermediates: bool = False,
+            op_times: list[float] | None = None) -> dict[str, np.ndarray]:
     """Run ``graph`` on ``feeds`` (graph-input name -> array in the graph's input layout).
 
     Returns the requested tensors (default: graph outputs); with ``keep_intermediates``
-    every op output is returned too (snpe-net-run --debug).
+    every op output is returned too (snpe-net-run --debug).  ``op_times`` receives the wall time
+    in seconds of every op, in graph order (snpe-net-run --profiling_level).
     """
     wanted = list(outputs) if outputs is not None else list(graph.outputs)
     for name in wanted:
@@ -41,6 +44,7 @@ def execute(graph: Graph, feeds: dict[str, np.ndarray], outputs: Iterable[str] |
             last_use[n] = i
     keep = set(wanted) | set(graph.outputs)
     for i, op in enumerate(graph.ops):
+        start = time.perf_counter()
         xs = []
         for n in op.inputs:
             if not n:
@@ -55,6 +59,8 @@ def execute(graph: Graph, feeds: dict[str, np.ndarray], outputs: Iterable[str] |
                 raise RuntimeError(f"{op.type} op '{op.name}' produced shape {list(np.shape(y))} for "
                                    f"'{name}', the model declares {list(graph.tensors[name].shape)}")
             env[name] = y
+        if op_times is not None:
+            op_times.append(time.perf_counter() - start)
         if not keep_intermediates:
             for n in op.inputs:
                 if n and last_use.get(n) == i and n not in keep and n not in graph.inputs:

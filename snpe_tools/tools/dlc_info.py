@@ -3,7 +3,10 @@
 The layout follows SNPE's tool so that scripts and people used to reading its output can
 read ours: a framed layer table (one row per op, parameters on continuation rows), the
 runtime key, an input table, then totals and the converter metadata.  ``-s`` writes the
-layer table as CSV; ``-m`` adds a per-tensor memory listing.
+layer table as CSV; ``-m`` adds a per-tensor memory listing.  Encodings are printed as SNPE 2.x prints
+them (``<tensor> encoding:  bitwidth 8, min ..., max ..., scale ..., offset ...``; per-axis encodings as
+``axis-quant: axis: A, num_elements: C``); ``-d`` also lists every channel of a per-axis encoding.
+``-t`` (framework trace) is refused: no snpe-tools converter records one.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from ..dlc import Metadata, read_dlc
 from ..dlc.reader import _Container
 from ..dlc.v3 import V3Model, is_v3, read_v3
 from ..dlc.writer import atomic_output, output_target
-from ..errors import DLCError
+from ..errors import DLCError, SnpeToolsError
 from ..ir import dtypes as qd
 from ..ir.graph import Encoding, Graph, Tensor
 from ..ops.registry import get_op_def
@@ -43,8 +46,14 @@ def make_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog=PROG, description="Print the layers, inputs and totals of a DLC file.")
     p.required.add_argument("-i", "--input_dlc", required=True, help="Path to the DLC file.")
     p.optional.add_argument("-s", "--save", metavar="CSV", help="Also write the layer table to this CSV file.")
-    p.optional.add_argument("-m", "--memory", action="store_true",
+    p.optional.add_argument("-m", "--memory", "--display_memory", action="store_true",
                             help="Also list the memory size of every tensor.")
+    p.optional.add_argument("-d", "--display_all_encodings", action="store_true",
+                            help="List every channel of per-axis (per-channel) encodings, not only their axis "
+                            "and channel count.")
+    p.optional.add_argument("-t", "--dump_framework_trace", action="store_true",
+                            help="Not supported: snpe-tools converters record no framework trace "
+                            "(Qualcomm's --enable_framework_trace records are undocumented).")
     return p
 
 
@@ -86,12 +95,26 @@ def param_text(name: str, value: Any) -> str:
     return f"{name}: {_value(value)}"
 
 
+def _scale_offset_text(bitwidth: int, mn: float, mx: float, scale: float, offset: float) -> str:
+    return (f"bitwidth {bitwidth}, min {mn:.12f}, max {mx:.12f}, "
+            f"scale {scale:.12f}, offset {float(offset):.12f}")
+
+
 def encoding_text(enc: Encoding) -> str:
-    text = (f"bitwidth {enc.bitwidth}, min {enc.min:.12f}, max {enc.max:.12f}, "
-            f"scale {enc.scale:.12f}, offset {float(enc.offset):.12f}")
+    """SNPE 2.x's encoding text: scale/offset for a per-tensor encoding, ``axis-quant: axis: A,
+    num_elements: C`` for a per-axis one (its channels are listed with -d/--display_all_encodings)."""
     if enc.axis is not None:
-        text += f", per-channel on axis {enc.axis} ({len(enc.channels or [])} channels)"
-    return text
+        return f"axis-quant: axis: {enc.axis}, num_elements: {len(enc.channels or [])}"
+    return _scale_offset_text(enc.bitwidth, enc.min, enc.max, enc.scale, enc.offset)
+
+
+def encoding_rows(name: str, enc: Encoding, all_encodings: bool) -> list[str]:
+    """``<tensor> encoding:  ...`` and, with -d for a per-axis encoding, one row per channel."""
+    rows = [f"{name} encoding:  {encoding_text(enc)}"]
+    if all_encodings and enc.axis is not None:
+        rows += [f"    [{i}] {_scale_offset_text(enc.bitwidth, mn, mx, sc, off)}"
+                 for i, (sc, off, mn, mx) in enumerate(enc.channels or [])]
+    return rows
 
 
 def dims(shape: Iterable[int], sep: str) -> str:
@@ -176,7 +199,7 @@ def total_params(graph: Graph) -> int:
     return sum(int(np.prod(t.shape, dtype=np.int64)) for t in static_tensors(graph).values())
 
 
-def layer_rows(graph: Graph, stats: list[OpStats], n_params: int) -> list[list[str]]:
+def layer_rows(graph: Graph, stats: list[OpStats], n_params: int, all_encodings: bool = False) -> list[list[str]]:
     """One row per op (graph order); its parameters, counts and encodings go on continuation rows."""
     total_macs = sum(s.macs for s in stats)
     graph_inputs = set(graph.inputs)
@@ -189,8 +212,9 @@ def layer_rows(graph: Graph, stats: list[OpStats], n_params: int) -> list[list[s
                  if not (k in opdef.params and opdef.params[k].internal)]
         extra.append(f"param count: {st.params} ({pct(st.params, n_params)})")
         extra.append(f"MACs per inference: {si(st.macs)} ({pct(st.macs, total_macs)})")
-        extra += [f"{t.name} encoding: {encoding_text(t.encoding)}"
-                  for t in [t for t in ins if t.is_static] + outs if t.encoding is not None]
+        for t in [t for t in ins if t.is_static] + outs:
+            if t.encoding is not None:
+                extra += encoding_rows(t.name, t.encoding, all_encodings)
         in_text = ", ".join(f"{t.name} ({dtype_name(t)})" + (" [NW Input]" if t.name in graph_inputs else "")
                             for t in ins)
         out_text = ", ".join(f"{t.name} ({dtype_name(t)})" for t in outs)
@@ -235,11 +259,12 @@ def write_csv(path: str, header: list[str], rows: list[list[str]]) -> None:
         fh.detach()                   # the binary file stays open for atomic_output to finish
 
 
-def report(path: str, graph: Graph, meta: Metadata, memory: bool) -> tuple[str, list[list[str]]]:
+def report(path: str, graph: Graph, meta: Metadata, memory: bool,
+           all_encodings: bool = False) -> tuple[str, list[list[str]]]:
     """The full text report and the layer rows (shared with the CSV writer)."""
     stats = op_stats(graph)
     n_params = total_params(graph)
-    rows = layer_rows(graph, stats, n_params)
+    rows = layer_rows(graph, stats, n_params, all_encodings)
     total_macs = sum(s.macs for s in stats)
     mb = n_params * 4 / 1024 / 1024
     parts = [
@@ -299,6 +324,10 @@ def _check_v3_container(path: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    if args.dump_framework_trace:
+        raise SnpeToolsError("-t/--dump_framework_trace is not supported by snpe-tools: its converters record no "
+                             "framework trace and the layout of Qualcomm's trace records (--enable_framework_trace) "
+                             "is not documented; the op names in the layer table are the source framework's names")
     check_input_file(args.input_dlc, "-i/--input_dlc", "DLC", error=DLCError)
     if args.save:
         check_not_input(args.save, [args.input_dlc], "-s/--save", "the input DLC")
@@ -311,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         return 0
     dlc = read_dlc(args.input_dlc)
-    text, rows = report(args.input_dlc, dlc.graph, dlc.metadata, args.memory)
+    text, rows = report(args.input_dlc, dlc.graph, dlc.metadata, args.memory, args.display_all_encodings)
     if args.save:
         write_csv(args.save, HEADER, rows)
     print(text)

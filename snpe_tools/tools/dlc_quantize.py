@@ -38,9 +38,9 @@ from ..ir.graph import Encoding, Graph
 from ..quantization import QuantOptions, calibrate, quantize_graph
 from ..quantization.encodings import QNN_MIN_RANGE, SNPE_MIN_RANGE
 from ..quantization.quantizer import QuantSummary, is_already_quantized
+from ..runtime.feeds import plan_feeds, read_feed
 from ..runtime.input_list import InputList, parse_input_list
 from .common import LOG, ArgumentParser, check_input_file, check_not_input, run_main, setup_logging
-from .net_run import _plan_feeds, _read_raw
 
 QUANTIZE = "snpe-dlc-quantize"
 QUANT = "snpe-dlc-quant"
@@ -329,12 +329,12 @@ def check_calibration_inputs(il: InputList, graph: Graph) -> list[list]:
     """Every line of the input list mapped to the model's inputs and every file checked (exists, is a
     regular file, holds exactly the input's float32 element count) before calibration starts, with
     snpe-net-run's checks and messages."""
-    return [_plan_feeds(entry, graph, False, i + 1) for i, entry in enumerate(il.entries)]
+    return [plan_feeds(entry, graph, False, i + 1) for i, entry in enumerate(il.entries)]
 
 
 def _feed_iter(plans: list[list], graph: Graph) -> Iterator[dict[str, np.ndarray]]:
     for plan in plans:
-        yield {f.name: _read_raw(f, graph, False) for f in plan}
+        yield {f.name: read_feed(f, graph, False) for f in plan}
 
 
 # ---- the shared pipeline ------------------------------------------------------------------------------
