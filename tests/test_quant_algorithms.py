@@ -5,6 +5,9 @@ algorithm is broken, and through the command-line tools.
 """
 from __future__ import annotations
 
+import os
+import zipfile
+
 import numpy as np
 import onnx
 import pytest
@@ -13,7 +16,13 @@ from onnx import TensorProto, helper, numpy_helper
 import helpers
 from snpe_tools.dlc import read_dlc
 from snpe_tools.quantization import QuantOptions, calibrate, quantize_graph
-from snpe_tools.quantization.encodings import bias_encoding, symmetric_encoding, tf_encoding
+from snpe_tools.quantization.algorithms import adjusted_encoding, select_encoding, select_range
+from snpe_tools.quantization.encodings import (dequantize_array, quantize_array, symmetric_encoding,
+                                               tf_encoding)
+from snpe_tools.quantization.statistics import MAX_BINS, HistogramStats, histogram_of
+from snpe_tools.tools.common import run_main
+from snpe_tools.tools.dlc_quantize import qairt_main, quant_main
+from test_quantization import _cosines, _outputs, spread, spread_cnn  # noqa: F401 (spread: a fixture)
 
 
 def _conv_model(path, seed: int = 3) -> str:
@@ -63,3 +72,224 @@ def test_preset_encodings_are_kept_exactly_and_bias_follows(tmp_path):
     # tensors without a preset are still calibrated
     y = graph.outputs[0]
     assert graph.tensors[y].encoding.min == pytest.approx(min(0.0, stats[y].min), abs=graph.tensors[y].encoding.scale)
+
+
+# ---- histogram statistics ---------------------------------------------------------------------------
+def test_histogram_independent_of_batching_and_order_and_bounded():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([np.zeros(5), rng.standard_normal(20000) * 1e-3, rng.standard_normal(500) * 3, [50.0]])
+    results = []
+    for order in (x, x[::-1], rng.permutation(x)):
+        for batch in (1, 7, 4096):
+            h = HistogramStats()
+            for i in range(0, len(order), batch):
+                h.update(order[i:i + batch].reshape(-1, 1))       # a batch stacked on axis 0
+            results.append((h.histogram(), h.min, h.max, h.zeros))
+    (counts, edges), mn, mx, zeros = results[0]
+    for (c, e), a, b, z in results[1:]:
+        assert np.array_equal(c, counts) and np.array_equal(e, edges) and (a, b, z) == (mn, mx, zeros)
+    assert counts.sum() == x.size and zeros == 5 and len(counts) <= MAX_BINS
+    assert edges[0] <= mn and edges[-1] > mx and (mn, mx) == (x.min(), x.max())
+    # the same histogram as computed directly from all values at the final bin width
+    direct = np.bincount((np.floor(x / (edges[1] - edges[0])) - round(edges[0] / (edges[1] - edges[0]))).astype(int))
+    assert np.array_equal(direct, counts.astype(int))
+
+
+def test_histogram_skips_nonfinite_values():
+    h = HistogramStats()
+    h.update(np.array([1.0, np.nan, -2.0, np.inf]))
+    assert h.histogram()[0].sum() == 2 and h.nonfinite == 1 and (h.min, h.max) == (-2.0, 1.0)
+
+
+# ---- range selection ----------------------------------------------------------------------------------
+def _mse(enc, x) -> float:
+    return float(np.mean((dequantize_array(enc, quantize_array(enc, x)) - x) ** 2))
+
+
+@pytest.fixture(scope="module")
+def outlier_data():
+    """1M Gaussian values and one outlier at 60 sigma (0.0001 %)."""
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.standard_normal(1_000_000), [60.0]])
+    return x, histogram_of(x)
+
+
+@pytest.mark.parametrize("method", ["enhanced", "sqnr", "mse", "entropy", "percentile"])
+@pytest.mark.parametrize("schema", ["asymmetric", "symmetric"])
+def test_searches_ignore_the_outlier_and_beat_min_max(outlier_data, method, schema):
+    x, st = outlier_data
+    tf = select_encoding(st, "min-max", schema, 8)
+    enc = select_encoding(st, method, schema, 8)
+    lo, hi = select_range(st, method, schema, 8)
+    assert x.min() <= lo <= 0.0 <= hi <= x.max()                # inside the observed min-max
+    assert tf.max >= x.max() - tf.scale
+    # the squared-error searches trade clipping the outlier against a finer step (sqnr weighs clipping 3x;
+    # mse shrinks both ends together); entropy and percentile drop it entirely
+    assert enc.max < (0.2 if method in ("entropy", "percentile") else 0.7) * x.max()
+    assert _mse(enc, x) < 0.75 * _mse(tf, x), (method, _mse(enc, x), _mse(tf, x))
+
+
+def test_enhanced_on_the_bulk_is_much_finer(outlier_data):
+    x, st = outlier_data
+    enc, tf = select_encoding(st, "enhanced", "asymmetric", 8), select_encoding(st, "min-max", "asymmetric", 8)
+    bulk = x[:-1]
+    assert enc.scale < tf.scale / 2 and _mse(enc, bulk) < _mse(tf, bulk) / 4
+
+
+def test_searches_keep_min_max_when_nothing_is_clippable():
+    """Uniform data: any clipping costs more than it saves, so every search keeps (about) the full range."""
+    x = np.random.default_rng(2).uniform(-1.0, 3.0, 200_000)
+    st = histogram_of(x)
+    for method in ("enhanced", "sqnr", "mse", "entropy"):
+        lo, hi = select_range(st, method, "asymmetric", 8)
+        assert lo < -0.95 and hi > 2.9, (method, lo, hi)
+
+
+def test_sqnr_clips_less_than_enhanced():
+    """sqnr weighs clipping noise 3x: on a long (Laplace) tail it keeps a wider range than enhanced/mse."""
+    x = np.random.default_rng(3).laplace(0.0, 1.0, 500_000)
+    st = histogram_of(x)
+    r = {m: select_range(st, m, "asymmetric", 8) for m in ("enhanced", "sqnr")}
+    assert r["sqnr"][1] > r["enhanced"][1] and r["sqnr"][0] < r["enhanced"][0]
+    assert r["enhanced"][1] < 0.8 * x.max()
+
+
+@pytest.mark.parametrize("p", [99.99, 99.0, 90.0])
+def test_percentile_clips_at_the_quantile(p):
+    x = np.random.default_rng(4).standard_normal(300_000) * 2.0 + 0.5
+    st = histogram_of(x)
+    lo, hi = select_range(st, "percentile", "asymmetric", 8, percentile=p)
+    width = st.width
+    assert abs(hi - np.percentile(x, p)) <= width and abs(lo - np.percentile(x, 100 - p)) <= width
+    enc = select_encoding(st, "percentile", "asymmetric", 8, percentile=p)
+    assert enc.max == pytest.approx(hi, abs=enc.scale) and enc.min == pytest.approx(lo, abs=enc.scale)
+
+
+def test_symmetric_and_unsigned_symmetric_schemas():
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-0.7, 2.0, 1000)
+    sym = select_encoding(histogram_of(x), "min-max", "symmetric", 8)
+    assert sym.offset == 0 and sym.scale == pytest.approx(x.max() / 127) and sym.min == pytest.approx(-128 * sym.scale)
+    assert quantize_array(sym, x).dtype == np.int8
+    r = np.maximum(x, 0)
+    usym = select_encoding(histogram_of(r), "min-max", "unsignedsymmetric", 8)
+    assert usym.offset == 0 and usym.min == 0 and usym.scale == pytest.approx(r.max() / 255)
+    assert quantize_array(usym, r).dtype == np.uint8 and quantize_array(usym, r).max() == 255
+    # negative values: unsignedsymmetric falls back to the signed symmetric grid
+    assert select_encoding(histogram_of(x), "min-max", "unsignedsymmetric", 8) == sym
+    s16 = select_encoding(histogram_of(x), "min-max", "symmetric", 16)
+    assert s16.scale == pytest.approx(x.max() / 32767) and quantize_array(s16, x).dtype == np.int16
+
+
+def test_adjusted_covers_the_true_range_with_zero_exact():
+    for mn, mx in ((-1.8, 0.5), (-5.1, 5.1), (-0.37, 2.9), (-7.3, 0.2), (0.0, 3.0)):
+        adj, tf = adjusted_encoding(mn, mx, 8), tf_encoding(mn, mx, 8)
+        assert adj.min <= mn + 1e-12 and adj.max >= mx - 1e-12                  # nothing clipped
+        assert -255 <= adj.offset <= 0 and quantize_array(adj, np.zeros(1))[0] == -adj.offset
+        assert adj.scale <= tf.scale * (1 + 2 / 255) + 1e-15
+        x = np.array([mn, mx])
+        assert np.all(np.abs(dequantize_array(adj, quantize_array(adj, x)) - x) <= adj.scale / 2 + 1e-12)
+    # tf shifts [-1.8, 0.5] to [-1.803922, 0.496078] and clips 0.5; adjusted widens instead
+    assert tf_encoding(-1.8, 0.5, 8).max < 0.5 <= adjusted_encoding(-1.8, 0.5, 8).max
+
+
+# ---- through the command-line tools -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def float_out(spread):
+    """snpe-net-run outputs of the float DLC of test_quantization's ``spread`` model on its calibration set."""
+    out = spread["dir"] / "float_out_alg"
+    helpers.run_tool("snpe-net-run", "--container", spread["dlc"], "--input_list", spread["list"], "--output_dir",
+                     str(out))
+    return out
+
+
+def _quant(tmp_path, spread, main, *args) -> str:
+    out = str(tmp_path / f"q{len(list(tmp_path.iterdir()))}.dlc")
+    io = ["-i", spread["dlc"], "-l", spread["list"], "-o", out] if main is qairt_main else \
+        [f"--input_dlc={spread['dlc']}", f"--input_list={spread['list']}", f"--output_dlc={out}"]
+    assert run_main(main, io + list(args)) == 0
+    return out
+
+
+def _net_run_cosine(tmp_path, spread, dlc: str) -> float:
+    qout = tmp_path / ("out_" + os.path.basename(dlc))
+    helpers.run_tool("snpe-net-run", "--container", dlc, "--input_list", spread["list"], "--output_dir", str(qout))
+    return min(_cosines(_outputs(spread["dir"] / "float_out_alg"), _outputs(qout)))
+
+
+def _act_encodings(dlc: str) -> dict:
+    g = read_dlc(dlc).graph
+    names = [g.inputs[0]] + [o for op in g.ops for o in op.outputs]
+    return {n: g.tensors[n].encoding for n in names if g.tensors[n].encoding is not None}
+
+
+@pytest.mark.parametrize("method", ["sqnr", "entropy", "mse", "percentile"])
+def test_qairt_calibration_methods(spread, float_out, tmp_path, method):
+    base = _act_encodings(_quant(tmp_path, spread, qairt_main))
+    extra = ["--percentile_calibration_value", "99.9"] if method == "percentile" else []
+    out = _quant(tmp_path, spread, qairt_main, "--act_quantizer_calibration", method,
+                 "--param_quantizer_calibration", method, *extra)
+    encs = _act_encodings(out)
+    assert set(encs) == set(base)
+    narrower = 0
+    for n, e in encs.items():               # every selected range lies inside the min-max one
+        assert e.min >= base[n].min - base[n].scale and e.max <= base[n].max + base[n].scale, (n, e, base[n])
+        narrower += e.max - e.min < 0.98 * (base[n].max - base[n].min)
+    if method in ("percentile", "entropy"):
+        assert narrower >= len(encs) // 2, (method, narrower)
+    meta = zipfile.ZipFile(out).read("dlc.metadata").decode()
+    assert f"act_quantizer_calibration='{method}'" in meta
+    if method == "percentile":
+        assert "percentile_calibration_value=99.9" in meta
+    # entropy (KL) clips activations hardest: it keeps the distribution's shape, not the squared error
+    assert _net_run_cosine(tmp_path, spread, out) >= (0.98 if method == "entropy" else 0.99)
+
+
+def test_qairt_symmetric_schemas(spread, float_out, tmp_path):
+    out = _quant(tmp_path, spread, qairt_main, "--act_quantizer_schema", "symmetric",
+                 "--param_quantizer_schema", "symmetric")
+    g = read_dlc(out).graph
+    y = g.tensors[g.outputs[0]]
+    assert y.dtype == np.int8 and y.encoding.offset == 0 and y.encoding.min == pytest.approx(-128 * y.encoding.scale)
+    assert g.tensors["w1"].dtype == np.int8 and g.tensors["w1"].encoding.offset == 0
+    assert _net_run_cosine(tmp_path, spread, out) >= 0.99
+    out = _quant(tmp_path, spread, qairt_main, "--act_quantizer_schema", "unsignedsymmetric")
+    g = read_dlc(out).graph
+    relu = next(op for op in g.ops if op.type == "Relu").outputs[0]
+    e = g.tensors[relu].encoding                # non-negative data: unsigned grid from 0, offset 0
+    assert g.tensors[relu].dtype == np.uint8 and e.offset == 0 and e.min == 0
+    assert g.tensors[g.outputs[0]].dtype == np.int8              # signed data: symmetric
+    assert _net_run_cosine(tmp_path, spread, out) >= 0.99
+
+
+def test_snpe_enhanced_adjusted_symmetric_and_deprecated_spellings(spread, float_out, tmp_path, capsys):
+    new = _quant(tmp_path, spread, quant_main, "--param_quantizer=enhanced", "--act_quantizer=enhanced")
+    old = _quant(tmp_path, spread, quant_main, "--use_enhanced_quantizer")
+    err = capsys.readouterr().err
+    assert "--use_enhanced_quantizer option is deprecated, use --param_quantizer and --act_quantizer options" in err
+    assert _act_encodings(new) == _act_encodings(old)
+    assert _net_run_cosine(tmp_path, spread, new) >= 0.99
+    adj = _quant(tmp_path, spread, quant_main, "--use_adjusted_weights_quantizer")
+    assert "--use_adjusted_weights_quantizer option is deprecated" in capsys.readouterr().err
+    w_true = numpy_helper.to_array(next(i for i in spread_cnn().graph.initializer if i.name == "w2"))
+    w = read_dlc(adj).graph.tensors["w2"].encoding
+    assert w.min <= w_true.min() and w.max >= w_true.max() and w.bitwidth == 8
+    sym = _quant(tmp_path, spread, quant_main, "--act_quantizer=symmetric")
+    assert read_dlc(sym).graph.tensors["y"].encoding.offset == 0 and _net_run_cosine(tmp_path, spread, sym) >= 0.99
+
+
+@pytest.mark.parametrize("tool,args,needle", [
+    ("qairt-quantizer", ["--act_quantizer_calibration", "percentile", "--percentile_calibration_value", "80"],
+     "--percentile_calibration_value"),
+    ("qairt-quantizer", ["--percentile_calibration_value", "99"], "--percentile_calibration_value"),
+    ("qairt-quantizer", ["--act_quantizer", "enhanced", "--act_quantizer_calibration", "mse"], "--act_quantizer"),
+    ("snpe-dlc-quant", ["--param_quantizer=adjusted", "--weights_bitwidth=16"], "--param_quantizer"),
+    ("snpe-dlc-quant", ["--use_enhanced_quantizer", "--act_quantizer=symmetric"], "--use_enhanced_quantizer"),
+])
+def test_algorithm_option_errors_are_one_line(spread, tmp_path, tool, args, needle):
+    out = tmp_path / "never.dlc"
+    proc = helpers.run_tool(tool, "--input_dlc", spread["dlc"], "--input_list", spread["list"], "--output_dlc",
+                            str(out), *args, check=False)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and "WARNING" not in ln]
+    assert proc.returncode == 2 and len(lines) == 1 and needle in lines[0], proc.stderr
+    assert not out.exists()

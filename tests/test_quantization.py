@@ -357,19 +357,17 @@ def test_bad_input_list_is_one_line_and_writes_nothing(resnet, tmp_path, case):
 
 @pytest.mark.parametrize("tool,flag", [
     ("snpe-dlc-quant", "--override_params"),
-    ("snpe-dlc-quant", "--use_enhanced_quantizer"),
+    ("snpe-dlc-quant", "--use_native_input_files"),
     ("snpe-dlc-quant", "--optimizations=cle"),
-    ("snpe-dlc-quant", "--weights_bitwidth=4"),
     ("snpe-dlc-quant", "--float_fallback"),
-    ("snpe-dlc-quantize", "--use_per_row_quantization"),
-    ("snpe-dlc-quantize", "--act_quantizer=enhanced"),
+    ("snpe-dlc-quantize", "--act_quantizer=adjusted"),
     ("qairt-quantizer", "--algorithms"),
-    ("qairt-quantizer", "--act_quantizer_calibration"),
+    ("qairt-quantizer", "--pack_4_bit_weights"),
     ("qairt-quantizer", "--float_fallback"),
     ("qairt-quantizer", "--config_file"),
 ])
 def test_unsupported_flags_are_one_line_errors(resnet, tmp_path, tool, flag):
-    value = {"--algorithms": ["cle"], "--act_quantizer_calibration": ["entropy"], "--config_file": ["c.yaml"]}
+    value = {"--algorithms": ["cle"], "--config_file": ["c.yaml"]}
     out = tmp_path / "never.dlc"
     proc = helpers.run_tool(tool, "--input_dlc", resnet["dlc"], "--input_list", resnet["list"], "--output_dlc",
                             str(out), flag, *value.get(flag, []), check=False)

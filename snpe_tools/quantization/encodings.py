@@ -32,15 +32,22 @@ def round_half_away(x):
     return np.sign(x) * np.floor(np.abs(x) + 0.5)
 
 
-def tf_encoding(mn: float, mx: float, bitwidth: int, min_range: float = SNPE_MIN_RANGE) -> Encoding:
-    """Asymmetric (unsigned) encoding of the observed range ``[mn, mx]`` under SNPE's range rules."""
-    mn, mx = min(float(mn), 0.0), max(float(mx), 0.0)
-    mx = max(mx, mn + min_range)
+def tf_grid(mn, mx, bitwidth: int, min_range: float = SNPE_MIN_RANGE):
+    """SNPE's range rules applied elementwise to arrays of candidate ranges (the range searches of
+    :mod:`.algorithms` try thousands): ``(scale, offset, min, max)`` arrays."""
+    mn = np.minimum(np.asarray(mn, np.float64), 0.0)
+    mx = np.maximum(np.maximum(np.asarray(mx, np.float64), 0.0), mn + min_range)
     levels = (1 << bitwidth) - 1
     scale = (mx - mn) / levels
-    offset = int(min(0.0, max(-levels, float(round_half_away(mn / scale)))))
+    offset = np.clip(round_half_away(mn / scale), -levels, 0.0)
     new_min = offset * scale
-    return Encoding(bitwidth, scale, offset, new_min, new_min + levels * scale)
+    return scale, offset, new_min, new_min + levels * scale
+
+
+def tf_encoding(mn: float, mx: float, bitwidth: int, min_range: float = SNPE_MIN_RANGE) -> Encoding:
+    """Asymmetric (unsigned) encoding of the observed range ``[mn, mx]`` under SNPE's range rules."""
+    scale, offset, new_min, new_max = tf_grid(float(mn), float(mx), bitwidth, min_range)
+    return Encoding(bitwidth, float(scale), int(offset), float(new_min), float(new_max))
 
 
 def _symmetric_scale(absmax: np.ndarray, bitwidth: int, min_range: float) -> np.ndarray:
@@ -70,6 +77,11 @@ def symmetric_per_channel(data: np.ndarray, axis: int, bitwidth: int, min_range:
     """Per-channel signed symmetric encoding of ``data`` along ``axis`` (SNPE's per-channel weights)."""
     other = tuple(i for i in range(data.ndim) if i != axis)
     absmax = np.max(np.abs(np.asarray(data, np.float64)), axis=other) if data.size else np.zeros(data.shape[axis])
+    return symmetric_per_axis(absmax, axis, bitwidth, min_range)
+
+
+def symmetric_per_axis(absmax: np.ndarray, axis: int, bitwidth: int, min_range: float = SNPE_MIN_RANGE) -> Encoding:
+    """Per-channel signed symmetric encoding covering ``[-absmax[c], absmax[c]]`` for every channel ``c``."""
     scales = _symmetric_scale(absmax, bitwidth, min_range)
     return _per_axis(scales, np.zeros(len(scales), np.int64), bitwidth, axis, signed=True)
 

@@ -29,15 +29,19 @@ import numpy as np
 from ..errors import SnpeToolsError
 from ..ir.graph import Encoding, Graph, Op, Tensor
 from ..ops.registry import get_op_def
+from .algorithms import DEFAULT_PERCENTILE, adjusted_encoding, param_statistics, select_encoding, select_range
 from .calibration import RangeStats, activation_tensors
 from .encodings import (SNPE_MIN_RANGE, bias_encoding, channel_scales, is_signed, quantize_array, storage_dtype,
-                        symmetric_encoding, symmetric_per_channel, tf_encoding)
+                        symmetric_per_axis, tf_encoding)
 
 # ops whose input 1 is a weight (an integer kernel multiplies it with the activation)
 WEIGHT_OPS = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "Conv3d", "FullyConnected", "MatMul"}
 # ops whose weights are quantized per output channel with per-channel quantization (SNPE 2.x: the
 # convolution family only); the output channel is the last weight axis in QNN's layouts
 PER_CHANNEL_OPS = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "Conv3d"}
+# ops whose weights are quantized per output row with per-row quantization: FullyConnected weights are
+# [n_out, k_in] (rows on axis 0); MatMul's static input 1 is [..., K, N] (or [..., N, K] transposed)
+PER_ROW_OPS = {"FullyConnected", "MatMul"}
 # ops whose input 2 is a bias added at the accumulator's scale
 BIAS_OPS = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "Conv3d", "FullyConnected"}
 # data-invariant ops: every output value is one of the input values (input 0), so the output takes the
@@ -50,10 +54,17 @@ INVARIANT_OPS = {"Reshape", "Transpose", "StridedSlice", "Split", "DepthToSpace"
 @dataclass
 class QuantOptions:
     act_bitwidth: int = 8
-    weights_bitwidth: int = 8
+    weights_bitwidth: int = 8                   # 4 (int8/uint8 container, encoding bit width 4), 8 or 16
     bias_bitwidth: int = 8
-    symmetric_weights: bool = False
+    symmetric_weights: bool = False             # same as param_schema "symmetric" (SNPE's spelling)
     per_channel: bool = False
+    per_row: bool = False                       # FullyConnected / MatMul weights per output row (symmetric)
+    # range selection (:mod:`.algorithms`): calibration method and schema of activations and params
+    act_method: str = "min-max"                 # min-max (SNPE tf), enhanced, sqnr, mse, entropy, percentile
+    act_schema: str = "asymmetric"              # asymmetric, symmetric, unsignedsymmetric
+    param_method: str = "min-max"               # the same, plus adjusted (8-bit weights)
+    param_schema: str = "asymmetric"
+    percentile: float = DEFAULT_PERCENTILE      # percentile calibration value (90-100)
     quantize_weights: bool = True           # False: --no_weight_quantization (weights and biases stay float)
     min_range: float = SNPE_MIN_RANGE
     propagate_invariant: bool = True        # False: data-invariant ops calibrated like any other op
@@ -103,7 +114,8 @@ def _activation_encodings(graph: Graph, stats: dict[str, RangeStats], opts: Quan
             continue
         if st.nonfinite:
             summary.nonfinite.append(name)
-        encs[name] = tf_encoding(st.min, st.max, opts.act_bitwidth, opts.min_range)
+        encs[name] = select_encoding(st, opts.act_method, opts.act_schema, opts.act_bitwidth, opts.min_range,
+                                     opts.percentile)
     if opts.propagate_invariant:
         for op in graph.ops:
             if op.type in INVARIANT_OPS and op.inputs and op.inputs[0] in encs:
@@ -113,13 +125,56 @@ def _activation_encodings(graph: Graph, stats: dict[str, RangeStats], opts: Quan
     return encs
 
 
+def _output_axis(op: Op, data: np.ndarray) -> int | None:
+    """The output-channel axis of ``op``'s weights when they are quantized per channel or per row."""
+    if data.ndim < 2:
+        return None
+    if op.type in PER_CHANNEL_OPS:
+        return data.ndim - 1
+    if op.type == "FullyConnected":
+        return 0
+    if op.type == "MatMul":
+        return data.ndim - 2 if op.params.get("transpose_in1") else data.ndim - 1
+    return None
+
+
 def _weight_encoding(op: Op, data: np.ndarray, opts: QuantOptions) -> Encoding:
-    bw = opts.weights_bitwidth
-    if opts.per_channel and op.type in PER_CHANNEL_OPS and data.ndim >= 2:
-        return symmetric_per_channel(data, data.ndim - 1, bw, opts.min_range)
-    if opts.symmetric_weights:
-        return symmetric_encoding(float(np.max(np.abs(data))) if data.size else 0.0, bw, opts.min_range)
-    return _tf_of(data, bw, opts)
+    axis = _output_axis(op, data)
+    if axis is not None and ((opts.per_channel and op.type in PER_CHANNEL_OPS) or
+                             (opts.per_row and op.type in PER_ROW_OPS)):
+        return _per_axis_encoding(data, axis, opts)
+    return _param_encoding(data, opts)
+
+
+def _param_schema(opts: QuantOptions) -> str:
+    return "symmetric" if opts.symmetric_weights else opts.param_schema
+
+
+def _per_axis_encoding(data: np.ndarray, axis: int, opts: QuantOptions) -> Encoding:
+    """Signed symmetric per-channel (per-row) weights: SNPE requires per-axis encodings to be symmetric;
+    the parameter calibration method picks each channel's range."""
+    moved = np.moveaxis(data, axis, 0).reshape(data.shape[axis], -1)
+    method = "min-max" if opts.param_method == "adjusted" else opts.param_method
+    absmax = np.zeros(moved.shape[0])
+    for c, row in enumerate(moved):
+        if row.size:
+            lo, hi = select_range(param_statistics(row, method), method, "symmetric", opts.weights_bitwidth,
+                                  opts.min_range, opts.percentile)
+            absmax[c] = max(abs(lo), abs(hi))
+    return symmetric_per_axis(absmax, axis, opts.weights_bitwidth, opts.min_range)
+
+
+def _param_encoding(data: np.ndarray, opts: QuantOptions, weight: bool = True) -> Encoding:
+    """Per-tensor encoding of static data (weights and other parameters) with the parameter quantizer.
+    4-bit applies to weights only: other parameters (elementwise constants ...) stay 8-bit."""
+    bw = opts.weights_bitwidth if weight or opts.weights_bitwidth >= 8 else 8
+    finite = data[np.isfinite(data)] if data.size and not np.all(np.isfinite(data)) else data
+    if not finite.size:
+        return tf_encoding(0.0, 0.0, bw, opts.min_range)
+    if opts.param_method == "adjusted":
+        return adjusted_encoding(float(finite.min()), float(finite.max()), bw, opts.min_range)
+    st = param_statistics(finite, opts.param_method)
+    return select_encoding(st, opts.param_method, _param_schema(opts), bw, opts.min_range, opts.percentile)
 
 
 def _tf_of(data: np.ndarray, bw: int, opts: QuantOptions) -> Encoding:
@@ -204,10 +259,7 @@ def quantize_graph(graph: Graph, stats: dict[str, RangeStats], opts: QuantOption
             elif role == "bias":
                 enc = _bias_encoding(op, data, encs, wenc, opts, summary) if opts.quantize_weights else None
             else:
-                enc = (symmetric_encoding(float(np.max(np.abs(data))) if data.size else 0.0,
-                                          opts.weights_bitwidth, opts.min_range)
-                       if opts.symmetric_weights else _tf_of(data, opts.weights_bitwidth, opts)) \
-                    if opts.quantize_weights else None
+                enc = _param_encoding(data, opts, weight=False) if opts.quantize_weights else None
             params[name] = (role, enc)
 
     # apply: activations become unsigned integers, static tensors their stored integers

@@ -36,6 +36,7 @@ from ..dlc.writer import output_target, write_dlc
 from ..errors import DLCError, SnpeToolsError
 from ..ir.graph import Encoding, Graph
 from ..quantization import QuantOptions, calibrate, quantize_graph
+from ..quantization.algorithms import DEFAULT_PERCENTILE, stats_factory
 from ..quantization.encodings import QNN_MIN_RANGE, SNPE_MIN_RANGE
 from ..quantization.quantizer import QuantSummary, is_already_quantized
 from ..runtime.feeds import plan_feeds, read_feed
@@ -90,8 +91,10 @@ def _snpe_parser(prog: str) -> ArgumentParser:
                                  "is produced (the device prepares the graph at load time).")
         _flag(o, "--skip_quantization", f"Hidden SNPE option; {_NYI}.")
         _value(o, "--htp_socs", "SoCs to prepare HTP caches for (with --enable_htp), e.g. sm8750.")
-    _flag(o, "--use_enhanced_quantizer", f"Deprecated (--param_quantizer/--act_quantizer enhanced); {_NYI}.")
-    _flag(o, "--use_adjusted_weights_quantizer", f"Deprecated (--param_quantizer adjusted); {_NYI}.")
+    _flag(o, "--use_enhanced_quantizer", "Deprecated (--param_quantizer/--act_quantizer enhanced): TF-enhanced "
+                                         "range search for weights and activations with long tails.")
+    _flag(o, "--use_adjusted_weights_quantizer", "Deprecated (--param_quantizer adjusted): 8-bit weights whose "
+                                                 "range is widened, not shifted, to hold zero exactly.")
     o.add_argument("--optimizations", action="append", default=None, metavar="cle|bc",
                    help="cle: cross-layer equalization (not supported yet); bc: a no-op in SNPE 2.x.")
     if htp:
@@ -101,23 +104,25 @@ def _snpe_parser(prog: str) -> ArgumentParser:
     _value(o, "--udo_package_path", f"UDO packages; {_NYI}.")
     _flag(o, "--use_symmetric_quantize_weights", "Deprecated (--param_quantizer symmetric): symmetric weights.")
     _value(o, "--bitwidth", "Deprecated: weights and activations bit width, 8 or 16.", choices=["8", "16"])
-    _value(o, "--weights_bitwidth", "Weights bit width: 8 (default) or 16 (4 is not supported yet).",
+    _value(o, "--weights_bitwidth", "Weights bit width: 4, 8 (default) or 16 (4-bit values are stored one per "
+                                    "byte).",
            choices=["4", "8", "16"])
     _value(o, "--act_bitwidth", "Activations bit width: 8 (default) or 16.", choices=["8", "16"])
     _value(o, "--bias_bitwidth", "Bias bit width: 8 (default) or 32.", choices=["8", "32"])
     _flag(o, "--axis_quant", "Deprecated (--use_per_channel_quantization).")
     # SNPE 2.x additions
-    _value(o, "--param_quantizer", "Weights quantizer: tf (default) or symmetric (enhanced, adjusted: not "
-                                   "supported yet).", choices=["tf", "enhanced", "adjusted", "symmetric"])
-    _value(o, "--act_quantizer", "Activations quantizer: tf (default; enhanced, adjusted, symmetric: not "
-                                 "supported yet).", choices=["tf", "enhanced", "adjusted", "symmetric"])
+    _value(o, "--param_quantizer", "Weights quantizer: tf (min/max, default), enhanced (range search for long "
+                                   "tails), adjusted (8-bit) or symmetric.",
+           choices=["tf", "enhanced", "adjusted", "symmetric"])
+    _value(o, "--act_quantizer", "Activations quantizer: tf (min/max, default), enhanced or symmetric.",
+           choices=["tf", "enhanced", "adjusted", "symmetric"])
     _value(o, "--float_bitwidth", "Float bit width for float fallback: 32 (16 is not supported yet).",
            choices=["16", "32"])
     _value(o, "--float_bias_bitwidth", "Float bias bit width for float fallback: 32 (16 is not supported yet).",
            choices=["16", "32"])
     _flag(o, "--float_fallback", f"Quantize from encodings in the DLC without an input list; {_NYI}.")
     _flag(o, "--use_per_channel_quantization", "Per-channel (symmetric) weights for the convolution ops.")
-    _flag(o, "--use_per_row_quantization", f"Per-row weights for MatMul/FullyConnected; {_NYI}.")
+    _flag(o, "--use_per_row_quantization", "Per-row (symmetric) weights for MatMul/FullyConnected.")
     _value(o, "--restrict_quantization_steps", f"'MIN,MAX' quantization steps; {_NYI}.")
     _flag(o, "--use_native_dtype", f"Deprecated (--use_native_input_files); {_NYI}.")
     _flag(o, "--use_native_input_files", f"Read calibration files in their native type; {_NYI}.")
@@ -131,13 +136,10 @@ def _snpe_parser(prog: str) -> ArgumentParser:
 # boost-style options refused whenever they are given: reason
 _SNPE_REFUSED = {
     "skip_quantization": "a hidden SNPE option",
-    "use_enhanced_quantizer": "the enhanced (TF-enhanced) quantizer is not implemented",
-    "use_adjusted_weights_quantizer": "the adjusted weights quantizer is not implemented",
     "clip_alpha": "a hidden SNPE option",
     "override_params": "encodings from the converter (--quantization_overrides) are not applied yet",
     "udo_package_path": "UDO packages are not supported",
     "float_fallback": "float fallback needs converter encodings, which are not applied yet",
-    "use_per_row_quantization": "per-row weight quantization is not implemented",
     "restrict_quantization_steps": "restricted quantization steps are not implemented",
     "use_native_dtype": "native-type input files are not supported yet",
     "use_native_input_files": "native-type input files are not supported yet",
@@ -162,7 +164,7 @@ def _qairt_parser() -> ArgumentParser:
     o.add_argument("--bias_bitwidth", type=int, default=8, choices=[8, 32], help="Bias bit width (default 8).")
     o.add_argument("--act_bitwidth", type=int, default=8, choices=[8, 16], help="Activations bit width (default 8).")
     o.add_argument("--weights_bitwidth", type=int, default=8, choices=[4, 8, 16],
-                   help="Weights bit width: 8 (default) or 16 (4 is not supported yet).")
+                   help="Weights bit width: 4, 8 (default) or 16 (4-bit values are stored one per byte).")
     o.add_argument("--float_bitwidth", type=int, default=32, choices=[16, 32],
                    help="Float bit width (32; 16 is not supported yet).")
     o.add_argument("--float_bias_bitwidth", type=int, default=0, choices=[0, 16, 32],
@@ -172,7 +174,8 @@ def _qairt_parser() -> ArgumentParser:
                                              "them yet: every tensor is calibrated).")
     o.add_argument("--use_per_channel_quantization", action="store_true",
                    help="Per-channel (symmetric) weights for the convolution ops.")
-    o.add_argument("--use_per_row_quantization", action="store_true", help=f"Per-row weights; {_NYI}.")
+    o.add_argument("--use_per_row_quantization", action="store_true",
+                   help="Per-row (symmetric) weights for MatMul/FullyConnected.")
     o.add_argument("--preserve_io_datatype", nargs="*", default=None, help=f"Keep float graph I/O; {_NYI}.")
     o.add_argument("--use_native_input_files", action="store_true", help=f"{_NYI}.")
     o.add_argument("--use_native_output_files", action="store_true", help=f"{_NYI}.")
@@ -181,19 +184,18 @@ def _qairt_parser() -> ArgumentParser:
     o.add_argument("--adjust_bias_encoding", action="store_true", help=f"{_NYI}.")
     o.add_argument("--act_quantizer_calibration", default="min-max",
                    choices=["min-max", "sqnr", "entropy", "mse", "percentile"],
-                   help="Activation calibration: min-max (default; the others are not supported yet).")
+                   help="Activation calibration: min-max (default), sqnr, entropy, mse or percentile.")
     o.add_argument("--param_quantizer_calibration", default="min-max",
                    choices=["min-max", "sqnr", "entropy", "mse", "percentile"],
-                   help="Weights calibration: min-max (default; the others are not supported yet).")
+                   help="Weights calibration: min-max (default), sqnr, entropy, mse or percentile.")
     o.add_argument("--act_quantizer_schema", default="asymmetric",
                    choices=["asymmetric", "symmetric", "unsignedsymmetric"],
-                   help="Activation schema: asymmetric (default; the others are not supported yet).")
+                   help="Activation schema: asymmetric (default), symmetric or unsignedsymmetric.")
     o.add_argument("--param_quantizer_schema", default="asymmetric",
                    choices=["asymmetric", "symmetric", "unsignedsymmetric"],
-                   help="Weights schema: asymmetric (default) or symmetric (unsignedsymmetric: not supported "
-                        "yet).")
+                   help="Weights schema: asymmetric (default), symmetric or unsignedsymmetric.")
     o.add_argument("--percentile_calibration_value", type=float, default=None,
-                   help="Percentile for percentile calibration (not supported yet).")
+                   help="Percentile for percentile calibration, 90-100 (default 99.99).")
     o.add_argument("--use_aimet_quantizer", action="store_true", help=f"{_NYI}.")
     o.add_argument("-c", "--config_file", "--config", dest="config_file", default=None, help=f"YAML config; {_NYI}.")
     o.add_argument("-opl", "--op_package_lib", default=None, help=f"Op packages; {_NYI}.")
@@ -218,14 +220,12 @@ def _qairt_parser() -> ArgumentParser:
 _QAIRT_REFUSED = {
     "float_fallback": "float fallback needs converter encodings, which are not applied yet",
     "algorithms": "cross-layer equalization (cle) is not implemented",
-    "use_per_row_quantization": "per-row weight quantization is not implemented",
     "preserve_io_datatype": "float graph inputs/outputs are not supported yet",
     "use_native_input_files": "native-type input files are not supported yet",
     "use_native_output_files": "it has no effect without native-type input files, which are not supported yet",
     "restrict_quantization_steps": "restricted quantization steps are not implemented",
     "keep_weights_quantized": "it applies to float fallback, which is not supported yet",
     "adjust_bias_encoding": "bias encoding adjustment is not implemented",
-    "percentile_calibration_value": "percentile calibration is not implemented",
     "use_aimet_quantizer": "the AIMET quantizer is not available",
     "config_file": "quantizer configuration files are not supported yet",
     "op_package_lib": "op packages are not supported",
@@ -233,7 +233,7 @@ _QAIRT_REFUSED = {
     "target_backend": "backend-specific quantization is not implemented",
     "target_soc_model": "backend-specific quantization is not implemented",
     "use_dynamic_16_bit_weights": "dynamic 16-bit weights are not implemented",
-    "pack_4_bit_weights": "4-bit weights are not supported yet",
+    "pack_4_bit_weights": "4-bit weights are stored one value per byte; packed storage is not implemented",
 }
 
 
@@ -392,7 +392,8 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
         LOG.info("calibrating on %d input(s); SNPE recommends 5-10 for quick results, 50-100 for robust ones",
                  len(entries))
     t0 = time.perf_counter()
-    stats = calibrate(graph, _feed_iter(entries, graph), len(entries), progress=progress)
+    stats = calibrate(graph, _feed_iter(entries, graph), len(entries), progress=progress,
+                      make_stats=stats_factory(opts.act_method))
     elapsed = time.perf_counter() - t0
     LOG.info("calibrated %d tensors on %d input(s) in %.2f s", len(stats), len(entries), elapsed)
     summary = quantize_graph(graph, stats, opts)
@@ -437,19 +438,24 @@ def _snpe_options(parser: ArgumentParser, args: argparse.Namespace, prog: str) -
         if any(v is not None for v in (args.weights_bitwidth, args.act_bitwidth, args.bias_bitwidth)):
             parser.error("--bitwidth cannot be combined with --weights_bitwidth, --act_bitwidth or --bias_bitwidth")
         LOG.warning("--bitwidth is deprecated, use --weights_bitwidth and --act_bitwidth")
-    if args.weights_bitwidth == "4":
-        parser.error("--weights_bitwidth=4 is not supported: 4-bit (packed) weights are not implemented; use 8 or 16")
-    for flag, value in (("--param_quantizer", args.param_quantizer), ("--act_quantizer", args.act_quantizer)):
-        if value in ("enhanced", "adjusted") or (flag == "--act_quantizer" and value == "symmetric"):
-            parser.error(f"{flag}={value} is not supported: only "
-                         f"{'tf and symmetric are' if flag == '--param_quantizer' else 'tf is'} implemented")
+    param_q, act_q = args.param_quantizer, args.act_quantizer
+    if args.use_enhanced_quantizer:
+        LOG.warning("--use_enhanced_quantizer option is deprecated, use --param_quantizer and --act_quantizer options")
+        if (param_q or "enhanced") != "enhanced" or (act_q or "enhanced") != "enhanced":
+            parser.error("--use_enhanced_quantizer cannot be combined with another --param_quantizer/--act_quantizer")
+        param_q, act_q = "enhanced", "enhanced"
+    if args.use_adjusted_weights_quantizer:
+        LOG.warning("--use_adjusted_weights_quantizer option is deprecated, use --param_quantizer option")
+        if param_q not in (None, "adjusted"):
+            parser.error(f"--use_adjusted_weights_quantizer cannot be combined with --param_quantizer={param_q}")
+        param_q = "adjusted"
     for flag, value in (("--float_bitwidth", args.float_bitwidth), ("--float_bias_bitwidth", args.float_bias_bitwidth)):
         if value == "16":
             parser.error(f"{flag}=16 is not supported: float16 tensors are not produced yet")
     for opt in args.optimizations or []:
         if opt == "cle":
             parser.error("--optimizations=cle is not supported: cross-layer equalization is not implemented")
-        if opt == "bc":
+        elif opt == "bc":
             LOG.warning("--optimizations=bc is deprecated and has no effect in SNPE 2.x")
         else:
             parser.error(f"--optimizations={opt}: unknown optimization (cle or bc)")
@@ -467,14 +473,44 @@ def _snpe_options(parser: ArgumentParser, args: argparse.Namespace, prog: str) -
         if not args.enable_htp and (args.htp_socs or args.overwrite_cache_records):
             LOG.warning("--htp_socs and --overwrite_cache_records have no effect without --enable_htp")
     bw = int(args.bitwidth) if args.bitwidth else None
-    return QuantOptions(
+    opts = QuantOptions(
         act_bitwidth=int(args.act_bitwidth or bw or 8),
         weights_bitwidth=int(args.weights_bitwidth or bw or 8),
         bias_bitwidth=int(args.bias_bitwidth or 8),
-        symmetric_weights=bool(args.use_symmetric_quantize_weights or args.param_quantizer == "symmetric"),
+        symmetric_weights=bool(args.use_symmetric_quantize_weights),
         per_channel=bool(args.axis_quant or args.use_per_channel_quantization),
+        per_row=bool(args.use_per_row_quantization),
         quantize_weights=not args.no_weight_quantization,
         min_range=SNPE_MIN_RANGE)
+    _apply_quantizers(parser, opts, param_q or "tf", act_q or "tf", "=")
+    return opts
+
+
+# SNPE's quantizer names as (calibration method, schema) of snpe_tools.quantization.algorithms
+_QUANTIZERS = {"tf": ("min-max", "asymmetric"), "enhanced": ("enhanced", "asymmetric"),
+               "symmetric": ("min-max", "symmetric"), "adjusted": ("adjusted", "asymmetric")}
+
+
+def _apply_quantizers(parser: ArgumentParser, opts: QuantOptions, param_q: str, act_q: str, sep: str) -> None:
+    """--param_quantizer / --act_quantizer onto the options (on top of qairt's calibration/schema flags)."""
+    if act_q == "adjusted":
+        parser.error(f"--act_quantizer{sep}adjusted is not supported: the adjusted quantizer is for 8-bit weights "
+                     "only (SNPE); use tf, enhanced or symmetric")
+    if param_q == "adjusted" and opts.weights_bitwidth != 8:
+        parser.error(f"--param_quantizer{sep}adjusted needs 8-bit weights (SNPE's adjusted quantizer is 8-bit only); "
+                     f"drop it or use --weights_bitwidth{sep}8")
+    for kind, name in (("param", param_q), ("act", act_q)):
+        if name == "tf":
+            continue
+        method, schema = _QUANTIZERS[name]
+        cur_method, cur_schema = getattr(opts, f"{kind}_method"), getattr(opts, f"{kind}_schema")
+        if (method != "min-max" and cur_method != "min-max") or (schema != "asymmetric" and cur_schema != "asymmetric"):
+            parser.error(f"--{kind}_quantizer {name} cannot be combined with --{kind}_quantizer_calibration "
+                         f"{cur_method} / --{kind}_quantizer_schema {cur_schema}: give one of them")
+        if method != "min-max":
+            setattr(opts, f"{kind}_method", method)
+        if schema != "asymmetric":
+            setattr(opts, f"{kind}_schema", schema)
 
 
 def snpe_main(prog: str, argv: list[str] | None = None) -> int:
@@ -515,29 +551,25 @@ def qairt_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.debug)
     _refuse_given(parser, args, _QAIRT_REFUSED)
-    if args.weights_bitwidth == 4:
-        parser.error("--weights_bitwidth 4 is not supported: 4-bit (packed) weights are not implemented; use 8 or 16")
     if args.float_bitwidth == 16 or args.float_bias_bitwidth == 16:
         parser.error("--float_bitwidth/--float_bias_bitwidth 16 is not supported: float16 tensors are not produced yet")
-    for flag, value in (("--act_quantizer_calibration", args.act_quantizer_calibration),
-                        ("--param_quantizer_calibration", args.param_quantizer_calibration)):
-        if value != "min-max":
-            parser.error(f"{flag} {value} is not supported: only min-max calibration is implemented")
-    if args.act_quantizer_schema != "asymmetric":
-        parser.error(f"--act_quantizer_schema {args.act_quantizer_schema} is not supported: activations are "
-                     "asymmetric")
-    if args.param_quantizer_schema == "unsignedsymmetric":
-        parser.error("--param_quantizer_schema unsignedsymmetric is not supported: use asymmetric or symmetric")
-    if args.param_quantizer in ("enhanced", "adjusted") or args.act_quantizer != "tf":
-        parser.error("--param_quantizer/--act_quantizer enhanced, adjusted or symmetric activations are not supported: "
-                     "only tf (and symmetric weights) are implemented")
+    percentile = args.percentile_calibration_value
+    if percentile is not None:
+        if not 90.0 <= percentile <= 100.0:
+            parser.error(f"--percentile_calibration_value {percentile:g} is out of range: give a value from 90 to 100")
+        if "percentile" not in (args.act_quantizer_calibration, args.param_quantizer_calibration):
+            parser.error("--percentile_calibration_value needs --act_quantizer_calibration percentile or "
+                         "--param_quantizer_calibration percentile")
     if not args.input_list:
         parser.error("one of --input_list or --float_fallback is required (--float_fallback is not supported yet)")
     opts = QuantOptions(act_bitwidth=args.act_bitwidth, weights_bitwidth=args.weights_bitwidth,
-                        bias_bitwidth=args.bias_bitwidth,
-                        symmetric_weights="symmetric" in (args.param_quantizer_schema, args.param_quantizer),
-                        per_channel=args.use_per_channel_quantization, min_range=QNN_MIN_RANGE,
-                        propagate_invariant=not args.include_data_invariant_ops)
+                        bias_bitwidth=args.bias_bitwidth, per_channel=args.use_per_channel_quantization,
+                        per_row=args.use_per_row_quantization, min_range=QNN_MIN_RANGE,
+                        propagate_invariant=not args.include_data_invariant_ops,
+                        act_method=args.act_quantizer_calibration, act_schema=args.act_quantizer_schema,
+                        param_method=args.param_quantizer_calibration, param_schema=args.param_quantizer_schema,
+                        percentile=DEFAULT_PERCENTILE if percentile is None else percentile)
+    _apply_quantizers(parser, opts, args.param_quantizer, args.act_quantizer, " ")
     quantize_dlc(QAIRT, args.input_dlc, args.input_list, args.output_dlc, opts, python_command(QAIRT, args),
                  verbose=args.debug >= 0, dump_json=args.dump_encoding_json, ignore_encodings=args.ignore_encodings)
     return 0
