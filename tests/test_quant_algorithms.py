@@ -22,7 +22,7 @@ from snpe_tools.quantization.encodings import (dequantize_array, quantize_array,
 from snpe_tools.quantization.statistics import MAX_BINS, HistogramStats, histogram_of
 from snpe_tools.tools.common import run_main
 from snpe_tools.tools.dlc_quantize import qairt_main, quant_main
-from test_quantization import _cosines, _outputs, spread, spread_cnn  # noqa: F401 (spread: a fixture)
+from test_quantization import _calibration_set, _cosines, _outputs, spread, spread_cnn  # noqa: F401 (fixture)
 
 
 def _conv_model(path, seed: int = 3) -> str:
@@ -293,3 +293,118 @@ def test_algorithm_option_errors_are_one_line(spread, tmp_path, tool, args, need
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and "WARNING" not in ln]
     assert proc.returncode == 2 and len(lines) == 1 and needle in lines[0], proc.stderr
     assert not out.exists()
+
+
+# ---- 4/16-bit and per-row weights --------------------------------------------------------------------
+def _sqnr_db(ref: list[np.ndarray], got: list[np.ndarray]) -> float:
+    return float(np.mean([10 * np.log10(np.sum(r.astype(np.float64) ** 2) / np.sum((r - g) ** 2.0))
+                          for r, g in zip(ref, got)]))
+
+
+def _net_run(tmp_path, spread, dlc: str) -> list[np.ndarray]:
+    qout = tmp_path / ("out_" + os.path.basename(dlc))
+    helpers.run_tool("snpe-net-run", "--container", dlc, "--input_list", spread["list"], "--output_dir", str(qout))
+    return _outputs(qout)
+
+
+@pytest.mark.parametrize("main", [qairt_main, quant_main])
+def test_4bit_and_16bit_weights(spread, float_out, tmp_path, main):
+    sep = " " if main is qairt_main else "="
+    ref = _outputs(float_out)
+    runs = {}
+    for bw in (4, 8, 16):
+        args = f"--weights_bitwidth{sep}{bw}".split(" ") + ["--use_per_channel_quantization"]
+        args += f"--bias_bitwidth{sep}32".split(" ")
+        out = _quant(tmp_path, spread, main, *args)
+        g = read_dlc(out).graph
+        w = g.tensors["w2"]
+        assert w.encoding.bitwidth == bw and w.encoding.axis == 3
+        assert w.dtype == (np.int16 if bw == 16 else np.int8)             # 4-bit: one value per int8
+        q = np.asarray(w.data)
+        half = 1 << (bw - 1)
+        assert q.min() >= -half and q.max() <= half - 1 and q.max() == half - 1 or q.min() == -half + 1
+        if bw == 4:
+            assert len(np.unique(q)) <= 15
+        got = _net_run(tmp_path, spread, out)
+        runs[bw] = (_sqnr_db(ref, got), min(_cosines(ref, got)))
+    assert runs[4][0] < runs[8][0] < runs[16][0], runs                     # more bits, less error
+    assert runs[4][1] >= 0.95 and runs[8][1] >= 0.99 and runs[16][1] >= 0.99, runs
+
+
+def test_4bit_per_tensor_weights_unsigned(spread, float_out, tmp_path):
+    out = _quant(tmp_path, spread, qairt_main, "--weights_bitwidth", "4")
+    w = read_dlc(out).graph.tensors["w1"]
+    assert w.dtype == np.uint8 and w.encoding.bitwidth == 4 and -15 <= w.encoding.offset <= 0
+    assert np.asarray(w.data).max() <= 15
+    assert min(_cosines(_outputs(float_out), _net_run(tmp_path, spread, out))) >= 0.9
+
+
+def _fc_model(path) -> str:
+    """FullyConnected layers (a 3-D MatMul and a Gemm) whose output rows differ 100x in weight scale."""
+    rng = np.random.default_rng(9)
+    w0 = (rng.standard_normal((16, 24)) * np.geomspace(0.01, 1, 24)[None, :]).astype(np.float32)
+    w1 = (rng.standard_normal((8, 96)) * np.geomspace(0.01, 1, 8)[:, None]).astype(np.float32)
+    inits = [numpy_helper.from_array(w0, "w0"), numpy_helper.from_array(w1, "w1"),
+             numpy_helper.from_array(rng.uniform(-0.05, 0.05, 8).astype(np.float32), "b1"),
+             numpy_helper.from_array(np.array([1, 96], np.int64), "shp")]
+    nodes = [helper.make_node("MatMul", ["x", "w0"], ["m"]), helper.make_node("Relu", ["m"], ["r"]),
+             helper.make_node("Reshape", ["r", "shp"], ["f"]), helper.make_node("Gemm", ["f", "w1", "b1"], ["y"], transB=1)]
+    g = helper.make_graph(nodes, "fc", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path) + ".onnx")
+    helpers.convert_in_process(str(path) + ".onnx", str(path) + ".dlc")
+    return str(path) + ".dlc"
+
+
+@pytest.fixture(scope="module")
+def fc(tmp_path_factory):
+    d = tmp_path_factory.mktemp("quant_fc")
+    dlc = _fc_model(d / "fc")
+    lst = _calibration_set(d, dlc)
+    helpers.run_tool("snpe-net-run", "--container", dlc, "--input_list", lst, "--output_dir", str(d / "float_out_alg"))
+    return {"dir": d, "dlc": dlc, "list": lst}
+
+
+@pytest.mark.parametrize("main", [qairt_main, quant_main])
+def test_per_row_weights(fc, tmp_path, main):
+    g = read_dlc(fc["dlc"]).graph
+    fcs = [op for op in g.ops if op.type == "FullyConnected"]
+    assert len(fcs) == 2
+    ref = _outputs(fc["dir"] / "float_out_alg")
+    per_tensor = _quant(tmp_path, fc, main)
+    bias32 = ["--bias_bitwidth", "32"] if main is qairt_main else ["--bias_bitwidth=32"]
+    per_row = _quant(tmp_path, fc, main, "--use_per_row_quantization", *bias32)
+    q = read_dlc(per_row).graph
+    for op in fcs:
+        w, b = q.tensors[op.inputs[1]], q.tensors[op.inputs[2]]
+        n_out = w.shape[0]                                   # FullyConnected weights are [n_out, k_in]
+        assert w.encoding.axis == 0 and len(w.encoding.channels) == n_out and w.dtype == np.int8
+        assert all(c[1] == 0 for c in w.encoding.channels)  # per-axis encodings are symmetric
+        assert np.all(np.abs(np.asarray(w.data)).max(axis=1) == 127)     # every row uses its full range
+        assert b.encoding.bitwidth == 32 and b.encoding.axis == 0 and len(b.encoding.channels) == n_out
+    rows = _sqnr_db(ref, _net_run(tmp_path, fc, per_row))
+    tensor = _sqnr_db(ref, _net_run(tmp_path, fc, per_tensor))
+    assert rows > tensor + 3, (rows, tensor)
+    # the 8-bit output (values 100x apart across rows) bounds what weights can recover
+    assert min(_cosines(ref, _net_run(tmp_path, fc, per_row))) >= 0.99
+
+
+def test_per_row_matmul_axis_follows_transpose():
+    """MatMul's static input 1 is [K, N]: rows of the output are N, on the last axis (axis -2 transposed)."""
+    from snpe_tools.ir.graph import Graph
+
+    rng = np.random.default_rng(2)
+    for transpose in (False, True):
+        g = Graph()
+        g.add_input("x", (2, 6))
+        w = rng.standard_normal((5, 6) if transpose else (6, 5)).astype(np.float32)
+        wn = g.add_const("w", w)
+        g.add_op("MatMul", ["x", wn], ["y"], params={"transpose_in1": transpose})
+        g.outputs.append("y")
+        feeds = [{"x": rng.standard_normal((2, 6)).astype(np.float32)} for _ in range(3)]
+        stats = calibrate(g, iter(feeds), 3, progress=False)
+        quantize_graph(g, stats, QuantOptions(per_row=True))
+        enc = g.tensors[wn].encoding
+        assert enc.axis == (0 if transpose else 1) and len(enc.channels) == 5
+        absmax = np.abs(w).max(axis=1 if transpose else 0)
+        assert np.allclose([c[0] for c in enc.channels], absmax / 127)
