@@ -194,14 +194,18 @@ FULL_SIZE = {"resnet18": 224, "mobilenet_v2": 224, "inception_v3": 299}
 
 
 def calibration_inputs(n: int, size: int, seed: int = 5) -> np.ndarray:
-    """``n`` NCHW float32 images: smooth random fields (low-frequency noise upsampled), normalised like
-    ImageNet inputs, so that activations have image-like spatial correlation rather than white noise."""
+    """``n`` NCHW float32 images, normalised like ImageNet inputs: smooth random fields (low-frequency
+    noise upsampled, plus fine noise) with a per-image contrast and a per-image colour cast, so that
+    images differ in their global statistics as photographs do (a random network's pooled features
+    respond to those much more than to local patterns)."""
     rng = np.random.default_rng(seed)
     coarse = rng.standard_normal((n, 3, 8, 8)).astype(np.float32)
     idx = (np.arange(size) * 8 // size)
     img = coarse[:, :, idx][:, :, :, idx]
     img += 0.3 * rng.standard_normal(img.shape).astype(np.float32)
-    return img.astype(np.float32)
+    contrast = rng.uniform(0.3, 1.5, (n, 1, 1, 1)).astype(np.float32)
+    cast = rng.normal(0.0, 0.7, (n, 3, 1, 1)).astype(np.float32)
+    return (img * contrast + cast).astype(np.float32)
 
 
 def normalise_head(model: onnx.ModelProto, x: np.ndarray) -> onnx.ModelProto:
@@ -223,7 +227,8 @@ def normalise_head(model: onnx.ModelProto, x: np.ndarray) -> onnx.ModelProto:
     probe.graph.output.append(helper.make_tensor_value_info(gemm.input[0], TensorProto.FLOAT, None))
     sess = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
     feats = np.concatenate([sess.run([gemm.input[0]], {"input": x[i:i + 1]})[0] for i in range(len(x))])
-    mean, std = feats.mean(0), feats.std(0) + 1e-6
+    # near-constant features (dead channels) are not amplified: their scale is capped at the typical one
+    mean, std = feats.mean(0), feats.std(0) + feats.std(0).mean()
     inits = {t.name: t for t in model.graph.initializer}
     w = numpy_helper.to_array(inits[gemm.input[1]]).astype(np.float64)
     w_new = w / std[None, :]

@@ -408,3 +408,89 @@ def test_per_row_matmul_axis_follows_transpose():
         assert enc.axis == (0 if transpose else 1) and len(enc.channels) == 5
         absmax = np.abs(w).max(axis=1 if transpose else 0)
         assert np.allclose([c[0] for c in enc.channels], absmax / 127)
+
+
+# ---- cross-layer equalization ----------------------------------------------------------------------------
+def _badly_scaled_model(path, relu6: bool = False) -> str:
+    """conv1 -> ReLU -> conv2 -> ReLU(6) -> conv3 whose conv1 output channels are scaled 0.01x .. 10x and
+    conv2's input channels inversely: the same function as a well-scaled net, but per-tensor ranges are
+    dominated by the large channels."""
+    rng = np.random.default_rng(21)
+    k = np.geomspace(0.01, 10.0, 8).astype(np.float32)
+    w1 = rng.standard_normal((8, 3, 3, 3)).astype(np.float32) * 0.3 * k[:, None, None, None]
+    b1 = rng.uniform(-0.1, 0.1, 8).astype(np.float32) * k
+    w2 = rng.standard_normal((8, 8, 3, 3)).astype(np.float32) * 0.2 / k[None, :, None, None]
+    w3 = rng.standard_normal((4, 8, 1, 1)).astype(np.float32) * 0.3
+    inits = [numpy_helper.from_array(a, n) for a, n in ((w1, "w1"), (b1, "b1"), (w2, "w2"), (w3, "w3"))]
+    inits += [numpy_helper.from_array(rng.uniform(-0.1, 0.1, 8).astype(np.float32), "b2"),
+              numpy_helper.from_array(np.float32(0.0), "lo"), numpy_helper.from_array(np.float32(6.0), "hi")]
+    act = helper.make_node("Clip", ["c2", "lo", "hi"], ["r2"], name="relu2") if relu6 else \
+        helper.make_node("Relu", ["c2"], ["r2"], name="relu2")
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], name="conv2"), act,
+             helper.make_node("Conv", ["r2", "w3"], ["y"], name="conv3")]
+    g = helper.make_graph(nodes, "cle", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 12, 12])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 12, 12])], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path) + ".onnx")
+    helpers.convert_in_process(str(path) + ".onnx", str(path) + ".dlc")
+    return str(path) + ".dlc"
+
+
+def test_cle_keeps_the_float_function_and_matches_ranges(tmp_path):
+    from snpe_tools.quantization.cle import equalize
+    from snpe_tools.runtime import execute
+
+    dlc = _badly_scaled_model(tmp_path / "m")
+    g = read_dlc(dlc).graph
+    feeds = _feeds(g, 4)
+    before = [execute(g, f)[g.outputs[0]].astype(np.float64) for f in feeds]
+    summary = equalize(g)
+    assert len(summary.pairs) == 2 and summary.sweeps > 1 and not summary.relu6_rewritten
+    after = [execute(g, f)[g.outputs[0]].astype(np.float64) for f in feeds]
+    for a, b in zip(before, after):
+        assert np.max(np.abs(a - b)) <= 1e-5 * np.max(np.abs(a))
+    convs = [op for op in g.ops if op.type == "Conv2d"]
+    for first, second in zip(convs, convs[1:]):     # both pairs: output ranges of one = input ranges of next
+        r1 = np.abs(g.tensors[first.inputs[1]].data).max(axis=(0, 1, 2))
+        r2 = np.abs(g.tensors[second.inputs[1]].data).max(axis=(0, 1, 3))
+        np.testing.assert_allclose(r1, r2, rtol=1e-4)
+    w1 = np.abs(g.tensors[convs[0].inputs[1]].data).max(axis=(0, 1, 2))
+    assert w1.max() / w1.min() < 30                  # was 1000x
+
+
+def test_cle_rewrites_relu6_like_snpe(tmp_path):
+    from snpe_tools.quantization.cle import equalize
+
+    g = read_dlc(_badly_scaled_model(tmp_path / "m6", relu6=True)).graph
+    assert sum(op.type == "ReluMinMax" for op in g.ops) == 1
+    summary = equalize(g)
+    assert len(summary.pairs) == 2 and len(summary.relu6_rewritten) == 1
+    assert not any(op.type == "ReluMinMax" for op in g.ops)
+
+
+def test_cle_leaves_shared_frozen_and_output_tensors(tmp_path):
+    from snpe_tools.quantization.cle import equalize, find_pairs
+
+    g = read_dlc(_badly_scaled_model(tmp_path / "m")).graph
+    convs = [op for op in g.ops if op.type == "Conv2d"]
+    assert len(find_pairs(g)) == 2
+    assert len(find_pairs(g, frozen={convs[1].inputs[1]})) == 0      # conv2's weights in both pairs
+    g.outputs.append(convs[0].outputs[0])                              # conv1's output seen by the user
+    w = g.tensors[convs[0].inputs[1]].data.copy()
+    assert len(equalize(g).pairs) == 1 and np.array_equal(g.tensors[convs[0].inputs[1]].data, w)
+
+
+@pytest.mark.parametrize("main,flag", [(quant_main, ["--optimizations=cle"]), (quant_main, ["--optimizations", "cle"]),
+                                       (qairt_main, ["--algorithms", "cle"])])
+def test_cle_through_the_tools_improves_per_tensor_8bit(tmp_path, main, flag):
+    dlc = _badly_scaled_model(tmp_path / "m")
+    lst = _calibration_set(tmp_path, dlc)
+    spread_like = {"dlc": dlc, "list": lst}
+    ref = _net_run(tmp_path, spread_like, dlc)
+    plain = _sqnr_db(ref, _net_run(tmp_path, spread_like, _quant(tmp_path, spread_like, main)))
+    out = _quant(tmp_path, spread_like, main, *flag)
+    cle = _sqnr_db(ref, _net_run(tmp_path, spread_like, out))
+    assert cle > plain + 10, (plain, cle)
+    w = read_dlc(out).graph.tensors["w1"]
+    assert w.encoding is not None and w.encoding.axis is None          # still per-tensor weights

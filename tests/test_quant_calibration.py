@@ -12,7 +12,6 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import helpers
-import quant_models as qm
 from snpe_tools.dlc import read_dlc
 from snpe_tools.quantization.calibration import (RangeStats, batch_size, batched_graph, calibrate, inference_bytes,
                                                  needed_ops)
@@ -142,3 +141,163 @@ def test_needed_ops_follow_the_selected_outputs(tmp_path):
     stats = calibrate(graph, _feeds(graph, 3), 3, progress=False, outputs=relu.outputs)
     assert set(stats) == {graph.inputs[0], *[o for op in ops for o in op.outputs]}
     assert all(isinstance(s, RangeStats) and s.seen for s in stats.values())
+
+
+# ---- per-layer SQNR report -----------------------------------------------------------------------------
+def _list(tmp_path, graph, n: int = 6, header: str = "", name: str = "list.txt") -> str:
+    lines = [header] if header else []
+    for i, feed in enumerate(_feeds(graph, n, seed=3)):
+        p = tmp_path / f"in_{i}.raw"
+        feed[graph.inputs[0]].tofile(p)
+        lines.append(str(p))
+    lst = tmp_path / name
+    lst.write_text("\n".join(lines) + "\n")
+    return str(lst)
+
+
+def tiny_tail_net() -> onnx.ModelProto:
+    """Conv -> Relu -> Mul(3e-7): the last tensor's values (~1e-7) sit far inside the minimum range (SNPE
+    0.01, QNN 1e-4), so 8-bit quantization keeps almost nothing of them: a deliberately bad layer."""
+    rng = np.random.default_rng(2)
+    inits = [numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.3, "w"),
+             numpy_helper.from_array(np.array(3e-7, np.float32), "tiny")]
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+             helper.make_node("Relu", ["c"], ["r"], name="relu"),
+             helper.make_node("Mul", ["r", "tiny"], ["y"], name="shrink")]
+    return _model(nodes, inits, [1, 3, 8, 8], "y", [1, 4, 8, 8])
+
+
+def _table(stderr: str) -> list[list[str]]:
+    lines = stderr.splitlines()
+    start = next(i for i, ln in enumerate(lines) if "Per-layer SQNR" in ln)
+    rows = []
+    for ln in lines[start + 2:]:
+        cells = ln.split(" - ")[-1].split() if " - " in ln else ln.split()
+        if len(cells) != 4:
+            break
+        rows.append(cells)
+    return rows
+
+
+@pytest.mark.parametrize("tool,flag", [("snpe-dlc-quant", "--verbose"), ("qairt-quantizer", "--debug")])
+def test_sqnr_report_puts_the_bad_layer_first(tmp_path, tool, flag):
+    dlc = _dlc(tmp_path, tiny_tail_net())
+    graph = read_dlc(dlc).graph
+    lst = _list(tmp_path, graph)
+    out = tmp_path / "q.dlc"
+    proc = helpers.run_tool(tool, "--input_dlc", dlc, "--input_list", lst, "--output_dlc", str(out), flag)
+    rows = _table(proc.stderr)
+    assert [r[1] for r in rows][0] == "y" and rows[0][2] == "shrink", proc.stderr
+    assert len(rows) == len(graph.ops)
+    worst, rest = float(rows[0][0]), [float(r[0]) for r in rows[1:]]
+    assert worst < 10.0 and min(rest) > 25.0, rows
+    assert [float(r[0]) for r in rows] == sorted(float(r[0]) for r in rows)
+    assert not [f for f in os.listdir(tmp_path) if "sqnr" in f.lower() or f.endswith(".json")]   # printed only
+    quiet = helpers.run_tool(tool, "--input_dlc", dlc, "--input_list", lst, "--output_dlc", str(tmp_path / "q2.dlc"))
+    assert "Per-layer SQNR" not in quiet.stderr
+
+
+def test_layer_sqnr_batched_equals_single(tmp_path):
+    from snpe_tools.quantization import QuantOptions, quantize_graph
+    from snpe_tools.quantization.report import layer_sqnr
+
+    dlc = _dlc(tmp_path, conv_net(False))
+    gf, gq = read_dlc(dlc).graph, read_dlc(dlc).graph
+    quantize_graph(gq, calibrate(gq, _feeds(gq, 9), 9, progress=False), QuantOptions(per_channel=True,
+                                                                                      bias_bitwidth=32))
+    single = {r.tensor: r.sqnr_db for r in layer_sqnr(gf, gq, _feeds(gf, 9), 9, batch=1)}
+    batched = {r.tensor: r.sqnr_db for r in layer_sqnr(gf, gq, _feeds(gf, 9), 9, batch=4)}
+    assert set(single) == {o for op in gf.ops for o in op.outputs}
+    assert single == pytest.approx(batched, abs=1e-6)
+    assert all(20.0 < v < 80.0 for v in single.values()), single
+
+
+# ---- input lists: #/% output selection, name:=path inputs --------------------------------------------------
+def test_input_list_output_lines(tmp_path):
+    from snpe_tools.errors import RuntimeInputError
+    from snpe_tools.runtime.input_list import parse_input_list, selected_outputs
+
+    graph = read_dlc(_dlc(tmp_path, conv_net(False))).graph
+    raw = tmp_path / "a.raw"
+    raw.write_bytes(b"\0" * 4)
+    (tmp_path / "l1.txt").write_text(f"#relu1 pool1\n%c2\n{raw}\n")
+    il = parse_input_list(str(tmp_path / "l1.txt"))
+    assert il.out_layers == ["relu1", "pool1"] and il.out_tensors == ["c2"] and len(il.entries) == 1
+    assert selected_outputs(il, graph) == ["r1", "p1", "c2"]
+    (tmp_path / "l2.txt").write_text(f"{raw}\n")
+    assert selected_outputs(parse_input_list(str(tmp_path / "l2.txt")), graph) is None
+    (tmp_path / "l3.txt").write_text(f"%c2\n#relu1\n{raw}\n")
+    with pytest.raises(RuntimeInputError, match="must come before"):
+        parse_input_list(str(tmp_path / "l3.txt"))
+    for line, what in (("#nosuchlayer", "output layer 'nosuchlayer'"), ("%w1", "output tensor 'w1'")):
+        (tmp_path / "l4.txt").write_text(f"{line}\n{raw}\n")
+        with pytest.raises(RuntimeInputError, match=what):
+            selected_outputs(parse_input_list(str(tmp_path / "l4.txt")), graph)
+
+
+def test_quantizer_calibrates_the_selected_outputs_only(tmp_path):
+    """#relu1: only conv1 and relu1 run; SNPE gives encodings for all layers only without the line."""
+    dlc = _dlc(tmp_path, conv_net(False))
+    graph = read_dlc(dlc).graph
+    lst = _list(tmp_path, graph, header="#relu1", name="selected.txt")
+    out = tmp_path / "sel.dlc"
+    proc = helpers.run_tool("snpe-dlc-quant", "--input_dlc", dlc, "--input_list", lst, "--output_dlc", str(out),
+                            "--verbose")
+    warn = [ln for ln in proc.stderr.splitlines() if "WARNING" in ln]
+    assert len(warn) == 1 and "selects 1 output" in warn[0] and "omit the line" in warn[0], proc.stderr
+    full_dlc = tmp_path / "full.dlc"
+    helpers.run_tool("snpe-dlc-quant", "--input_dlc", dlc, "--input_list", _list(tmp_path, graph), "--output_dlc",
+                     str(full_dlc))
+    sel, full = read_dlc(str(out)).graph, read_dlc(str(full_dlc)).graph
+    for name in ("c1", "r1"):         # calibrated on the same inputs either way
+        assert sel.tensors[name].encoding == full.tensors[name].encoding
+    assert sel.tensors["y"].encoding.max < full.tensors["y"].encoding.max     # not calibrated
+    # snpe-net-run writes the selected outputs only
+    res = tmp_path / "res"
+    helpers.run_tool("snpe-net-run", "--container", dlc, "--input_list", lst, "--output_dir", str(res))
+    assert sorted(os.listdir(res / "Result_0")) == ["r1.raw"]
+
+
+def two_input_net() -> onnx.ModelProto:
+    nodes = [helper.make_node("Mul", ["x", "z"], ["m"], name="mul"), helper.make_node("Relu", ["m"], ["y"], name="relu")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5]),
+                                       helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 5])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+def test_multi_input_name_path_lines(tmp_path):
+    dlc = _dlc(tmp_path, two_input_net())
+    rng = np.random.default_rng(4)
+    xs, zs, lines = [], [], []
+    for i in range(7):
+        x, z = rng.uniform(-1, 1, (1, 5)).astype(np.float32), rng.uniform(0, 3, (1, 5)).astype(np.float32)
+        x.tofile(tmp_path / f"x{i}.raw")
+        z.tofile(tmp_path / f"z{i}.raw")
+        xs.append(x)
+        zs.append(z)
+        lines.append(f"z:={tmp_path / f'z{i}.raw'} x:={tmp_path / f'x{i}.raw'}")    # any order on the line
+    (tmp_path / "list.txt").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "q.dlc"
+    helpers.run_tool("snpe-dlc-quant", "--input_dlc", dlc, "--input_list", str(tmp_path / "list.txt"),
+                     "--output_dlc", str(out))
+    g = read_dlc(str(out)).graph
+    from snpe_tools.quantization.encodings import tf_encoding
+
+    for name, data in (("x", np.concatenate(xs)), ("z", np.concatenate(zs))):
+        expect = tf_encoding(float(data.min()), float(data.max()), 8)
+        assert g.tensors[name].encoding.scale == pytest.approx(expect.scale) and \
+            g.tensors[name].encoding.offset == expect.offset
+    # a missing file and a wrong-size file on a name:=path line: one line, no DLC
+    bad = tmp_path / "short.raw"
+    bad.write_bytes(b"\0" * 8)
+    for line, named in ((f"x:={tmp_path / 'x0.raw'} z:={tmp_path / 'gone.raw'}", "gone.raw"),
+                        (f"x:={tmp_path / 'x0.raw'} z:={bad}", "short.raw"),
+                        (f"x:={tmp_path / 'x0.raw'}", "no file for input(s) z")):
+        (tmp_path / "bad.txt").write_text("\n".join(lines[:2] + [line]) + "\n")
+        never = tmp_path / "never.dlc"
+        proc = helpers.run_tool("snpe-dlc-quant", "--input_dlc", dlc, "--input_list", str(tmp_path / "bad.txt"),
+                                "--output_dlc", str(never), check=False)
+        err = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        assert proc.returncode != 0 and len(err) == 1 and named in err[0], proc.stderr
+        assert not never.exists()

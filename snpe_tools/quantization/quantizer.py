@@ -59,6 +59,7 @@ class QuantOptions:
     symmetric_weights: bool = False             # same as param_schema "symmetric" (SNPE's spelling)
     per_channel: bool = False
     per_row: bool = False                       # FullyConnected / MatMul weights per output row (symmetric)
+    cle: bool = False                           # cross-layer equalization before calibration (the tools run it)
     # range selection (:mod:`.algorithms`): calibration method and schema of activations and params
     act_method: str = "min-max"                 # min-max (SNPE tf), enhanced, sqnr, mse, entropy, percentile
     act_schema: str = "asymmetric"              # asymmetric, symmetric, unsignedsymmetric

@@ -1,9 +1,12 @@
 """The ``input_list`` file shared by snpe-net-run, the quantizers and graph-prepare.
 
 Grammar: optional first line ``#layer1 layer2`` (output layer names), optional line
-``%tensor1 tensor2`` (output tensor names), then one inference per line: a single path
-(single-input models) or ``name:=path`` pairs separated by spaces.  Relative paths are
-resolved against the current directory and, failing that, the list file's directory.
+``%tensor1 tensor2`` (output tensor names; after the ``#`` line when both are given), then one
+inference per line: a single path (single-input models) or ``name:=path`` pairs separated by spaces.
+Relative paths are resolved against the current directory and, failing that, the list file's directory.
+The ``#``/``%`` lines select the outputs (:func:`selected_outputs`): the tensors snpe-net-run writes,
+the only ones snpe-dlc-graph-prepare reads, and for the quantizers the outputs whose layers get
+calibrated (SNPE: omit the lines to get encodings for all layers).
 
 The list must be a regular UTF-8 text file (a leading byte-order mark is allowed) of at most
 :data:`MAX_BYTES` bytes, lines of at most :data:`MAX_LINE` bytes and :data:`MAX_ENTRIES` inference
@@ -16,6 +19,7 @@ import stat
 from dataclasses import dataclass, field
 
 from ..errors import RuntimeInputError, file_kind
+from ..ir.graph import Graph
 
 MAX_BYTES = 64 << 20        # a list of a million 64-byte paths
 MAX_LINE = 1 << 20
@@ -94,6 +98,9 @@ def parse_input_list(path: str) -> InputList:
         if not line:
             continue
         if line.startswith("#") and not seen_data:
+            if result.out_tensors:
+                raise RuntimeInputError(f"{path}:{lineno}: the #output-layers line must come before the "
+                                        "%output-tensors line; swap the two lines")
             result.out_layers += line[1:].split()
             continue
         if line.startswith("%") and not seen_data:
@@ -126,3 +133,24 @@ def parse_input_list(path: str) -> InputList:
     if not result.entries:
         raise RuntimeInputError(f"{path}: the input list names no input files")
     return result
+
+
+def selected_outputs(il: InputList, graph: Graph) -> list[str] | None:
+    """The output tensors the ``#`` (layers: all their outputs) and ``%`` (tensors) lines select, in the
+    order given, or None when the list has neither line.  An unknown name is a one-line error."""
+    if not il.out_layers and not il.out_tensors:
+        return None
+    by_name = {op.name: op for op in graph.ops}
+    wanted: list[str] = []
+    for layer in il.out_layers:
+        op = by_name.get(layer)
+        if op is None:
+            raise RuntimeInputError(f"output layer '{layer}' (the input list's # line) is not in the DLC; give "
+                                    "layer names as snpe-dlc-info lists them, or output tensors on a % line")
+        wanted += op.outputs
+    for name in il.out_tensors:
+        if name not in graph.tensors or graph.tensors[name].is_static:
+            raise RuntimeInputError(f"output tensor '{name}' (the input list's % line) is not in the DLC; model "
+                                    f"outputs: {', '.join(graph.outputs)}")
+        wanted.append(name)
+    return list(dict.fromkeys(wanted))

@@ -37,6 +37,7 @@ from ..errors import DLCError, SnpeToolsError
 from ..ir.graph import Encoding, Graph
 from ..quantization import QuantOptions, calibrate, quantize_graph
 from ..quantization.algorithms import DEFAULT_PERCENTILE, stats_factory
+from ..quantization.cle import equalize
 from ..quantization.encodings import QNN_MIN_RANGE, SNPE_MIN_RANGE
 from ..quantization.quantizer import QuantSummary, is_already_quantized
 from ..runtime.feeds import plan_feeds, read_feed
@@ -96,7 +97,8 @@ def _snpe_parser(prog: str) -> ArgumentParser:
     _flag(o, "--use_adjusted_weights_quantizer", "Deprecated (--param_quantizer adjusted): 8-bit weights whose "
                                                  "range is widened, not shifted, to hold zero exactly.")
     o.add_argument("--optimizations", action="append", default=None, metavar="cle|bc",
-                   help="cle: cross-layer equalization (not supported yet); bc: a no-op in SNPE 2.x.")
+                   help="cle: cross-layer equalization of Conv -> ReLU -> Conv pairs before calibration; bc: a "
+                        "no-op in SNPE 2.x.")
     if htp:
         _value(o, "--clip_alpha", f"Hidden SNPE option; {_NYI}.")
     _flag(o, "--override_params", f"Use encodings given at conversion (--quantization_overrides); {_NYI}.")
@@ -160,7 +162,7 @@ def _qairt_parser() -> ArgumentParser:
     o.add_argument("-f", "--float_fallback", "--enable_float_fallback", dest="float_fallback", action="store_true",
                    help=f"Quantize from encodings in the DLC without an input list; {_NYI}.")
     o.add_argument("--algorithms", "--apply_algorithms", dest="algorithms", nargs="+", default=None,
-                   help=f"Optimization algorithms (cle); {_NYI}.")
+                   help="Optimization algorithms: cle (cross-layer equalization before calibration).")
     o.add_argument("--bias_bitwidth", type=int, default=8, choices=[8, 32], help="Bias bit width (default 8).")
     o.add_argument("--act_bitwidth", type=int, default=8, choices=[8, 16], help="Activations bit width (default 8).")
     o.add_argument("--weights_bitwidth", type=int, default=8, choices=[4, 8, 16],
@@ -219,7 +221,6 @@ def _qairt_parser() -> ArgumentParser:
 
 _QAIRT_REFUSED = {
     "float_fallback": "float fallback needs converter encodings, which are not applied yet",
-    "algorithms": "cross-layer equalization (cle) is not implemented",
     "preserve_io_datatype": "float graph inputs/outputs are not supported yet",
     "use_native_input_files": "native-type input files are not supported yet",
     "use_native_output_files": "it has no effect without native-type input files, which are not supported yet",
@@ -338,6 +339,18 @@ def _feed_iter(plans: list[list], graph: Graph) -> Iterator[dict[str, np.ndarray
 
 
 # ---- the shared pipeline ------------------------------------------------------------------------------
+def _equalize(graph: Graph, opts: QuantOptions) -> None:
+    """--optimizations cle / --algorithms cle: cross-layer equalization before calibration."""
+    summary = equalize(graph, frozen=set(opts.preset))
+    if not summary.pairs:
+        LOG.warning("cross-layer equalization: no Conv -> ReLU -> Conv pair to equalize; the model is unchanged")
+        return
+    LOG.info("cross-layer equalization: %d conv pair(s) equalized in %d sweep(s)", len(summary.pairs), summary.sweeps)
+    if summary.relu6_rewritten:
+        LOG.warning("cross-layer equalization replaced %d ReLU6 by ReLU, as SNPE does (e.g. '%s'): values above 6 are "
+                    "no longer clipped", len(summary.relu6_rewritten), summary.relu6_rewritten[0])
+
+
 def default_output(input_dlc: str) -> str:
     base, ext = os.path.splitext(input_dlc)
     return f"{base}_quantized{ext or '.dlc'}"
@@ -391,6 +404,8 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
     if len(entries) < 5:
         LOG.info("calibrating on %d input(s); SNPE recommends 5-10 for quick results, 50-100 for robust ones",
                  len(entries))
+    if opts.cle:
+        _equalize(graph, opts)
     t0 = time.perf_counter()
     stats = calibrate(graph, _feed_iter(entries, graph), len(entries), progress=progress,
                       make_stats=stats_factory(opts.act_method))
@@ -454,7 +469,7 @@ def _snpe_options(parser: ArgumentParser, args: argparse.Namespace, prog: str) -
             parser.error(f"{flag}=16 is not supported: float16 tensors are not produced yet")
     for opt in args.optimizations or []:
         if opt == "cle":
-            parser.error("--optimizations=cle is not supported: cross-layer equalization is not implemented")
+            continue
         elif opt == "bc":
             LOG.warning("--optimizations=bc is deprecated and has no effect in SNPE 2.x")
         else:
@@ -480,6 +495,7 @@ def _snpe_options(parser: ArgumentParser, args: argparse.Namespace, prog: str) -
         symmetric_weights=bool(args.use_symmetric_quantize_weights),
         per_channel=bool(args.axis_quant or args.use_per_channel_quantization),
         per_row=bool(args.use_per_row_quantization),
+        cle="cle" in (args.optimizations or []),
         quantize_weights=not args.no_weight_quantization,
         min_range=SNPE_MIN_RANGE)
     _apply_quantizers(parser, opts, param_q or "tf", act_q or "tf", "=")
@@ -553,6 +569,9 @@ def qairt_main(argv: list[str] | None = None) -> int:
     _refuse_given(parser, args, _QAIRT_REFUSED)
     if args.float_bitwidth == 16 or args.float_bias_bitwidth == 16:
         parser.error("--float_bitwidth/--float_bias_bitwidth 16 is not supported: float16 tensors are not produced yet")
+    for algorithm in args.algorithms or []:
+        if algorithm != "cle":
+            parser.error(f"--algorithms {algorithm}: unknown algorithm (cle is the one available)")
     percentile = args.percentile_calibration_value
     if percentile is not None:
         if not 90.0 <= percentile <= 100.0:
@@ -565,6 +584,7 @@ def qairt_main(argv: list[str] | None = None) -> int:
     opts = QuantOptions(act_bitwidth=args.act_bitwidth, weights_bitwidth=args.weights_bitwidth,
                         bias_bitwidth=args.bias_bitwidth, per_channel=args.use_per_channel_quantization,
                         per_row=args.use_per_row_quantization, min_range=QNN_MIN_RANGE,
+                        cle="cle" in (args.algorithms or []),
                         propagate_invariant=not args.include_data_invariant_ops,
                         act_method=args.act_quantizer_calibration, act_schema=args.act_quantizer_schema,
                         param_method=args.param_quantizer_calibration, param_schema=args.param_quantizer_schema,

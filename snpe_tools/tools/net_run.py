@@ -52,7 +52,7 @@ from ..progress import progress_bar
 from ..runtime import execute, resize, runtimes
 from ..runtime.diag_log import FILE_NAME, DiagLog
 from ..runtime.feeds import BUFFER_TYPES, FLOAT, FeedOptions, plan_feeds, read_feed, tensor_to_file
-from ..runtime.input_list import parse_input_list
+from ..runtime.input_list import parse_input_list, selected_outputs
 from .common import LOG, ArgumentParser, check_input_file, run_main, setup_logging
 
 PROG = "snpe-net-run"
@@ -294,12 +294,7 @@ def _wanted(args, il, graph: Graph) -> list[str]:
     if args.set_output_tensors:
         wanted = [t.strip() for t in args.set_output_tensors.split(",") if t.strip()]
     else:
-        wanted = list(il.out_tensors)
-        for layer in il.out_layers:
-            op = next((o for o in graph.ops if o.name == layer), None)
-            if op is None:
-                raise RuntimeInputError(f"output layer '{layer}' (from the input list's # line) is not in the DLC")
-            wanted += op.outputs
+        wanted = selected_outputs(il, graph) or []
     wanted = wanted or list(graph.outputs)
     if args.set_unconsumed_as_output:
         consumed = {i for op in graph.ops for i in op.inputs if i}
