@@ -370,3 +370,26 @@ def test_progress_bar_only_on_a_terminal(m, tmp_path):
     os.close(master)
     assert proc.wait(timeout=120) == 0
     assert "snpe-net-run" in b"".join(chunks).decode(errors="replace")
+
+
+# ---- batching ------------------------------------------------------------------------------------------
+def test_single_element_files_are_batched(m, tmp_path, capsys):
+    """Batch 2 (resized at load): 3 one-element lines run as 2 batches, the last zero-padded; every line
+    gets its own Result_N equal to onnxruntime on that element."""
+    rc, out = run(m, tmp_path, "--input_name", "x", "--input_dimensions", "2,4,5,3", "--profiling_level", "basic")
+    assert rc == 0
+    assert "3 input lines run in 2 batch(es) of 2 (the last zero-padded)" in capsys.readouterr().err
+    for i in range(3):
+        np.testing.assert_allclose(y_of(out, i), nhwc(m["refs"][i]), rtol=1e-5, atol=1e-5)
+    assert sorted(os.listdir(out)) == ["Result_0", "Result_1", "Result_2", "SNPEDiag.log"]
+    assert len(json.loads((out / "SNPEDiag.log").read_text())["inferences"]) == 2
+
+
+def test_mixed_whole_and_element_files_are_refused(m, tmp_path, capsys):
+    both = np.concatenate([m["xs"][0], m["xs"][1]]).transpose(NHWC)
+    np.ascontiguousarray(both).tofile(tmp_path / "pair.raw")
+    (tmp_path / "l.txt").write_text(f"{tmp_path / 'pair.raw'}\n{m['dir'] / 'x2.raw'}\n")
+    rc, out = run(m, tmp_path, "--input_name", "x", "--input_dimensions", "2,4,5,3", lst=str(tmp_path / "l.txt"))
+    assert rc == 1 and not out.exists()
+    err = capsys.readouterr().err
+    one_error_line(err[err.index("ERROR"):], "one element or the whole batch")

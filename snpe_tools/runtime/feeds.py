@@ -55,6 +55,7 @@ class Feed:
     path: str
     dtype: np.dtype          # element type of the file
     buffer: str = "native"   # buffer type the data goes through
+    whole: bool = True       # the file holds the whole tensor (False: one batch element of it)
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,19 @@ def check_raw(path: str, name: str, graph: Graph, opts: FeedOptions) -> Feed:
                                 "give a raw data file")
     size = st.st_size
     expected = int(np.prod(t.shape))
-    if size % dtype.itemsize or size // dtype.itemsize != expected:
-        raise RuntimeInputError(f"{path}: input '{name}' expects {expected} {dtype.name} elements "
-                                f"(shape {list(t.shape)}), the file holds {size / dtype.itemsize:g}")
-    return Feed(name, path, dtype, opts.buffer_of(name))
+    batch = batch_size(t)
+    if not size % dtype.itemsize and size // dtype.itemsize == expected:
+        return Feed(name, path, dtype, opts.buffer_of(name))
+    if batch > 1 and not size % dtype.itemsize and size // dtype.itemsize == expected // batch:
+        return Feed(name, path, dtype, opts.buffer_of(name), whole=False)
+    one = f" or {expected // batch} (one element of the batch of {batch})" if batch > 1 else ""
+    raise RuntimeInputError(f"{path}: input '{name}' expects {expected} {dtype.name} elements "
+                            f"(shape {list(t.shape)}){one}, the file holds {size / dtype.itemsize:g}")
+
+
+def batch_size(t: Tensor) -> int:
+    """The batch of an input: its leading dimension (SNPE's convention)."""
+    return int(t.shape[0]) if len(t.shape) else 1
 
 
 def plan_feeds(entry: dict[str, str], graph: Graph, opts: FeedOptions | bool, lineno: int) -> list[Feed]:
@@ -168,7 +178,8 @@ def read_feed(feed: Feed, graph: Graph, opts: FeedOptions | bool = False) -> np.
     if isinstance(opts, bool):
         opts = FeedOptions(native=opts)
     t = graph.tensors[feed.name]
-    count = int(np.prod(t.shape))
+    shape = tuple(t.shape) if feed.whole else (1,) + tuple(t.shape[1:])
+    count = int(np.prod(shape))
     try:
         arr = np.fromfile(feed.path, dtype=feed.dtype, count=count)
     except (OSError, ValueError) as exc:
@@ -177,7 +188,13 @@ def read_feed(feed: Feed, graph: Graph, opts: FeedOptions | bool = False) -> np.
     if arr.size != count:          # changed since the check
         raise RuntimeInputError(f"{feed.path}: input '{feed.name}' expects {count} {feed.dtype.name} elements, "
                                 f"the file now holds {arr.size}")
-    return buffer_to_tensor(t, feed.buffer, arr.reshape(t.shape), opts.native, opts.static_min_max)
+    return buffer_to_tensor(t, feed.buffer, arr.reshape(shape), opts.native, opts.static_min_max)
+
+
+def zero_element(t: Tensor) -> np.ndarray:
+    """One batch element of real value 0 in the tensor's stored type (padding of an incomplete batch)."""
+    zeros = np.zeros((1,) + tuple(t.shape[1:]), np.float32)
+    return quantize(t, zeros) if is_quantized(t) else zeros.astype(t.dtype)
 
 
 def tensor_to_file(t: Tensor | None, buf: str, value: np.ndarray, native: bool) -> np.ndarray:

@@ -25,6 +25,8 @@ Every option of SNPE's snpe-net-run is either honoured or refused with a one-lin
 * ``--profiling_level basic|moderate|detailed`` writes ``<output_dir>/SNPEDiag.log`` (format in
   :mod:`snpe_tools.runtime.diag_log`; SNPE's default level writes a log on every run, ours only when asked);
   ``snpe-diagview --input_log`` prints it;
+* input files holding one element of a batch-B input run B lines at a time (the last batch zero-padded), each
+  line with its own ``Result_N``, as SNPE batches;
 * ``--duration`` repeats the list, ``--set_unconsumed_as_output`` adds dangling tensors, ``--userlogs``
   sets the log level and file, ``--graph_init/--graph_execute`` check the graph name;
 * options that only tune an accelerator (:data:`NO_EFFECT`) are accepted and stated once as having no
@@ -51,7 +53,8 @@ from ..ir.graph import Graph
 from ..progress import progress_bar
 from ..runtime import execute, resize, runtimes
 from ..runtime.diag_log import FILE_NAME, DiagLog
-from ..runtime.feeds import BUFFER_TYPES, FLOAT, FeedOptions, plan_feeds, read_feed, tensor_to_file
+from ..runtime.feeds import (BUFFER_TYPES, FLOAT, Feed, FeedOptions, batch_size, plan_feeds, read_feed,
+                             tensor_to_file, zero_element)
 from ..runtime.input_list import parse_input_list, selected_outputs
 from .common import LOG, ArgumentParser, check_input_file, run_main, setup_logging
 
@@ -399,6 +402,38 @@ def _state_no_effect(args) -> None:
             LOG.info("--%s%s: accepted, no effect on this host (%s)", dest, shown, why)
 
 
+def _batches(plans: list[list[Feed]], graph: Graph) -> tuple[int, list[tuple[int, list[list[Feed]]]]]:
+    """SNPE's batching: when every file holds one element of a batch-B input, the lines run B at a time (the
+    last batch zero-padded) and each line still gets its own Result_N.  Returns B (1: one line per run) and
+    the groups as (index of the first line, plans)."""
+    kinds = {f.whole for plan in plans for f in plan}
+    if kinds == {False}:
+        split = batch_size(graph.tensors[graph.inputs[0]])
+        return split, [(k, plans[k:k + split]) for k in range(0, len(plans), split)]
+    if len(kinds) > 1:
+        raise RuntimeInputError("some input files hold the whole batch and others one batch element; each file "
+                                "must be one element or the whole batch, the same for every file of the list")
+    return 1, [(k, [plan]) for k, plan in enumerate(plans)]
+
+
+def _group_feeds(group: list[list[Feed]], graph: Graph, fopts: FeedOptions, split: int) -> dict[str, np.ndarray]:
+    if split == 1:
+        return {f.name: read_feed(f, graph, fopts) for f in group[0]}
+    feeds = {}
+    for k, name in enumerate(graph.inputs):
+        parts = [read_feed(plan[k], graph, fopts) for plan in group]
+        parts += [zero_element(graph.tensors[name])] * (split - len(group))
+        feeds[name] = np.concatenate(parts, axis=0)
+    return feeds
+
+
+def _element(results: dict[str, np.ndarray], j: int, split: int) -> dict[str, np.ndarray]:
+    """Line j's share of a batched run: element j of every output whose leading dimension is the batch."""
+    if split == 1:
+        return results
+    return {n: (v[j:j + 1] if np.ndim(v) and np.shape(v)[0] == split else v) for n, v in results.items()}
+
+
 def _write_results(rdir: str, results: dict, graph: Graph, buffers: _Buffers, native_out: bool) -> None:
     os.mkdir(rdir)
     for name, value in results.items():
@@ -443,6 +478,10 @@ def main(argv: list[str] | None = None) -> int:
     buffers = _buffers(args, graph)
     fopts = FeedOptions(args.use_native_input_files, tuple(buffers.inputs.items()), args.static_min_max)
     plans = [plan_feeds(entry, graph, fopts, i + 1) for i, entry in enumerate(il.entries)]
+    split, groups = _batches(plans, graph)
+    if split > 1:
+        LOG.info("input files hold one batch element each: %d input lines run in %d batch(es) of %d%s",
+                 len(plans), len(groups), split, " (the last zero-padded)" if len(plans) % split else "")
     diag = None
     if args.profiling_level != "off":
         diag = DiagLog(os.path.abspath(args.container), args.profiling_level, runtimes.LABEL[choice.runtime],
@@ -461,8 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.monotonic() + args.duration if args.duration else None
         first_pass = True
         while True:
-            for i, plan in enumerate(plans):
-                feeds = {f.name: read_feed(f, graph, fopts) for f in plan}
+            for first, group in groups:
+                feeds = _group_feeds(group, graph, fopts, split)
                 op_times: list[float] | None = [] if diag is not None else None
                 t_inf = time.perf_counter()
                 if args.debug:
@@ -474,15 +513,18 @@ def main(argv: list[str] | None = None) -> int:
                     diag.add_inference(time.perf_counter() - t_inf, op_times)
                 runs += 1
                 if first_pass:
-                    try:
-                        _write_results(staging.result_dir(i), results, graph, buffers, args.use_native_output_files)
-                    except OSError as exc:
-                        raise OutputError(f"--output_dir {args.output_dir}: cannot write the results of inference "
-                                          f"{i}: {os_error_reason(exc)}; the output folder was left as it was") \
-                            from None
-                    if bar is not None:
-                        bar.update(1)
-                LOG.debug("inference %d done: %d tensors written", i, len(results))
+                    for j in range(len(group)):
+                        i = first + j
+                        try:
+                            _write_results(staging.result_dir(i), _element(results, j, split), graph, buffers,
+                                           args.use_native_output_files)
+                        except OSError as exc:
+                            raise OutputError(f"--output_dir {args.output_dir}: cannot write the results of "
+                                              f"inference {i}: {os_error_reason(exc)}; the output folder was left "
+                                              "as it was") from None
+                        if bar is not None:
+                            bar.update(1)
+                LOG.debug("inference %d done: %d tensors written", first, len(results))
             first_pass = False
             if deadline is None or time.monotonic() >= deadline:
                 break
