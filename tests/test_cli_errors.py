@@ -201,8 +201,8 @@ def test_copyright_file_missing(tmp_path):
 def test_input_encoding_conversion_rejected(tmp_path):
     m = tmp_path / "m.onnx"
     conv_model(str(m))
-    convert_fails(tmp_path, "-i", str(m), "--input_encoding", "input", "nv21", "bgr",
-                  keywords=("--input_encoding", "nv21", "bgr", "not supported"))
+    convert_fails(tmp_path, "-i", str(m), "--input_encoding", "input", "rgb", "nv21",
+                  keywords=("--input_encoding", "rgb", "nv21", "no colour conversion"))
 
 
 def test_input_encoding_unknown_rejected(tmp_path):

@@ -67,6 +67,9 @@ class InputInfo:
     input_type: str = "default"
     encoding_in: str = "bgr"
     encoding_out: str = "bgr"
+    # --input_dtype when it differs from the model's own type: the DLC input takes this type and a Cast
+    # (passes/input_cast.py) gives the model the type it was built for; None = the model's type
+    dtype: str | None = None
 
 
 class Graph:

@@ -34,7 +34,7 @@ def run_pipeline(graph: Graph, names: list[str], options: dict[str, Any] | None 
     _load()
     for name in names:
         changed = _PASSES[name](graph, options or {})
-        log.debug("pass %s: %s", name, "changed the graph" if changed else "no change")
+        log.log(12, "pass %s: %s", name, "changed the graph" if changed else "no change")   # DEBUG_2 level
     graph.prune_tensors()
 
 

@@ -39,7 +39,8 @@ class ArgumentParser(argparse.ArgumentParser):
 
     Two changes to argparse's behaviour: a value that starts with a negative number (``-d x -1,3,8,8``)
     is a value, not an unknown option, so the tool's own check reports it; and a usage error is one
-    line naming the problem and ``--help`` instead of a usage dump."""
+    line naming the problem and ``--help`` instead of a usage dump.  Every tool also gets ``--version``
+    (added when the parser is used, so that a tool with a version flag of its own keeps it)."""
 
     def __init__(self, *args, **kwargs) -> None:
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
@@ -48,6 +49,23 @@ class ArgumentParser(argparse.ArgumentParser):
         self._negative_number_matcher = re.compile(r"^-\.?\d[\d.,\s-]*$")
         self.required = self.add_argument_group("required arguments")
         self.optional = self.add_argument_group("optional arguments")
+
+    def ensure_version(self) -> "ArgumentParser":
+        """Add ``--version`` (``<prog> (snpe-tools) <version>``) unless the tool defines its own."""
+        if "--version" not in self._option_string_actions:
+            from .. import __version__
+
+            self.optional.add_argument("--version", action="version", version=f"%(prog)s (snpe-tools) {__version__}",
+                                       help="Print the version and exit.")
+        return self
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        self.ensure_version()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self.ensure_version()
+        return super().format_help()
 
     def error(self, message: str):  # type: ignore[override]
         hint = f"see {self.prog} --help"

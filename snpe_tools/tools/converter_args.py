@@ -33,7 +33,9 @@ def build_parser(prog: str, description: str) -> ArgumentParser:
     o.add_argument("--input_layout", "-l", nargs=2, action="append", metavar=("INPUT_NAME", "INPUT_LAYOUT"),
                    help="Source layout of an input: " + ", ".join(af.LAYOUT_NAMES) + ".")
     o.add_argument("--debug", type=int, nargs="?", const=0, default=-1,
-                   help="Run the converter in debug mode (0: all debug logs; 1-3: per stage).")
+                   help="Debug logs: 1 = every op translated into the IR, 2 = also each IR optimisation pass, "
+                        "3 = also every node written to the DLC; 0 or no value = all of them (and a stack trace "
+                        "on errors).")
     o.add_argument("-o", "--output_path", help="Path of the DLC to write (default: the input path with .dlc).")
     o.add_argument("--copyright_file", help="Path to a text file whose content is stored in the DLC.")
     o.add_argument("--model_version", help="User-defined ASCII model version (first 64 characters kept).")
@@ -69,23 +71,24 @@ def pairs(values, what: str, choices=None) -> dict[str, str]:
 
 
 def encodings(values) -> dict[str, tuple[str, str]]:
-    """``NAME ENC_IN [ENC_OUT]`` (ENC_OUT defaults to bgr, as in SNPE).
+    """``NAME ENC_IN [ENC_OUT]``.  ENC_OUT defaults to bgr (as in SNPE) for the formats that need a
+    conversion (rgba, argb32, nv21, nv12); a single 3-channel or non-image encoding takes the data as it is.
+    The conversions themselves are passes/color_transform.py's."""
+    from ..passes.color_transform import COLOUR_IN, COLOUR_OUT
 
-    ARGB/RGBA to RGB/BGR becomes an ArgbToRgb op (passes/color_transform.py); any other pair of different
-    encodings is refused, and a single 3-channel or non-image encoding takes the data as it is."""
     out = {}
     for item in values or []:
         if len(item) not in (2, 3):
             raise ConversionError("--input_encoding takes INPUT_NAME ENCODING_IN [ENCODING_OUT]")
         name, enc_in = item[0], item[1].lower()
-        enc_out = item[2].lower() if len(item) == 3 else ("bgr" if enc_in in ("rgba", "argb32") else enc_in)
+        enc_out = item[2].lower() if len(item) == 3 else \
+            ("bgr" if enc_in in ("rgba", "argb32", "nv21", "nv12") else enc_in)
         for e in (enc_in, enc_out):
             if e not in ENCODINGS:
                 raise ConversionError(f"--input_encoding {name}: '{e}' is not one of {', '.join(ENCODINGS)}")
-        if enc_in != enc_out and not (enc_in in ("rgba", "argb32") and enc_out in ("bgr", "rgb")):
-            raise ConversionError(f"--input_encoding {name} {enc_in} {enc_out}: colour conversion "
-                                  "is not supported (only rgba/argb32 to rgb/bgr is); convert the input data to the "
-                                  "model's colour format and give a single encoding")
+        if enc_in != enc_out and not (enc_in in COLOUR_IN and enc_out in COLOUR_OUT):
+            raise ConversionError(f"--input_encoding {name} {enc_in} {enc_out}: no colour conversion from "
+                                  f"{enc_in} to {enc_out}; supported: [ARGB32|RGBA|NV21|NV12|BGR|RGB] to [RGB|BGR]")
         out[name] = (enc_in, enc_out)
     return out
 

@@ -9,6 +9,7 @@ from ..dlc import Metadata, write_dlc
 from ..ir.graph import Graph
 from ..passes import legacy_pipeline, run_pipeline
 from .common import LOG
+from .stage_log import log_serialised, log_translated
 from .converter_args import converter_command, default_output_path, model_version, read_copyright
 
 
@@ -19,6 +20,7 @@ def optimise_and_save(graph: Graph, args: argparse.Namespace, prog: str, fold_co
     version = model_version(args.model_version)
     out_path = args.output_path or default_output_path(args.input_network)
     LOG.info("INFO_INITIALIZATION_SUCCESS: Model translated into the IR (%d ops)", len(graph.ops))
+    log_translated(graph)
     run_pipeline(graph, legacy_pipeline(fold_batchnorm=not args.disable_batchnorm_folding,
                                         remove_dead=not args.keep_disconnected_nodes,
                                         fold_constants=fold_constants, spatial_first=spatial_first))
@@ -28,5 +30,6 @@ def optimise_and_save(graph: Graph, args: argparse.Namespace, prog: str, fold_co
     # Qualcomm's converters name the graph after the output file's stem (cnn.dlc -> graph "cnn")
     graph.name = os.path.splitext(os.path.basename(out_path))[0] or graph.name
     LOG.info("INFO_DLC_SAVE_LOCATION: Saving model at %s", out_path)
+    log_serialised(graph, out_path)
     write_dlc(graph, out_path, meta)
     LOG.info("INFO_CONVERSION_SUCCESS: Conversion completed successfully")

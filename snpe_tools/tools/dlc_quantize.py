@@ -529,6 +529,21 @@ def _apply_quantizers(parser: ArgumentParser, opts: QuantOptions, param_q: str, 
             setattr(opts, f"{kind}_schema", schema)
 
 
+def quantize_parser() -> ArgumentParser:
+    """snpe-dlc-quantize's parser (man page, python -m snpe_tools)."""
+    return _snpe_parser(QUANTIZE)
+
+
+def quant_parser() -> ArgumentParser:
+    """snpe-dlc-quant's parser."""
+    return _snpe_parser(QUANT)
+
+
+def qairt_parser() -> ArgumentParser:
+    """qairt-quantizer's parser."""
+    return _qairt_parser()
+
+
 def snpe_main(prog: str, argv: list[str] | None = None) -> int:
     parser = _snpe_parser(prog)
     args = parser.parse_args(argv)

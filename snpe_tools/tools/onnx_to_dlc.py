@@ -27,7 +27,10 @@ def make_parser():
     o.add_argument("--define_symbol", "-s", nargs=2, action="append", metavar=("SYMBOL_NAME", "VALUE"),
                    help="Value of a symbolic dimension, e.g. -s height 224.")
     o.add_argument("--no_simplification", "-n", action="store_true",
-                   help="Do not fold constant ops in the IR (shape-computing subgraphs are still folded).")
+                   help="Skip the ONNX simplification before translation, as SNPE's -n skips onnx-simplifier; "
+                        "snpe-tools runs no simplifier (constant subgraphs are evaluated while translating, as "
+                        "SNPE's translations evaluate static inputs), so -n only turns off the IR constant-folding "
+                        "pass and the DLC is normally unchanged.")
     return p
 
 

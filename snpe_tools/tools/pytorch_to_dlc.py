@@ -4,9 +4,10 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from ..errors import ConversionError
-from ..frontends.pytorch.converter import TorchOptions, convert_torchscript, import_torch
+from ..frontends.pytorch.converter import (TorchOptions, check_supported, convert_torchscript, import_torch,
+                                          kind_supported, load_scripted, op_census, op_details)
 from .common import run_main, setup_logging
+from .dry_run import report
 from .converter_args import (build_parser, check_input_names, check_paths, input_flags, model_version,
                              parse_dims, read_copyright)
 from .dlc_backend import optimise_and_save
@@ -23,6 +24,13 @@ def make_parser():
     return p
 
 
+def _dry_run(path: str, level: str, fold_batchnorm: bool) -> int:
+    """Per-kind table of the TorchScript graph (supported or not) and whether it converts; no DLC."""
+    _module, tgraph = load_scripted(path, fold_batchnorm)
+    return report(op_census(tgraph), kind_supported, lambda: check_supported(tgraph),
+                  op_details(tgraph) if level == "debug" else None)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     setup_logging(args.debug)
@@ -30,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         import_torch()
     check_paths(args)
     if args.dry_run:
-        raise ConversionError("--dry_run is not supported by snpe-pytorch-to-dlc yet; run without it")
+        return _dry_run(args.input_network, args.dry_run, not args.disable_batchnorm_folding)
     flags = input_flags(args)
     opts = TorchOptions(input_dims=[(n, parse_dims(n, d)) for n, d in args.input_dim], out_names=list(args.out_names),
                         fold_batchnorm=not args.disable_batchnorm_folding, **flags)

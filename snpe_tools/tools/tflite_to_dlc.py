@@ -22,8 +22,8 @@ def make_parser():
     p = build_parser(PROG, "Convert a TFLite model (.tflite) into a DLC file (snpe-tools).")
     o = p.optional
     o.add_argument("--input_dim", "-d", nargs=2, action="append", default=[], metavar=("INPUT_NAME", "INPUT_DIM"),
-                   help='Name and dimensions of an input tensor, e.g. -d input "1,299,299,3" (optional: overrides '
-                        "the model's shape; required for dynamic dims).")
+                   help='Name and dimensions of an input tensor, e.g. -d input "1,299,299,3": gives the free (-1) '
+                        "dimensions of a dynamic input (required for it); fixed dimensions must match the model.")
     o.add_argument("--signature_name", "-sn", default=None,
                    help="Convert the subgraph of this SignatureDef (default: the main subgraph).")
     return p

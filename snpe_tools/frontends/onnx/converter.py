@@ -19,6 +19,8 @@ from onnx import external_data_helper, numpy_helper
 from ...errors import ConversionError, UnsupportedOpError
 from ...ir import axis_format as af
 from ...ir.graph import Graph, InputInfo
+from ...progress import track
+from ...passes.input_cast import model_input_dtype
 from ..limits import check_fold_shape
 from .context import OnnxContext, attrs
 from .fusions import fuse_erf_gelu
@@ -591,10 +593,11 @@ def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
     for vi in real_inputs:
         shape = _resolve_input_shape(vi, opts)
         elem = vi.type.tensor_type.elem_type
-        if vi.name in opts.input_dtypes:
-            dtype = DTYPE_NAMES[opts.input_dtypes[vi.name]]
-        elif elem in _ONNX_TO_NP or elem == 0:
+        requested = opts.input_dtypes.get(vi.name)
+        if elem in _ONNX_TO_NP or elem == 0:
             dtype = _ONNX_TO_NP.get(elem, np.float32)
+        elif requested is not None:
+            dtype, requested = DTYPE_NAMES[requested], None
         else:
             tname = onnx.TensorProto.DataType.Name(elem) if elem in onnx.TensorProto.DataType.values() else elem
             raise ConversionError(f"input '{vi.name}' has ONNX element type {tname}, which the DLC runtime "
@@ -603,15 +606,16 @@ def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
             dtype = np.float32
         if dtype == np.int64:
             dtype = np.int32
+        dtype, cast_from = model_input_dtype(requested, dtype)     # another --input_dtype: a Cast, not a re-type
         default = af.TNF if vi.name in rnn_inputs and len(shape) == 3 else af.onnx_default(len(shape))
         fmt = af.LAYOUT_NAMES.get(opts.input_layouts.get(vi.name, ""), default)
         enc_in, enc_out = opts.input_encodings.get(vi.name, ("bgr", "bgr"))
-        info = InputInfo(opts.input_types.get(vi.name, "default"), enc_in, enc_out)
+        info = InputInfo(opts.input_types.get(vi.name, "default"), enc_in, enc_out, cast_from)
         graph.add_input(vi.name, shape, dtype, fmt, info)
         ctx.source_formats[vi.name] = fmt
 
     ctx.translate_node = lambda node: translate_node(ctx, node, model)
-    for node in model.graph.node:
+    for node in track(model.graph.node, "Converting", "node"):
         translate_node(ctx, node, model)
 
     outputs = opts.out_names or [o.name for o in model.graph.output]

@@ -19,7 +19,10 @@ import numpy as np
 
 from ...errors import ConversionError, UnsupportedOpError
 from ...ir import axis_format as af
+from ...extras import install_hint
+from ...progress import track
 from ...ir.graph import Graph, InputInfo
+from ...passes.input_cast import model_input_dtype
 from ..limits import check_fold_size, fold_limit_bytes
 from .context import Ref, TorchContext, describe, source_line
 from .registry import get_translator
@@ -61,8 +64,7 @@ def import_torch():
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise ConversionError("snpe-pytorch-to-dlc needs PyTorch: pip install 'snpe-tools[pytorch]' "
-                              "(torch==2.13.0, CPU build)") from None
+        raise ConversionError(f"snpe-pytorch-to-dlc needs PyTorch: {install_hint('pytorch')}") from None
     return torch
 
 
@@ -295,6 +297,23 @@ def _all_nodes(block):
         yield node
         for sub in node.blocks():
             yield from _all_nodes(sub)
+
+
+def op_census(graph) -> dict[str, int]:
+    """How many nodes of each kind the TorchScript graph has (prim:: bookkeeping left out): --dry_run's table."""
+    import collections
+
+    return collections.Counter(n.kind() for n in _all_nodes(graph) if n.kind() not in _PRIM)
+
+
+def op_details(graph) -> list[str]:
+    """One line per node (kind, source line): --dry_run debug."""
+    return [f"{n.kind()} at {source_line(n) or '?'}" for n in _all_nodes(graph) if n.kind() not in _PRIM]
+
+
+def kind_supported(kind: str) -> bool:
+    """True when the converter translates ``kind`` or can evaluate it at convert time."""
+    return kind in _PRIM or kind in _STATIC_OK or get_translator(kind) is not None
 
 
 # ops whose result is known at convert time even when their input is a run-time tensor
@@ -613,6 +632,10 @@ def _torch_dtype_code(dt: np.dtype) -> int:
 
 _DTYPES = {"float32": np.float32, "float16": np.float16, "int32": np.int32, "int64": np.int32,
            "uint8": np.uint8, "int8": np.int8, "bool": np.bool_}
+# A saved TorchScript file does not record its arguments' types.  An index-like --input_dtype (token ids,
+# masks) is the type the model reads; any other (uint8 camera frames, float16 ...) is cast to the float32
+# the model computes in, so that only that input changes.
+_INDEX_DTYPES = ("int32", "int64", "bool")
 
 
 def convert_torchscript(path: str, opts: TorchOptions) -> Graph:
@@ -630,13 +653,18 @@ def convert_torchscript(path: str, opts: TorchOptions) -> Graph:
     graph = Graph(os.path.splitext(os.path.basename(path))[0] or "model")
     ctx = TorchContext(graph)
     for (name, dims), value in zip(opts.input_dims, inputs):
-        dtype = _DTYPES.get(opts.input_dtypes.get(name, "float32"), np.float32)
+        requested = opts.input_dtypes.get(name)
+        if requested in _INDEX_DTYPES:
+            dtype, cast_from = _DTYPES[requested], None
+        else:
+            dtype, cast_from = model_input_dtype(requested, np.float32)
         fmt = af.LAYOUT_NAMES.get(opts.input_layouts.get(name, ""), af.onnx_default(len(dims)))
         enc = opts.input_encodings.get(name, ("bgr", "bgr"))
-        graph.add_input(name, dims, dtype, fmt, InputInfo(opts.input_types.get(name, "default"), *enc))
+        graph.add_input(name, dims, dtype, fmt, InputInfo(opts.input_types.get(name, "default"), *enc, cast_from))
         ctx.values[value.debugName()] = Ref(name)
     walker = _Walker(ctx)
-    walker.block(tgraph)
+    for node in track(tgraph.nodes(), "Converting", "node"):     # walker.block(tgraph), with a progress bar
+        walker.node(node)
     results = []
 
     def flatten(v):

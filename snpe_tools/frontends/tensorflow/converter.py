@@ -11,6 +11,8 @@ import numpy as np
 from ...errors import ConversionError, UnsupportedOpError
 from ...ir import axis_format as af
 from ...ir.graph import Graph, InputInfo
+from ...progress import track
+from ...passes.input_cast import model_input_dtype
 from .context import TFContext
 from .layers import Resolution, resolve
 from .loader import load
@@ -18,8 +20,6 @@ from .model import TFModel, node_of
 
 log = logging.getLogger("snpe_tools")
 
-_DTYPES = {"float32": np.float32, "float16": np.float16, "int8": np.int8, "uint8": np.uint8, "int16": np.int16,
-           "uint16": np.uint16, "int32": np.int32, "uint32": np.uint32, "int64": np.int32, "bool": np.bool_}
 # layouts that describe channel-last data (TensorFlow's own); channel-first ones cannot apply to a TF graph
 CHANNEL_LAST_LAYOUTS = ("NHWC", "NDHWC", "NFC", "NTF", "NF", "NC", "F", "NONTRIVIAL")
 
@@ -97,15 +97,16 @@ def convert_tensorflow(path: str, opts: TFOptions) -> Graph:
         dims = model.inputs[real]
         t = f"{real}:0"
         dt = opts.input_dtypes.get(given) or opts.input_dtypes.get(real)
-        dtype = _DTYPES[dt] if dt else model.dtype(t)
+        dtype = model.dtype(t)
         if np.dtype(dtype) == np.int64:
             dtype = np.int32
+        dtype, cast_from = model_input_dtype(dt, dtype)     # another --input_dtype: a Cast, not a re-type
         fmt = af.LAYOUT_NAMES.get(opts.input_layouts.get(given, opts.input_layouts.get(real, "")), af.channel_last_default(len(dims)))
         enc = opts.input_encodings.get(given, opts.input_encodings.get(real, ("bgr", "bgr")))
         itype = opts.input_types.get(given, opts.input_types.get(real, "default"))
-        graph.add_input(t, dims, dtype, fmt, InputInfo(itype, *enc))
+        graph.add_input(t, dims, dtype, fmt, InputInfo(itype, *enc, cast_from))
         ctx.produced[t] = t
-    for layer in res.layers:
+    for layer in track(res.layers, "Converting", "layer"):
         try:
             layer.translate(ctx, layer)
         except ConversionError as exc:

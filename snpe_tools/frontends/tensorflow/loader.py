@@ -14,10 +14,10 @@ import sys
 from dataclasses import dataclass, field
 
 from ...errors import ConversionError
+from ...extras import install_hint
 from .safety import SAVER_OPS, refuse_file_io
 
 log = logging.getLogger("snpe_tools")
-EXTRA_HINT = "pip install 'snpe-tools[tensorflow]' (tensorflow-cpu==2.21.0)"
 
 
 @contextlib.contextmanager
@@ -49,7 +49,7 @@ def import_tf():
         with _quiet_native_stderr():
             import tensorflow as tf
     except ImportError:
-        raise ConversionError(f"snpe-tensorflow-to-dlc needs TensorFlow: {EXTRA_HINT}") from None
+        raise ConversionError(f"snpe-tensorflow-to-dlc needs TensorFlow: {install_hint('tensorflow')}") from None
     return tf
 
 

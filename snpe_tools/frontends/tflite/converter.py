@@ -17,6 +17,7 @@ import numpy as np
 from ...errors import ConversionError, UnsupportedOpError
 from ...ir import axis_format as af
 from ...ir.graph import Graph, InputInfo
+from ...progress import track
 from ...runtime.fixed_point import run_op
 from ..limits import check_fold_shape
 from .context import TfliteContext, encoding_of
@@ -79,7 +80,7 @@ def convert_tflite(path: str, opts: TfliteOptions) -> Graph:
     ctx = TfliteContext(graph, sg)
     _resolve_input_names(opts, _signature_aliases(model, sg), [sg.tensors[i].name for i in sg.inputs])
     _declare_inputs(ctx, sg, opts)
-    for op in sg.ops:
+    for op in track(sg.ops, "Converting", "op"):
         _translate(ctx, op)
     _declare_outputs(ctx, sg, opts)
     return graph

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import ConversionError
+from ...extras import install_hint
 from ..limits import check_fold_shape
 
 # TensorType enum of the TFLite schema -> numpy (None: no DLC equivalent)
@@ -187,8 +188,8 @@ def load_tflite(path: str) -> TflModel:
         import tflite
         from tflite.BuiltinOperator import BuiltinOperator
     except ImportError:
-        raise ConversionError("snpe-tflite-to-dlc needs the TFLite schema package: "
-                              "pip install 'snpe-tools[tflite]'") from None
+        raise ConversionError(f"snpe-tflite-to-dlc needs the TFLite schema package: {install_hint('tflite')}") \
+            from None
     if not os.path.isfile(path):
         raise ConversionError(f"--input_network {path}: file not found")
     with open(path, "rb") as fh:
