@@ -494,3 +494,13 @@ def test_cle_through_the_tools_improves_per_tensor_8bit(tmp_path, main, flag):
     assert cle > plain + 10, (plain, cle)
     w = read_dlc(out).graph.tensors["w1"]
     assert w.encoding is not None and w.encoding.axis is None          # still per-tensor weights
+
+
+def test_histogram_same_for_float16_float32_float64_inputs():
+    x = np.random.default_rng(8).standard_normal(5000).astype(np.float16)
+    hists = []
+    for dt in (np.float16, np.float32, np.float64):
+        h = histogram_of(x.astype(dt))
+        hists.append(h.histogram())
+    for c, e in hists[1:]:
+        assert np.array_equal(c, hists[0][0]) and np.array_equal(e, hists[0][1])

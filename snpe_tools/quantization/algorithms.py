@@ -136,6 +136,8 @@ def _entropy(st: HistogramStats, schema: str, bitwidth: int, min_range: float) -
     counts, edges = _coarse(*st.histogram())
     centers = (edges[:-1] + edges[1:]) / 2
     lo, hi = min(st.min, 0.0), max(st.max, 0.0)
+    if len(counts) <= (1 << bitwidth) - 1:
+        return lo, hi       # no finer than the grid: only clipping would change the divergence
     symmetric = schema == "symmetric" or (schema == "unsignedsymmetric" and st.min < 0)
     sides = [(lo * _FACTORS, hi * _FACTORS)] if symmetric or lo == 0.0 or hi == 0.0 else \
         [(np.full_like(_FACTORS, lo), hi * _FACTORS), (lo * _FACTORS, None)]

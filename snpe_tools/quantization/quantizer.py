@@ -32,7 +32,7 @@ from ..ops.registry import get_op_def
 from .algorithms import DEFAULT_PERCENTILE, adjusted_encoding, param_statistics, select_encoding, select_range
 from .calibration import RangeStats, activation_tensors
 from .encodings import (SNPE_MIN_RANGE, bias_encoding, channel_scales, is_signed, quantize_array, storage_dtype,
-                        symmetric_per_axis, tf_encoding)
+                        symmetric_per_axis, symmetric_per_channel, tf_encoding)
 
 # ops whose input 1 is a weight (an integer kernel multiplies it with the activation)
 WEIGHT_OPS = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "Conv3d", "FullyConnected", "MatMul"}
@@ -154,8 +154,10 @@ def _param_schema(opts: QuantOptions) -> str:
 def _per_axis_encoding(data: np.ndarray, axis: int, opts: QuantOptions) -> Encoding:
     """Signed symmetric per-channel (per-row) weights: SNPE requires per-axis encodings to be symmetric;
     the parameter calibration method picks each channel's range."""
-    moved = np.moveaxis(data, axis, 0).reshape(data.shape[axis], -1)
     method = "min-max" if opts.param_method == "adjusted" else opts.param_method
+    if method == "min-max":
+        return symmetric_per_channel(data, axis, opts.weights_bitwidth, opts.min_range)
+    moved = np.moveaxis(data, axis, 0).reshape(data.shape[axis], -1)
     absmax = np.zeros(moved.shape[0])
     for c, row in enumerate(moved):
         if row.size:

@@ -36,11 +36,14 @@ class HistogramStats(RangeStats):
 
     def update(self, x: np.ndarray) -> None:
         a = np.asarray(x)
+        flagged = self.nonfinite
         super().update(a)
         if not self.seen or a.size == 0:
             return
-        a = a.astype(np.float64, copy=False).reshape(-1)
-        if not np.all(np.isfinite(a)):
+        a = a.reshape(-1)
+        if a.dtype.kind != "f" or a.dtype.itemsize < 4:
+            a = a.astype(np.float64 if a.dtype.kind != "f" else np.float32)
+        if self.nonfinite != flagged:           # RangeStats saw NaN/inf in this update
             a = a[np.isfinite(a)]
             if a.size == 0:
                 return
@@ -53,7 +56,9 @@ class HistogramStats(RangeStats):
         elif exp > self.exp:
             self._merge_to(exp)
         self._grow(math.floor(self.min / 2.0 ** self.exp), math.floor(self.max / 2.0 ** self.exp))
-        idx = np.floor(a * 2.0 ** -self.exp).astype(np.int64) - self.first
+        # x * 2**-exp is exact in the input's own float type while 2**-exp is finite in it
+        mult = a.dtype.type(2.0 ** -self.exp) if abs(self.exp) < 100 else 2.0 ** -self.exp
+        idx = np.floor(a * mult).astype(np.int64) - self.first
         self.counts += np.bincount(idx, minlength=self.counts.size)
 
     @staticmethod
