@@ -393,3 +393,66 @@ def test_mixed_whole_and_element_files_are_refused(m, tmp_path, capsys):
     assert rc == 1 and not out.exists()
     err = capsys.readouterr().err
     one_error_line(err[err.index("ERROR"):], "one element or the whole batch")
+
+
+# ---- every option of the reference (snpe_reference.md section 1.11), as a new user tries them ----------
+HONOURED = [["--use_gpu", "--enable_cpu_fallback"], ["--use_dsp", "--enable_cpu_fallback"],
+            ["--use_aip", "--enable_cpu_fallback"], ["--runtime_order=dsp,cpu"], ["--enable_cpu_fallback"],
+            ["--debug"], ["--userbuffer_auto"], ["--userbuffer_float"], ["--userbuffer_floatN=16"],
+            ["--userbuffer_tf8"], ["--userbuffer_tfN=16"], ["--userbuffer_float", "--userbuffer_float_output"],
+            ["--userbuffer_float", "--userbuffer_floatN_output=16"], ["--userbuffer_float", "--userbuffer_tf8_output"],
+            ["--userbuffer_float", "--userbuffer_tfN_output=16"], ["--userbuffer_auto", "--userbuffer_uintN_output=8"],
+            ["--userbuffer_tf8", "--static_min_max"],
+            ["--use_native_input_files"], ["--use_native_output_files"], ["--tensor_mode=userBuffer"],
+            ["--data_type_map", "y=float16"], ["--profiling_level=detailed"], ["--profiling_level=moderate"],
+            ["--input_name=x", "--input_dimensions=1,4,5,3"], ["--set_output_tensors=y"],
+            ["--set_unconsumed_as_output"], ["--duration=0.05"], ["--userlogs=warn"], ["--graph_init=m"],
+            ["--graph_execute=m"]]
+STATED = [["--storage_dir=/tmp"], ["--userbuffer_auto", "--userbuffer_memorymapped"], ["--perf_profile=burst"],
+          ["--gpu_mode=float16"], ["--enable_init_cache"], ["--platform_options=unsignedPD:ON"],
+          ["--priority_hint=low"], ["--timeout=1000"], ["--cache_compatibility_mode=strict"], ["--validate_cache"]]
+
+
+@pytest.mark.parametrize("extra", HONOURED + STATED, ids=lambda a: " ".join(a))
+def test_every_snpe_option_runs(m, tmp_path, capsys, extra):
+    extra = [e.replace("graph_init=m", f"graph_init={_graph_name(m)}").replace("graph_execute=m",
+                                                                                f"graph_execute={_graph_name(m)}")
+             for e in extra]
+    if "--static_min_max" in extra or "--userbuffer_uintN_output=8" in extra:     # need a fixed-point DLC
+        rc, out = run(m, tmp_path, *extra, dlc=m["q"])
+    else:
+        rc, out = run(m, tmp_path, *extra)
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert sorted(p for p in os.listdir(out) if p.startswith("Result_")) == ["Result_0", "Result_1", "Result_2"]
+    if extra in STATED:
+        assert err.count("no effect on this host") == 1
+
+
+def _graph_name(m) -> str:
+    from snpe_tools.dlc import read_dlc
+
+    return read_dlc(m["dlc"]).graph.name
+
+
+def test_option_count_matches_the_reference():
+    """51 options in the reference: 2 required + --help/--version + 47 here (35 with an effect, 11 stated as
+    having none on this host, 5 refused with a reason); --use_gpu/dsp/aip count once each."""
+    honoured_flags = {e.split("=")[0] for a in HONOURED for e in a if e.startswith("--")}
+    stated_flags = {a[-1].split("=")[0] for a in STATED}
+    refused = {"--encoding_type", "--userbuffer_glbuffer", "--resizable_dim", "--udo_package_path",
+               "--inferences_per_duration"}
+    assert refused <= set(REFUSED)
+    assert len(stated_flags) == 10 and "--perf_config_yaml" not in stated_flags     # needs a file: below
+    assert len(honoured_flags | {"--container", "--input_list", "--output_dir", "--help", "--version"}) == 35
+    assert len(stated_flags) + 1 + len(refused) + 35 == 51
+
+
+def test_perf_config_yaml_is_checked_and_stated(m, tmp_path, capsys):
+    cfg = tmp_path / "perf.yaml"
+    cfg.write_text("perf: burst\n")
+    rc, _ = run(m, tmp_path, "--perf_config_yaml", str(cfg))
+    assert rc == 0 and capsys.readouterr().err.count("no effect on this host") == 1
+    rc, _ = run(m, tmp_path / "b", "--perf_config_yaml", str(tmp_path / "none.yaml"))
+    assert rc == 1
+    one_error_line(capsys.readouterr().err, "none.yaml")
