@@ -140,7 +140,7 @@ FLATTEN_FC = "Flatten+Gemm: Reshape to 2-D before FullyConnected (2.25: Transpos
 FC_3D = "FullyConnected on a 3-D input with keep_dims (2.25: Reshape to 2-D around it)"
 CHANNEL_FIRST = "a channel reduction runs on the NHWC input directly (2.25 transposes to NCHW first)"
 PAD_VALUE = "ONNX Pad value kept (2.25 drops it and writes 0); pad_constant_value also on reflect Pad"
-QDQ = "QDQ nodes not folded into encodings yet (issue 12)"
+QDQ = "the graph input keeps the encoding of its QuantizeLinear (2.25 leaves the input without one)"
 UNSUPPORTED = "converter option not supported yet (issue 12)"
 ALLOWED: dict[str, set[str]] = {
     "cnn_basic": {AXIS_TAGS, FLATTEN_FC, IR_ATTRS, NAMES, STRUCTURE},
@@ -188,7 +188,8 @@ RULES: list[tuple[str, str, set[str] | None]] = [
     (STRUCTURE, r"attr-value: attn/Softmax\.beta ", {"transformer_encoder"}),
     (CHANNEL_FIRST, r"(tensor-dims|tensor-type|attr-value): ReduceMax\.(in0|axes)", {"reduce_argmax"}),
     (PAD_VALUE, r"attr-(value|extra): Pad_\w+\.pad_constant_value", {"gather_pad"}),
-    (QDQ, r"tensor-(quant|type): ", {"qdq_cnn"}),
+    (QDQ, r"tensor-quant: stem/Conv\.in0$", {"qdq_cnn"}),
+    (FLATTEN_FC, r"tensor-quant: fc/Gemm\.in0$", {"qdq_cnn"}),
     (STRUCTURE, r"tensor-(data|type): BatchNormalization\.", {"batchnorm_standalone"}),
 ]
 

@@ -356,14 +356,11 @@ def test_bad_input_list_is_one_line_and_writes_nothing(resnet, tmp_path, case):
 
 
 @pytest.mark.parametrize("tool,flag", [
-    ("snpe-dlc-quant", "--override_params"),
     ("snpe-dlc-quant", "--use_native_input_files"),
     ("snpe-dlc-quant", "--restrict_quantization_steps=-0x80,0x7F"),
-    ("snpe-dlc-quant", "--float_fallback"),
     ("snpe-dlc-quantize", "--act_quantizer=adjusted"),
     ("qairt-quantizer", "--use_aimet_quantizer"),
     ("qairt-quantizer", "--pack_4_bit_weights"),
-    ("qairt-quantizer", "--float_fallback"),
     ("qairt-quantizer", "--config_file"),
 ])
 def test_unsupported_flags_are_one_line_errors(resnet, tmp_path, tool, flag):

@@ -86,6 +86,9 @@ class Graph:
         # True once the legacy spatial-first rewrite ran on a channel-first source (ONNX, PyTorch):
         # the DLC then records NCHW as the source format of NHWC tensors (Tensor slot 12)
         self.source_channel_first = False
+        # encodings read from a quantized source model (QDQ, FakeQuant) by source tensor name, attached
+        # after the IR passes (snpe_tools.quantization.source.apply_source_encodings)
+        self.source_encodings: dict[str, Any] = {}
 
     # ---- naming -------------------------------------------------------------------
     def unique_name(self, base: str) -> str:

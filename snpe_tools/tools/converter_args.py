@@ -45,7 +45,26 @@ def build_parser(prog: str, description: str) -> ArgumentParser:
                    help="Keep ops that do not contribute to any graph output.")
     o.add_argument("--dry_run", nargs="?", const="info", default=None, choices=("info", "debug"),
                    help="Evaluate the model without writing a DLC: list supported and unsupported ops.")
+    add_quant_args(o)
     return p
+
+
+def add_quant_args(group) -> None:
+    """--quantization_overrides / --keep_quant_nodes: encodings a quantized source or an AIMET file gives."""
+    group.add_argument("--quantization_overrides", "-q", default="", metavar="FILE",
+                       help="AIMET encodings JSON (legacy or 1.0.0 format): the encodings land on the named tensors "
+                            "and are applied by snpe-dlc-quant --override_params / qairt-quantizer.")
+    group.add_argument("--keep_quant_nodes", action="store_true",
+                       help="Keep the source model's quantize/dequantize nodes as QNN Quantize/Dequantize ops "
+                            "instead of folding them into tensor encodings.")
+
+
+def check_overrides_file(args: argparse.Namespace) -> None:
+    """A missing or unreadable --quantization_overrides file fails before the conversion starts."""
+    if getattr(args, "quantization_overrides", ""):
+        from ..quantization.overrides import load_overrides, parse_overrides
+
+        parse_overrides(load_overrides(args.quantization_overrides))
 
 
 def parse_dims(name: str, text: str) -> list[int]:
@@ -165,12 +184,13 @@ def check_paths(args: argparse.Namespace, allow_dir: bool = False, extra_inputs:
     check_input_file(args.input_network, "--input_network", allow_dir=allow_dir, error=ConversionError)
     if args.copyright_file:
         check_input_file(args.copyright_file, "--copyright_file", "copyright", error=ConversionError)
+    check_overrides_file(args)
     if args.dry_run:
         return None
     out = args.output_path or default_output_path(args.input_network)
     flag = "-o/--output_path" if args.output_path else "the default output path"
     src = args.input_network
-    inputs = [src, args.copyright_file, *extra_inputs]
+    inputs = [src, args.copyright_file, getattr(args, "quantization_overrides", "") or None, *extra_inputs]
     if src.endswith(".meta"):                       # TF checkpoint: <stem>.index, <stem>.data-*
         inputs += glob.glob(glob.escape(src[:-5]) + ".*")
     check_not_input(out, inputs, flag)

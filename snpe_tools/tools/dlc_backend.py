@@ -23,7 +23,8 @@ def optimise_and_save(graph: Graph, args: argparse.Namespace, prog: str, fold_co
     log_translated(graph)
     run_pipeline(graph, legacy_pipeline(fold_batchnorm=not args.disable_batchnorm_folding,
                                         remove_dead=not args.keep_disconnected_nodes,
-                                        fold_constants=fold_constants, spatial_first=spatial_first))
+                                        fold_constants=fold_constants, spatial_first=spatial_first),
+                 {"quantization_overrides": getattr(args, "quantization_overrides", None)})
     meta = Metadata({"converter-command": converter_command(prog, args), "converter-version": __version__,
                      "model-copyright": copyright_text, "model-version": version,
                      "quantizer-command": "N/A"})

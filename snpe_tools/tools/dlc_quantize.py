@@ -39,6 +39,9 @@ from ..quantization import QuantOptions, calibrate, quantize_graph
 from ..quantization.algorithms import DEFAULT_PERCENTILE, stats_factory
 from ..quantization.cle import equalize
 from ..quantization.encodings import QNN_MIN_RANGE, SNPE_MIN_RANGE
+from ..quantization.overrides import apply_overrides
+from ..quantization.preset import (fall_back_to_float, float_tensors, propagate_preset, strip_encodings,
+                                   take_preset)
 from ..quantization.quantizer import QuantSummary, is_already_quantized
 from ..runtime.feeds import plan_feeds, read_feed
 from ..runtime.input_list import InputList, parse_input_list
@@ -101,7 +104,8 @@ def _snpe_parser(prog: str) -> ArgumentParser:
                         "no-op in SNPE 2.x.")
     if htp:
         _value(o, "--clip_alpha", f"Hidden SNPE option; {_NYI}.")
-    _flag(o, "--override_params", f"Use encodings given at conversion (--quantization_overrides); {_NYI}.")
+    _flag(o, "--override_params", "Use the encodings given at conversion (quantized source model, "
+                                  "--quantization_overrides) instead of calibrating those tensors.")
     _flag(o, "--use_encoding_optimizations", "Deprecated no-op.")
     _value(o, "--udo_package_path", f"UDO packages; {_NYI}.")
     _flag(o, "--use_symmetric_quantize_weights", "Deprecated (--param_quantizer symmetric): symmetric weights.")
@@ -122,7 +126,8 @@ def _snpe_parser(prog: str) -> ArgumentParser:
            choices=["16", "32"])
     _value(o, "--float_bias_bitwidth", "Float bias bit width for float fallback: 32 (16 is not supported yet).",
            choices=["16", "32"])
-    _flag(o, "--float_fallback", f"Quantize from encodings in the DLC without an input list; {_NYI}.")
+    _flag(o, "--float_fallback", "Quantize from the encodings in the DLC without an input list (needs "
+                                 "--override_params); ops without encodings stay float.")
     _flag(o, "--use_per_channel_quantization", "Per-channel (symmetric) weights for the convolution ops.")
     _flag(o, "--use_per_row_quantization", "Per-row (symmetric) weights for MatMul/FullyConnected.")
     _value(o, "--restrict_quantization_steps", f"'MIN,MAX' quantization steps; {_NYI}.")
@@ -139,9 +144,7 @@ def _snpe_parser(prog: str) -> ArgumentParser:
 _SNPE_REFUSED = {
     "skip_quantization": "a hidden SNPE option",
     "clip_alpha": "a hidden SNPE option",
-    "override_params": "encodings from the converter (--quantization_overrides) are not applied yet",
     "udo_package_path": "UDO packages are not supported",
-    "float_fallback": "float fallback needs converter encodings, which are not applied yet",
     "restrict_quantization_steps": "restricted quantization steps are not implemented",
     "use_native_dtype": "native-type input files are not supported yet",
     "use_native_input_files": "native-type input files are not supported yet",
@@ -160,7 +163,8 @@ def _qairt_parser() -> ArgumentParser:
                                                            "<input>_quantized.dlc).")
     o.add_argument("-l", "--input_list", default=None, help="File listing the calibration inputs.")
     o.add_argument("-f", "--float_fallback", "--enable_float_fallback", dest="float_fallback", action="store_true",
-                   help=f"Quantize from encodings in the DLC without an input list; {_NYI}.")
+                   help="Quantize from the encodings in the DLC without an input list; ops without "
+                        "encodings stay float.")
     o.add_argument("--algorithms", "--apply_algorithms", dest="algorithms", nargs="+", default=None,
                    help="Optimization algorithms: cle (cross-layer equalization before calibration).")
     o.add_argument("--bias_bitwidth", type=int, default=8, choices=[8, 32], help="Bias bit width (default 8).")
@@ -172,8 +176,10 @@ def _qairt_parser() -> ArgumentParser:
     o.add_argument("--float_bias_bitwidth", type=int, default=0, choices=[0, 16, 32],
                    help="Float bias bit width (16 is not supported yet).")
     o.add_argument("--ignore_encodings", "--ignore_quantization_overrides", dest="ignore_encodings",
-                   action="store_true", help="Ignore encodings given at conversion (snpe-tools never applies "
-                                             "them yet: every tensor is calibrated).")
+                   action="store_true", help="Ignore the encodings given at conversion: every tensor is "
+                                             "calibrated.")
+    o.add_argument("-q", "--quantization_overrides", default=None, metavar="FILE",
+                   help="AIMET encodings JSON applied to the named tensors before quantizing.")
     o.add_argument("--use_per_channel_quantization", action="store_true",
                    help="Per-channel (symmetric) weights for the convolution ops.")
     o.add_argument("--use_per_row_quantization", action="store_true",
@@ -220,7 +226,6 @@ def _qairt_parser() -> ArgumentParser:
 
 
 _QAIRT_REFUSED = {
-    "float_fallback": "float fallback needs converter encodings, which are not applied yet",
     "preserve_io_datatype": "float graph inputs/outputs are not supported yet",
     "use_native_input_files": "native-type input files are not supported yet",
     "use_native_output_files": "it has no effect without native-type input files, which are not supported yet",
@@ -377,11 +382,12 @@ def encoding_json(summary: QuantSummary) -> dict[str, Any]:
 
 def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | None, opts: QuantOptions,
                  command: str, verbose: bool = False, progress: bool = True,
-                 dump_json: bool = False, ignore_encodings: bool = False) -> tuple[str, QuantSummary]:
+                 dump_json: bool = False, use_encodings: bool = False, float_fallback: bool = False,
+                 overrides: str | None = None) -> tuple[str, QuantSummary]:
     """Read, calibrate, quantize and write; returns the output path.  Nothing is written on any error."""
     check_input_file(input_dlc, "--input_dlc", "input DLC", error=DLCError)
     out = output_dlc or default_output(input_dlc)
-    check_not_input(out, [input_dlc, input_list], "--output_dlc", "an input")
+    check_not_input(out, [input_dlc, input_list, overrides], "--output_dlc", "an input")
     output_target(out, "DLC")
     dlc = read_dlc(input_dlc)
     graph = dlc.graph
@@ -389,29 +395,48 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
     if fixed:
         raise DLCError(f"{input_dlc} is quantized already ({len(fixed)} fixed-point tensors, e.g. '{fixed[0]}'); "
                        "quantize the float DLC the converter wrote")
-    pre = [t.name for t in graph.tensors.values() if t.encoding is not None]
-    if pre and ignore_encodings:
-        LOG.info("%d tensors carry encodings from the converter; ignored as asked, every tensor is calibrated",
-                 len(pre))
-    elif pre:
-        LOG.warning("%d tensors carry encodings from the converter (e.g. '%s'); they are recalibrated from the "
-                    "input list (applying them, --override_params, is not supported yet)", len(pre), pre[0])
-    il = parse_input_list(input_list)
-    if il.out_layers or il.out_tensors:
-        LOG.warning("%s: the # / %% output lines are not used for quantization: every tensor is calibrated",
-                    input_list)
-    entries = check_calibration_inputs(il, graph)
-    if len(entries) < 5:
-        LOG.info("calibrating on %d input(s); SNPE recommends 5-10 for quick results, 50-100 for robust ones",
-                 len(entries))
-    if opts.cle:
-        _equalize(graph, opts)
-    t0 = time.perf_counter()
-    stats = calibrate(graph, _feed_iter(entries, graph), len(entries), progress=progress,
-                      make_stats=stats_factory(opts.act_method))
-    elapsed = time.perf_counter() - t0
-    LOG.info("calibrated %d tensors on %d input(s) in %.2f s", len(stats), len(entries), elapsed)
+    if overrides:
+        apply_overrides(graph, overrides)
+    preset = take_preset(graph) if use_encodings else {}
+    dropped = 0 if use_encodings else strip_encodings(graph)
+    keep: set[str] = set()
+    originals: dict[str, np.ndarray] = {}
+    if float_fallback:
+        if not preset:
+            raise DLCError(f"{input_dlc} carries no encodings to quantize from: --float_fallback needs a DLC "
+                           "converted from a quantized model or with --quantization_overrides; give --input_list "
+                           "to calibrate instead")
+        preset = propagate_preset(graph, preset)
+        keep = float_tensors(graph, preset)
+        originals = {n: graph.tensors[n].data for n in keep if graph.tensors[n].is_static}
+        stats = {}
+        LOG.info("float fallback: %d tensors stay float", len(keep))
+    else:
+        il = parse_input_list(input_list)
+        if il.out_layers or il.out_tensors:
+            LOG.warning("%s: the # / %% output lines are not used for quantization: every tensor is calibrated",
+                        input_list)
+        entries = check_calibration_inputs(il, graph)
+        if len(entries) < 5:
+            LOG.info("calibrating on %d input(s); SNPE recommends 5-10 for quick results, 50-100 for robust ones",
+                     len(entries))
+        if opts.cle:
+            _equalize(graph, opts)
+        t0 = time.perf_counter()
+        stats = calibrate(graph, _feed_iter(entries, graph), len(entries), progress=progress,
+                          make_stats=stats_factory(opts.act_method))
+        elapsed = time.perf_counter() - t0
+        LOG.info("calibrated %d tensors on %d input(s) in %.2f s", len(stats), len(entries), elapsed)
+    if preset:
+        LOG.info("%d tensors keep the encodings given at conversion", len(preset))
+    if dropped:
+        LOG.info("%d tensors carry encodings from the converter; not applied (%s), every tensor is calibrated",
+                 dropped, "--ignore_encodings" if prog == QAIRT else "no --override_params")
+    opts.preset = {**opts.preset, **preset}
     summary = quantize_graph(graph, stats, opts)
+    if keep:
+        n_deq = fall_back_to_float(graph, keep, originals, summary)
+        LOG.info("float fallback: %d Dequantize op(s) in front of float ops", n_deq)
     if summary.nonfinite:
         LOG.warning("%d tensors held NaN or infinite values during calibration (e.g. '%s'); their ranges use the "
                     "finite values only", len(summary.nonfinite), summary.nonfinite[0])
@@ -554,12 +579,18 @@ def snpe_main(prog: str, argv: list[str] | None = None) -> int:
     if not args.input_dlc:
         parser.error("the following arguments are required: --input_dlc")
     opts = _snpe_options(parser, args, prog)
-    if not args.input_list:
-        parser.error("the following arguments are required: --input_list (calibration inputs; --float_fallback "
-                     "is not supported yet)")
+    if args.float_fallback and args.input_list:
+        parser.error("--float_fallback and --input_list are mutually exclusive (float fallback quantizes from the "
+                     "encodings in the DLC); give one of them")
+    if args.float_fallback and not args.override_params:
+        parser.error("--float_fallback needs --override_params (it quantizes from the encodings given at conversion)")
+    if not args.input_list and not args.float_fallback:
+        parser.error("the following arguments are required: --input_list (calibration inputs; or --override_params "
+                     "--float_fallback to quantize from the encodings in the DLC)")
     verbose = args.verbose or LOG.level <= logging.DEBUG
     quantize_dlc(prog, args.input_dlc, args.input_list, args.output_dlc, opts, boost_command(prog, parser, args),
-                 verbose=verbose, progress=not (args.quiet or args.silent))
+                 verbose=verbose, progress=not (args.quiet or args.silent), use_encodings=args.override_params,
+                 float_fallback=args.float_fallback)
     if prog == QUANTIZE and args.enable_htp:
         socs = args.htp_socs or "the default SoC"
         LOG.warning("--enable_htp: no HTP cache record was produced for %s (snpe-tools does not build HTP caches); "
@@ -594,8 +625,11 @@ def qairt_main(argv: list[str] | None = None) -> int:
         if "percentile" not in (args.act_quantizer_calibration, args.param_quantizer_calibration):
             parser.error("--percentile_calibration_value needs --act_quantizer_calibration percentile or "
                          "--param_quantizer_calibration percentile")
-    if not args.input_list:
-        parser.error("one of --input_list or --float_fallback is required (--float_fallback is not supported yet)")
+    if bool(args.input_list) == bool(args.float_fallback):
+        parser.error("one of --input_list or --float_fallback is required (they are mutually exclusive)")
+    if args.ignore_encodings and (args.quantization_overrides or args.float_fallback):
+        parser.error("--ignore_encodings cannot be combined with --quantization_overrides or --float_fallback "
+                     "(both quantize from encodings)")
     opts = QuantOptions(act_bitwidth=args.act_bitwidth, weights_bitwidth=args.weights_bitwidth,
                         bias_bitwidth=args.bias_bitwidth, per_channel=args.use_per_channel_quantization,
                         per_row=args.use_per_row_quantization, min_range=QNN_MIN_RANGE,
@@ -606,7 +640,9 @@ def qairt_main(argv: list[str] | None = None) -> int:
                         percentile=DEFAULT_PERCENTILE if percentile is None else percentile)
     _apply_quantizers(parser, opts, args.param_quantizer, args.act_quantizer, " ")
     quantize_dlc(QAIRT, args.input_dlc, args.input_list, args.output_dlc, opts, python_command(QAIRT, args),
-                 verbose=args.debug >= 0, dump_json=args.dump_encoding_json, ignore_encodings=args.ignore_encodings)
+                 verbose=args.debug >= 0, dump_json=args.dump_encoding_json,
+                 use_encodings=not args.ignore_encodings, float_fallback=args.float_fallback,
+                 overrides=args.quantization_overrides)
     return 0
 
 

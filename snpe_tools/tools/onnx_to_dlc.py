@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         input_layouts=pairs(args.input_layout, "--input_layout", None),
         input_types=pairs(args.input_type, "--input_type", INPUT_TYPES),
         input_dtypes=pairs(args.input_dtype, "--input_dtype", DTYPES),
-        input_encodings=encodings(args.input_encoding))
+        input_encodings=encodings(args.input_encoding), keep_quant_nodes=args.keep_quant_nodes)
     for name, lay in opts.input_layouts.items():
         if lay not in af.LAYOUT_NAMES:
             raise ConversionError(f"--input_layout {name} {lay}: layout must be one of {', '.join(af.LAYOUT_NAMES)}")

@@ -32,6 +32,8 @@ class OnnxContext(EmitMixin):
         self.aliases: dict[str, str] = {}
         # set by the converter: translate one (sub)graph node (used by control-flow translators)
         self.translate_node: Any = None
+        # --keep_quant_nodes: QuantizeLinear/DequantizeLinear become QNN Quantize/Dequantize ops
+        self.keep_quant_nodes = False
 
     def alias(self, out: str, src: str) -> None:
         """``out`` is the same value as ``src`` (Identity, Dropout): no op is emitted."""

@@ -24,6 +24,7 @@ from ...passes.input_cast import model_input_dtype
 from ..limits import check_fold_shape
 from .context import OnnxContext, attrs
 from .fusions import fuse_erf_gelu
+from .qdq import fold_qdq, qoperator_to_qdq
 from .registry import get_translator
 
 log = logging.getLogger("snpe_tools")
@@ -53,6 +54,7 @@ class OnnxOptions:
     input_types: dict[str, str] = field(default_factory=dict)
     input_dtypes: dict[str, str] = field(default_factory=dict)
     input_encodings: dict[str, tuple[str, str]] = field(default_factory=dict)
+    keep_quant_nodes: bool = False      # QDQ pairs stay QNN Quantize/Dequantize ops instead of encodings
 
 
 def load_model(path: str, map_external: bool = False) -> onnx.ModelProto:
@@ -576,6 +578,9 @@ def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
     graph = Graph(graph_name)
     ctx = OnnxContext(graph, _opset(model))
     fuse_erf_gelu(model)          # one QNN Gelu, as Qualcomm's converter writes it
+    ctx.keep_quant_nodes = opts.keep_quant_nodes
+    qoperator_to_qdq(model)       # QLinearConv, QLinearAdd ... between quantized tensors -> the QDQ form
+    graph.source_encodings.update(fold_qdq(model, activations=not opts.keep_quant_nodes))
     check_supported(model)
 
     for init in model.graph.initializer:

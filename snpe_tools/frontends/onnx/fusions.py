@@ -27,6 +27,18 @@ def _constants(model: onnx.ModelProto) -> dict[str, np.ndarray]:
     return vals
 
 
+def node_maps(g: onnx.GraphProto) -> tuple[dict[str, list[onnx.NodeProto]], dict[str, onnx.NodeProto]]:
+    """(tensor -> nodes reading it, tensor -> node writing it) of one graph."""
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    producer: dict[str, onnx.NodeProto] = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+        for o in n.output:
+            producer[o] = n
+    return consumers, producer
+
+
 def _scalar(vals: dict[str, np.ndarray], name: str, want: float) -> bool:
     v = vals.get(name)
     return v is not None and v.size == 1 and abs(float(v.reshape(-1)[0]) - want) <= _TOL * max(1.0, abs(want))
@@ -50,13 +62,7 @@ def fuse_erf_gelu(model: onnx.ModelProto) -> int:
     g = model.graph
     vals = _constants(model)
     graph_outputs = {o.name for o in g.output}
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    producer: dict[str, onnx.NodeProto] = {}
-    for n in g.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
-        for o in n.output:
-            producer[o] = n
+    consumers, producer = node_maps(g)
 
     def only_consumer(name: str) -> onnx.NodeProto | None:
         cs = consumers.get(name, [])

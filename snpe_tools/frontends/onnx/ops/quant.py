@@ -210,8 +210,43 @@ def quantize_linear(ctx: OnnxContext, node) -> None:
         if prec is None:
             raise q.err(f"precision {onnx.TensorProto.DataType.Name(precision)} is not supported "
                         "(float32/float16)")
+    if ctx.keep_quant_nodes and _keep_as_qnn_op(q, x, scale, zp, out_dtype, a):
+        return
     _quantize(q, x, scale, zp, out_dtype, int(a.get("axis", 1)), int(a.get("block_size", 0)), prec,
               node.output[0])
+
+
+def _same_grid(enc, scale, zp, storage: np.dtype) -> bool:
+    from ....quantization.source import from_zero_point
+
+    if enc is None or storage not in _RANGES:
+        return False
+    try:
+        mine = from_zero_point(scale, zp, storage.itemsize * 8, storage.kind == "i")
+    except ValueError:
+        return False
+    return (mine.bitwidth, mine.offset) == (enc.bitwidth, enc.offset) and np.isclose(mine.scale, enc.scale, rtol=1e-7)
+
+
+def _keep_as_qnn_op(q: _Q, x, scale, zp, out_dtype: np.dtype, a: dict) -> bool:
+    """--keep_quant_nodes: a per-tensor QuantizeLinear of a run-time float tensor becomes a QNN
+    Quantize op whose output carries the grid as its encoding (SNPE's legacy behaviour)."""
+    from ....quantization.source import from_zero_point
+
+    if not isinstance(x, str) or isinstance(scale, str) or isinstance(zp, str) or np.size(scale) != 1 \
+            or int(a.get("block_size", 0)) or q.dtype(x) not in _FLOATS:
+        return False
+    try:
+        enc = from_zero_point(scale, zp, out_dtype.itemsize * 8, out_dtype.kind == "i")
+    except ValueError:
+        return False
+    out = q.op("Quantize", [x], "quantize", out=q.node.output[0])
+    t = q.ctx.graph.tensors[out]
+    # the unsigned view of SNPE's convention stores asymmetric int8 grids as uint8
+    t.dtype = np.dtype(np.int8 if enc.offset == 0 and enc.min < 0 and out_dtype.kind == "i" else
+                       {1: np.uint8, 2: np.uint16}[out_dtype.itemsize])
+    t.encoding = enc
+    return True
 
 
 @onnx_op("DequantizeLinear")
@@ -235,6 +270,11 @@ def dequantize_linear(ctx: OnnxContext, node) -> None:
             raise q.err(f"output_dtype {onnx.TensorProto.DataType.Name(out_attr)} is not supported")
     if zp is not None and q.dtype(zp) != xdt:
         raise q.err(f"zero point type {q.dtype(zp)} differs from the input type {xdt}")
+    if ctx.keep_quant_nodes and isinstance(x, str) and not isinstance(scale, str) and np.size(scale) == 1 \
+            and not isinstance(zp, str) and out_dtype == np.dtype(np.float32) \
+            and _same_grid(ctx.graph.tensors[x].encoding, scale, zp, xdt):
+        q.op("Dequantize", [x], "dequantize", out=node.output[0])     # the input's encoding is the grid
+        return
     x_shape = q.shape(x)
     axis, block = int(a.get("axis", 1)), int(a.get("block_size", 0))
     sc = _broadcast_param(q, scale, x_shape, axis, block, "scale")

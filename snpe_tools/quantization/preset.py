@@ -1,0 +1,126 @@
+"""Encodings a float DLC already carries (QDQ/FakeQuant sources, ``--quantization_overrides``) on the
+quantizer side: ``snpe-dlc-quant --override_params``, ``qairt-quantizer`` (applies them unless
+``--ignore_encodings``) and ``--float_fallback`` (``snpe_reference.md`` sections 1.7, 1.8, 3.2).
+
+* :func:`take_preset` lifts the encodings off the float graph into ``QuantOptions.preset`` (the quantizer
+  keeps them exactly) and leaves a plain float graph to calibrate;
+* float fallback quantizes without an input list: tensors with an encoding keep it, a data-invariant op
+  (Reshape, Transpose, max pooling ...) passes its input's encoding on ("missing encodings propagated"),
+  and every other op without encodings falls back to float - with SNPE's mixed-precision rule that the
+  weights and bias of a Conv/FullyConnected/MatMul whose output is float stay float too, and a
+  ``Dequantize`` op in front of a float op that reads a fixed-point tensor (:func:`fall_back_to_float`).
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ..ir.graph import Encoding, Graph
+from .source import SourceEncoding, _dlc_axis
+
+log = logging.getLogger("snpe_tools")
+
+# data-invariant ops: the output holds input 0's values, so it may take input 0's encoding
+_INVARIANT = {"Reshape", "Transpose", "StridedSlice", "Split", "DepthToSpace", "SpaceToDepth", "Tile",
+              "PoolMax2d", "PoolMax3d", "ResizeNearestNeighbor", "Gather", "GatherElements", "GatherNd",
+              "BatchToSpace", "SpaceToBatch", "ReduceMax", "ReduceMin", "Concat"}
+
+
+def take_preset(graph: Graph) -> dict[str, Encoding]:
+    """Encodings of the graph's float tensors, removed from the graph (it is calibrated as float).
+
+    Per-axis encodings whose axis does not fit the tensor (Qualcomm's converter writes the source
+    model's axis 0 on HWIO weights) are moved to the weight's output-channel axis."""
+    preset: dict[str, Encoding] = {}
+    for t in graph.tensors.values():
+        enc = t.encoding
+        if enc is None or np.dtype(t.dtype).kind != "f":
+            continue
+        if enc.channels and len(enc.channels) > 1 and (
+                enc.axis is None or enc.axis >= t.rank or t.shape[enc.axis] != len(enc.channels)):
+            loose = Encoding(enc.bitwidth, enc.scale, enc.offset, enc.min, enc.max, None, list(enc.channels))
+            axis = _dlc_axis(graph, t.name, SourceEncoding(loose))
+            if axis is None:
+                log.warning("the per-axis encoding of '%s' fits no axis of %s; it is recalibrated", t.name,
+                            list(t.shape))
+                t.encoding = None
+                continue
+            enc = Encoding(enc.bitwidth, enc.scale, enc.offset, enc.min, enc.max, axis, list(enc.channels))
+        preset[t.name] = enc
+        t.encoding = None
+    return preset
+
+
+def strip_encodings(graph: Graph) -> int:
+    """Drop the encodings of float tensors (``--ignore_encodings`` / no ``--override_params``)."""
+    n = 0
+    for t in graph.tensors.values():
+        if t.encoding is not None and np.dtype(t.dtype).kind == "f":
+            t.encoding = None
+            n += 1
+    return n
+
+
+def propagate_preset(graph: Graph, preset: dict[str, Encoding]) -> dict[str, Encoding]:
+    """``preset`` plus the encodings data-invariant ops pass on to outputs that have none."""
+    out = dict(preset)
+    for op in graph.ops:
+        if op.type not in _INVARIANT or not op.inputs or op.inputs[0] not in out:
+            continue
+        if op.type == "Concat" and not all(i in out and out[i] == out[op.inputs[0]] for i in op.inputs if i):
+            continue
+        for o in op.outputs:
+            t = graph.tensors[o]
+            if o not in out and np.dtype(t.dtype).kind == "f":
+                out[o] = out[op.inputs[0]]
+    return out
+
+
+def float_tensors(graph: Graph, preset: dict[str, Encoding]) -> set[str]:
+    """Tensors that stay float under float fallback: run-time float tensors without an encoding, and
+    the static inputs of ops whose outputs stay float (SNPE's mixed-precision rule)."""
+    keep = {n for n in _activations(graph) if n not in preset}
+    for op in graph.ops:
+        if any(o in keep for o in op.outputs):
+            keep.update(i for i in op.inputs if i and graph.tensors[i].is_static)
+    return keep
+
+
+def _activations(graph: Graph) -> list[str]:
+    names = list(graph.inputs) + [o for op in graph.ops for o in op.outputs]
+    return [n for n in dict.fromkeys(names)
+            if not graph.tensors[n].is_static and np.dtype(graph.tensors[n].dtype).kind == "f"]
+
+
+def fall_back_to_float(graph: Graph, keep: set[str], originals: dict[str, np.ndarray], summary) -> int:
+    """After ``quantize_graph``: tensors in ``keep`` become float again (static ones get their float
+    data back), and a float op reading a fixed-point tensor gets a QNN ``Dequantize`` in front.
+    Returns the number of Dequantize ops inserted."""
+    for name in keep:
+        t = graph.tensors[name]
+        if t.encoding is None:
+            continue
+        t.encoding = None
+        t.dtype = np.dtype(np.float32)
+        if t.is_static:
+            t.data = originals[name]
+            summary.params.pop(name, None)
+        else:
+            summary.activations.pop(name, None)
+    inserted = 0
+    for op in list(graph.ops):
+        if not op.outputs or any(graph.tensors[o].encoding is not None for o in op.outputs):
+            continue
+        if not any(np.dtype(graph.tensors[o].dtype).kind == "f" for o in op.outputs):
+            continue
+        for idx, name in enumerate(op.inputs):
+            t = graph.tensors.get(name) if name else None
+            if t is None or t.encoding is None or t.is_static or np.dtype(t.dtype).kind not in "iu":
+                continue
+            deq = graph.unique_name(f"{name}_dequantized")
+            graph.add_op("Dequantize", [name], [deq], name=deq, index=graph.ops.index(op))
+            graph.tensors[deq].axis_format = t.axis_format
+            op.inputs[idx] = deq
+            inserted += 1
+    return inserted

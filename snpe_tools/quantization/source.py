@@ -1,0 +1,171 @@
+"""Encodings that come from a quantized *source* model (ONNX QDQ, TF FakeQuant, AIMET overrides).
+
+A source framework states a quantization grid as (scale, zero point, storage type) or as a clamping
+range (min, max, bits).  SNPE keeps such grids as QNN encodings on the (still float) tensors of the
+converted DLC, in its own convention (``snpe_reference.md`` section 3.1; Qualcomm's DLC of a QDQ model
+in ``shared/reference/dlc-real/qdq_cnn``):
+
+* ``real = (q + offset) * scale`` with ``offset = -zero_point``;
+* a signed grid with zero point 0 is *symmetric*: offset 0, ``min = -2^(bw-1) * scale``,
+  ``max = (2^(bw-1) - 1) * scale`` (int8 weights, int32 biases);
+* any other grid is stored in the unsigned view SNPE's runtimes use for activations: an int8 grid
+  with zero point z is the uint8 grid with zero point ``z + 128`` (same real values), so the offset is
+  always in ``[-(2^bw - 1), 0]``.
+
+The same functions serve every frontend, so a QDQ pair, a FakeQuant node and an override entry that
+describe the same grid give the same encoding.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConversionError
+from ..ir.graph import Encoding, Graph
+from ..ops.registry import get_op_def
+
+log = logging.getLogger("snpe_tools")
+
+
+@dataclass
+class SourceEncoding:
+    """An encoding a frontend found in the source model, waiting for the converted graph.
+
+    Frontends record them by source tensor name (``Graph.source_encodings``) and the converter backend
+    attaches them after the IR passes, when tensors carry their final names and layouts.  A per-axis
+    encoding's ``axis`` is in the *source* layout of the constant whose shape is ``src_shape``."""
+
+    encoding: Encoding
+    src_shape: tuple[int, ...] | None = None
+
+
+def _one(scale: float, zero_point: int, bitwidth: int, signed: bool) -> tuple[float, int, float, float]:
+    """(scale, offset, min, max) of one grid in SNPE's convention."""
+    lo = -(1 << (bitwidth - 1)) if signed else 0
+    hi = lo + (1 << bitwidth) - 1
+    if signed and zero_point == 0:
+        return float(scale), 0, lo * float(scale), hi * float(scale)
+    offset = -(int(zero_point) - lo)                 # unsigned view
+    return float(scale), offset, (lo - int(zero_point)) * float(scale), (hi - int(zero_point)) * float(scale)
+
+
+def from_zero_point(scale, zero_point, bitwidth: int, signed: bool, axis: int | None = None) -> Encoding:
+    """Encoding of a source grid ``real = scale * (q - zero_point)`` stored in ``bitwidth``-bit integers
+    (signed or not); ``scale``/``zero_point`` with more than one element give a per-axis encoding along
+    ``axis`` (the axis in the tensor's *current* layout; frontends remap it when they permute data)."""
+    scales = np.asarray(scale, np.float64).reshape(-1)
+    zps = np.asarray(zero_point if zero_point is not None else 0, np.int64).reshape(-1)
+    if zps.size == 1 and scales.size > 1:
+        zps = np.repeat(zps, scales.size)
+    if scales.size != zps.size:
+        raise ValueError(f"{scales.size} scales but {zps.size} zero points")
+    if not np.all(np.isfinite(scales)) or np.any(scales <= 0):
+        raise ValueError("scales must be positive and finite")
+    chans = [_one(s, int(z), bitwidth, signed) for s, z in zip(scales, zps)]
+    if len(chans) == 1 and axis is None:
+        s, o, mn, mx = chans[0]
+        return Encoding(bitwidth, s, o, mn, mx)
+    s, o = chans[0][0], chans[0][1]
+    return Encoding(bitwidth, s, o, min(c[2] for c in chans), max(c[3] for c in chans), axis=axis,
+                    channels=chans)
+
+
+def from_min_max(mn: float, mx: float, bitwidth: int, symmetric: bool = False) -> Encoding:
+    """Encoding of an override given only by its range (AIMET ``min``/``max`` without scale/offset):
+    scale spans the range over ``2^bw - 1`` steps, offset ``round(min / scale)`` clamped to the grid."""
+    mn, mx = float(mn), float(mx)
+    if not (math.isfinite(mn) and math.isfinite(mx)) or mx < mn:
+        raise ValueError(f"min {mn} / max {mx} are not a range")
+    levels = (1 << bitwidth) - 1
+    if symmetric:
+        absmax = max(abs(mn), abs(mx))
+        half = 1 << (bitwidth - 1)
+        scale = absmax / (half - 1) if absmax > 0 else 1e-8
+        return Encoding(bitwidth, scale, 0, -half * scale, (half - 1) * scale)
+    scale = (mx - mn) / levels if mx > mn else 1e-8
+    offset = int(min(0, max(-levels, round(mn / scale))))
+    return Encoding(bitwidth, scale, offset, offset * scale, (offset + levels) * scale)
+
+
+def fake_quant_encoding(mn: float, mx: float, num_bits: int = 8, narrow_range: bool = False) -> Encoding:
+    """Encoding of a TF ``FakeQuantWithMinMax*`` node, with the range nudged as TensorFlow nudges it.
+
+    TF's kernel moves [min, max] so that 0 is on the grid: ``quant_min = 1 if narrow_range else 0``,
+    ``quant_max = 2^bits - 1``, ``scale = (max - min) / (quant_max - quant_min)``,
+    ``zero_point = round(quant_min - min / scale)`` clamped to [quant_min, quant_max], nudged
+    ``min = (quant_min - zero_point) * scale``.  The DLC encoding is that grid (offset ``-zero_point``);
+    a narrow range keeps the full ``2^bits``-level storage (its lowest level is simply unused).
+    """
+    mn, mx = float(mn), float(mx)
+    if not 2 <= num_bits <= 16:
+        raise ConversionError(f"FakeQuant num_bits {num_bits} is not supported (2..16)")
+    if not (math.isfinite(mn) and math.isfinite(mx)) or mx < mn:
+        raise ConversionError(f"FakeQuant range [{mn}, {mx}] is not a range (min must be <= max)")
+    qmin = 1 if narrow_range else 0
+    qmax = (1 << num_bits) - 1
+    if mx == mn:
+        mx = mn + 1e-6
+    scale = (mx - mn) / (qmax - qmin)
+    zp_from_min = qmin - mn / scale
+    if zp_from_min < qmin:
+        zp = qmin
+    elif zp_from_min > qmax:
+        zp = qmax
+    else:
+        zp = int(math.floor(zp_from_min + 0.5))       # TF: std::round (half away from zero; here >= 0)
+    return Encoding(num_bits, scale, -zp, -zp * scale, (qmax - zp) * scale)
+
+
+def _dlc_axis(graph: Graph, name: str, src: SourceEncoding) -> int | None:
+    """Axis of a per-axis encoding in the DLC layout of tensor ``name`` (None: cannot tell).
+
+    The tensor may have been permuted since the source (ONNX OIHW weights are HWIO in QNN): the
+    consuming op's declared weight layouts map the axis letter; otherwise the one dimension whose size
+    is the number of channels."""
+    enc, t = src.encoding, graph.tensors[name]
+    n = len(enc.channels or [])
+    if enc.axis is not None and (src.src_shape is None or tuple(t.shape) == tuple(src.src_shape)):
+        return enc.axis if enc.axis < t.rank and t.shape[enc.axis] == n else None
+    for op in graph.ops:
+        for idx, inp in enumerate(op.inputs):
+            fmts = get_op_def(op.type).weight_axis_formats.get(idx) if inp == name else None
+            if not fmts or len(fmts[0]) != t.rank:
+                continue
+            # the source axis' letter (QDQ), or the output channel when the source gives no axis (overrides)
+            letter = fmts[1][enc.axis] if enc.axis is not None and src.src_shape is not None and \
+                len(fmts[1]) == len(src.src_shape) else "O" if enc.axis is None else None
+            if letter and letter in fmts[0] and t.shape[fmts[0].index(letter)] == n:
+                return fmts[0].index(letter)
+    hits = [i for i, d in enumerate(t.shape) if d == n]
+    if len(hits) > 1 and any(op.type == "FullyConnected" and op.inputs[1:2] == [name] for op in graph.ops):
+        return 0 if t.shape[0] == n else None      # QNN FullyConnected weights are [out, in]
+    return hits[0] if len(hits) == 1 else None
+
+
+def apply_source_encodings(graph: Graph, found: dict[str, SourceEncoding]) -> list[str]:
+    """Attach recorded source encodings to the float tensors of the converted graph (they stay float:
+    SNPE's float DLC with cached encodings).  Returns the names that found no float tensor (folded
+    away by a pass, or integer-typed) - those are left without an encoding, as SNPE leaves them."""
+    missed = []
+    for name, src in found.items():
+        t = graph.tensors.get(name)
+        if t is None or np.dtype(t.dtype).kind != "f":
+            missed.append(name)
+            continue
+        enc = src.encoding
+        if enc.axis is not None or (enc.channels and len(enc.channels) > 1):
+            axis = _dlc_axis(graph, name, src)
+            if axis is None:
+                log.warning("WARNING_ENCODING_AXIS: the per-axis encoding of '%s' does not fit its DLC shape %s; "
+                            "the tensor is left without an encoding", name, list(t.shape))
+                missed.append(name)
+                continue
+            enc = Encoding(enc.bitwidth, enc.scale, enc.offset, enc.min, enc.max, axis=axis,
+                           channels=list(enc.channels))
+        t.encoding = enc
+    if missed:
+        log.debug("source encodings without a float DLC tensor: %s", ", ".join(missed[:10]))
+    return missed
