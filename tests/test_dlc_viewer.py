@@ -18,7 +18,6 @@ import pytest
 import helpers
 from snpe_tools.dlc import Metadata, read_dlc, write_dlc
 from snpe_tools.ir import Graph
-from snpe_tools.ir import axis_format as af
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed "

@@ -132,7 +132,8 @@ def test_refused_options_give_their_reason(m, tmp_path, flag):
                                         (["--priority_hint=high"], "priority_hint"),
                                         (["--enable_init_cache"], "enable_init_cache"),
                                         (["--platform_options", "unsignedPD:ON"], "platform_options"),
-                                        (["--userbuffer_memorymapped", "--userbuffer_auto"], "userbuffer_memorymapped")])
+                                        (["--userbuffer_memorymapped", "--userbuffer_auto"],
+                                         "userbuffer_memorymapped")])
 def test_no_effect_options_are_stated_once(m, tmp_path, capsys, extra, dest):
     rc, out = run(m, tmp_path, *extra)
     assert rc == 0

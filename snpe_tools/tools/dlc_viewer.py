@@ -32,6 +32,8 @@ NODE_W, NODE_H, GAP_X, GAP_Y, MARGIN = 190, 46, 40, 64, 20
 PALETTE = ("#cfe2ff", "#d1f0d8", "#ffe5b4", "#f8d7da", "#e2d9f3", "#d6f5f5", "#fff3b0", "#e9ecef", "#fde2f3",
            "#dfe7c8")
 INPUT_FILL = "#ffffff"
+# the page may run its own inline script and style and fetch nothing at all
+CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -253,7 +255,7 @@ def page(path: str, data: dict[str, Any]) -> str:
     blob = json.dumps(data).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
 <title>{_e(os.path.basename(path))} - snpe-dlc-viewer</title><style>{STYLE}</style></head>
 <body><header><h1>{_e(os.path.basename(path))}</h1><div>graph {_e(data['graph'])} &middot;
 {len(data['layers'])} layers &middot; {_e(os.path.abspath(path))}</div></header>

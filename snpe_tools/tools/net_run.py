@@ -341,7 +341,8 @@ def _buffers(args, graph: Graph) -> _Buffers:
                                 ("--userbuffer_floatN_output",
                                  args.userbuffer_floatN_output and f"float{args.userbuffer_floatN_output}"),
                                 ("--userbuffer_tf8_output", "tf8" if args.userbuffer_tf8_output else None),
-                                ("--userbuffer_tfN_output", args.userbuffer_tfN_output and f"tf{args.userbuffer_tfN_output}"),
+                                ("--userbuffer_tfN_output",
+                                 args.userbuffer_tfN_output and f"tf{args.userbuffer_tfN_output}"),
                                 ("--userbuffer_uintN_output",
                                  args.userbuffer_uintN_output and f"uint{args.userbuffer_uintN_output}")) if v]
     if len(outs) > 1:
@@ -553,8 +554,8 @@ def main(argv: list[str] | None = None) -> int:
     repeat = f" ({runs} runs in {args.duration:g} s)" if args.duration else ""
     print(f"Processed {len(il.entries)} inference(s){repeat}; results in {os.path.abspath(args.output_dir)}")
     if diag is not None:
-        print(f"Profiling ({args.profiling_level}) written to {os.path.join(os.path.abspath(args.output_dir), FILE_NAME)}"
-              "; view it with snpe-diagview --input_log")
+        log_path = os.path.join(os.path.abspath(args.output_dir), FILE_NAME)
+        print(f"Profiling ({args.profiling_level}) written to {log_path}; view it with snpe-diagview --input_log")
     return 0
 
 
