@@ -249,8 +249,10 @@ def test_qairt_symmetric_schemas(spread, float_out, tmp_path):
     out = _quant(tmp_path, spread, qairt_main, "--act_quantizer_schema", "symmetric",
                  "--param_quantizer_schema", "symmetric")
     g = read_dlc(out).graph
-    y = g.tensors[g.outputs[0]]
-    assert y.dtype == np.int8 and y.encoding.offset == 0 and y.encoding.min == pytest.approx(-128 * y.encoding.scale)
+    y = g.tensors[g.outputs[0]]             # symmetric activations as SNPE keeps them: uFxp, offset -2^(bw-1)
+    assert y.dtype == np.uint8 and y.encoding.offset == -128
+    assert y.encoding.min == pytest.approx(-128 * y.encoding.scale) and y.encoding.max == pytest.approx(
+        127 * y.encoding.scale)
     assert g.tensors["w1"].dtype == np.int8 and g.tensors["w1"].encoding.offset == 0
     assert _net_run_cosine(tmp_path, spread, out) >= 0.99
     out = _quant(tmp_path, spread, qairt_main, "--act_quantizer_schema", "unsignedsymmetric")
@@ -258,7 +260,7 @@ def test_qairt_symmetric_schemas(spread, float_out, tmp_path):
     relu = next(op for op in g.ops if op.type == "Relu").outputs[0]
     e = g.tensors[relu].encoding                # non-negative data: unsigned grid from 0, offset 0
     assert g.tensors[relu].dtype == np.uint8 and e.offset == 0 and e.min == 0
-    assert g.tensors[g.outputs[0]].dtype == np.int8              # signed data: symmetric
+    assert g.tensors[g.outputs[0]].encoding.offset == -128       # signed data: symmetric
     assert _net_run_cosine(tmp_path, spread, out) >= 0.99
 
 
@@ -275,7 +277,8 @@ def test_snpe_enhanced_adjusted_symmetric_and_deprecated_spellings(spread, float
     w = read_dlc(adj).graph.tensors["w2"].encoding
     assert w.min <= w_true.min() and w.max >= w_true.max() and w.bitwidth == 8
     sym = _quant(tmp_path, spread, quant_main, "--act_quantizer=symmetric")
-    assert read_dlc(sym).graph.tensors["y"].encoding.offset == 0 and _net_run_cosine(tmp_path, spread, sym) >= 0.99
+    y = read_dlc(sym).graph.tensors["y"]
+    assert y.encoding.offset == -128 and y.dtype == np.uint8 and _net_run_cosine(tmp_path, spread, sym) >= 0.99
 
 
 @pytest.mark.parametrize("tool,args,needle", [

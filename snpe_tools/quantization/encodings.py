@@ -96,6 +96,16 @@ def bias_encoding(scales: np.ndarray | float, bitwidth: int = 32, per_channel: b
     return Encoding(bitwidth, s, 0, -half * s, (half - 1) * s)
 
 
+def unsigned_view(enc: Encoding) -> Encoding:
+    """A signed symmetric per-tensor encoding as SNPE's quantizer keeps symmetric activations: the same
+    grid on unsigned storage, offset ``-2^(bw-1)`` (``snpe_reference.md`` §3.1: a symmetric offset 0 is
+    rewritten to ``-2^(bw-1)``), so activations stay uFxp like every other activation."""
+    if enc.axis is not None or not is_signed(enc):
+        return enc
+    half = 1 << (enc.bitwidth - 1)
+    return Encoding(enc.bitwidth, enc.scale, -half, -half * enc.scale, (half - 1) * enc.scale)
+
+
 def storage_dtype(bitwidth: int, signed: bool) -> np.dtype:
     """The smallest integer type that holds ``bitwidth``-bit values."""
     for bits, s_t, u_t in ((8, np.int8, np.uint8), (16, np.int16, np.uint16), (32, np.int32, np.uint32)):

@@ -32,7 +32,7 @@ from ..ops.registry import get_op_def
 from .algorithms import DEFAULT_PERCENTILE, adjusted_encoding, param_statistics, select_encoding, select_range
 from .calibration import RangeStats, activation_tensors
 from .encodings import (SNPE_MIN_RANGE, bias_encoding, channel_scales, is_signed, quantize_array, storage_dtype,
-                        symmetric_per_axis, symmetric_per_channel, tf_encoding)
+                        symmetric_per_axis, symmetric_per_channel, tf_encoding, unsigned_view)
 
 # ops whose input 1 is a weight (an integer kernel multiplies it with the activation)
 WEIGHT_OPS = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "Conv3d", "FullyConnected", "MatMul"}
@@ -115,8 +115,8 @@ def _activation_encodings(graph: Graph, stats: dict[str, RangeStats], opts: Quan
             continue
         if st.nonfinite:
             summary.nonfinite.append(name)
-        encs[name] = select_encoding(st, opts.act_method, opts.act_schema, opts.act_bitwidth, opts.min_range,
-                                     opts.percentile)
+        encs[name] = unsigned_view(select_encoding(st, opts.act_method, opts.act_schema, opts.act_bitwidth,
+                                                   opts.min_range, opts.percentile))
     if opts.propagate_invariant:
         for op in graph.ops:
             if op.type in INVARIANT_OPS and op.inputs and op.inputs[0] in encs:
