@@ -507,3 +507,46 @@ def test_histogram_same_for_float16_float32_float64_inputs():
         hists.append(h.histogram())
     for c, e in hists[1:]:
         assert np.array_equal(c, hists[0][0]) and np.array_equal(e, hists[0][1])
+
+
+def _mobilenet_block(path) -> str:
+    """expand 1x1 -> ReLU -> depthwise 3x3 -> ReLU -> project 1x1, badly scaled at both junctions."""
+    rng = np.random.default_rng(23)
+    k1, k2 = np.geomspace(0.01, 10.0, 12).astype(np.float32), np.geomspace(10.0, 0.02, 12).astype(np.float32)
+    we = rng.standard_normal((12, 4, 1, 1)).astype(np.float32) * 0.5 * k1[:, None, None, None]
+    wd = rng.standard_normal((12, 1, 3, 3)).astype(np.float32) * 0.3 / k1[:, None, None, None] * k2[:, None, None, None]
+    wp = rng.standard_normal((6, 12, 1, 1)).astype(np.float32) * 0.3 / k2[None, :, None, None]
+    inits = [numpy_helper.from_array(a, n) for a, n in ((we, "we"), (wd, "wd"), (wp, "wp"))]
+    inits += [numpy_helper.from_array((rng.uniform(-0.1, 0.1, 12) * k).astype(np.float32), n)
+              for k, n in ((k1, "be"), (k2, "bd"))]
+    nodes = [helper.make_node("Conv", ["x", "we", "be"], ["e"], name="expand"),
+             helper.make_node("Relu", ["e"], ["re"]),
+             helper.make_node("Conv", ["re", "wd", "bd"], ["d"], pads=[1, 1, 1, 1], group=12, name="dw"),
+             helper.make_node("Relu", ["d"], ["rd"]),
+             helper.make_node("Conv", ["rd", "wp"], ["y"], name="project")]
+    g = helper.make_graph(nodes, "mb", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 10, 10])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 10, 10])], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path) + ".onnx")
+    helpers.convert_in_process(str(path) + ".onnx", str(path) + ".dlc")
+    return str(path) + ".dlc"
+
+
+def test_cle_equalizes_through_depthwise(tmp_path):
+    from snpe_tools.quantization.cle import equalize
+    from snpe_tools.runtime import execute
+
+    dlc = _mobilenet_block(tmp_path / "mb")
+    g = read_dlc(dlc).graph
+    assert [op.type for op in g.ops if "Conv" in op.type] == ["Conv2d", "DepthWiseConv2d", "Conv2d"]
+    feeds = _feeds(g, 3)
+    before = [execute(g, f)[g.outputs[0]].astype(np.float64) for f in feeds]
+    summary = equalize(g)
+    assert len(summary.pairs) == 2
+    for a, b in zip(before, [execute(g, f)[g.outputs[0]].astype(np.float64) for f in feeds]):
+        assert np.max(np.abs(a - b)) <= 1e-5 * np.max(np.abs(a))
+    lst = _calibration_set(tmp_path, dlc)
+    model = {"dlc": dlc, "list": lst}
+    ref = _net_run(tmp_path, model, dlc)
+    plain = _sqnr_db(ref, _net_run(tmp_path, model, _quant(tmp_path, model, qairt_main)))
+    cle = _sqnr_db(ref, _net_run(tmp_path, model, _quant(tmp_path, model, qairt_main, "--algorithms", "cle")))
+    assert cle > plain + 10, (plain, cle)

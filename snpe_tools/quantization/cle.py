@@ -10,8 +10,8 @@ that of input channel ``i`` of the second) gives both the same range ``sqrt(r1_i
 pairs are swept until the scales settle.
 
 Pairs, as SNPE's pattern describes them (``snpe_reference.md`` §3.1): a Conv2d or DepthWiseConv2d whose
-only consumer is a ReLU (or nothing) whose only consumer is a group-1 Conv2d; batch norms are folded
-into the convolutions by the converters.  ReLU6 is rewritten to ReLU as SNPE does, since a channel-wise
+only consumer is a ReLU (or nothing) whose only consumer is a group-1 Conv2d or a depthwise convolution
+(see :data:`SECOND_AXIS`); batch norms are folded into the convolutions by the converters.  ReLU6 is rewritten to ReLU as SNPE does, since a channel-wise
 rescaled ReLU6 would need per-channel clip values: outputs that reached 6 are no longer clipped.
 Weights shared with another op, tensors with preset encodings and graph outputs inside a pair are left
 alone.
@@ -25,6 +25,10 @@ import numpy as np
 from ..ir.graph import Graph, Op
 
 FIRST_OPS = {"Conv2d", "DepthWiseConv2d"}           # output channel on the last weight axis (HWIO)
+# the second op: a group-1 Conv2d (input channel on weight axis 2), or a DepthWiseConv2d with one output per
+# input channel (axis 3: scaling its input channel by 1/s and its weights by s leaves its output unchanged,
+# which is how MobileNet's expand -> depthwise -> project chains equalize)
+SECOND_AXIS = {"Conv2d": 2, "DepthWiseConv2d": 3}
 MAX_SWEEPS = 50
 TOLERANCE = 1e-6                                   # largest |log s| of a sweep at which the scales settle
 
@@ -34,6 +38,7 @@ class ClePair:
     first: Op
     second: Op
     relu: Op | None
+    axis: int                                       # input-channel axis of the second op's weights
 
 
 @dataclass
@@ -78,13 +83,14 @@ def find_pairs(graph: Graph, frozen: set[str] = frozenset()) -> list[ClePair]:
         relu = None
         if nxt is not None and (nxt.type == "Relu" or _is_relu6(nxt)):
             relu, nxt = nxt, sole_consumer(nxt.outputs[0])
-        if (nxt is None or nxt.type != "Conv2d" or int(nxt.params.get("group", 1)) != 1
+        if (nxt is None or nxt.type not in SECOND_AXIS or int(nxt.params.get("group", 1)) != 1
                 or nxt.inputs[0] != (relu or a).outputs[0] or not own_params(nxt, (1,))):
             continue
         w1, w2 = graph.tensors[a.inputs[1]], graph.tensors[nxt.inputs[1]]
-        if w1.data.ndim != 4 or w2.data.ndim != 4 or w1.data.shape[-1] != w2.data.shape[2]:
+        axis = SECOND_AXIS[nxt.type]
+        if w1.data.ndim != 4 or w2.data.ndim != 4 or w1.data.shape[-1] != w2.data.shape[axis]:
             continue
-        pairs.append(ClePair(a, nxt, relu))
+        pairs.append(ClePair(a, nxt, relu, axis))
     return pairs
 
 
@@ -93,7 +99,7 @@ def _equalize_pair(graph: Graph, p: ClePair) -> float:
     w1 = np.asarray(graph.tensors[p.first.inputs[1]].data, np.float64)
     w2 = np.asarray(graph.tensors[p.second.inputs[1]].data, np.float64)
     r1 = np.abs(w1).max(axis=(0, 1, 2))
-    r2 = np.abs(w2).max(axis=(0, 1, 3))
+    r2 = np.abs(w2).max(axis=tuple(i for i in range(4) if i != p.axis))
     ok = (r1 > 0) & (r2 > 0)
     s = np.ones_like(r1)
     s[ok] = np.sqrt(r1[ok] / r2[ok])
@@ -101,7 +107,9 @@ def _equalize_pair(graph: Graph, p: ClePair) -> float:
     bias = p.first.inputs[2] if len(p.first.inputs) > 2 else ""
     if bias:
         _set(graph, bias, np.asarray(graph.tensors[bias].data, np.float64) / s)
-    _set(graph, p.second.inputs[1], w2 * s[None, None, :, None])
+    shape = [1, 1, 1, 1]
+    shape[p.axis] = s.size
+    _set(graph, p.second.inputs[1], w2 * s.reshape(shape))
     return float(np.abs(np.log(s)).max()) if s.size else 0.0
 
 
