@@ -25,6 +25,15 @@ from snpe_tools.tools.dlc_quantize import qairt_main, quant_main
 from test_quantization import _calibration_set, _cosines, _outputs, spread, spread_cnn  # noqa: F401 (fixture)
 
 
+def _to_dlc(path, nodes, inits, in_shape: list[int], out_shape: list[int]) -> str:
+    """Save the ONNX graph ``x -> nodes -> y`` at ``path``.onnx and convert it to ``path``.dlc."""
+    g = helper.make_graph(nodes, "m", [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path) + ".onnx")
+    helpers.convert_in_process(str(path) + ".onnx", str(path) + ".dlc")
+    return str(path) + ".dlc"
+
+
 def _conv_model(path, seed: int = 3) -> str:
     """x -> Conv(w1,b1) -> Relu -> Conv(w2,b2) -> y, converted to a float DLC at ``path``."""
     rng = np.random.default_rng(seed)
@@ -35,11 +44,7 @@ def _conv_model(path, seed: int = 3) -> str:
     nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], name="conv1"),
              helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
              helper.make_node("Conv", ["r1", "w2", "b2"], ["y"], name="conv2")]
-    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5, 8, 8])], inits)
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path) + ".onnx")
-    helpers.convert_in_process(str(path) + ".onnx", str(path) + ".dlc")
-    return str(path) + ".dlc"
+    return _to_dlc(path, nodes, inits, [1, 3, 8, 8], [1, 5, 8, 8])
 
 
 def _feeds(graph, n: int, seed: int = 1):
@@ -352,11 +357,7 @@ def _fc_model(path) -> str:
              numpy_helper.from_array(np.array([1, 96], np.int64), "shp")]
     nodes = [helper.make_node("MatMul", ["x", "w0"], ["m"]), helper.make_node("Relu", ["m"], ["r"]),
              helper.make_node("Reshape", ["r", "shp"], ["f"]), helper.make_node("Gemm", ["f", "w1", "b1"], ["y"], transB=1)]
-    g = helper.make_graph(nodes, "fc", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 16])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])], inits)
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path) + ".onnx")
-    helpers.convert_in_process(str(path) + ".onnx", str(path) + ".dlc")
-    return str(path) + ".dlc"
+    return _to_dlc(path, nodes, inits, [1, 4, 16], [1, 8])
 
 
 @pytest.fixture(scope="module")
@@ -433,11 +434,7 @@ def _badly_scaled_model(path, relu6: bool = False) -> str:
              helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
              helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], pads=[1, 1, 1, 1], name="conv2"), act,
              helper.make_node("Conv", ["r2", "w3"], ["y"], name="conv3")]
-    g = helper.make_graph(nodes, "cle", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 12, 12])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 12, 12])], inits)
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path) + ".onnx")
-    helpers.convert_in_process(str(path) + ".onnx", str(path) + ".dlc")
-    return str(path) + ".dlc"
+    return _to_dlc(path, nodes, inits, [1, 3, 12, 12], [1, 4, 12, 12])
 
 
 def test_cle_keeps_the_float_function_and_matches_ranges(tmp_path):
@@ -524,11 +521,7 @@ def _mobilenet_block(path) -> str:
              helper.make_node("Conv", ["re", "wd", "bd"], ["d"], pads=[1, 1, 1, 1], group=12, name="dw"),
              helper.make_node("Relu", ["d"], ["rd"]),
              helper.make_node("Conv", ["rd", "wp"], ["y"], name="project")]
-    g = helper.make_graph(nodes, "mb", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 10, 10])],
-                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 10, 10])], inits)
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path) + ".onnx")
-    helpers.convert_in_process(str(path) + ".onnx", str(path) + ".dlc")
-    return str(path) + ".dlc"
+    return _to_dlc(path, nodes, inits, [1, 4, 10, 10], [1, 6, 10, 10])
 
 
 def test_cle_equalizes_through_depthwise(tmp_path):
