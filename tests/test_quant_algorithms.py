@@ -543,3 +543,15 @@ def test_cle_equalizes_through_depthwise(tmp_path):
     plain = _sqnr_db(ref, _net_run(tmp_path, model, _quant(tmp_path, model, qairt_main)))
     cle = _sqnr_db(ref, _net_run(tmp_path, model, _quant(tmp_path, model, qairt_main, "--algorithms", "cle")))
     assert cle > plain + 10, (plain, cle)
+
+
+def test_nonfinite_weights_do_not_set_ranges():
+    from snpe_tools.quantization.encodings import symmetric_per_channel
+
+    w = np.ones((2, 2, 3, 4))
+    w[0, 0, 0, 1], w[1, 1, 2, 2] = np.nan, np.inf
+    enc = symmetric_per_channel(w, 3, 8)
+    assert all(np.isfinite(c[0]) and c[0] == pytest.approx(1 / 127) for c in enc.channels)
+    for method in ("min-max", "enhanced", "entropy", "percentile"):
+        lo, hi = select_range(histogram_of(w), method, "asymmetric", 8)
+        assert np.isfinite(lo) and np.isfinite(hi) and hi == pytest.approx(1.0, abs=0.02), method

@@ -76,7 +76,9 @@ def _per_axis(scales: np.ndarray, offsets: np.ndarray, bitwidth: int, axis: int,
 def symmetric_per_channel(data: np.ndarray, axis: int, bitwidth: int, min_range: float = SNPE_MIN_RANGE) -> Encoding:
     """Per-channel signed symmetric encoding of ``data`` along ``axis`` (SNPE's per-channel weights)."""
     other = tuple(i for i in range(data.ndim) if i != axis)
-    absmax = np.max(np.abs(np.asarray(data, np.float64)), axis=other) if data.size else np.zeros(data.shape[axis])
+    mag = np.abs(np.asarray(data, np.float64))
+    mag[~np.isfinite(mag)] = 0.0                    # NaN/inf weights saturate; they do not set the range
+    absmax = np.max(mag, axis=other) if data.size else np.zeros(data.shape[axis])
     return symmetric_per_axis(absmax, axis, bitwidth, min_range)
 
 
