@@ -362,6 +362,8 @@ BAD = {
                   "param_encodings": {}}, "bitwidth 4 is not supported"),
     "float dtype": ({"activation_encodings": {"y": [{"bitwidth": 16, "dtype": "float"}]},
                      "param_encodings": {}}, "dtype float"),
+    "float32 in a converter": ({"activation_encodings": {"y": [{"bitwidth": 32, "dtype": "float"}]},
+                                "param_encodings": {}}, "give this file to qairt-quantizer"),
     "symmetric offset": ({"activation_encodings": {}, "param_encodings": {"b3": [
         {"bitwidth": 8, "scale": 0.1, "offset": 5, "is_symmetric": "True"}]}}, "symmetric 8-bit encoding needs"),
     "missing section": ({"activation_encodings": {}}, "'param_encodings' is required"),
@@ -451,3 +453,73 @@ def test_qualcomms_qdq_dlc_quantizes_with_float_fallback(tmp_path):
     step = g.tensors["logits"].encoding.scale
     print(f"golden qdq_cnn quantized by float fallback: max error {np.max(np.abs(got - ref)) / step:.2f} steps")
     assert float(np.max(np.abs(got - ref))) <= 2 * step
+
+
+def test_float_fallback_keeps_ops_without_encodings_float(qdq, tmp_path):
+    """Overrides on the first layer only: it runs fixed point, MaxPool takes its input's encoding,
+    the rest stays float behind a Dequantize (weights included), and the output follows the float model."""
+    d, _, _, samples = qdq
+    rng = np.random.default_rng(3)
+    w1 = numpy_helper.to_array(next(i for i in onnx.load(str(d / "float.onnx")).graph.initializer if i.name == "w1"))
+    overrides = {
+        "activation_encodings": {
+            "x": [{"bitwidth": 8, "min": -4.0, "max": 4.0}],
+            "c1": [{"bitwidth": 8, "min": -6.0, "max": 6.0}],
+            "r1": [{"bitwidth": 8, "min": 0.0, "max": 6.0}]},
+        "param_encodings": {
+            "w1": [{"bitwidth": 8, "scale": float(np.abs(w1[k]).max()) / 127, "offset": 0, "is_symmetric": "True"}
+                   for k in range(8)]}}
+    jf = tmp_path / "first.json"
+    jf.write_text(json.dumps(overrides))
+    dlc, out = str(tmp_path / "f.dlc"), str(tmp_path / "q.dlc")
+    helpers.run_tool("snpe-onnx-to-dlc", "-i", str(d / "float.onnx"), "-o", dlc, "--quantization_overrides", str(jf))
+    helpers.run_tool("qairt-quantizer", "--input_dlc", dlc, "--float_fallback", "--output_dlc", out)
+    assert violations(out) == []
+    g = read_dlc(out).graph
+    kinds = {n: np.dtype(g.tensors[n].dtype).kind for n in ("x", "w1", "c1", "r1", "p1", "w2", "c2", "y")}
+    assert kinds == {"x": "u", "w1": "i", "c1": "u", "r1": "u", "p1": "u", "w2": "f", "c2": "f", "y": "f"}, kinds
+    assert g.tensors["p1"].encoding == g.tensors["r1"].encoding        # propagated through MaxPool
+    deq = [op for op in g.ops if op.type == "Dequantize"]
+    assert [op.inputs for op in deq] == [["p1"]] and g.tensors["b2"].encoding is None
+    sess = ort.InferenceSession(str(d / "float.onnx"), providers=["CPUExecutionProvider"])
+    x = np.clip(rng.normal(0, 1, (1, 3, 16, 16)), -3.9, 3.9).astype(np.float32)
+    ref = sess.run(None, {"x": x})[0]
+    got = _net_run(tmp_path, out, [x], g)[0]
+    err = float(np.max(np.abs(got - ref.reshape(-1))))
+    print(f"first layer fixed point, rest float: max error {err:.4f} (output range {np.ptp(ref):.2f})")
+    assert err < 0.05 * float(np.ptp(ref))
+
+
+def test_qairt_quantizer_overrides_float_and_4_bit(qdq, tmp_path):
+    """qairt-quantizer --quantization_overrides: a float 32-bit entry keeps its op float (weights and
+    bias too, a Dequantize in front), a 4-bit per-channel weight entry is kept exactly."""
+    d, _, _, samples = qdq
+    w1 = numpy_helper.to_array(next(i for i in onnx.load(str(d / "float.onnx")).graph.initializer if i.name == "w1"))
+    scales = [float(np.abs(w1[k]).max()) / 7 for k in range(8)]
+    jf = tmp_path / "o.json"
+    jf.write_text(json.dumps({"version": "1.0.0", "activation_encodings": [
+        {"name": "c2", "bw": 32, "dtype": "FLOAT"}], "param_encodings": [
+        {"name": "w1", "bw": 4, "dtype": "INT", "enc_type": "PER_CHANNEL", "is_sym": True, "scale": scales,
+         "offset": [-8] * 8}]}))
+    dlc, out = str(tmp_path / "f.dlc"), str(tmp_path / "q.dlc")
+    helpers.run_tool("snpe-onnx-to-dlc", "-i", str(d / "float.onnx"), "-o", dlc)
+    raws = []
+    for k, x in enumerate(samples):
+        helpers.to_dlc_layout(x, "NCHW").astype(np.float32).tofile(tmp_path / f"c{k}.raw")
+        raws.append(str(tmp_path / f"c{k}.raw"))
+    (tmp_path / "list.txt").write_text("\n".join(raws) + "\n")
+    helpers.run_tool("qairt-quantizer", "--input_dlc", dlc, "--input_list", str(tmp_path / "list.txt"),
+                     "--output_dlc", out, "--quantization_overrides", str(jf))
+    assert violations(out) == []
+    g = read_dlc(out).graph
+    assert {n: np.dtype(g.tensors[n].dtype).kind for n in ("p1", "w2", "b2", "c2", "a1")} == \
+        {"p1": "u", "w2": "f", "b2": "f", "c2": "f", "a1": "u"}
+    w = g.tensors["w1"]
+    assert w.encoding.bitwidth == 4 and w.encoding.axis == 3 and [c[0] for c in w.encoding.channels] == \
+        pytest.approx(scales)
+    assert int(np.max(w.data)) <= 7 and int(np.min(w.data)) >= -8
+    assert [op.inputs[0] for op in g.ops if op.type == "Dequantize"] == ["p1"]
+    sess = ort.InferenceSession(str(d / "float.onnx"), providers=["CPUExecutionProvider"])
+    got = _net_run(tmp_path, out, samples[:1], g)[0]
+    ref = sess.run(None, {"x": samples[0]})[0].reshape(-1)
+    assert float(np.max(np.abs(got - ref))) < 0.1 * float(np.ptp(ref))

@@ -18,8 +18,10 @@ leaves it) and are applied by ``snpe-dlc-quant --override_params`` / ``qairt-qua
 
 Refused with a one-line error: unknown tensor names, a name given twice or in both sections, a
 parameter entry on a computed tensor (or the reverse), entries on integer tensors, bitwidths other than
-8/16 (32 for parameters), ``dtype: float`` entries (float mixed precision is not supported by the
-snpe-tools quantizer), and the 1.0.0 block/vector encodings (PER_BLOCK, LPBQ, VECTOR).
+8/16 (4/8/16/32 for parameters), ``dtype: float`` entries with bit width 16 (float16 mixed precision is
+not supported by the snpe-tools quantizer) and, in a converter, with bit width 32 (a DLC cannot mark a
+tensor float: ``qairt-quantizer --quantization_overrides`` keeps such tensors float, with SNPE's
+mixed-precision rule), and the 1.0.0 block/vector encodings (PER_BLOCK, LPBQ, VECTOR).
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from ..ir.graph import Encoding, Graph
 from .source import SourceEncoding, apply_source_encodings, from_min_max
 
 _ACT_BITS = (8, 16)
-_PARAM_BITS = (8, 16, 32)
+_PARAM_BITS = (4, 8, 16, 32)      # 4-bit weights: int8 containers, as the quantizer stores them
 _MAX_BYTES = 256 << 20
 
 
@@ -127,17 +129,26 @@ def _check_bits(bw: Any, section: str, what: str) -> int:
     return bw
 
 
-def _bits_of(entry: dict, key: str, is_float: bool, section: str, what: str) -> int:
-    """The entry's integer bit width; float entries (mixed precision) are refused."""
+class _FloatEntry(Exception):
+    """A ``dtype: float`` entry with bit width 32: the tensor stays float (raised to the section loop)."""
+
+
+def _bits_of(entry: dict, key: str, is_float: bool, section: str, what: str, floats_ok: bool = False) -> int:
+    """The entry's integer bit width.  Float entries: 32-bit ones keep the tensor float where the caller
+    can (``floats_ok``: qairt-quantizer's own overrides file); float16 mixed precision is refused."""
     if is_float:
-        raise OverrideError(f"{what}: dtype float (bitwidth {entry.get(key)}, float mixed precision) is not supported "
-                            "by the snpe-tools quantizer; remove the entry to let the tensor be quantized")
+        if entry.get(key) == 32 and floats_ok:
+            raise _FloatEntry()
+        why = ("float16 mixed precision is not supported by the snpe-tools quantizer" if entry.get(key) != 32 else
+               "a converted DLC cannot mark a tensor float; give this file to qairt-quantizer "
+               "--quantization_overrides instead")
+        raise OverrideError(f"{what}: dtype float (bitwidth {entry.get(key)}): {why}")
     if key not in entry:
         raise OverrideError(f"{what}: '{key}' is required")
     return _check_bits(entry[key], section, what)
 
 
-def _legacy_entries(name: str, entries: Any, section: str) -> Encoding:
+def _legacy_entries(name: str, entries: Any, section: str, floats_ok: bool = False) -> Encoding:
     what = f"{section}_encodings['{name}']"
     if isinstance(entries, dict):
         entries = [entries]
@@ -146,7 +157,7 @@ def _legacy_entries(name: str, entries: Any, section: str) -> Encoding:
     chans, shape = [], None
     for k, e in enumerate(entries):
         w = f"{what}[{k}]"
-        bw = _bits_of(e, "bitwidth", str(e.get("dtype", "int")).lower() == "float", section, w)
+        bw = _bits_of(e, "bitwidth", str(e.get("dtype", "int")).lower() == "float", section, w, floats_ok)
         sym = _truth(e.get("is_symmetric", False), f"{w} is_symmetric")
         if shape is not None and shape != (bw, sym):
             raise OverrideError(f"{what}: entries disagree on bitwidth/is_symmetric; all channels of a tensor share them")
@@ -158,12 +169,12 @@ def _legacy_entries(name: str, entries: Any, section: str) -> Encoding:
     return _combine(chans)
 
 
-def _v1_entry(e: Any, section: str) -> tuple[str, Encoding]:
+def _v1_entry(e: Any, section: str, floats_ok: bool = False) -> tuple[str, Encoding]:
     if not isinstance(e, dict) or not isinstance(e.get("name"), str):
         raise OverrideError(f"{section}_encodings: every entry needs a string 'name'")
     name = e["name"]
     what = f"{section}_encodings '{name}'"
-    bw = _bits_of(e, "bw", str(e.get("dtype", "INT")).upper() == "FLOAT", section, what)
+    bw = _bits_of(e, "bw", str(e.get("dtype", "INT")).upper() == "FLOAT", section, what, floats_ok)
     kind = str(e.get("enc_type", "PER_TENSOR")).upper()
     if kind not in ("PER_TENSOR", "PER_CHANNEL"):
         raise OverrideError(f"{what}: enc_type {kind} is not supported (PER_TENSOR and PER_CHANNEL only)")
@@ -192,8 +203,9 @@ def _v1_entry(e: Any, section: str) -> tuple[str, Encoding]:
     return name, _combine(chans)
 
 
-def parse_overrides(data: dict) -> tuple[dict[str, Encoding], dict[str, Encoding]]:
-    """(activation encodings, param encodings) by tensor name, validated (one-line OverrideError)."""
+def parse_overrides(data: dict, floats: set[str] | None = None) -> tuple[dict[str, Encoding], dict[str, Encoding]]:
+    """(activation encodings, param encodings) by tensor name, validated (one-line OverrideError).
+    With a ``floats`` set, tensors given ``dtype: float`` with bit width 32 are collected there."""
     unknown = sorted(set(data) - {"activation_encodings", "param_encodings", "version", "excluded_layers",
                                   "producer", "quantizer_args"})
     if unknown:
@@ -207,29 +219,42 @@ def parse_overrides(data: dict) -> tuple[dict[str, Encoding], dict[str, Encoding
         block = data[f"{section}_encodings"]
         if isinstance(block, dict):
             for name, entries in block.items():
-                store[name] = _legacy_entries(name, entries, section)
+                try:
+                    store[name] = _legacy_entries(name, entries, section, floats is not None)
+                except _FloatEntry:
+                    floats.add(name)
         elif isinstance(block, list):
             for e in block:
-                name, enc = _v1_entry(e, section)
+                try:
+                    name, enc = _v1_entry(e, section, floats is not None)
+                except _FloatEntry:
+                    floats.add(e["name"])
+                    continue
                 if name in store:
                     raise OverrideError(f"{section}_encodings: '{name}' is given twice")
                 store[name] = enc
         else:
             raise OverrideError(f"{section}_encodings must be an object (legacy format) or a list (1.0.0 format)")
-    both = sorted(set(out[0]) & set(out[1]))
+    both = sorted((set(out[0]) & set(out[1])) | ((set(out[0]) | set(out[1])) & (floats or set())))
     if both:
         raise OverrideError(f"quantization overrides: '{both[0]}' is in both activation_encodings and "
                             "param_encodings; a tensor takes one encoding")
     return out
 
 
-def apply_overrides(graph: Graph, path_or_dict: str | os.PathLike | dict) -> dict[str, Encoding]:
+def apply_overrides(graph: Graph, path_or_dict: str | os.PathLike | dict,
+                    floats: set[str] | None = None) -> dict[str, Encoding]:
     """Put the encodings of an overrides file on the named tensors of ``graph`` (after conversion: the
     names are the source model's, as the converted DLC keeps them).  Returns name -> encoding applied.
 
     Raises a one-line :class:`OverrideError` for any entry that cannot be applied; the graph is only
-    changed when every entry is valid."""
-    acts, params = parse_overrides(load_overrides(path_or_dict))
+    changed when every entry is valid.  ``floats`` (qairt-quantizer): receives the tensors that a
+    ``dtype: float`` 32-bit entry keeps float; they lose any encoding they had."""
+    acts, params = parse_overrides(load_overrides(path_or_dict), floats)
+    for name in floats or ():
+        if name not in graph.tensors:
+            raise OverrideError(f"quantization overrides: '{name}' is not a tensor of the model; use the source "
+                                "model's tensor names")
     pending: dict[str, SourceEncoding] = {}
     for section, store in (("activation", acts), ("param", params)):
         for name, enc in store.items():
@@ -254,4 +279,6 @@ def apply_overrides(graph: Graph, path_or_dict: str | os.PathLike | dict) -> dic
     if missed:
         raise OverrideError(f"param_encodings: the per-channel encodings of '{missed[0]}' fit no single axis of "
                             f"its shape {list(graph.tensors[missed[0]].shape)}")
+    for name in floats or ():
+        graph.tensors[name].encoding = None
     return {n: graph.tensors[n].encoding for n in pending}

@@ -77,10 +77,11 @@ def propagate_preset(graph: Graph, preset: dict[str, Encoding]) -> dict[str, Enc
     return out
 
 
-def float_tensors(graph: Graph, preset: dict[str, Encoding]) -> set[str]:
-    """Tensors that stay float under float fallback: run-time float tensors without an encoding, and
-    the static inputs of ops whose outputs stay float (SNPE's mixed-precision rule)."""
-    keep = {n for n in _activations(graph) if n not in preset}
+def float_tensors(graph: Graph, preset: dict[str, Encoding], forced: set[str] | None = None) -> set[str]:
+    """Tensors that stay float: under float fallback (``forced`` None) the run-time float tensors
+    without an encoding, else the ``forced`` ones (float overrides); plus the static inputs of ops
+    whose outputs stay float (SNPE's mixed-precision rule)."""
+    keep = set(forced) if forced is not None else {n for n in _activations(graph) if n not in preset}
     for op in graph.ops:
         if any(o in keep for o in op.outputs):
             keep.update(i for i in op.inputs if i and graph.tensors[i].is_static)
@@ -109,6 +110,7 @@ def fall_back_to_float(graph: Graph, keep: set[str], originals: dict[str, np.nda
         else:
             summary.activations.pop(name, None)
     inserted = 0
+    made: dict[str, str] = {}          # fixed-point tensor -> its one Dequantize output
     for op in list(graph.ops):
         if not op.outputs or any(graph.tensors[o].encoding is not None for o in op.outputs):
             continue
@@ -118,9 +120,10 @@ def fall_back_to_float(graph: Graph, keep: set[str], originals: dict[str, np.nda
             t = graph.tensors.get(name) if name else None
             if t is None or t.encoding is None or t.is_static or np.dtype(t.dtype).kind not in "iu":
                 continue
-            deq = graph.unique_name(f"{name}_dequantized")
-            graph.add_op("Dequantize", [name], [deq], name=deq, index=graph.ops.index(op))
-            graph.tensors[deq].axis_format = t.axis_format
-            op.inputs[idx] = deq
-            inserted += 1
+            if name not in made:        # ops are in order: the first float reader is the earliest
+                made[name] = graph.unique_name(f"{name}_dequantized")
+                graph.add_op("Dequantize", [name], [made[name]], name=made[name], index=graph.ops.index(op))
+                graph.tensors[made[name]].axis_format = t.axis_format
+                inserted += 1
+            op.inputs[idx] = made[name]
     return inserted

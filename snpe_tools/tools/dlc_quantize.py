@@ -395,20 +395,19 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
     if fixed:
         raise DLCError(f"{input_dlc} is quantized already ({len(fixed)} fixed-point tensors, e.g. '{fixed[0]}'); "
                        "quantize the float DLC the converter wrote")
+    forced: set[str] = set()             # dtype float overrides: these tensors stay float
     if overrides:
-        apply_overrides(graph, overrides)
+        apply_overrides(graph, overrides, floats=forced)
     preset = take_preset(graph) if use_encodings else {}
     dropped = 0 if use_encodings else strip_encodings(graph)
     keep: set[str] = set()
-    originals: dict[str, np.ndarray] = {}
     if float_fallback:
         if not preset:
             raise DLCError(f"{input_dlc} carries no encodings to quantize from: --float_fallback needs a DLC "
                            "converted from a quantized model or with --quantization_overrides; give --input_list "
                            "to calibrate instead")
-        preset = propagate_preset(graph, preset)
+        preset = propagate_preset(graph, {n: e for n, e in preset.items() if n not in forced})
         keep = float_tensors(graph, preset)
-        originals = {n: graph.tensors[n].data for n in keep if graph.tensors[n].is_static}
         stats = {}
         LOG.info("float fallback: %d tensors stay float", len(keep))
     else:
@@ -427,6 +426,12 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
                           make_stats=stats_factory(opts.act_method))
         elapsed = time.perf_counter() - t0
         LOG.info("calibrated %d tensors on %d input(s) in %.2f s", len(stats), len(entries), elapsed)
+    if forced:
+        keep |= float_tensors(graph, preset, forced)
+        preset = {n: e for n, e in preset.items() if n not in keep}
+        LOG.info("%d tensors stay float as the overrides ask (with the weights and biases of their ops)",
+                 len(forced))
+    originals = {n: graph.tensors[n].data for n in keep if graph.tensors[n].is_static}
     if preset:
         LOG.info("%d tensors keep the encodings given at conversion", len(preset))
     if dropped:
