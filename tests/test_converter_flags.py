@@ -284,7 +284,7 @@ def test_pytorch_dry_run_lists_op_kinds(tmp_path):
     assert "aten::relu at " in debug.stdout
 
 
-def test_tflite_dims_that_disagree_with_the_model_are_refused(tmp_path):
+def test_tflite_dims_must_agree_and_input_dtype_casts(tmp_path):
     """README: -d gives free dimensions; a fixed dimension that differs is one line, no DLC."""
     pytest.importorskip("tflite")
     pytest.importorskip("tensorflow")
@@ -300,6 +300,16 @@ def test_tflite_dims_that_disagree_with_the_model_are_refused(tmp_path):
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "-d/--input_dim" in proc.stderr and "agree" in proc.stderr and not (tmp_path / "m.dlc").exists()
     helpers.run_tool("snpe-tflite-to-dlc", "-i", str(path), "-d", name, "1,16", "-o", str(tmp_path / "m.dlc"))
+    # --input_dtype on the float model: that input only, and a Cast (as for ONNX, TF and PyTorch)
+    helpers.run_tool("snpe-tflite-to-dlc", "-i", str(path), "-o", str(tmp_path / "u.dlc"), "--input_dtype", name,
+                     "uint8")
+    graph = read_dlc(str(tmp_path / "u.dlc")).graph
+    assert [n for n, t in _types(graph).items() if t == "uint8"] == [name] and graph.ops[0].type == "Cast"
+    x = np.random.RandomState(0).randint(0, 256, (1, 16)).astype(np.float32)
+    want = execute(read_dlc(str(tmp_path / "m.dlc")).graph, {name: x})
+    got = execute(graph, {name: x.astype(np.uint8)})
+    for key, value in want.items():
+        np.testing.assert_allclose(got[key], value, rtol=1e-5, atol=1e-4)
 
 
 # ---- progress bars ---------------------------------------------------------------------------------

@@ -132,8 +132,10 @@ def _declare_inputs(ctx: TfliteContext, sg: TflSubgraph, opts: TfliteOptions) ->
         if t.name in opts.input_encodings:
             info.encoding_in, info.encoding_out = opts.input_encodings[t.name]
         if want is not None and want != "float32" and np.dtype(want) != dtype:
-            raise ConversionError(f"--input_dtype {t.name} {want}: the model's input is {t.type_name}; only "
-                                  "float32 (for a quantized input) or the model's own type can be given")
+            if dtype != np.float32 or ctx.is_quantized(idx):
+                raise ConversionError(f"--input_dtype {t.name} {want}: the model's input is {t.type_name}; only "
+                                      "float32 (for a quantized input) or the model's own type can be given")
+            info.dtype = want       # a float input: a DLC input of that type and a Cast (passes/input_cast.py)
         if want == "float32" and ctx.is_quantized(idx):
             # float I/O asked for: a float DLC input quantized by a Quantize op to the model's encoding
             fname = ctx.graph.unique_name(t.name)
