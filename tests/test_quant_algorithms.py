@@ -555,3 +555,13 @@ def test_nonfinite_weights_do_not_set_ranges():
     for method in ("min-max", "enhanced", "entropy", "percentile"):
         lo, hi = select_range(histogram_of(w), method, "asymmetric", 8)
         assert np.isfinite(lo) and np.isfinite(hi) and hi == pytest.approx(1.0, abs=0.02), method
+
+
+def test_cle_with_float_fallback_is_a_one_line_error(spread, tmp_path):
+    out = tmp_path / "never.dlc"
+    proc = helpers.run_tool("qairt-quantizer", "-i", spread["dlc"], "-o", str(out), "--float_fallback",
+                            "--algorithms", "cle", check=False)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and "WARNING" not in ln and "INFO" not in ln]
+    assert proc.returncode != 0 and len(lines) == 1 and "cle" in lines[0] and "--float_fallback" in lines[0], \
+        proc.stderr
+    assert not out.exists()

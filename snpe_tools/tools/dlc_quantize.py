@@ -344,9 +344,10 @@ def _feed_iter(plans: list[list], graph: Graph) -> Iterator[dict[str, np.ndarray
 
 
 # ---- the shared pipeline ------------------------------------------------------------------------------
-def _equalize(graph: Graph, opts: QuantOptions) -> None:
-    """--optimizations cle / --algorithms cle: cross-layer equalization before calibration."""
-    summary = equalize(graph, frozen=set(opts.preset))
+def _equalize(graph: Graph, frozen: set[str]) -> None:
+    """--optimizations cle / --algorithms cle: cross-layer equalization before calibration; ``frozen``
+    tensors (given encodings) are left alone."""
+    summary = equalize(graph, frozen=frozen)
     if not summary.pairs:
         LOG.warning("cross-layer equalization: no Conv -> ReLU -> Conv pair to equalize; the model is unchanged")
         return
@@ -402,6 +403,9 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
     dropped = 0 if use_encodings else strip_encodings(graph)
     keep: set[str] = set()
     if float_fallback:
+        if opts.cle:
+            raise SnpeToolsError("cross-layer equalization (cle) cannot be combined with --float_fallback: it "
+                                 "rescales weights whose encodings are given; calibrate with --input_list instead")
         if not preset:
             raise DLCError(f"{input_dlc} carries no encodings to quantize from: --float_fallback needs a DLC "
                            "converted from a quantized model or with --quantization_overrides; give --input_list "
@@ -420,7 +424,7 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
             LOG.info("calibrating on %d input(s); SNPE recommends 5-10 for quick results, 50-100 for robust ones",
                      len(entries))
         if opts.cle:
-            _equalize(graph, opts)
+            _equalize(graph, set(opts.preset) | set(preset))
         t0 = time.perf_counter()
         stats = calibrate(graph, _feed_iter(entries, graph), len(entries), progress=progress,
                           make_stats=stats_factory(opts.act_method))
