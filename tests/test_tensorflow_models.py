@@ -173,17 +173,24 @@ def test_deeplab_style_argmax(tmp_path):
     assert (ours["ArgMax:0"] != ref_arg).mean() < 1e-4
 
 
-def test_ssd_style_detection_output(tmp_path):
-    pb = M.ssd_style(str(tmp_path / "ssd.pb"))
+@pytest.mark.parametrize("clip_boxes", [False, True])
+def test_ssd_style_detection_output(tmp_path, clip_boxes):
+    pb = M.ssd_style(str(tmp_path / "ssd.pb"), clip_boxes=clip_boxes)
     dlc = str(tmp_path / "ssd.dlc")
     outs = ["detection_classes", "detection_boxes", "detection_scores"]        # the seed's MobileNetSSD flags
-    M.TIMES["SSD-style"] = M.convert(pb, dlc, {"Preprocessor/sub": "1,64,64,3"}, outs)
+    M.TIMES[f"SSD-style (clip_boxes={clip_boxes})"] = M.convert(pb, dlc, {"Preprocessor/sub": "1,64,64,3"}, outs)
     counts = M.op_counts(dlc)
+    from snpe_tools.dlc import read_dlc
+
+    clips = [op for op in read_dlc(dlc).graph.ops if op.name == "Postprocessor/clip"]
+    assert [op.type for op in clips] == (["ReluMinMax"] if clip_boxes else [])   # clip_boxes: boxes into [0, 1]
     assert counts["DetectionOutput"] == 1 and counts.get("Transpose", 0) == 0
     assert "CombinedNonMaxSuppression" not in counts and "ElementWiseExp" not in counts   # decode is inside
     x = np.random.default_rng(6).uniform(-1, 1, (1, 64, 64, 3)).astype(np.float32)
     ours = M.run_dlc(dlc, {"Preprocessor/sub:0": x})
     refs = M.run_graph_def(M.load_graph_def(pb), {"Preprocessor/sub": x}, outs + ["num_detections"])
     assert int(refs[3][0]) > 3                                   # the test exercises real detections
-    for name, ref in zip(outs, refs):
-        _close(ours[f"{name}:0"], ref)
+    # as in SNPE's model tips, outputs that only pass a DetectionOutput result on are named by the layer
+    assert read_dlc(dlc).graph.outputs == [f"Postprocessor_{r}" for r in ("classes", "boxes", "scores")]
+    for name, ref in zip(("classes", "boxes", "scores"), refs):
+        _close(ours[f"Postprocessor_{name}"], ref)

@@ -304,7 +304,7 @@ def ssd_anchors(sizes: list[int], per_cell: int = 2) -> np.ndarray:
 SSD_SCALES = (10.0, 10.0, 5.0, 5.0)
 
 
-def ssd_style(path: str, size: int = 64, num_classes: int = 6, max_det: int = 10) -> str:
+def ssd_style(path: str, size: int = 64, num_classes: int = 6, max_det: int = 10, clip_boxes: bool = False) -> str:
     """Input ``Preprocessor/sub`` -> small MobileNet-like feature extractor -> two box predictors ->
     ``Postprocessor`` scope (centre-size decode against constant anchors, sigmoid minus background,
     combined NMS) -> ``detection_boxes`` / ``detection_scores`` / ``detection_classes`` / ``num_detections``."""
@@ -344,7 +344,7 @@ def ssd_style(path: str, size: int = 64, num_classes: int = 6, max_det: int = 10
             scores = tf.sigmoid(pred)[:, :, 1:]
             nmsed = tf.image.combined_non_max_suppression(
                 tf.expand_dims(boxes, 2), scores, max_output_size_per_class=max_det, max_total_size=max_det,
-                iou_threshold=0.5, score_threshold=0.3, clip_boxes=False)
+                iou_threshold=0.5, score_threshold=0.3, clip_boxes=clip_boxes)
         tf.identity(nmsed.nmsed_boxes, name="detection_boxes")
         tf.identity(nmsed.nmsed_scores, name="detection_scores")
         tf.identity(nmsed.nmsed_classes, name="detection_classes")

@@ -27,6 +27,9 @@ class TFContext(EmitMixin):
         self.produced: dict[str, str] = {}          # TF tensor -> IR tensor
         self._shapes = dict(shapes or {})
         self.unsupported: dict[str, str] = {}       # node -> op type, for the "needs" error
+        # IR tensor -> the tensors that become DLC outputs together when an --out_node reaches it (all
+        # results of a multi-output layer, e.g. DetectionOutput's classes/boxes/scores, named by the layer)
+        self.output_groups: dict[str, list[str]] = {}
 
     # ---- values -------------------------------------------------------------------------
     def source(self, t: str) -> str:

@@ -145,3 +145,34 @@ def prune_static_switches(graph_def) -> int:
                 if r != canon(i):
                     n.input[k] = r
     return len(live)
+
+
+def loop_frames(nodes: dict, order: list[str]) -> dict[str, str]:
+    """Node -> name of the innermost TF1 ``while`` frame it runs in (nodes outside every loop are absent).
+
+    A frame starts at its ``Enter`` nodes (``frame_name`` attribute) and ends at its ``Exit`` nodes; every
+    node fed (by data or control edges) from inside a frame runs in it, so a constant with a control edge
+    from the loop's pivot is per-iteration too.  Such values cannot be fetched by a session run from
+    outside the loop: only the layer that claims the loop may look at them.
+    """
+    frame: dict[str, str] = {}
+    parent: dict[str, str | None] = {}
+    for _ in range(len(order) + 1):            # back edges (NextIteration -> Merge): iterate to a fixed point
+        changed = False
+        for n in order:
+            node = nodes[n]
+            srcs = [i.lstrip("^").split(":")[0] for i in node.inputs] + list(node.controls)
+            outer = next((frame[s] for s in srcs if s in frame), None)
+            if node.op in ("Enter", "RefEnter"):
+                f = node.attr("frame_name")
+                parent.setdefault(f, frame.get(srcs[0]) if srcs else None)
+            elif node.op in ("Exit", "RefExit"):
+                f = parent.get(outer) if outer is not None else None
+            else:
+                f = outer
+            if f is not None and frame.get(n) != f:
+                frame[n] = f
+                changed = True
+        if not changed:
+            break
+    return frame

@@ -127,6 +127,9 @@ def _set_outputs(graph: Graph, ctx: TFContext, model: TFModel) -> None:
             raise ConversionError(f"--out_node {node_of(t)}: its value does not depend on the inputs given with -d; "
                                   "a DLC output must be computed from the inputs")
         src = ctx.tensor(t)
+        if src in ctx.output_groups:
+            names.extend(g for g in ctx.output_groups[src] if g not in names)
+            continue
         if src == t:
             names.append(t)
             continue

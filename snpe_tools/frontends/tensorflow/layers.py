@@ -66,7 +66,8 @@ def _inner_values_escape(model: TFModel, layer: Layer) -> bool:
             t = f"{n}:{i}"
             if t in outs:
                 continue
-            if t in model.outputs or any(c not in inside for c in model.consumers.get(t, [])):
+            # static consumers (Shape of a static shape) never read the value
+            if t in model.outputs or any(c not in inside and c in model.dynamic for c in model.consumers.get(t, [])):
                 return True
     return False
 

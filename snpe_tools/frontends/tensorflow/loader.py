@@ -129,6 +129,19 @@ def _load_meta(path: str, out_nodes: list[str]) -> LoadedModel:
     return LoadedModel(frozen, "meta")
 
 
+def graph_def_ancestors(nodes: dict, roots: list[str]) -> set[str]:
+    """Names of the GraphDef nodes ``roots`` depend on through data or control edges (roots included)."""
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        n = stack.pop()
+        if n in seen or n not in nodes:
+            continue
+        seen.add(n)
+        stack.extend(i.lstrip("^").split(":")[0] for i in nodes[n].input)
+    return seen
+
+
 def _check_restore_graph(gd, saver, path: str) -> None:
     """Restoring runs the graph's restore op: only the Saver's own reads of the checkpoint named here may run."""
     if saver is None:
@@ -144,13 +157,7 @@ def _check_restore_graph(gd, saver, path: str) -> None:
             seen += 1
         return name
 
-    stack, keep = [sd.restore_op_name.split(":")[0]], set()
-    while stack:
-        n = stack.pop()
-        if n in keep or n not in nodes:
-            continue
-        keep.add(n)
-        stack.extend(i.lstrip("^").split(":")[0] for i in nodes[n].input)
+    keep = graph_def_ancestors(nodes, [sd.restore_op_name.split(":")[0]])
 
     def allowed(nd) -> bool:
         return nd.op in SAVER_OPS and nd.op.startswith("Restore") and bool(nd.input) and \

@@ -16,7 +16,8 @@ import numpy as np
 
 from ...errors import ConversionError
 from ..limits import check_fold_shape
-from .control_flow import inline_static_ifs, prune_static_switches
+from .control_flow import inline_static_ifs, loop_frames, prune_static_switches
+from .cut import cut_graph, report_dropped
 from .safety import refuse_file_io
 
 log = logging.getLogger("snpe_tools")
@@ -107,13 +108,15 @@ class TFModel:
         check_names(list(inputs), self.nodes, "-d/--input_dim")
         check_names([node_of(o) for o in outputs], self.nodes, "--out_node")
         self.inputs = dict(inputs)
+        self.cut_ops: dict[str, str] = {}       # -d on an interior node: its original op type
         self.outputs = [tensor_name(o) for o in outputs]
-        for name in self.inputs:
-            if self.nodes[name].op not in ("Placeholder", "PlaceholderWithDefault"):
-                raise ConversionError(f"-d/--input_dim {name}: node '{name}' is a {self.nodes[name].op}, not a "
-                                      "Placeholder; -d must name the graph's input placeholders")
+        interior = [n for n in self.inputs if self.nodes[n].op not in ("Placeholder", "PlaceholderWithDefault")]
+        if interior:
+            cut_graph(self, graph_def, interior)
         self._set_input_shapes(graph_def)
         self._cut()
+        if interior:
+            report_dropped(self, interior)
         # nothing below may run a node that touches the file system (constant evaluation runs TF)
         refuse_file_io([self.nodes[n].nodedef for n in self._ancestors_with_controls()], graph_def.library,
                        "the TensorFlow graph")
@@ -139,9 +142,11 @@ class TFModel:
                 declared = [d.size for d in nd.attr["shape"].shape.dim]
                 if len(declared) != len(dims) or any(d >= 0 and d != g for d, g in zip(declared, dims)):
                     shown = ",".join("?" if d < 0 else str(d) for d in declared)
+                    what = "the placeholder's shape" if name not in self.cut_ops else \
+                        f"the shape TensorFlow infers for the {self.cut_ops[name]} node's output"
                     raise ConversionError(
                         f"ERROR_TF_UNEXPECTED_INPUT_SHAPE: -d/--input_dim {name} \"{','.join(map(str, dims))}\" "
-                        f"contradicts the placeholder's shape [{shown}]; give dimensions that fit it")
+                        f"contradicts {what} [{shown}]; give dimensions that fit it")
             shape = nd.attr["shape"].shape
             shape.unknown_rank = False
             del shape.dim[:]
@@ -239,6 +244,7 @@ class TFModel:
     def _classify(self) -> None:
         """dynamic = depends on input data; everything else is evaluated at convert time."""
         dynamic: set[str] = set()
+        shape_only: set[str] = set()
         for n in self.topo:
             node = self.nodes[n]
             if n in self.inputs:
@@ -247,9 +253,27 @@ class TFModel:
                 raise ConversionError(f"the outputs depend on {node.op} '{n}', which is not given with "
                                       f"-d/--input_dim; add -d {n} DIMS or choose other --out_node")
             elif node.op in SHAPE_OPS and all(self.static_shape(i) is not None for i in node.inputs):
-                continue
+                shape_only.add(n)
             elif any(node_of(i) in dynamic for i in node.inputs):
                 dynamic.add(n)
+        # a TF1 while loop fed by input data runs as a whole at inference: every node in its frame
+        # but constants is dynamic (its counters and conditions included), and none can be folded
+        self.frames = loop_frames(self.nodes, self.topo)
+        live = {self.nodes[n].attr("frame_name") for n in dynamic if self.nodes[n].op in ("Enter", "RefEnter")}
+        changed = bool(live)
+        while changed:
+            changed = False
+            for n, f in self.frames.items():
+                if n not in dynamic and f in live and self.nodes[n].op != "Const" and n in self.keep:
+                    dynamic.add(n)
+                    changed = True
+            for n in self.topo:
+                if n not in dynamic and n not in shape_only and any(node_of(i) in dynamic
+                                                                     for i in self.nodes[n].inputs):
+                    dynamic.add(n)
+                    changed = True
+                    if self.nodes[n].op in ("Enter", "RefEnter"):
+                        live.add(self.nodes[n].attr("frame_name"))
         self.dynamic = dynamic
 
     # ---- queries --------------------------------------------------------------------------
@@ -375,9 +399,10 @@ class TFModel:
     def run(self, fetches: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Run part of the graph in TF, feeding any tensors (resolvers probe subgraphs this way)."""
         tf = self.tf
+        given = self._zero_feeds()          # shape queries of the inputs (clip windows ...) need a value
+        given.update({self.tf_tensor(k): v for k, v in feeds.items()})
         with tf.compat.v1.Session(graph=self.graph) as sess:
-            return sess.run([self.tf_tensor(t) for t in fetches],
-                            feed_dict={self.tf_tensor(k): v for k, v in feeds.items()})
+            return sess.run([self.tf_tensor(t) for t in fetches], feed_dict=given)
 
     def static_frontier(self) -> list[str]:
         """Static tensors read by dynamic nodes: what translators may ask for."""
@@ -385,8 +410,10 @@ class TFModel:
         for n in self.topo:
             if n in self.dynamic and n not in self.inputs:
                 out.extend(t for t in self.nodes[n].inputs if not self.is_dynamic(t))
-        # resource/variant values (optionals of inlined branches ...) are never read by a translator
-        return [t for t in dict.fromkeys(out) if self.tf_tensor(t).dtype.is_numpy_compatible]
+        # resource/variant values (optionals of inlined branches ...) are never read by a translator;
+        # values inside a while loop cannot be fetched from outside it (constants there are read directly)
+        return [t for t in dict.fromkeys(out) if self.tf_tensor(t).dtype.is_numpy_compatible
+                and node_of(t) not in self.frames]
 
     def run_shapes(self, tensors: list[str]) -> dict[str, tuple[int, ...]]:
         """Shapes TF cannot infer statically, measured by running the graph once on zeros."""

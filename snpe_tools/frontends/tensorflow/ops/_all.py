@@ -1,2 +1,2 @@
 """Imports every translator family so each registers its TF op types."""
-from . import math, nn, tensor  # noqa: F401
+from . import fake_quant, math, nn, tensor  # noqa: F401

@@ -1,0 +1,97 @@
+"""``-d/--input_dim`` on an interior node: the graph is cut there, as SNPE's converter does.
+
+Exported detection and segmentation graphs start with a ``uint8`` image placeholder and
+preprocessing (decode, resize, pad, normalise) that a device application does itself; SNPE's model
+tips therefore name the first tensor after it (``Preprocessor/sub``, ``sub_7``) with ``-d``.  The named
+node is turned into a placeholder of the given shape, so everything upstream of it - reachable only
+through it - is no longer an ancestor of the outputs and is dropped (listed at INFO level).  The
+given dimensions must agree with the shape TensorFlow infers for the node's output in the original
+graph, otherwise the cut would silently change what the rest of the graph computes.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ...errors import ConversionError
+from .loader import graph_def_ancestors
+
+if TYPE_CHECKING:
+    from .model import TFModel
+
+log = logging.getLogger("snpe_tools")
+
+
+def _infer(model: "TFModel", graph_def, names: list[str], upstream: set[str]) -> dict[str, tuple]:
+    """(dtype enum, static dims with -1 for unknown) of each ``name:0`` in the original graph."""
+    tf = model.tf
+    sub = tf.compat.v1.GraphDef()
+    sub.versions.CopyFrom(graph_def.versions)
+    sub.library.CopyFrom(graph_def.library)
+    sub.node.extend(nd for nd in graph_def.node if nd.name in upstream)
+    graph = tf.Graph()
+    try:
+        with graph.as_default():
+            tf.graph_util.import_graph_def(sub, name="")
+    except Exception as exc:  # noqa: BLE001 - TF reports invalid graphs in several ways
+        text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise ConversionError(f"-d/--input_dim {names[0]}: TensorFlow cannot import the graph above this node "
+                              f"({text}); name a placeholder or a node of a valid graph") from None
+    out = {}
+    for n in names:
+        t = graph.get_tensor_by_name(f"{n}:0")
+        if not t.dtype.is_numpy_compatible or t.dtype.is_bool:
+            raise ConversionError(f"-d/--input_dim {n}: the node's output is of type {t.dtype.name}; a DLC input "
+                                  "must be numeric - name a node that outputs a numeric tensor")
+        dims = [-1 if d is None else int(d) for d in t.shape.as_list()] if t.shape.rank is not None else None
+        out[n] = (t.dtype.as_datatype_enum, dims)
+    return out
+
+
+def cut_graph(model: "TFModel", graph_def, names: list[str]) -> None:
+    """Turn the interior nodes ``names`` into placeholders carrying their inferred type and shape."""
+    nodes = {nd.name: nd for nd in graph_def.node}
+    for nd in graph_def.node:
+        for i in nd.input:
+            base, _, idx = i.lstrip("^").partition(":")
+            if base in names and not i.startswith("^") and idx not in ("", "0"):
+                raise ConversionError(f"-d/--input_dim {base}: node '{base}' ({nodes[base].op}) has several outputs "
+                                      f"and '{nd.name}' reads output {idx}; -d can cut the graph only at a node "
+                                      "whose first output is the only one used")
+    upstream = graph_def_ancestors(nodes, names)
+    info = _infer(model, graph_def, names, upstream)
+    model.cut_upstream = {n: graph_def_ancestors(nodes, [i.lstrip("^").split(":")[0] for i in nodes[n].input])
+                          for n in names}
+    model.cut_ops = {n: nodes[n].op for n in names}
+    from .model import TFNode
+
+    for n in names:
+        nd = nodes[n]
+        dtype, dims = info[n]
+        nd.op = "Placeholder"
+        del nd.input[:]
+        nd.attr.clear()
+        nd.attr["dtype"].type = dtype
+        shape = nd.attr["shape"].shape
+        if dims is None:
+            shape.unknown_rank = True
+        else:
+            for d in dims:
+                shape.dim.add().size = d
+        model.nodes[n] = TFNode(n, "Placeholder", [], [], nd)
+
+
+def report_dropped(model: "TFModel", names: list[str]) -> None:
+    """INFO: what the cut removed from the conversion (placeholders, op types, names; all names at DEBUG)."""
+    import collections
+
+    for n in names:
+        dropped = sorted(m for m in model.cut_upstream[n] if m not in model.keep)
+        placeholders = [m for m in dropped if model.nodes[m].op in ("Placeholder", "PlaceholderWithDefault")]
+        kinds = collections.Counter(model.nodes[m].op for m in dropped)
+        shown = ", ".join(f"{k} x{c}" for k, c in sorted(kinds.items()))
+        log.info("INFO_TF_GRAPH_CUT: -d/--input_dim %s: the %s node becomes the DLC input %s:0; %d upstream node(s) "
+                 "are not converted%s%s", n, model.cut_ops[n], n, len(dropped),
+                 f" (graph inputs dropped: {', '.join(placeholders)})" if placeholders else "",
+                 f": {shown}" if dropped else "")
+        log.debug("nodes cut away above %s: %s", n, ", ".join(dropped))
