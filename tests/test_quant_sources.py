@@ -360,8 +360,8 @@ BAD = {
                        "param_encodings": {"y": [{"bitwidth": 8, "min": 0, "max": 1}]}}, "in both"),
     "bitwidth": ({"activation_encodings": {"y": [{"bitwidth": 4, "min": 0, "max": 1}]},
                   "param_encodings": {}}, "bitwidth 4 is not supported"),
-    "float dtype": ({"activation_encodings": {"y": [{"bitwidth": 16, "dtype": "float"}]},
-                     "param_encodings": {}}, "dtype float"),
+    "float dtype": ({"activation_encodings": {"y": [{"bitwidth": 8, "dtype": "float"}]},
+                     "param_encodings": {}}, "dtype float needs bitwidth 16 or 32"),
     "float32 in a converter": ({"activation_encodings": {"y": [{"bitwidth": 32, "dtype": "float"}]},
                                 "param_encodings": {}}, "give this file to qairt-quantizer"),
     "symmetric offset": ({"activation_encodings": {}, "param_encodings": {"b3": [
@@ -523,3 +523,34 @@ def test_qairt_quantizer_overrides_float_and_4_bit(qdq, tmp_path):
     got = _net_run(tmp_path, out, samples[:1], g)[0]
     ref = sess.run(None, {"x": samples[0]})[0].reshape(-1)
     assert float(np.max(np.abs(got - ref))) < 0.1 * float(np.ptp(ref))
+
+
+def test_float16_override_is_mixed_precision(qdq, tmp_path):
+    """A dtype float 16-bit override: the converter makes the tensor (and its op's weights and bias)
+    float16; the quantizer keeps it float16 and quantizes the rest, with a Dequantize in front."""
+    d, _, _, samples = qdq
+    jf = tmp_path / "f16.json"
+    jf.write_text(json.dumps({"activation_encodings": {"c2": [{"bitwidth": 16, "dtype": "float"}]},
+                              "param_encodings": {}}))
+    dlc, out = str(tmp_path / "f16.dlc"), str(tmp_path / "q.dlc")
+    helpers.run_tool("snpe-onnx-to-dlc", "-i", str(d / "float.onnx"), "-o", dlc, "--quantization_overrides", str(jf))
+    g = read_dlc(dlc).graph
+    assert {n: str(g.tensors[n].dtype) for n in ("p1", "w2", "b2", "c2", "a1")} == \
+        {"p1": "float32", "w2": "float16", "b2": "float16", "c2": "float16", "a1": "float32"}
+    sess = ort.InferenceSession(str(d / "float.onnx"), providers=["CPUExecutionProvider"])
+    ref = sess.run(None, {"x": samples[0]})[0]
+    assert float(np.max(np.abs(helpers.run_dlc(dlc, {"x": samples[0]})["y"] - ref))) < 2e-3
+    raws = []
+    for k, x in enumerate(samples):
+        helpers.to_dlc_layout(x, "NCHW").astype(np.float32).tofile(tmp_path / f"c{k}.raw")
+        raws.append(str(tmp_path / f"c{k}.raw"))
+    (tmp_path / "list.txt").write_text("\n".join(raws) + "\n")
+    helpers.run_tool("qairt-quantizer", "--input_dlc", dlc, "--input_list", str(tmp_path / "list.txt"),
+                     "--output_dlc", out)
+    assert violations(out) == []
+    q = read_dlc(out).graph
+    assert {n: str(q.tensors[n].dtype) for n in ("x", "p1", "w2", "b2", "c2", "a1", "y")} == \
+        {"x": "uint8", "p1": "uint8", "w2": "float16", "b2": "float16", "c2": "float16", "a1": "uint8", "y": "uint8"}
+    assert [op.inputs for op in q.ops if op.type == "Dequantize"] == [["p1"]]
+    got = _net_run(tmp_path, out, samples[:1], q)[0]
+    assert float(np.max(np.abs(got - ref.reshape(-1)))) < 0.05 * float(np.ptp(ref))

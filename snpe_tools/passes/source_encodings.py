@@ -8,7 +8,7 @@ as in SNPE.
 from __future__ import annotations
 
 from ..ir.graph import Graph
-from ..quantization.overrides import apply_overrides
+from ..quantization.overrides import apply_overrides, refuse_float32
 from ..quantization.source import apply_source_encodings
 from .registry import register_pass
 
@@ -19,6 +19,8 @@ def source_encodings(graph: Graph, options) -> bool:
     apply_source_encodings(graph, graph.source_encodings)
     path = options.get("quantization_overrides")
     if path:
-        apply_overrides(graph, path)
+        floats: dict[str, int] = {}
+        apply_overrides(graph, path, floats=floats)
+        refuse_float32(floats)
         changed = True
     return changed

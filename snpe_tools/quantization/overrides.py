@@ -18,10 +18,13 @@ leaves it) and are applied by ``snpe-dlc-quant --override_params`` / ``qairt-qua
 
 Refused with a one-line error: unknown tensor names, a name given twice or in both sections, a
 parameter entry on a computed tensor (or the reverse), entries on integer tensors, bitwidths other than
-8/16 (4/8/16/32 for parameters), ``dtype: float`` entries with bit width 16 (float16 mixed precision is
-not supported by the snpe-tools quantizer) and, in a converter, with bit width 32 (a DLC cannot mark a
-tensor float: ``qairt-quantizer --quantization_overrides`` keeps such tensors float, with SNPE's
-mixed-precision rule), and the 1.0.0 block/vector encodings (PER_BLOCK, LPBQ, VECTOR).
+8/16 (4/8/16/32 for parameters), float entries of other widths, ``dtype: float`` 32-bit entries in a
+converter (a float DLC cannot mark a float32 tensor as "keep float": give them to ``qairt-quantizer
+--quantization_overrides``), and the 1.0.0 block/vector encodings (PER_BLOCK, LPBQ, VECTOR).
+
+Float mixed precision: a ``dtype: float`` 16-bit entry makes the tensor float16 (with the weights and
+bias of the op that computes it, SNPE's rule), which the DLC records as the tensor's type; the quantizer
+keeps float16 tensors float16.  A 32-bit entry keeps the tensor float32 in ``qairt-quantizer``.
 """
 from __future__ import annotations
 
@@ -130,19 +133,22 @@ def _check_bits(bw: Any, section: str, what: str) -> int:
 
 
 class _FloatEntry(Exception):
-    """A ``dtype: float`` entry with bit width 32: the tensor stays float (raised to the section loop)."""
+    """A ``dtype: float`` entry (16 or 32 bits): the tensor stays float (raised to the section loop)."""
+
+    def __init__(self, bits: int) -> None:
+        super().__init__(bits)
+        self.bits = bits
 
 
 def _bits_of(entry: dict, key: str, is_float: bool, section: str, what: str, floats_ok: bool = False) -> int:
-    """The entry's integer bit width.  Float entries: 32-bit ones keep the tensor float where the caller
-    can (``floats_ok``: qairt-quantizer's own overrides file); float16 mixed precision is refused."""
+    """The entry's integer bit width.  Float entries (mixed precision, 16 or 32 bits) are raised as
+    :class:`_FloatEntry` where the caller collects them (``floats_ok``), refused otherwise."""
     if is_float:
-        if entry.get(key) == 32 and floats_ok:
-            raise _FloatEntry()
-        why = ("float16 mixed precision is not supported by the snpe-tools quantizer" if entry.get(key) != 32 else
-               "a converted DLC cannot mark a tensor float; give this file to qairt-quantizer "
-               "--quantization_overrides instead")
-        raise OverrideError(f"{what}: dtype float (bitwidth {entry.get(key)}): {why}")
+        if entry.get(key) not in (16, 32):
+            raise OverrideError(f"{what}: dtype float needs bitwidth 16 or 32, got {entry.get(key)!r}")
+        if floats_ok:
+            raise _FloatEntry(entry[key])
+        raise OverrideError(f"{what}: dtype float entries (mixed precision) are not supported here")
     if key not in entry:
         raise OverrideError(f"{what}: '{key}' is required")
     return _check_bits(entry[key], section, what)
@@ -203,9 +209,10 @@ def _v1_entry(e: Any, section: str, floats_ok: bool = False) -> tuple[str, Encod
     return name, _combine(chans)
 
 
-def parse_overrides(data: dict, floats: set[str] | None = None) -> tuple[dict[str, Encoding], dict[str, Encoding]]:
+def parse_overrides(data: dict, floats: dict[str, int] | None = None) -> tuple[dict[str, Encoding],
+                                                                              dict[str, Encoding]]:
     """(activation encodings, param encodings) by tensor name, validated (one-line OverrideError).
-    With a ``floats`` set, tensors given ``dtype: float`` with bit width 32 are collected there."""
+    With a ``floats`` dict, tensors given ``dtype: float`` are collected there with their bit width."""
     unknown = sorted(set(data) - {"activation_encodings", "param_encodings", "version", "excluded_layers",
                                   "producer", "quantizer_args"})
     if unknown:
@@ -221,21 +228,21 @@ def parse_overrides(data: dict, floats: set[str] | None = None) -> tuple[dict[st
             for name, entries in block.items():
                 try:
                     store[name] = _legacy_entries(name, entries, section, floats is not None)
-                except _FloatEntry:
-                    floats.add(name)
+                except _FloatEntry as f:
+                    floats[name] = f.bits
         elif isinstance(block, list):
             for e in block:
                 try:
                     name, enc = _v1_entry(e, section, floats is not None)
-                except _FloatEntry:
-                    floats.add(e["name"])
+                except _FloatEntry as f:
+                    floats[e["name"]] = f.bits
                     continue
                 if name in store:
                     raise OverrideError(f"{section}_encodings: '{name}' is given twice")
                 store[name] = enc
         else:
             raise OverrideError(f"{section}_encodings must be an object (legacy format) or a list (1.0.0 format)")
-    both = sorted((set(out[0]) & set(out[1])) | ((set(out[0]) | set(out[1])) & (floats or set())))
+    both = sorted((set(out[0]) & set(out[1])) | ((set(out[0]) | set(out[1])) & set(floats or ())))
     if both:
         raise OverrideError(f"quantization overrides: '{both[0]}' is in both activation_encodings and "
                             "param_encodings; a tensor takes one encoding")
@@ -243,13 +250,14 @@ def parse_overrides(data: dict, floats: set[str] | None = None) -> tuple[dict[st
 
 
 def apply_overrides(graph: Graph, path_or_dict: str | os.PathLike | dict,
-                    floats: set[str] | None = None) -> dict[str, Encoding]:
+                    floats: dict[str, int] | None = None) -> dict[str, Encoding]:
     """Put the encodings of an overrides file on the named tensors of ``graph`` (after conversion: the
     names are the source model's, as the converted DLC keeps them).  Returns name -> encoding applied.
 
     Raises a one-line :class:`OverrideError` for any entry that cannot be applied; the graph is only
-    changed when every entry is valid.  ``floats`` (qairt-quantizer): receives the tensors that a
-    ``dtype: float`` 32-bit entry keeps float; they lose any encoding they had."""
+    changed when every entry is valid.  ``floats``: receives the tensors a ``dtype: float`` entry keeps
+    float (name -> 16 or 32); they lose any encoding they had, and float16 ones become float16 with
+    the weights and bias of their op (:func:`float16_tensors`)."""
     acts, params = parse_overrides(load_overrides(path_or_dict), floats)
     for name in floats or ():
         if name not in graph.tensors:
@@ -281,4 +289,30 @@ def apply_overrides(graph: Graph, path_or_dict: str | os.PathLike | dict,
                             f"its shape {list(graph.tensors[missed[0]].shape)}")
     for name in floats or ():
         graph.tensors[name].encoding = None
+    to_float16(graph, [n for n, bits in (floats or {}).items() if bits == 16])
     return {n: graph.tensors[n].encoding for n in pending}
+
+
+def to_float16(graph: Graph, names: list[str]) -> None:
+    """Float16 mixed precision: ``names`` and the static inputs of the ops computing them become float16."""
+    if not names:
+        return
+    wanted = set(names)
+    for op in graph.ops:
+        if wanted & set(op.outputs):
+            wanted.update(i for i in op.inputs if i and graph.tensors[i].is_static
+                          and np.dtype(graph.tensors[i].dtype).kind == "f")
+    for name in wanted:
+        t = graph.tensors[name]
+        t.dtype, t.encoding = np.dtype(np.float16), None
+        if t.is_static:
+            t.data = np.asarray(t.data).astype(np.float16)
+
+
+def refuse_float32(floats: dict[str, int]) -> None:
+    """Converters: a float DLC cannot mark a float32 tensor as "stay float" (float16 is its type)."""
+    wide = sorted(n for n, bits in floats.items() if bits == 32)
+    if wide:
+        raise OverrideError(f"quantization overrides: '{wide[0]}' has a dtype float 32-bit entry; a converted DLC "
+                            "cannot mark a float32 tensor to stay float - give this file to qairt-quantizer "
+                            "--quantization_overrides instead (float16 entries work here)")

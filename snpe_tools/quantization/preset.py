@@ -94,18 +94,21 @@ def _activations(graph: Graph) -> list[str]:
             if not graph.tensors[n].is_static and np.dtype(graph.tensors[n].dtype).kind == "f"]
 
 
-def fall_back_to_float(graph: Graph, keep: set[str], originals: dict[str, np.ndarray], summary) -> int:
-    """After ``quantize_graph``: tensors in ``keep`` become float again (static ones get their float
-    data back), and a float op reading a fixed-point tensor gets a QNN ``Dequantize`` in front.
-    Returns the number of Dequantize ops inserted."""
+def fall_back_to_float(graph: Graph, keep: set[str], originals: dict[str, np.ndarray], summary,
+                       dtypes: dict[str, np.dtype] | None = None) -> int:
+    """After ``quantize_graph``: tensors in ``keep`` become float again, in their type before quantization
+    (``dtypes``; float16 stays float16) with static ones getting their float data back, and a float op
+    reading a fixed-point tensor gets a QNN ``Dequantize`` in front.  Returns the number of Dequantize
+    ops inserted."""
     for name in keep:
         t = graph.tensors[name]
         if t.encoding is None:
             continue
         t.encoding = None
-        t.dtype = np.dtype(np.float32)
+        t.dtype = np.dtype((dtypes or {}).get(name, np.float32))
         if t.is_static:
             t.data = originals[name]
+            t.dtype = np.dtype(t.data.dtype)
             summary.params.pop(name, None)
         else:
             summary.activations.pop(name, None)
@@ -127,3 +130,11 @@ def fall_back_to_float(graph: Graph, keep: set[str], originals: dict[str, np.nda
                 inserted += 1
             op.inputs[idx] = made[name]
     return inserted
+
+
+def float16_in_mixed_graph(graph: Graph) -> dict[str, int]:
+    """Run-time float16 tensors of a DLC that also has float32 ones: float16 overrides given at conversion
+    (mixed precision) - they stay float16.  An all-float16 DLC (``--float_bitwidth 16``) is quantized."""
+    half = {n for n in _activations(graph) if np.dtype(graph.tensors[n].dtype) == np.float16}
+    full = {n for n in _activations(graph) if np.dtype(graph.tensors[n].dtype) == np.float32}
+    return {n: 16 for n in half} if half and full else {}

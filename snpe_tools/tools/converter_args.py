@@ -62,9 +62,11 @@ def add_quant_args(group) -> None:
 def check_overrides_file(args: argparse.Namespace) -> None:
     """A missing or unreadable --quantization_overrides file fails before the conversion starts."""
     if getattr(args, "quantization_overrides", ""):
-        from ..quantization.overrides import load_overrides, parse_overrides
+        from ..quantization.overrides import load_overrides, parse_overrides, refuse_float32
 
-        parse_overrides(load_overrides(args.quantization_overrides))
+        floats: dict[str, int] = {}
+        parse_overrides(load_overrides(args.quantization_overrides), floats)
+        refuse_float32(floats)
 
 
 def parse_dims(name: str, text: str) -> list[int]:

@@ -40,8 +40,8 @@ from ..quantization.algorithms import DEFAULT_PERCENTILE, stats_factory
 from ..quantization.cle import equalize
 from ..quantization.encodings import QNN_MIN_RANGE, SNPE_MIN_RANGE
 from ..quantization.overrides import apply_overrides
-from ..quantization.preset import (fall_back_to_float, float_tensors, propagate_preset, strip_encodings,
-                                   take_preset)
+from ..quantization.preset import (fall_back_to_float, float16_in_mixed_graph, float_tensors, propagate_preset,
+                                   strip_encodings, take_preset)
 from ..quantization.quantizer import QuantSummary, is_already_quantized
 from ..runtime.feeds import plan_feeds, read_feed
 from ..runtime.input_list import InputList, parse_input_list
@@ -396,9 +396,11 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
     if fixed:
         raise DLCError(f"{input_dlc} is quantized already ({len(fixed)} fixed-point tensors, e.g. '{fixed[0]}'); "
                        "quantize the float DLC the converter wrote")
-    forced: set[str] = set()             # dtype float overrides: these tensors stay float
+    forced = float16_in_mixed_graph(graph)     # dtype float overrides: these tensors stay float
     if overrides:
-        apply_overrides(graph, overrides, floats=forced)
+        given: dict[str, int] = {}
+        applied = apply_overrides(graph, overrides, floats=given)
+        forced = {**{n: b for n, b in forced.items() if n not in applied}, **given}
     preset = take_preset(graph) if use_encodings else {}
     dropped = 0 if use_encodings else strip_encodings(graph)
     keep: set[str] = set()
@@ -431,11 +433,12 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
         elapsed = time.perf_counter() - t0
         LOG.info("calibrated %d tensors on %d input(s) in %.2f s", len(stats), len(entries), elapsed)
     if forced:
-        keep |= float_tensors(graph, preset, forced)
+        keep |= float_tensors(graph, preset, set(forced))
         preset = {n: e for n, e in preset.items() if n not in keep}
         LOG.info("%d tensors stay float as the overrides ask (with the weights and biases of their ops)",
                  len(forced))
     originals = {n: graph.tensors[n].data for n in keep if graph.tensors[n].is_static}
+    dtypes = {n: graph.tensors[n].dtype for n in keep}
     if preset:
         LOG.info("%d tensors keep the encodings given at conversion", len(preset))
     if dropped:
@@ -444,8 +447,9 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
     opts.preset = {**opts.preset, **preset}
     summary = quantize_graph(graph, stats, opts)
     if keep:
-        n_deq = fall_back_to_float(graph, keep, originals, summary)
-        LOG.info("float fallback: %d Dequantize op(s) in front of float ops", n_deq)
+        n_deq = fall_back_to_float(graph, keep, originals, summary, dtypes)
+        LOG.info("mixed precision: %d tensors stay float, %d Dequantize op(s) in front of float ops", len(keep),
+                 n_deq)
     if summary.nonfinite:
         LOG.warning("%d tensors held NaN or infinite values during calibration (e.g. '%s'); their ranges use the "
                     "finite values only", len(summary.nonfinite), summary.nonfinite[0])
