@@ -347,3 +347,16 @@ def test_conversion_progress_bar_only_for_long_work_on_a_terminal(monkeypatch, t
     for _ in track(range(20), "Converting", "node", delay=0.0):
         time.sleep(0.01)
     assert "Converting" not in sys.stderr.getvalue()
+
+
+def test_dlc_write_progress_bar_in_mib(monkeypatch, tmp_path):
+    """Writing gigabytes of weights shows a MiB bar on a terminal (here without the 2 s delay)."""
+    from snpe_tools.dlc import writer
+
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    original = writer.progress_bar
+    monkeypatch.setattr(writer, "progress_bar", lambda *a, **k: original(*a, **{**k, "delay": 0.0}))
+    helpers.convert_in_process(SAMPLE, str(tmp_path / "m.dlc"))
+    assert "Writing DLC" in term.text and "MiB" in term.text
+    assert read_dlc(str(tmp_path / "m.dlc")).graph.ops

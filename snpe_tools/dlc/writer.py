@@ -32,6 +32,7 @@ from .format import Slot as S
 from .lowering import lower_for_dlc
 from .metadata import Metadata
 from .plan import AttrRec, NodeRec, Plan, TensorRec, make_plan
+from ..progress import progress_bar
 
 
 # ---- model (NETD) ---------------------------------------------------------------------------
@@ -268,16 +269,25 @@ def serialize_params(plan: Plan) -> list:
 
 
 # ---- container -------------------------------------------------------------------------------
-def _zip_member(zf: zipfile.ZipFile, name: str, data) -> None:
-    """Write one stored member (ZIP64 extra field, as 2.25 writes) from bytes or byte chunks."""
+def _zip_member(zf: zipfile.ZipFile, name: str, data, progress: str | None = None) -> None:
+    """Write one stored member (ZIP64 extra field, as 2.25 writes) from bytes or byte chunks; with
+    ``progress``, a bar in MiB on a terminal once the write has taken 2 s (gigabytes of weights)."""
     info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
     info.compress_type = zipfile.ZIP_STORED
     info.create_system = 3
     info.external_attr = 0o644 << 16
     chunks = data if isinstance(data, list) else [data]
-    with zf.open(info, "w", force_zip64=True) as fh:
-        for c in chunks:
-            fh.write(c)
+    sizes = [memoryview(c).nbytes / 2**20 for c in chunks]
+    bar = progress_bar(round(sum(sizes), 1), progress, "MiB", delay=2.0) if progress else None
+    try:
+        with zf.open(info, "w", force_zip64=True) as fh:
+            for c, size in zip(chunks, sizes):
+                fh.write(c)
+                if bar is not None:
+                    bar.update(size)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 TEMP_PREFIX = ".snpe-tools-"     # every temporary file or folder the tools create starts so and ends with .tmp
@@ -408,4 +418,4 @@ def write_dlc(graph: Graph, path: str, metadata: Metadata) -> None:
             zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
         _zip_member(zf, F.MEMBER_METADATA, metadata.to_text().encode("utf-8"))
         _zip_member(zf, F.MEMBER_MODEL, model)
-        _zip_member(zf, F.MEMBER_PARAMS, params)
+        _zip_member(zf, F.MEMBER_PARAMS, params, "Writing DLC")
