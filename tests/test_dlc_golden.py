@@ -142,6 +142,7 @@ CHANNEL_FIRST = "a channel reduction runs on the NHWC input directly (2.25 trans
 PAD_VALUE = "ONNX Pad value kept (2.25 drops it and writes 0); pad_constant_value also on reflect Pad"
 QDQ = "the graph input keeps the encoding of its QuantizeLinear (2.25 leaves the input without one)"
 UNSUPPORTED = "converter option not supported yet (issue 12)"
+FP16_QUANTIZABLE = "float16 DLC: 2.25 clears the quantizable flag on some FLOAT_16 activations (rule unknown)"
 ALLOWED: dict[str, set[str]] = {
     "cnn_basic": {AXIS_TAGS, FLATTEN_FC, IR_ATTRS, NAMES, STRUCTURE},
     "mobile_block": {IR_ATTRS},
@@ -164,11 +165,11 @@ ALLOWED: dict[str, set[str]] = {
     "qdq_cnn": {AXIS_TAGS, FLATTEN_FC, IR_ATTRS, QDQ, STRUCTURE},
     "input_rgba": {IR_ATTRS},
     "input_layout_nhwc": {AXIS_TAGS, IR_ATTRS},
-    "preserve_io_layout": {UNSUPPORTED},
+    "preserve_io_layout": {AXIS_TAGS, IR_ATTRS},
     "conv_variants": {CEIL_POOL, IR_ATTRS},
     "batchnorm_standalone": {STRUCTURE},
     "misc_ops": {STRUCTURE},
-    "cnn_basic_fp16": {UNSUPPORTED},
+    "cnn_basic_fp16": {AXIS_TAGS, FLATTEN_FC, FP16_QUANTIZABLE, IR_ATTRS, NAMES, STRUCTURE},
 }
 
 # (category, pattern, models it may apply to; None = any).  The model scoping keeps a broad category
@@ -190,6 +191,7 @@ RULES: list[tuple[str, str, set[str] | None]] = [
     (PAD_VALUE, r"attr-(value|extra): Pad_\w+\.pad_constant_value", {"gather_pad"}),
     (QDQ, r"tensor-quant: stem/Conv\.in0$", {"qdq_cnn"}),
     (FLATTEN_FC, r"tensor-quant: fc/Gemm\.in0$", {"qdq_cnn"}),
+    (FP16_QUANTIZABLE, r"tensor-quantizable: .* 0 vs 1$", {"cnn_basic_fp16"}),
     (STRUCTURE, r"tensor-(data|type): BatchNormalization\.", {"batchnorm_standalone"}),
 ]
 

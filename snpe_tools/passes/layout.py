@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConversionError
 from ..ir import axis_format as af
 from ..ir.graph import Graph, Op
 from ..ops.elementwise import BINARY, UNARY
@@ -259,19 +260,9 @@ def _absorb_inputs(graph: Graph) -> bool:
     (SNPE behaviour); a Transpose back to the source order follows them until later rewrites sink it."""
     changed = False
     for name in list(graph.inputs):
-        t = graph.tensors[name]
-        if t.axis_format not in af.INPUT_REWRITE or t.rank != len(af.INPUT_REWRITE[t.axis_format][1]):
-            continue
-        src_fmt = t.axis_format
-        new_fmt, perm = af.INPUT_REWRITE[src_fmt]
-        inner = graph.unique_name(f"{name}.src")
-        graph.tensors[inner] = type(t)(inner, t.shape, t.dtype, t.axis_format)
-        graph.replace_uses(name, inner)
-        t.shape = tuple(t.shape[i] for i in perm)
-        t.axis_format = new_fmt
-        graph.add_op("Transpose", [name], [inner], {"perm": _inv(perm)}, name=inner, index=0)
-        graph.tensors[inner].axis_format = src_fmt
-        changed = True
+        fmt = graph.tensors[name].axis_format
+        if fmt in af.INPUT_REWRITE:
+            changed |= retarget_input(graph, name, af.INPUT_REWRITE[fmt][0], suffix="src")
     return changed
 
 
@@ -330,24 +321,115 @@ def _absorb_outputs(graph: Graph) -> bool:
     return changed
 
 
-@register_pass("spatial_first_layout")
-def spatial_first_layout(graph: Graph, options) -> bool:
-    graph.source_channel_first = True   # the DLC records each tensor's source (channel-first) axis format
-    changed = _absorb_inputs(graph) if options.get("spatial_first_io", True) else False
+def _settle(graph: Graph) -> bool:
+    """Sink, compose and drop Transposes until nothing moves."""
     rw = _Rewriter(graph)
-    progress = True
-    rounds = 0
-    while progress:
+    changed = progress = False
+    for _ in range(10000):
         progress = False
-        rounds += 1
-        if rounds > 10000:
-            raise RuntimeError("layout rewrite did not converge")
         for op in list(graph.ops):
             if op.type == "Transpose" and op in graph.ops and rw.visit(op):
                 progress = True
         changed |= progress
+        if not progress:
+            return changed
+    raise RuntimeError("layout rewrite did not converge")
+
+
+def layout_perm(current: str, wanted: str, rank: int) -> tuple[int, ...] | None:
+    """Permutation that turns data in format ``current`` into format ``wanted`` (None: no known move)."""
+    if current == wanted:
+        return tuple(range(rank))
+    for a, b in ((current, wanted), (wanted, current)):
+        if a in af.INPUT_REWRITE and af.INPUT_REWRITE[a][0] == b and len(af.INPUT_REWRITE[a][1]) == rank:
+            perm = af.INPUT_REWRITE[a][1]
+            return tuple(perm) if a == current else tuple(_inv(perm))
+    return None
+
+
+def _suffix(fmt: str) -> str:
+    return af.DISPLAY.get(fmt, fmt).lower()
+
+
+def retarget_input(graph: Graph, name: str, wanted: str, suffix: str | None = None) -> bool:
+    """Make graph input ``name`` arrive in format ``wanted``: a Transpose right behind it turns the data into
+    the format the graph was built for (``<name>.<fmt>``, as Qualcomm's converter names it)."""
+    t = graph.tensors[name]
+    current = t.axis_format
+    perm = layout_perm(current, wanted, t.rank)
+    if perm is None or perm == tuple(range(t.rank)):
+        return False
+    inner = graph.unique_name(f"{name}.{suffix or _suffix(current)}")
+    graph.tensors[inner] = type(t)(inner, t.shape, t.dtype, t.axis_format, encoding=t.encoding)
+    graph.replace_uses(name, inner)
+    t.shape = tuple(t.shape[i] for i in perm)
+    t.axis_format = wanted
+    op = graph.add_op("Transpose", [name], [inner], {"perm": _inv(perm)}, name=inner, index=0)
+    if suffix is None:
+        op.name = inner         # op and tensor share the name, as in Qualcomm's files (ops have their own namespace)
+    graph.tensors[inner].axis_format = current
+    graph.tensors[inner].encoding = t.encoding
+    return True
+
+
+def retarget_output(graph: Graph, name: str, wanted: str) -> bool:
+    """Make graph output ``name`` leave in format ``wanted``: its producer writes ``<name>.<fmt>`` and a
+    Transpose (``<name>.<wanted fmt>``) writes the output, as Qualcomm's converter does."""
+    t = graph.tensors[name]
+    perm = layout_perm(t.axis_format, wanted, t.rank)
+    if perm is None or perm == tuple(range(t.rank)) or name in graph.inputs or t.is_static:
+        return False
+    current = t.axis_format
+    inner = graph.unique_name(f"{name}.{_suffix(current)}")
+    graph.rename_tensor(name, inner)
+    graph.outputs[graph.outputs.index(inner)] = name
+    prod = graph.producer(inner)
+    graph.add_op("Transpose", [inner], [name], {"perm": list(perm)},
+                 name=f"{name}.{_suffix(wanted)}",
+                 index=graph.ops.index(prod) + 1 if prod is not None else 0)
+    graph.tensors[name].axis_format = wanted
+    graph.tensors[name].encoding = t.encoding
+    return True
+
+
+@register_pass("spatial_first_layout")
+def spatial_first_layout(graph: Graph, options) -> bool:
+    graph.source_channel_first = True   # the DLC records each tensor's source (channel-first) axis format
+    changed = _absorb_inputs(graph) if options.get("spatial_first_io", True) else False
+    changed |= _settle(graph)
     if options.get("spatial_first_io", True):
         changed |= _absorb_outputs(graph)
         changed |= _spatial_first_outputs(graph)
     graph.topo_sort()
     return changed
+
+
+@register_pass("io_layouts")
+def io_layouts(graph: Graph, options) -> bool:
+    """Graph inputs/outputs in the layouts ``options["io_layouts"]`` asks for (name -> format tag): one
+    Transpose each at the boundary, then the usual sinking so that a Transpose the layout rewrite left
+    behind an input cancels against it.  qairt-converter asks for the source layouts (its default), as do
+    ``--preserve_io layout`` and ``--custom_io``; the inside of the graph stays spatial-first."""
+    wanted = options.get("io_layouts") or {}
+    # kept source layouts: a tensor the rewrite did not move (no known permutation back) is left as it is
+    keep = options.get("io_layouts_keep") or {}
+    changed = False
+    for fn, names, what in ((retarget_input, graph.inputs, "input"), (retarget_output, graph.outputs, "output")):
+        for name in list(names):
+            if name in wanted:
+                changed |= _retarget(graph, name, wanted[name], fn, what)
+            elif name in keep:
+                changed |= fn(graph, name, keep[name])
+    if changed:
+        _settle(graph)
+        graph.topo_sort()
+    return changed
+
+
+def _retarget(graph: Graph, name: str, fmt: str, fn, what: str) -> bool:
+    t = graph.tensors[name]
+    if layout_perm(t.axis_format, fmt, t.rank) is None and fmt not in (af.ANY, af.NONTRIVIAL):
+        raise ConversionError(f"graph {what} {name} is {af.DISPLAY.get(t.axis_format, t.axis_format)} "
+                              f"{list(t.shape)}; it cannot be given layout {af.DISPLAY.get(fmt, fmt)}: choose the "
+                              "source layout or its spatial-first form")
+    return fn(graph, name, fmt)

@@ -39,9 +39,10 @@ def run_pipeline(graph: Graph, names: list[str], options: dict[str, Any] | None 
 
 
 # The legacy snpe-*-to-dlc order: clean up, go spatial-first, then fuse.
-LEGACY_PIPELINE = ["remove_identities", "fold_constants", "spatial_first_layout", "remove_identities",
-                   "squash_pad", "fold_batchnorm", "remove_identities", "remove_dead_nodes",
-                   "restore_source_names", "insert_color_transform", "source_encodings"]
+LEGACY_PIPELINE = ["remove_identities", "fold_constants", "spatial_first_layout", "io_layouts",
+                   "remove_identities", "squash_pad", "fold_batchnorm", "remove_identities", "remove_dead_nodes",
+                   "restore_source_names", "insert_color_transform", "source_encodings", "strip_encodings",
+                   "float_bitwidth", "io_dtypes"]
 
 
 def legacy_pipeline(*, fold_batchnorm: bool = True, remove_dead: bool = True,
@@ -66,5 +67,5 @@ def _load() -> None:
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        from . import (batchnorm_fold, cleanup, color_transform, constant_fold, layout, pad_squash,  # noqa: F401
-                       source_encodings)
+        from . import (batchnorm_fold, cleanup, color_transform, constant_fold, float_precision,  # noqa: F401
+                       layout, pad_squash, source_encodings, strip_quant)

@@ -10,6 +10,8 @@ from ..errors import RuntimeInputError
 from ..ir.graph import Graph
 from .fixed_point import run_op
 
+_F16 = np.dtype(np.float16)
+
 
 def execute(graph: Graph, feeds: dict[str, np.ndarray], outputs: Iterable[str] | None = None,
             keep_intermediates: bool = False,
@@ -53,7 +55,14 @@ def execute(graph: Graph, feeds: dict[str, np.ndarray], outputs: Iterable[str] |
                 xs.append(env[n])
             else:
                 xs.append(graph.tensors[n].data)
-        ys = run_op(graph, op, xs)
+        half_out = [np.dtype(graph.tensors[n].dtype) == _F16 for n in op.outputs]
+        if any(half_out) or any(x is not None and np.asarray(x).dtype == _F16 for x in xs):
+            # float16 DLC (--float_bitwidth 16): each op computes in float32 on float16 operands and its
+            # float16 outputs are rounded to float16, as a half-precision backend stores them
+            xs = [x.astype(np.float32) if x is not None and np.asarray(x).dtype == _F16 else x for x in xs]
+            ys = [np.asarray(y).astype(_F16) if h else y for y, h in zip(run_op(graph, op, xs), half_out)]
+        else:
+            ys = run_op(graph, op, xs)
         for name, y in zip(op.outputs, ys):
             if tuple(np.shape(y)) != tuple(graph.tensors[name].shape):
                 raise RuntimeError(f"{op.type} op '{op.name}' produced shape {list(np.shape(y))} for "

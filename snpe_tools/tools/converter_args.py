@@ -45,8 +45,25 @@ def build_parser(prog: str, description: str) -> ArgumentParser:
                    help="Keep ops that do not contribute to any graph output.")
     o.add_argument("--dry_run", nargs="?", const="info", default=None, choices=("info", "debug"),
                    help="Evaluate the model without writing a DLC: list supported and unsupported ops.")
+    add_float_args(o)
     add_quant_args(o)
+    o.add_argument("--custom_io", default="",
+                   help="YAML file of per-tensor graph I/O layouts and data types (see "
+                        "--dump_custom_io_config_template).")
+    o.add_argument("--dump_custom_io_config_template", default="", metavar="FILE",
+                   help="Write a --custom_io YAML template for the model's inputs and outputs and exit.")
+    o.add_argument("--preserve_io", nargs="*", action="append", metavar="[layout|datatype] NAME",
+                   help="Keep graph inputs/outputs as in the source model: --preserve_io (layout and data type "
+                        "of all), --preserve_io layout [NAME ...], --preserve_io datatype [NAME ...].")
     return p
+
+
+def add_float_args(group) -> None:
+    """--float_bitwidth / --float_bias_bitwidth, shared by the legacy converters and qairt-converter."""
+    group.add_argument("--float_bitwidth", "--float_bw", type=int, default=32, choices=(32, 16),
+                       help="Bit width of float tensors: 32 (default) or 16 (a float16 DLC).")
+    group.add_argument("--float_bias_bitwidth", "--float_bias_bw", type=int, default=0, choices=(0, 16, 32),
+                       help="Bit width of float biases: 0 (default: as --float_bitwidth), 16 or 32.")
 
 
 def add_quant_args(group) -> None:
@@ -67,6 +84,12 @@ def check_overrides_file(args: argparse.Namespace) -> None:
         floats: dict[str, int] = {}
         parse_overrides(load_overrides(args.quantization_overrides), floats)
         refuse_float32(floats)
+
+
+def check_float_args(args: argparse.Namespace) -> None:
+    if args.float_bitwidth == 32 and args.float_bias_bitwidth == 16:
+        raise ConversionError("--float_bias_bitwidth 16 needs --float_bitwidth 16 (float16 biases in a float32 "
+                              "model are not supported); drop it or add --float_bitwidth 16")
 
 
 def parse_dims(name: str, text: str) -> list[int]:
