@@ -565,3 +565,21 @@ def test_cle_with_float_fallback_is_a_one_line_error(spread, tmp_path):
     assert proc.returncode != 0 and len(lines) == 1 and "cle" in lines[0] and "--float_fallback" in lines[0], \
         proc.stderr
     assert not out.exists()
+
+
+def test_cle_measures_what_the_relu6_rewrite_changes(tmp_path, capsys):
+    from snpe_tools.quantization.cle import equalize
+
+    dlc = _badly_scaled_model(tmp_path / "m6", relu6=True)
+    g = read_dlc(dlc).graph
+    big = {g.inputs[0]: np.full(g.tensors[g.inputs[0]].shape, 40.0, np.float32)}      # drives relu2 past 6
+    summary = equalize(g, sample=big)
+    assert len(summary.relu6_clipped) == 1 and 0 < list(summary.relu6_clipped.values())[0] <= 1
+    small = read_dlc(dlc).graph
+    assert equalize(small, sample={g.inputs[0]: np.zeros(g.tensors[g.inputs[0]].shape, np.float32)}).relu6_clipped \
+        == {}
+    lst = _calibration_set(tmp_path, dlc)
+    big[g.inputs[0]].tofile(tmp_path / "calib_0.raw")                                 # the first input clips
+    _quant(tmp_path, {"dlc": dlc, "list": lst}, qairt_main, "--algorithms", "cle")
+    err = capsys.readouterr().err
+    assert "replaced 1 ReLU6 by ReLU" in err and "of those ReLU6 clipped values" in err

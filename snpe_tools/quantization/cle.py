@@ -45,6 +45,7 @@ class ClePair:
 class CleSummary:
     pairs: list[tuple[str, str]] = field(default_factory=list)      # (first op, second op) equalized
     relu6_rewritten: list[str] = field(default_factory=list)        # ReLU6 ops now ReLU
+    relu6_clipped: dict[str, float] = field(default_factory=dict)   # of those: share of values >= 6 on the sample
     sweeps: int = 0
 
 
@@ -118,11 +119,21 @@ def _set(graph: Graph, name: str, data: np.ndarray) -> None:
     t.data = data.astype(t.dtype)
 
 
-def equalize(graph: Graph, frozen: set[str] = frozenset()) -> CleSummary:
+def equalize(graph: Graph, frozen: set[str] = frozenset(),
+             sample: dict[str, np.ndarray] | None = None) -> CleSummary:
     """Cross-layer equalization of ``graph`` in place (see the module docstring).  ``frozen`` names
-    tensors that must not change (e.g. ones with preset encodings)."""
+    tensors that must not change (e.g. ones with preset encodings).  With a ``sample`` feed, the ReLU6
+    ops about to become ReLU are measured first: the share of their outputs that reached 6 is what
+    the rewrite changes (reported, so a user can see why outputs moved)."""
     summary = CleSummary()
     pairs = find_pairs(graph, set(frozen))
+    relu6 = [p.relu for p in pairs if p.relu is not None and _is_relu6(p.relu)]
+    if sample is not None and relu6:
+        from ..runtime import execute
+
+        got = execute(graph, sample, outputs=[r.outputs[0] for r in relu6])
+        summary.relu6_clipped = {r.name: float(np.mean(got[r.outputs[0]] >= 6.0)) for r in relu6
+                                 if np.any(got[r.outputs[0]] >= 6.0)}
     for p in pairs:
         if p.relu is not None and _is_relu6(p.relu):
             p.relu.type, p.relu.params = "Relu", {}

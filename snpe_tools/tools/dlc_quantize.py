@@ -344,10 +344,11 @@ def _feed_iter(plans: list[list], graph: Graph) -> Iterator[dict[str, np.ndarray
 
 
 # ---- the shared pipeline ------------------------------------------------------------------------------
-def _equalize(graph: Graph, frozen: set[str]) -> None:
+def _equalize(graph: Graph, frozen: set[str], sample: dict[str, np.ndarray] | None) -> None:
     """--optimizations cle / --algorithms cle: cross-layer equalization before calibration; ``frozen``
-    tensors (given encodings) are left alone."""
-    summary = equalize(graph, frozen=frozen)
+    tensors (given encodings) are left alone; ``sample`` (the first calibration input) measures what
+    rewriting ReLU6 to ReLU changes."""
+    summary = equalize(graph, frozen=frozen, sample=sample)
     if not summary.pairs:
         LOG.warning("cross-layer equalization: no Conv -> ReLU -> Conv pair to equalize; the model is unchanged")
         return
@@ -355,6 +356,11 @@ def _equalize(graph: Graph, frozen: set[str]) -> None:
     if summary.relu6_rewritten:
         LOG.warning("cross-layer equalization replaced %d ReLU6 by ReLU, as SNPE does (e.g. '%s'): values above 6 are "
                     "no longer clipped", len(summary.relu6_rewritten), summary.relu6_rewritten[0])
+    if summary.relu6_clipped:
+        worst = max(summary.relu6_clipped, key=summary.relu6_clipped.get)
+        LOG.warning("on the first calibration input %d of those ReLU6 clipped values (up to %.1f%% at '%s'): the "
+                    "model's outputs change with cle; quantize without it if they matter",
+                    len(summary.relu6_clipped), 100 * summary.relu6_clipped[worst], worst)
 
 
 def default_output(input_dlc: str) -> str:
@@ -426,7 +432,7 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
             LOG.info("calibrating on %d input(s); SNPE recommends 5-10 for quick results, 50-100 for robust ones",
                      len(entries))
         if opts.cle:
-            _equalize(graph, set(opts.preset) | set(preset))
+            _equalize(graph, set(opts.preset) | set(preset), next(_feed_iter(entries[:1], graph), None))
         t0 = time.perf_counter()
         stats = calibrate(graph, _feed_iter(entries, graph), len(entries), progress=progress,
                           make_stats=stats_factory(opts.act_method))
