@@ -39,7 +39,7 @@ SSD_ANCHORS_PER_CELL = (3, 6, 6, 6, 6, 6)
 SSD_SCALES = (10.0, 10.0, 5.0, 5.0)
 SSD_CLASSES = 6                     # without background (COCO has 90)
 SSD_MAX_DET = 20                    # max_detections_per_class = max_total_detections (as in the COCO configs)
-SSD_IOU, SSD_SCORE = 0.6, 0.3
+SSD_IOU, SSD_SCORE = 0.6, 0.6
 
 
 @contextlib.contextmanager
