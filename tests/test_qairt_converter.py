@@ -337,6 +337,14 @@ def test_tensorflow_and_tflite_stay_nhwc(tmp_path):
     assert g.tensors[name].shape == (1, 32, 32, 3)
     assert "Transpose" not in [op.type for op in g.ops]
     np.testing.assert_allclose(execute(g, {name: x})[g.outputs[0]], ref, rtol=1e-5, atol=1e-6)
+    # a channel-first DLC input for an NHWC model: one Transpose behind it
+    out3 = str(tmp_path / "nchw.dlc")
+    qairt("-i", pb, "-s", "input", "1,32,32,3", "--out_tensor_node", "InceptionV3/Predictions/Reshape_1",
+          "--desired_input_layout", "input", "NCHW", "-o", out3)
+    g3 = read_dlc(out3).graph
+    assert g3.tensors[name].shape == (1, 3, 32, 32) and [op.type for op in g3.ops].count("Transpose") == 1
+    np.testing.assert_allclose(execute(g3, {name: np.transpose(x, (0, 3, 1, 2))})[g3.outputs[0]], ref,
+                               rtol=1e-5, atol=1e-6)
     tfl = tflite_model(str(tmp_path / "m.tflite"))
     out2 = str(tmp_path / "t.dlc")
     qairt("-i", tfl, "-o", out2)
@@ -449,7 +457,9 @@ def test_config_fields_and_command_line_wins(tmp_path, work):
     ({"Output Tensor Configuration": [{"Name": "logits", "Desired Model Parameters": {"Layout": "NHWC"}}]},
      ["logits", "cannot be given layout NHWC"]),
     ({"Input Tensor Configuration": [{"Name": "input", "Desired Model Parameters": {
-        "Color Conversion": "NV21"}}]}, ["nv21"]),
+        "Color Conversion": "NV21", "Layout": "NCHW"}}]}, ["colour conversion", "NHWC image"]),
+    ({"Input Tensor Configuration": [{"Name": "input", "Desired Model Parameters": {
+        "Color Conversion": "YUV"}}]}, ["'yuv'"]),
 ])
 def test_config_fields_we_cannot_honour_are_refused(tmp_path, work, doc, words):
     cfg = tmp_path / "io.yaml"
@@ -599,3 +609,29 @@ def test_float16_golden_model_through_net_run(tmp_path):
     assert 0 < err < 2e-3
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
     assert violations(out) == []
+
+
+@pytest.mark.parametrize("how", ["cli", "yaml"])
+def test_colour_conversion_input_is_an_nhwc_frame(tmp_path, work, how):
+    """-e / Color Conversion: the DLC input takes the camera's format (RGBA NHWC, NV21 frame) and the colour op
+    feeds the model; the model's other I/O keep their source layouts."""
+    out = str(tmp_path / "c.dlc")
+    if how == "cli":
+        qairt("-i", str(work / "model.onnx"), "-e", "input", "rgba", "bgr", "-o", out)
+    else:
+        cfg = tmp_path / "io.yaml"
+        cfg.write_text(yaml.safe_dump({"Input Tensor Configuration": [
+            {"Name": "input", "Desired Model Parameters": {"Color Conversion": "RGBA"}}]}))
+        qairt("-i", str(work / "model.onnx"), "--config", str(cfg), "-o", out)
+    f = io_formats(out)
+    assert f["input"][:2] == (af.NSC, (1, 16, 16, 4)) and f["probs_map"][:2] == (af.NCS, (1, 8, 8, 8))
+    rgba = np.random.default_rng(9).uniform(0, 1, (1, 16, 16, 4)).astype(np.float32)
+    bgr_nchw = np.transpose(rgba[..., [2, 1, 0]], (0, 3, 1, 2))
+    ref = helpers.run_onnxruntime(str(work / "model.onnx"), {"input": bgr_nchw})
+    got = run_qairt_dlc(out, {"input": rgba})
+    for k in ref:
+        np.testing.assert_allclose(got[k], ref[k], rtol=1e-5, atol=1e-5)
+    nv = str(tmp_path / "nv.dlc")
+    qairt("-i", str(work / "model.onnx"), "-e", "input", "nv21", "-o", nv)
+    assert io_formats(nv)["input"][1] == (1, 16 * 16 * 3 // 2)
+    assert violations(out) == [] and violations(nv) == []

@@ -226,8 +226,21 @@ def preserve_io(values: list[list[str]] | None) -> tuple[set[str] | bool, set[st
 
 
 # ---- resolving against the graph ----------------------------------------------------------------
+def _graph_names(graph: Graph, req: IoRequest) -> None:
+    """TensorFlow tensors are ``node:0`` in the graph, and named by their node in options: accept both."""
+    alias = {n[:-2]: n for n in graph.inputs + graph.outputs if n.endswith(":0")}
+    for table in (req.inputs, req.outputs):
+        for name in [n for n in table if n in alias and alias[n] not in table]:
+            table[alias[name]] = table.pop(name)
+    for attr in ("keep_layout", "keep_dtype"):
+        names = getattr(req, attr)
+        if names is not True:
+            setattr(req, attr, {alias.get(n, n) for n in names})
+
+
 def check_names(graph: Graph, req: IoRequest, flag: str) -> None:
     """Every tensor a configuration names is a graph input or output of the converted model."""
+    _graph_names(graph, req)
     io = set(graph.inputs) | set(graph.outputs)
     for name, r in list(req.inputs.items()) + list(req.outputs.items()):
         # shapes, source types and colours were the frontend's to check (it knows the model's own names)
@@ -256,7 +269,11 @@ def resolve(graph: Graph, req: IoRequest, flag: str) -> dict[str, dict[str, Any]
             raise ConversionError(f"{flag} {name}: the model gives this tensor layout {layout_name(t.axis_format)}, "
                                   f"not {layout_name(r.src_layout)}"
                                   + (" (declare an input's source layout with --input_layout)" if is_input else ""))
-        colour = is_input and graph.input_info[name].encoding_in in ("rgba", "argb32")
+        # a colour conversion works on an NHWC image (passes/color_transform.py): such an input takes the
+        # camera's format, not the model's layout
+        info = graph.input_info.get(name) if is_input else None
+        colour = info is not None and info.encoding_in != info.encoding_out \
+            and info.encoding_in not in ("time_series", "other")
         keep = req.keep_layout is True or name in req.keep_layout
         if r is not None and r.layout is not None:
             if colour and r.layout != af.NSC:
