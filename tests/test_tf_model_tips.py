@@ -212,3 +212,17 @@ def test_interior_input_dim_is_checked(work, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and not out.exists()
     assert "ERROR_TF_UNEXPECTED_INPUT_SHAPE" in err[-1] and "[1,513,513,3]" in err[-1] and "Sub" in err[-1]
+
+
+def test_ssd_soft_nms_is_refused(work, capsys):
+    """Soft NMS has no DetectionOutput equivalent: one line naming it, no DLC written."""
+    from snpe_tools.tools.common import run_main
+    from snpe_tools.tools.tensorflow_to_dlc import main
+
+    pb = E.ssd_mobilenet_v2(str(work / "ssd_soft.pb"), soft_sigma=0.5)
+    out = work / "soft.dlc"
+    args = ["--input_network", pb, *SSD_SEED]
+    args[args.index("mobilenet_ssd.dlc")] = str(out)
+    assert run_main(main, args) != 0 and not out.exists()
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert NMS in err and "soft NMS" in err and "NonMaxSuppressionV5" in err

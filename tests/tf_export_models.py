@@ -206,7 +206,7 @@ def _decode(enc, anchors: np.ndarray):
     return tf.reshape(boxes, tf.stack([tf.shape(enc)[0], tf.shape(enc)[1], 4]), name="Reshape_1")
 
 
-def _multiclass_nms(boxes, scores, clip_window, v5: bool):
+def _multiclass_nms(boxes, scores, clip_window, v5: bool, soft_sigma: float = 0.0):
     """post_processing.multiclass_non_max_suppression for one image: per-class NMS, sort, clip, top-k."""
     with v1.name_scope("MultiClassNonMaxSuppression"):
         num_scores = tf.shape(scores)[0]
@@ -217,7 +217,7 @@ def _multiclass_nms(boxes, scores, clip_window, v5: bool):
             size = tf.minimum(SSD_MAX_DET, tf.shape(per_class_boxes)[0])
             if v5:
                 idx, _ = tf.image.non_max_suppression_with_scores(per_class_boxes, class_scores, size, SSD_IOU,
-                                                                  SSD_SCORE, soft_nms_sigma=0.0)
+                                                                  SSD_SCORE, soft_nms_sigma=soft_sigma)
             else:
                 idx = tf.image.non_max_suppression(per_class_boxes, class_scores, size, SSD_IOU, SSD_SCORE)
             sc = tf.gather(class_scores, idx)
@@ -252,7 +252,7 @@ def _pad_to(t, n: int):
     return out
 
 
-def _postprocessor(enc, pred, preprocessed, v5: bool):
+def _postprocessor(enc, pred, preprocessed, v5: bool, soft_sigma: float = 0.0):
     with v1.name_scope("Postprocessor"):
         boxes = tf.identity(_decode(enc, ssd_anchor_corners()), name="raw_box_locations")
         boxes = tf.expand_dims(boxes, 2, name="ExpandDims")
@@ -269,7 +269,7 @@ def _postprocessor(enc, pred, preprocessed, v5: bool):
                 b, s, w, n = args
                 b = tf.reshape(tf.slice(b, [0, 0, 0], tf.stack([n, -1, -1])), [-1, 1, 4])
                 s = tf.reshape(tf.slice(s, [0, 0], tf.stack([n, -1])), [-1, SSD_CLASSES])
-                nb, ns, nc, count = _multiclass_nms(b, s, w, v5)
+                nb, ns, nc, count = _multiclass_nms(b, s, w, v5, soft_sigma)
                 return [_pad_to(nb, SSD_MAX_DET), _pad_to(ns, SSD_MAX_DET), _pad_to(nc, SSD_MAX_DET), count]
 
             nb, ns, nc, count = tf.map_fn(one_image, [boxes, scores, clip_window, num_valid],
@@ -292,14 +292,14 @@ def _preprocessor(size: int):
         return tf.subtract(tf.multiply(2.0 / 255.0, resized, name="mul"), 1.0, name="sub")
 
 
-def _ssd_graph(seed: int, ranges: dict | None, qat: bool, v5: bool):
+def _ssd_graph(seed: int, ranges: dict | None, qat: bool, v5: bool, soft_sigma: float = 0.0):
     s = QatSlim(seed, ranges, qat)
     g = tf.Graph()
     with v1_control_flow(), g.as_default():
         x = _preprocessor(SSD_SIZE)
         x = s.act_quant(x, "Preprocessor/sub")
         enc, pred = _box_predictors(s, _feature_extractor(s, x))
-        _postprocessor(enc, pred, x, v5)
+        _postprocessor(enc, pred, x, v5, soft_sigma)
     return g, s.acts
 
 
@@ -321,8 +321,9 @@ def ssd_sample_images(n: int, seed: int = 11) -> list[np.ndarray]:
     return out
 
 
-def ssd_mobilenet_v2(path: str, qat: bool = False, seed: int = 3) -> str:
-    """The SSD MobileNet V2 export (float, or quantization-aware with FakeQuant ranges calibrated here)."""
+def ssd_mobilenet_v2(path: str, qat: bool = False, seed: int = 3, soft_sigma: float = 0.0) -> str:
+    """The SSD MobileNet V2 export (float, or quantization-aware with FakeQuant ranges calibrated here);
+    ``soft_sigma`` > 0: soft NMS (``NonMaxSuppressionV5``), which has no DetectionOutput equivalent."""
     ranges = None
     if qat:
         g, acts = _ssd_graph(seed, None, True, v5=True)
@@ -335,7 +336,7 @@ def ssd_mobilenet_v2(path: str, qat: bool = False, seed: int = 3) -> str:
                 for k, v in zip(names, vals):
                     lo[k], hi[k] = min(lo[k], float(v.min())), max(hi[k], float(v.max()))
         ranges = {k: (min(lo[k], 0.0), max(hi[k], 0.0)) for k in names}
-    g, _ = _ssd_graph(seed, ranges, qat, v5=qat)
+    g, _ = _ssd_graph(seed, ranges, qat, v5=qat or soft_sigma > 0, soft_sigma=soft_sigma)
     return write_pb(g.as_graph_def(), path)
 
 
