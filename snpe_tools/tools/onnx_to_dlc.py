@@ -27,19 +27,18 @@ def make_parser():
     o.add_argument("--define_symbol", "-s", nargs=2, action="append", metavar=("SYMBOL_NAME", "VALUE"),
                    help="Value of a symbolic dimension, e.g. -s height 224.")
     o.add_argument("--no_simplification", "-n", action="store_true",
-                   help="Skip the ONNX simplification before translation, as SNPE's -n skips onnx-simplifier; "
-                        "snpe-tools runs no simplifier (constant subgraphs are evaluated while translating, as "
-                        "SNPE's translations evaluate static inputs), so -n only turns off the IR constant-folding "
-                        "pass and the DLC is normally unchanged.")
+                   help="Do not simplify the model: constant subgraphs fold only through ops the converter "
+                        "translates (and the IR constant-folding pass is off), so a constant subgraph of an "
+                        "unsupported op (e.g. HannWindow, Det) is refused, as SNPE's -n warns.")
     return p
 
 
-def _dry_run(path: str, level: str) -> int:
+def _dry_run(path: str, level: str, simplify: bool = True) -> int:
     model = load_model(path)
     details = [f"{n.op_type} {n.name or n.output[0]}: inputs={list(n.input)} outputs={list(n.output)}"
                for n in model.graph.node] if level == "debug" else None
     return report(collections.Counter(n.op_type for n in model.graph.node),
-                  lambda t: bool(get_translator(t)) or t == "Constant", lambda: check_supported(model), details)
+                  lambda t: bool(get_translator(t)) or t == "Constant", lambda: check_supported(model, simplify), details)
 
 
 def _external_data_files(model_path: str, out: str) -> list[str]:
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch is not None and args.batch <= 0:
         raise ConversionError("-b/--batch must be a positive integer")
     if args.dry_run:
-        return _dry_run(args.input_network, args.dry_run)
+        return _dry_run(args.input_network, args.dry_run, not args.no_simplification)
     symbols = {}
     for name, val in args.define_symbol or []:
         try:
@@ -101,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         input_layouts=pairs(args.input_layout, "--input_layout", None),
         input_types=pairs(args.input_type, "--input_type", INPUT_TYPES),
         input_dtypes=pairs(args.input_dtype, "--input_dtype", DTYPES),
-        input_encodings=encodings(args.input_encoding), keep_quant_nodes=args.keep_quant_nodes)
+        input_encodings=encodings(args.input_encoding), keep_quant_nodes=args.keep_quant_nodes,
+        simplify=not args.no_simplification)
     for name, lay in opts.input_layouts.items():
         if lay not in af.LAYOUT_NAMES:
             raise ConversionError(f"--input_layout {name} {lay}: layout must be one of {', '.join(af.LAYOUT_NAMES)}")

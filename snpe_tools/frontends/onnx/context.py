@@ -34,6 +34,8 @@ class OnnxContext(EmitMixin):
         self.translate_node: Any = None
         # --keep_quant_nodes: QuantizeLinear/DequantizeLinear become QNN Quantize/Dequantize ops
         self.keep_quant_nodes = False
+        # False with -n/--no_simplification: only ops with a translator fold at convert time
+        self.simplify = True
 
     def alias(self, out: str, src: str) -> None:
         """``out`` is the same value as ``src`` (Identity, Dropout): no op is emitted."""

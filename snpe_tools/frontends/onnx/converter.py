@@ -55,6 +55,7 @@ class OnnxOptions:
     input_dtypes: dict[str, str] = field(default_factory=dict)
     input_encodings: dict[str, tuple[str, str]] = field(default_factory=dict)
     keep_quant_nodes: bool = False      # QDQ pairs stay QNN Quantize/Dequantize ops instead of encodings
+    simplify: bool = True               # False (-n): constant subgraphs fold only through translated ops
 
 
 def load_model(path: str, map_external: bool = False) -> onnx.ModelProto:
@@ -412,24 +413,38 @@ def _const_outputs(model: onnx.ModelProto, init_names: set[str]) -> set[str]:
     return const
 
 
-def check_supported(model: onnx.ModelProto) -> None:
+# ops evaluated at convert time even without simplification (-n): shape arithmetic the converter does itself
+_ALWAYS_FOLDED = {"Constant", "ConstantOfShape", "Shape", "Size", "CastLike"}
+
+
+def check_supported(model: onnx.ModelProto, simplify: bool = True) -> None:
+    """Every node must have a translator, unless its outputs are constant and it is folded at convert time.
+
+    ``simplify=False`` is SNPE's ``-n``: without the simplifier, a constant subgraph folds only through
+    ops the converter translates (Qualcomm: -n "may prevent some models from properly converting when
+    sequences of unsupported static operations are present")."""
     init_names = {i.name for i in model.graph.initializer}
     const = _const_outputs(model, init_names)
     missing: dict[str, list[str]] = {}
+    static_only = False
     for node in model.graph.node:
         if node.domain not in ("", "ai.onnx") and not (node.domain == "ai.onnx.preview"
                                                          and get_translator(node.op_type) is not None):
             missing.setdefault(f"{node.domain}.{node.op_type}", []).append(node.name or node.output[0])
             continue
         if all(o in const for o in node.output if o):
-            continue
+            if simplify or node.op_type in _ALWAYS_FOLDED or get_translator(node.op_type) is not None:
+                continue
+            static_only = True
         if get_translator(node.op_type) is None:
             missing.setdefault(node.op_type, []).append(node.name or node.output[0])
     if missing:
         parts = [f"{t} x{len(n)} ({', '.join(n[:3])}{', ...' if len(n) > 3 else ''})"
                  for t, n in sorted(missing.items())]
+        hint = " (with -n/--no_simplification, constant subgraphs of such ops are not simplified away; drop -n " \
+               "to fold them)" if static_only else ""
         raise UnsupportedOpError(f"{sum(len(n) for n in missing.values())} node(s) use op types the converter "
-                                 f"does not support: {'; '.join(parts)}")
+                                 f"does not support: {'; '.join(parts)}{hint}")
 
 
 def _fold(node: onnx.NodeProto, ctx: OnnxContext, model: onnx.ModelProto) -> bool:
@@ -467,6 +482,8 @@ def _fold(node: onnx.NodeProto, ctx: OnnxContext, model: onnx.ModelProto) -> boo
     ins = [i for i in node.input if i]
     if node.op_type in _NO_FOLD or not ins or not all(ctx.is_const(i) for i in ins):
         return False
+    if not ctx.simplify and node.op_type not in _ALWAYS_FOLDED and get_translator(node.op_type) is None:
+        return False        # -n: no simplifier evaluates ops the converter cannot translate
     from onnx.reference import ReferenceEvaluator
 
     what = _node_label(node)
@@ -581,7 +598,8 @@ def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
     ctx.keep_quant_nodes = opts.keep_quant_nodes
     qoperator_to_qdq(model)       # QLinearConv, QLinearAdd ... between quantized tensors -> the QDQ form
     graph.source_encodings.update(fold_qdq(model, activations=not opts.keep_quant_nodes))
-    check_supported(model)
+    check_supported(model, opts.simplify)
+    ctx.simplify = opts.simplify
 
     for init in model.graph.initializer:
         ctx.consts[init.name] = initializer_array(init, base)
