@@ -212,6 +212,12 @@ def test_interior_input_dim_is_checked(work, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and not out.exists()
     assert "ERROR_TF_UNEXPECTED_INPUT_SHAPE" in err[-1] and "[1,513,513,3]" in err[-1] and "Sub" in err[-1]
+    # a node inside a while loop (the SSD's per-image NMS) cannot be a DLC input
+    pb = E.ssd_mobilenet_v2(str(work / "ssd_cut.pb"))
+    inner = f"{NMS}/map/while/MultiClassNonMaxSuppression/Reshape"
+    rc = run_main(main, ["-i", pb, "-d", inner, "1917,1,4", "--out_node", "detection_boxes", "-o", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and not out.exists() and "inside the while loop" in err[-1] and inner in err[-1]
 
 
 def test_ssd_soft_nms_is_refused(work, capsys):

@@ -58,6 +58,13 @@ def cut_graph(model: "TFModel", graph_def, names: list[str]) -> None:
                 raise ConversionError(f"-d/--input_dim {base}: node '{base}' ({nodes[base].op}) has several outputs "
                                       f"and '{nd.name}' reads output {idx}; -d can cut the graph only at a node "
                                       "whose first output is the only one used")
+    from .control_flow import loop_frames
+
+    frames = loop_frames(model.nodes, model.order)
+    for n in names:
+        if n in frames:
+            raise ConversionError(f"-d/--input_dim {n}: the node runs inside the while loop '{frames[n]}' (once per "
+                                  "iteration); the graph can only be cut at a node outside loops")
     upstream = graph_def_ancestors(nodes, names)
     info = _infer(model, graph_def, names, upstream)
     model.cut_upstream = {n: graph_def_ancestors(nodes, [i.lstrip("^").split(":")[0] for i in nodes[n].input])
