@@ -583,3 +583,20 @@ def test_cle_measures_what_the_relu6_rewrite_changes(tmp_path, capsys):
     _quant(tmp_path, {"dlc": dlc, "list": lst}, qairt_main, "--algorithms", "cle")
     err = capsys.readouterr().err
     assert "replaced 1 ReLU6 by ReLU" in err and "of those ReLU6 clipped values" in err
+
+
+def test_histogram_calibration_independent_of_batch_size(tmp_path):
+    """calibrate() hands stacked batches to update(); the histograms equal one-input-at-a-time ones
+    (bit for bit on this conv net, as the batched runs are) and the range searches pick the same."""
+    dlc = _conv_model(tmp_path / "m")
+    graph = read_dlc(dlc).graph
+    feeds = _feeds(graph, 7)
+    runs = [calibrate(graph, iter(feeds), len(feeds), progress=False, make_stats=lambda n: HistogramStats(),
+                      batch=b) for b in (1, 3, 7)]
+    for other in runs[1:]:
+        for name, st in runs[0].items():
+            c0, e0 = st.histogram()
+            c1, e1 = other[name].histogram()
+            assert np.array_equal(e0, e1) and np.allclose(c0, c1, atol=0.0), name
+            assert select_encoding(st, "enhanced", "asymmetric", 8) == select_encoding(other[name], "enhanced",
+                                                                                       "asymmetric", 8)
