@@ -88,7 +88,7 @@ class _Yuv420spToRgb(OpDef):
 
     vu_first: bool = False
     params = {
-        "output_order": Param(qd.UINT_32, default=RGB_ORDER),
+        "output_order": Param(qd.INT_32, default=RGB_ORDER),      # INT_32, as Qualcomm's converter writes it
         "height": Param(qd.UINT_32, internal=True),
         "width": Param(qd.UINT_32, internal=True),
     }
