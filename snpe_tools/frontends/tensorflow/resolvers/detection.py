@@ -115,14 +115,14 @@ def detection_output(model, claimed):
 
 
 # ---- measuring what the scope computes ---------------------------------------------------------------
-def _measure_decoding(model, layer, enc: str, shape) -> tuple[np.ndarray, np.ndarray]:
+def _measure_decoding(model, layer, enc: str, shape, shape_enc, shape_pred) -> tuple[np.ndarray, np.ndarray]:
     """(anchors [A,4] as yc,xc,h,w; scales [4]) of the scope's box decoding, verified numerically."""
     from ....ops.detection import decode_boxes
 
-    feeds = {layer.info["predictions"]: np.zeros(model.static_shape(layer.info["predictions"]), np.float32)}
+    feeds = {layer.info["predictions"]: np.zeros(shape_pred, np.float32)}
 
     def decode(e):
-        b = model.run([layer.info["boxes"]], dict(feeds, **{enc: e.astype(np.float32)}))[0]
+        b = model.run([layer.info["boxes"]], dict(feeds, **{enc: e.reshape(shape_enc).astype(np.float32)}))[0]
         return np.asarray(b, np.float64).reshape(shape[0], shape[1], 4)[0]
 
     b0 = decode(np.zeros(shape))
@@ -302,7 +302,7 @@ def _translate(ctx, layer):
     if params["per_class"] < params["total"]:
         raise ConversionError(f"{layer.name}: max_output_size_per_class ({params['per_class']}) below "
                               f"max_total_size ({params['total']}) has no DetectionOutput equivalent")
-    anchors, scales = _measure_decoding(model, layer, enc, (shape_pred[0], shape_pred[1], 4))
+    anchors, scales = _measure_decoding(model, layer, enc, (shape_pred[0], shape_pred[1], 4), shape_enc, shape_pred)
     act, first = _measure_scores(model, layer, shape_enc, shape_pred)
     classes = shape_pred[2] - first
     # TF keeps scores strictly above the threshold, DetectionOutput at or above it
