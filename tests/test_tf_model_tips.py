@@ -95,7 +95,12 @@ def test_ssd_seed_command_line(work):
         np.testing.assert_array_equal(_raw(res, f"{NMS}_classes") + 1, classes.reshape(-1))
         np.testing.assert_allclose(_raw(res, f"{NMS}_boxes"), boxes.reshape(-1), atol=1e-5)
         np.testing.assert_allclose(_raw(res, f"{NMS}_scores"), scores.reshape(-1), atol=1e-5)
-        assert len(model_tips.ssd_post(res, 0.5)) == int((scores > 0.5).sum())
+        # the documented decoding: python models/model_tips.py ssd-post output/Result_N
+        lines = subprocess.run([sys.executable, os.path.join(ROOT, "models", "model_tips.py"), "ssd-post", res,
+                                "--threshold", "0.7"], capture_output=True, text=True, check=True).stdout.splitlines()
+        assert len(lines) == int((scores > 0.7).sum()) and all(ln.startswith("class ") for ln in lines)
+        if lines:
+            assert lines[0].split()[1] == str(int(classes[0, 0]))
         worst = max(worst, float(np.abs(_raw(res, f"{NMS}_boxes") - boxes.reshape(-1)).max()),
                     float(np.abs(_raw(res, f"{NMS}_scores") - scores.reshape(-1)).max()))
     # real detections of several classes, and fewer than the limit somewhere (zero padding)
