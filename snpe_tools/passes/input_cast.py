@@ -35,7 +35,9 @@ def cast_input(graph: Graph, name: str, dtype: Any) -> str | None:
     t = graph.tensors[name]
     if want == t.dtype:
         return None
-    return splice_input(graph, name, t.shape, want, t.axis_format, "Cast", {"to": qd.to_qnn(t.dtype)}, "_cast")
+    # named <input>_cast_<type> as Qualcomm's converter names its input Cast (<input>_cast_int32 for int64 inputs)
+    return splice_input(graph, name, t.shape, want, t.axis_format, "Cast", {"to": qd.to_qnn(t.dtype)},
+                        f"_cast_{np.dtype(t.dtype).name}")
 
 
 def model_input_dtype(requested: str | None, model_dtype: Any) -> tuple[np.dtype, str | None]:
