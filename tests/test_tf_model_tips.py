@@ -237,3 +237,28 @@ def test_ssd_soft_nms_is_refused(work, capsys):
     assert run_main(main, args) != 0 and not out.exists()
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert NMS in err and "soft NMS" in err and "NonMaxSuppressionV5" in err
+
+
+def test_fake_quant_args_grid_is_tensorflows(work):
+    """FakeQuantWithMinMaxArgs (attributes) and a range TF must nudge: the DLC encoding is TF's grid."""
+    from tf_models import tf, v1, write_pb
+
+    from snpe_tools.frontends.tensorflow.converter import TFOptions, convert_tensorflow
+
+    rng = np.random.default_rng(2)
+    g = tf.Graph()
+    with g.as_default():
+        x = v1.placeholder(tf.float32, [1, 8, 8, 3], name="x")
+        y = tf.nn.conv2d(x, tf.constant(rng.normal(0, 0.5, (3, 3, 3, 4)).astype(np.float32)), 1, "SAME")
+        y = tf.quantization.fake_quant_with_min_max_args(y, min=-1.3, max=2.9, num_bits=8, name="act_quant")
+        tf.nn.relu(y, name="out")
+    pb = write_pb(g.as_graph_def(), str(work / "fq_args.pb"))
+    graph = convert_tensorflow(pb, TFOptions(input_dims=[("x", [1, 8, 8, 3])], out_names=["out"]))
+    enc = graph.source_encodings[next(iter(graph.source_encodings))].encoding
+    xs = rng.normal(0, 2, (1, 8, 8, 3)).astype(np.float32)
+    ref = run_graph_def(g.as_graph_def(), {"x": xs}, ["act_quant"])[0]
+    q = ref / enc.scale - enc.offset
+    # every TF output is a level of the encoding, and the extreme levels are the nudged range's ends
+    assert np.abs(q - np.round(q)).max() < 1e-3 and 0 <= q.min() and q.max() <= 255
+    assert enc.offset == -round(1.3 / (4.2 / 255)) and abs(enc.scale - 4.2 / 255) < 1e-9
+    assert abs(ref.min() - enc.min) < 1e-6 and abs(ref.max() - enc.max) < 1e-6
