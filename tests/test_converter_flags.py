@@ -162,6 +162,15 @@ def test_unsupported_encoding_pairs_are_one_line(tmp_path, flags, needle):
     assert not (tmp_path / "m.dlc").exists()
 
 
+def test_time_series_needs_rank_3(tmp_path):
+    model = _image_model(str(tmp_path / "img.onnx"))
+    proc = helpers.run_tool("snpe-onnx-to-dlc", "-i", model, "-o", str(tmp_path / "m.dlc"), "-e", "input",
+                            "time_series", check=False)
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("ERROR")]
+    assert proc.returncode == 1 and len(errors) == 1 and "rank 3" in errors[0] and "Traceback" not in proc.stderr
+    assert not (tmp_path / "m.dlc").exists()
+
+
 def test_odd_sized_nv21_is_refused(tmp_path):
     model = _image_model(str(tmp_path / "img.onnx"), 5, 6)
     proc = helpers.run_tool("snpe-onnx-to-dlc", "-i", model, "-o", str(tmp_path / "m.dlc"), "-e", "input", "nv21",

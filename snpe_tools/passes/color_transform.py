@@ -36,6 +36,9 @@ COLOUR_IN = ("rgba", "argb32", "nv21", "nv12", "bgr", "rgb")
 def transform_input_colors(graph: Graph, name: str, enc_in: str, enc_out: str) -> str | None:
     """Make graph input ``name`` (an NHWC 3-channel image) arrive as ``enc_in`` and be converted to
     ``enc_out`` for the model.  Returns the colour op's output name, None when nothing is to convert."""
+    if enc_in == "time_series" and graph.tensors[name].rank != 3:
+        raise ConversionError(f"--input_encoding {name} time_series: a time-series input has rank 3 ([batch, time, "
+                              f"features]); this one is {list(graph.tensors[name].shape)}")
     if enc_in == enc_out or enc_out not in COLOUR_OUT or enc_in not in COLOUR_IN:
         if enc_in != enc_out and enc_in not in ("time_series", "other"):
             raise ConversionError(f"--input_encoding {name} {enc_in} {enc_out}: no colour conversion from "
