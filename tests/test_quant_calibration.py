@@ -301,3 +301,73 @@ def test_multi_input_name_path_lines(tmp_path):
         err = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         assert proc.returncode != 0 and len(err) == 1 and named in err[0], proc.stderr
         assert not never.exists()
+
+
+# ---- accuracy against onnxruntime quantize_static (small models with the benchmark's blocks) --------------
+SMALL = {"resnet18": (32, 0.25), "mobilenet_v2": (32, 0.25), "inception_v3": (75, 0.125)}
+
+
+def _accuracy(tmp_path, name: str, n: int = 40) -> dict[str, float]:
+    """Ours (snpe-onnx-to-dlc + snpe-dlc-quantize per-channel, 32-bit bias) and onnxruntime's
+    quantize_static (QDQ, per-channel, MinMax) on the same ``n`` calibration images: mean cosine of the
+    quantized logits against the float model's, and top-1 agreement with it."""
+    import quant_models as qm
+
+    size, width = SMALL[name]
+    src = str(tmp_path / f"{name}.onnx")
+    onnx.save(qm.build(name, size, width, classes=10), src)
+    x = qm.calibration_inputs(n, size)
+    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    lines = []
+    for i in range(n):
+        x_nhwc[i].tofile(tmp_path / f"c{i}.raw")
+        lines.append(str(tmp_path / f"c{i}.raw"))
+    (tmp_path / "list.txt").write_text("\n".join(lines) + "\n")
+    dlc, qdlc, qdq = (str(tmp_path / f"{name}{s}") for s in (".dlc", "_q.dlc", "_qdq.onnx"))
+    helpers.convert_in_process(src, dlc)
+    from snpe_tools.tools.common import run_main
+    from snpe_tools.tools.dlc_quantize import quantize_main
+
+    assert run_main(quantize_main, [f"--input_dlc={dlc}", f"--input_list={tmp_path / 'list.txt'}",
+                                    f"--output_dlc={qdlc}", "--use_per_channel_quantization",
+                                    "--bias_bitwidth=32", "--quiet"]) == 0
+    qm.ort_quantize(src, qdq, x)
+    ref, ours, peer = qm.ort_run(src, x), qm.our_run(qdlc, x_nhwc), qm.ort_run(qdq, x)
+    top = ref.argmax(1)
+    return {"ours_cos": float(qm.cosines(ours, ref).mean()), "ort_cos": float(qm.cosines(peer, ref).mean()),
+            "ours_top1": float((ours.argmax(1) == top).mean()), "ort_top1": float((peer.argmax(1) == top).mean()),
+            "classes": len(set(top.tolist())), "scales": qm.same_activation_scales(qdq, qdlc)}
+
+
+@pytest.fixture(scope="module")
+def accuracy(tmp_path_factory):
+    pytest.importorskip("onnxruntime.quantization")
+    cache: dict[str, dict[str, float]] = {}
+
+    def get(name: str) -> dict[str, float]:
+        if name not in cache:
+            cache[name] = _accuracy(tmp_path_factory.mktemp(name), name)
+        return cache[name]
+    return get
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_accuracy_close_to_onnxruntime(accuracy, name):
+    """Same calibration ranges as onnxruntime's MinMax (equal activation scales, except that onnxruntime
+    gives an average pool its input's scale where we calibrate it); what differs is where the runtime
+    quantizes: we keep separate Conv and Relu encodings and per-tensor FullyConnected
+    weights, onnxruntime fuses Relu into the Conv output and quantizes Gemm weights per channel."""
+    r = accuracy(name)
+    equal, compared = r["scales"]
+    assert compared >= 10 and equal >= 0.9 * compared, r
+    assert r["classes"] >= 4, r                     # the float top-1 varies: agreement means something
+    assert r["ours_cos"] >= 0.85 and r["ours_cos"] >= r["ort_cos"] - 0.015, r
+    assert r["ours_top1"] >= r["ort_top1"] - 0.1, r
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11 targets not met yet on these random-weight models: output cosine "
+                                       ">= 0.999 (onnxruntime reaches 0.90-0.99 too) and top-1 >= onnxruntime's")
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_accuracy_meets_issue_targets(accuracy, name):
+    r = accuracy(name)
+    assert r["ours_cos"] >= 0.999 and r["ours_top1"] >= r["ort_top1"], r

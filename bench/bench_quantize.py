@@ -1,0 +1,130 @@
+"""Quantization benchmark: snpe-onnx-to-dlc + snpe-dlc-quantize against onnxruntime's quantize_static.
+
+    python bench/bench_quantize.py [--models resnet18,mobilenet_v2,inception_v3] [--inputs 100]
+                                   [--json bench/results/quantize.json] [--keep DIR]
+
+Models (``tests/quant_models.py``): ResNet-18, MobileNetV2 and InceptionV3-style ONNX classifiers at
+their real input sizes (224, 224, 299) with re-randomised weights and a classifier fitted to the
+features of 16 reference images, so that the top-1 class changes from image to image.
+
+Per model, in the same run and on the same ``--inputs`` calibration images (smooth random fields):
+(a) ours: ``python bin/snpe-onnx-to-dlc`` then ``python bin/snpe-dlc-quantize
+    --use_per_channel_quantization --bias_bitwidth=32`` on an input list of NHWC ``.raw`` files, each a
+    fresh process (wall time includes interpreter start-up, reading the files and writing the DLC);
+(b) onnxruntime: ``quantize_static`` in this process (QDQ, per-channel, MinMax, uint8 activations,
+    int8 weights; int32 biases are its default), wall time of the call;
+(c) accuracy on those images: cosine of the quantized logits against the float model's (onnxruntime
+    float run) per image, and top-1 agreement with the float model, for our quantized DLC on our
+    fixed-point runtime and for the QDQ model on onnxruntime; and how many activation scales of our
+    DLC equal those of the QDQ model (same MinMax calibration).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+import quant_models as qm  # noqa: E402  (tests/quant_models.py: the models and the evaluation)
+
+
+def _wall(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=ROOT))
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr}")
+    return time.perf_counter() - t0
+
+
+def bench_model(name: str, n: int, work: str) -> dict:
+    import onnx
+
+    from bench_convert_openvino import LoadMeter
+
+    size = qm.FULL_SIZE[name]
+    src = os.path.join(work, f"{name}.onnx")
+    onnx.save(qm.build(name, size), src)
+    x = qm.calibration_inputs(n, size)                       # NCHW, as onnxruntime takes it
+    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # the DLC's input layout
+    lines = []
+    for i in range(n):
+        p = os.path.join(work, f"{name}_{i}.raw")
+        x_nhwc[i].tofile(p)
+        lines.append(p)
+    lst = os.path.join(work, f"{name}_list.txt")
+    with open(lst, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    dlc, qdlc, qdq = (os.path.join(work, f"{name}{s}") for s in (".dlc", "_quantized.dlc", "_qdq.onnx"))
+
+    meter = LoadMeter()
+    t_conv = _wall([sys.executable, os.path.join(ROOT, "bin", "snpe-onnx-to-dlc"), "-i", src, "-o", dlc])
+    t_quant = _wall([sys.executable, os.path.join(ROOT, "bin", "snpe-dlc-quantize"), f"--input_dlc={dlc}",
+                     f"--input_list={lst}", f"--output_dlc={qdlc}", "--use_per_channel_quantization",
+                     "--bias_bitwidth=32"])
+    t_ort = qm.ort_quantize(src, qdq, x)
+    load = meter.stop()
+
+    ref = qm.ort_run(src, x)
+    ours = qm.our_run(qdlc, x_nhwc)
+    peer = qm.ort_run(qdq, x)
+    top = ref.argmax(1)
+    r = {"input_size": size, "inputs": n,
+         "ours_convert_s": t_conv, "ours_quantize_s": t_quant, "ort_quantize_static_s": t_ort,
+         "quantize_ratio": t_quant / t_ort, "convert_plus_quantize_ratio": (t_conv + t_quant) / t_ort,
+         "ours_cosine_mean": float(qm.cosines(ours, ref).mean()),
+         "ours_cosine_min": float(qm.cosines(ours, ref).min()),
+         "ort_cosine_mean": float(qm.cosines(peer, ref).mean()), "ort_cosine_min": float(qm.cosines(peer, ref).min()),
+         "ours_top1_agreement": float((ours.argmax(1) == top).mean()),
+         "ort_top1_agreement": float((peer.argmax(1) == top).mean()),
+         "distinct_float_top1": int(len(set(top.tolist()))),
+         "activation_scales_equal_to_ort": qm.same_activation_scales(qdq, qdlc),
+         "other_processes_cpu_fraction": load}
+    print(f"{name:13s} quantize {t_quant:6.2f} s (+ convert {t_conv:.2f} s) vs quantize_static {t_ort:6.2f} s: "
+          f"{r['quantize_ratio']:.2f}x ({r['convert_plus_quantize_ratio']:.2f}x with conversion); "
+          f"cosine {r['ours_cosine_mean']:.5f} (min {r['ours_cosine_min']:.5f}) vs {r['ort_cosine_mean']:.5f} "
+          f"(min {r['ort_cosine_min']:.5f}); top-1 {r['ours_top1_agreement']:.0%} vs {r['ort_top1_agreement']:.0%}"
+          + f"; activation scales equal to ORT's: {r['activation_scales_equal_to_ort'][0]}/"
+          f"{r['activation_scales_equal_to_ort'][1]}"
+          + (f"; other processes {load:.0%} CPU" if load is not None else ""), flush=True)
+    return r
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", default="resnet18,mobilenet_v2,inception_v3")
+    ap.add_argument("--inputs", type=int, default=100)
+    ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results", "quantize.json"))
+    ap.add_argument("--keep", default=None, help="work in this folder and keep the models, lists and DLCs")
+    args = ap.parse_args()
+    work = args.keep or tempfile.mkdtemp(prefix="snpe_tools_bench_quantize_")
+    os.makedirs(work, exist_ok=True)
+    import numpy
+    import onnxruntime
+
+    results = {"machine": {"python": platform.python_version(), "numpy": numpy.__version__,
+                           "onnxruntime": onnxruntime.__version__, "cpus": os.cpu_count()}}
+    try:
+        for name in args.models.split(","):
+            results[name] = bench_model(name.strip(), args.inputs, work)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(os.path.dirname(args.json), exist_ok=True)
+    with open(args.json, "w") as fh:
+        json.dump(results, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
