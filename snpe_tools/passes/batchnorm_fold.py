@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import Graph
+from .cleanup import DERIVED_SUFFIXES
 from .registry import register_pass
 
 FOLDABLE = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "FullyConnected"}
@@ -28,6 +29,18 @@ def _scale_weights(op_type: str, w: np.ndarray, s: np.ndarray, group: int) -> np
     return out
 
 
+def _has_source_encoding(graph: Graph, name: str) -> bool:
+    """The tensor (or the source tensor it was derived from) has an encoding from a quantized source:
+    folding the BatchNorm would leave that grid on changed values."""
+    while True:
+        if name in graph.source_encodings:
+            return True
+        stripped = next((name[: -len(s)] for s in DERIVED_SUFFIXES if name.endswith(s)), None)
+        if not stripped:
+            return False
+        name = stripped
+
+
 @register_pass("fold_batchnorm")
 def fold_batchnorm(graph: Graph, options) -> bool:
     changed = False
@@ -45,6 +58,8 @@ def fold_batchnorm(graph: Graph, options) -> bool:
             continue
         if prod.type == "FullyConnected" and graph.tensors[x].rank != 2 and not prod.params.get("keep_dims"):
             continue
+        if _has_source_encoding(graph, x) or _has_source_encoding(graph, prod.inputs[1]):
+            continue        # a quantized source (QDQ) quantizes the op's output / weights as they are
         s = graph.tensors[bn.inputs[1]].data.astype(np.float32).reshape(-1)
         t = (graph.tensors[bn.inputs[2]].data.astype(np.float32).reshape(-1) if len(bn.inputs) > 2
              else np.zeros_like(s))

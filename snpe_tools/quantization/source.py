@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import ConversionError
 from ..ir.graph import Encoding, Graph
 from ..ops.registry import get_op_def
+from .encodings import dequantize_array, quantize_array
 
 log = logging.getLogger("snpe_tools")
 
@@ -40,6 +41,10 @@ class SourceEncoding:
 
     encoding: Encoding
     src_shape: tuple[int, ...] | None = None
+    # static data that was computed from this grid (a constant DequantizeLinear): if a translator changed
+    # the values since (a BatchNorm's gamma turned into gamma / sqrt(var + eps)), the grid no longer
+    # describes them and is dropped
+    on_grid: bool = False
 
 
 def _one(scale: float, zero_point: int, bitwidth: int, signed: bool) -> tuple[float, int, float, float]:
@@ -122,27 +127,45 @@ def fake_quant_encoding(mn: float, mx: float, num_bits: int = 8, narrow_range: b
 def _dlc_axis(graph: Graph, name: str, src: SourceEncoding) -> int | None:
     """Axis of a per-axis encoding in the DLC layout of tensor ``name`` (None: cannot tell).
 
-    The tensor may have been permuted since the source (ONNX OIHW weights are HWIO in QNN): the
-    consuming op's declared weight layouts map the axis letter; otherwise the one dimension whose size
-    is the number of channels."""
+    Per-channel weights are quantized along their *output* channels, wherever the converter moved them:
+    the consuming op decides (the axis letter of its declared weight layouts - ONNX OIHW axis 0 is
+    HWIO axis 3 -, FullyConnected's [out, in] axis 0, MatMul's last axis); otherwise the source axis
+    when the tensor kept its shape, or the one dimension whose size is the number of channels.  The
+    op comes first because a square weight may have been transposed without changing its shape."""
     enc, t = src.encoding, graph.tensors[name]
     n = len(enc.channels or [])
-    if enc.axis is not None and (src.src_shape is None or tuple(t.shape) == tuple(src.src_shape)):
-        return enc.axis if enc.axis < t.rank and t.shape[enc.axis] == n else None
+
+    def fits(axis: int) -> bool:
+        return 0 <= axis < t.rank and t.shape[axis] == n
+
     for op in graph.ops:
         for idx, inp in enumerate(op.inputs):
-            fmts = get_op_def(op.type).weight_axis_formats.get(idx) if inp == name else None
-            if not fmts or len(fmts[0]) != t.rank:
+            if inp != name:
                 continue
-            # the source axis' letter (QDQ), or the output channel when the source gives no axis (overrides)
-            letter = fmts[1][enc.axis] if enc.axis is not None and src.src_shape is not None and \
-                len(fmts[1]) == len(src.src_shape) else "O" if enc.axis is None else None
-            if letter and letter in fmts[0] and t.shape[fmts[0].index(letter)] == n:
-                return fmts[0].index(letter)
+            fmts = get_op_def(op.type).weight_axis_formats.get(idx)
+            if fmts and len(fmts[0]) == t.rank:
+                # the source axis' letter (QDQ), or the output channel when the source gives no axis
+                letter = fmts[1][enc.axis] if enc.axis is not None and src.src_shape is not None and \
+                    len(fmts[1]) == len(src.src_shape) else "O"
+                if letter in fmts[0] and fits(fmts[0].index(letter)):
+                    return fmts[0].index(letter)
+            if op.type == "FullyConnected" and idx == 1 and fits(0):
+                return 0
+            if op.type == "MatMul" and idx == 1 and t.rank >= 2:
+                axis = t.rank - 2 if op.params.get("transpose_in1") else t.rank - 1
+                if fits(axis):
+                    return axis
+    if enc.axis is not None and (src.src_shape is None or tuple(t.shape) == tuple(src.src_shape)) and fits(enc.axis):
+        return enc.axis
     hits = [i for i, d in enumerate(t.shape) if d == n]
-    if len(hits) > 1 and any(op.type == "FullyConnected" and op.inputs[1:2] == [name] for op in graph.ops):
-        return 0 if t.shape[0] == n else None      # QNN FullyConnected weights are [out, in]
     return hits[0] if len(hits) == 1 else None
+
+
+def _on_grid(enc: Encoding, data: np.ndarray) -> bool:
+    """``data`` holds grid values of ``enc`` (dequantized integers, up to float32 rounding)."""
+    back = dequantize_array(enc, quantize_array(enc, data))
+    scale = float(np.max(np.abs([c[0] for c in enc.channels]))) if enc.channels else float(enc.scale)
+    return bool(np.all(np.abs(back - data) <= 1e-3 * scale + 1e-6 * np.abs(data)))
 
 
 def apply_source_encodings(graph: Graph, found: dict[str, SourceEncoding]) -> list[str]:
@@ -165,6 +188,10 @@ def apply_source_encodings(graph: Graph, found: dict[str, SourceEncoding]) -> li
                 continue
             enc = Encoding(enc.bitwidth, enc.scale, enc.offset, enc.min, enc.max, axis=axis,
                            channels=list(enc.channels))
+        if src.on_grid and t.is_static and not _on_grid(enc, np.asarray(t.data, np.float64)):
+            log.debug("'%s' was changed after dequantization; its source grid is left out", name)
+            missed.append(name)
+            continue
         t.encoding = enc
     if missed:
         log.debug("source encodings without a float DLC tensor: %s", ", ".join(missed[:10]))

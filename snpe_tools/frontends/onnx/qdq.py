@@ -111,7 +111,7 @@ def fold_qdq(model: onnx.ModelProto, activations: bool = True) -> dict[str, Sour
         storage = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(data.data_type))
         enc = _grid(p[0], p[1], storage, p[2], tuple(int(d) for d in data.dims))
         if enc is not None:
-            found[n.output[0]] = SourceEncoding(enc, tuple(int(d) for d in data.dims))
+            found[n.output[0]] = SourceEncoding(enc, tuple(int(d) for d in data.dims), on_grid=True)
 
     # activation pairs
     drop: set[int] = set()
@@ -212,7 +212,7 @@ def _differs(protos, q: onnx.NodeProto, d: onnx.NodeProto) -> bool:
 
 # ---- QOperator models (QLinearConv, com.microsoft QLinearAdd ...) -> the QDQ form -----------------
 # op -> (float op, [(data, scale, zero point) input indices], (y scale, y zero point) indices or None,
-#        attributes that do not carry over)
+#        attributes that must be unset: the float op has no equivalent)
 _QLINEAR = {
     ("", "QLinearConv"): ("Conv", [(0, 1, 2), (3, 4, 5)], (6, 7), ()),
     ("", "QLinearMatMul"): ("MatMul", [(0, 1, 2), (3, 4, 5)], (6, 7), ()),
@@ -223,9 +223,12 @@ _QLINEAR = {
     ("com.microsoft", "QLinearAveragePool"): ("AveragePool", [(0, 1, 2)], (3, 4), ("channels_last",)),
     ("com.microsoft", "QLinearSigmoid"): ("Sigmoid", [(0, 1, 2)], (3, 4), ()),
     ("com.microsoft", "QLinearLeakyRelu"): ("LeakyRelu", [(0, 1, 2)], (3, 4), ()),
+    ("com.microsoft", "QLinearSoftmax"): ("Softmax", [(0, 1, 2)], (3, 4), ()),
+    ("com.microsoft", "QLinearConcat"): ("Concat", [], (0, 1), ()),      # inputs: y scale/zp, then triplets
 }
 # ops that move stored integers unchanged (max commutes with the monotonic dequantization)
-_ON_STORED = {"MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity"}
+_ON_STORED = {"MaxPool", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Slice", "Gather",
+              "DepthToSpace", "SpaceToDepth", "Tile", "Resize", "Split"}
 
 
 def qoperator_to_qdq(model: onnx.ModelProto) -> int:
@@ -237,6 +240,7 @@ def qoperator_to_qdq(model: onnx.ModelProto) -> int:
     integer translators.  Returns the number of nodes rewritten."""
     g = model.graph
     protos = _constants(model)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
     taken = {o for n in g.node for o in n.output} | {i for n in g.node for i in n.input} | set(protos) | \
         {vi.name for vi in g.input}
     grid: dict[str, tuple[str, str]] = {}        # quantized tensor -> (scale, zero point) names
@@ -271,19 +275,21 @@ def qoperator_to_qdq(model: onnx.ModelProto) -> int:
         if n.op_type == "QuantizeLinear" and key[0] == "" and len(n.input) == 3 and const_ok(n.input[1]) \
                 and const_ok(n.input[2]) and _small(protos, n.input[1]).size == 1:
             grid[n.output[0]] = (n.input[1], n.input[2])
-        elif key in _QLINEAR and _expand(n, key, protos, grid, const_ok, dequantized, fresh, out_nodes, new_inits):
+        elif key in _QLINEAR and _expand(n, key, protos, grid, const_ok, dequantized, fresh, out_nodes, new_inits,
+                                         opset):
             rewritten += 1
             continue
         elif n.op_type in _ON_STORED and key[0] == "" and n.input and n.input[0] in grid:
             s, z = grid[n.input[0]]
             x = dequantized(n.input[0], s, z)
-            yf = fresh(f"{n.output[0]}_float")
-            op = onnx.helper.make_node(n.op_type, [x, *n.input[1:]], [yf], name=n.name)
+            outs = [o for o in n.output if o]
+            yfs = [fresh(f"{o}_float") for o in outs]
+            op = onnx.helper.make_node(n.op_type, [x, *n.input[1:]], yfs, name=n.name)
             op.attribute.extend(n.attribute)
             out_nodes.append(op)
-            out_nodes.append(onnx.helper.make_node("QuantizeLinear", [yf, s, z], [n.output[0]],
-                                                   name=f"{n.output[0]}_QuantizeLinear"))
-            grid[n.output[0]] = (s, z)
+            for o, yf in zip(outs, yfs):
+                out_nodes.append(onnx.helper.make_node("QuantizeLinear", [yf, s, z], [o], name=f"{o}_QuantizeLinear"))
+                grid[o] = (s, z)
             rewritten += 1
             continue
         out_nodes.append(n)
@@ -294,11 +300,19 @@ def qoperator_to_qdq(model: onnx.ModelProto) -> int:
     return rewritten
 
 
-def _expand(n, key, protos, grid, const_ok, dequantized, fresh, out_nodes, new_inits) -> bool:
+def _expand(n, key, protos, grid, const_ok, dequantized, fresh, out_nodes, new_inits, opset: int) -> bool:
     """One QOperator node as DequantizeLinear(s) -> float op -> QuantizeLinear (False: left as it is)."""
     float_op, triplets, yq, dropped = _QLINEAR[key]
-    ins = list(n.input) + [""] * 10
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+    if float_op == "Softmax":
+        # onnxruntime's opset attribute: the axis semantics of that Softmax version; 13+ is the model's own
+        if int(attrs.pop("opset", 13)) < 13 or opset < 13:
+            return False
+    if float_op == "Concat":
+        triplets = [(2 + 3 * k, 3 + 3 * k, 4 + 3 * k) for k in range((len(n.input) - 2) // 3)]
+        if not triplets or len(n.input) != 2 + 3 * len(triplets):
+            return False
+    ins = list(n.input) + [""] * 10
     if any(attrs.get(d) for d in dropped) or (key[1] == "QGemm" and float(attrs.get("alpha", 1.0)) != 1.0):
         return False
     if yq is None or not all(const_ok(ins[i]) for i in yq) or any(
