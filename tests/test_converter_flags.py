@@ -162,6 +162,18 @@ def test_unsupported_encoding_pairs_are_one_line(tmp_path, flags, needle):
     assert not (tmp_path / "m.dlc").exists()
 
 
+def test_other_encoding_keeps_the_input_as_it_is(tmp_path):
+    """-e NAME other: the NONTRIVIAL axis format, as SNPE gives it: the DLC input keeps the model's NCHW layout."""
+    from snpe_tools.ir import axis_format as af
+
+    dlc, graph = _convert(tmp_path, SAMPLE, "-e", "input", "other")
+    assert graph.tensors["input"].axis_format == af.NONTRIVIAL and graph.tensors["input"].shape == (1, 3, 64, 64)
+    x = np.random.RandomState(5).rand(1, 3, 64, 64).astype(np.float32)
+    got = execute(graph, {"input": x})
+    for name, want in helpers.run_onnxruntime(SAMPLE, {"input": x}).items():
+        np.testing.assert_allclose(got[name], want, rtol=1e-4, atol=1e-4)
+
+
 def test_time_series_needs_rank_3(tmp_path):
     model = _image_model(str(tmp_path / "img.onnx"))
     proc = helpers.run_tool("snpe-onnx-to-dlc", "-i", model, "-o", str(tmp_path / "m.dlc"), "-e", "input",

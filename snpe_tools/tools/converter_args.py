@@ -137,12 +137,24 @@ def encodings(values) -> dict[str, tuple[str, str]]:
     return out
 
 
+def encoding_layouts(layouts: dict[str, str], encs: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """``--input_encoding NAME other``: SNPE gives that input the NONTRIVIAL axis format (its data is taken
+    as it is, with no layout change) unless ``--input_layout`` names one."""
+    out = dict(layouts)
+    for name, (enc_in, _) in encs.items():
+        if enc_in == "other":
+            out.setdefault(name, "NONTRIVIAL")
+    return out
+
+
 def input_flags(args) -> dict[str, dict]:
     """The per-input flags shared by every converter, parsed and checked (``name -> value`` tables)."""
+    encs = encodings(args.input_encoding)
     return {"input_dtypes": pairs(args.input_dtype, "--input_dtype", DTYPES),
-            "input_layouts": pairs(args.input_layout, "--input_layout", tuple(af.LAYOUT_NAMES)),
+            "input_layouts": encoding_layouts(pairs(args.input_layout, "--input_layout", tuple(af.LAYOUT_NAMES)),
+                                              encs),
             "input_types": pairs(args.input_type, "--input_type", INPUT_TYPES),
-            "input_encodings": encodings(args.input_encoding)}
+            "input_encodings": encs}
 
 
 def check_input_names(names: list[str], flags: dict[str, dict]) -> None:

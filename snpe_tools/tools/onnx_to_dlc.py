@@ -11,8 +11,8 @@ from ..frontends.onnx.registry import get_translator
 from ..ir import axis_format as af
 from .common import check_not_input, run_main, setup_logging
 from .dry_run import report
-from .converter_args import (DTYPES, INPUT_TYPES, build_parser, check_paths, encodings, model_version, pairs,
-                             parse_dims, read_copyright)
+from .converter_args import (DTYPES, INPUT_TYPES, build_parser, check_paths, encoding_layouts, encodings,
+                             model_version, pairs, parse_dims, read_copyright)
 from .dlc_backend import optimise_and_save
 
 PROG = "snpe-onnx-to-dlc"
@@ -94,13 +94,14 @@ def main(argv: list[str] | None = None) -> int:
             raise ConversionError(f"-s/--define_symbol {name} {val}: the value must be an integer") from None
         if symbols[name] <= 0:
             raise ConversionError(f"-s/--define_symbol {name} {val}: the value must be a positive integer")
+    encs = encodings(args.input_encoding)
     opts = OnnxOptions(
         input_dims={n: parse_dims(n, d) for n, d in (args.input_dim or [])},
         batch=args.batch, symbols=symbols, out_names=list(args.out_names),
-        input_layouts=pairs(args.input_layout, "--input_layout", None),
+        input_layouts=encoding_layouts(pairs(args.input_layout, "--input_layout", None), encs),
         input_types=pairs(args.input_type, "--input_type", INPUT_TYPES),
         input_dtypes=pairs(args.input_dtype, "--input_dtype", DTYPES),
-        input_encodings=encodings(args.input_encoding), keep_quant_nodes=args.keep_quant_nodes,
+        input_encodings=encs, keep_quant_nodes=args.keep_quant_nodes,
         simplify=not args.no_simplification)
     for name, lay in opts.input_layouts.items():
         if lay not in af.LAYOUT_NAMES:

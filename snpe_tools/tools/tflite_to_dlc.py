@@ -11,8 +11,8 @@ from ..frontends.tflite.registry import get_translator
 from ..ir import axis_format as af
 from .common import run_main, setup_logging
 from .dry_run import report
-from .converter_args import (DTYPES, INPUT_TYPES, build_parser, check_paths, encodings, model_version, pairs,
-                             parse_dims, read_copyright)
+from .converter_args import (DTYPES, INPUT_TYPES, build_parser, check_paths, encoding_layouts, encodings,
+                             model_version, pairs, parse_dims, read_copyright)
 from .dlc_backend import optimise_and_save
 
 PROG = "snpe-tflite-to-dlc"
@@ -50,12 +50,13 @@ def main(argv: list[str] | None = None) -> int:
         if name in dims:
             raise ConversionError(f"-d/--input_dim {name} is given twice")
         dims[name] = parse_dims(name, text)
+    encs = encodings(args.input_encoding)
     opts = TfliteOptions(
         input_dims=dims, out_names=list(args.out_names), signature_name=args.signature_name,
         input_dtypes=pairs(args.input_dtype, "--input_dtype", DTYPES),
         input_types=pairs(args.input_type, "--input_type", INPUT_TYPES),
-        input_encodings=encodings(args.input_encoding),
-        input_layouts=pairs(args.input_layout, "--input_layout", tuple(af.LAYOUT_NAMES)))
+        input_encodings=encs,
+        input_layouts=encoding_layouts(pairs(args.input_layout, "--input_layout", tuple(af.LAYOUT_NAMES)), encs))
     for name, layout in opts.input_layouts.items():
         if layout not in ("NHWC", "NDHWC", "NFC", "NF", "NTF", "F", "NONTRIVIAL"):
             raise ConversionError(f"--input_layout {name} {layout}: TFLite tensors are channel-last; a "
