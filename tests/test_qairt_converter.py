@@ -635,3 +635,31 @@ def test_colour_conversion_input_is_an_nhwc_frame(tmp_path, work, how):
     qairt("-i", str(work / "model.onnx"), "-e", "input", "nv21", "-o", nv)
     assert io_formats(nv)["input"][1] == (1, 16 * 16 * 3 // 2)
     assert violations(out) == [] and violations(nv) == []
+
+
+def test_strip_quant_of_an_int8_tflite_model(tmp_path):
+    """A fully quantized TFLite model: DLC_DEFAULT keeps int8 I/O with encodings; DLC_STRIP_QUANT gives a float
+    DLC (dequantized int8 weights and int32 bias) close to the float function (weight rounding only)."""
+    tf = pytest.importorskip("tensorflow")
+    import tflite_models
+
+    w = np.random.default_rng(5).normal(0, 0.3, (3, 3, 3, 4)).astype(np.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 16, 16, 3], tf.float32)])
+    def fn(x):
+        return tf.nn.relu(tf.nn.conv2d(x, w, 1, "SAME") + 0.1)
+
+    src = tmp_path / "q8.tflite"
+    src.write_bytes(tflite_models.to_tflite(fn.get_concrete_function(), "int8", (1, 16, 16, 3)))
+    default, stripped = str(tmp_path / "d.dlc"), str(tmp_path / "s.dlc")
+    qairt("-i", str(src), "-o", default)
+    qairt("-i", str(src), "--export_format=DLC_STRIP_QUANT", "-o", stripped)
+    gd, gs = read_dlc(default).graph, read_dlc(stripped).graph
+    assert np.dtype(gd.tensors[gd.inputs[0]].dtype) == np.int8 and gd.tensors[gd.inputs[0]].encoding is not None
+    assert all(t.encoding is None and np.dtype(t.dtype).kind == "f" for t in gs.tensors.values())
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 16, 16, 3)).astype(np.float32)
+    ref = fn(x).numpy()
+    got = execute(gs, {gs.inputs[0]: x})[gs.outputs[0]]
+    err = np.max(np.abs(got - ref)) / np.max(np.abs(ref))
+    assert err < 2e-2, err
+    assert violations(stripped) == []

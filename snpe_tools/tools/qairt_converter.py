@@ -355,7 +355,7 @@ def _unused_io(path: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     setup_logging(args.debug)
-    for old, new in getattr(args, "deprecated_options", []):
+    for old, new in vars(args).pop("deprecated_options", []):     # not part of the recorded command
         LOG.warning("%s is deprecated; use %s", old, new)
     framework = detect_framework(args.input_network) if os.path.exists(args.input_network) else None
     if args.dump_config_template:
