@@ -663,3 +663,47 @@ def test_strip_quant_of_an_int8_tflite_model(tmp_path):
     err = np.max(np.abs(got - ref)) / np.max(np.abs(ref))
     assert err < 2e-2, err
     assert violations(stripped) == []
+
+
+def _golden_models():
+    from dlc_conformance import real_models
+
+    return real_models()
+
+
+@pytest.mark.parametrize("model", _golden_models(), ids=lambda m: m["name"])
+def test_golden_onnx_models_through_qairt_match_onnxruntime(model, tmp_path):
+    """Every ONNX model of the golden set (Qualcomm's own conversions beside them), with the legacy options
+    its conversion used spelled the qairt way: source layouts kept, outputs equal to onnxruntime."""
+    from dlc_conformance import REAL_DIR
+    from snpe_tools.tools.qairt_converter import main
+
+    legacy = list(model["convert"].get("args", []))
+    extra = []
+    for old, new in (("-d", "-s"), ("--input_encoding", "-e"), ("--input_layout", "-l")):
+        if old in legacy:
+            i = legacy.index(old)
+            extra += [new, legacy[i + 1], legacy[i + 2]]
+    if "--float_bitwidth" in legacy:
+        extra += ["--float_bitwidth", "16"]
+    src, out = str(REAL_DIR / model["onnx"]), str(tmp_path / "m.dlc")
+    assert main(["-i", src, "-o", out, *extra]) == 0
+    g = read_dlc(out).graph
+    rng = np.random.default_rng(0)
+    rgba = model["name"] == "input_rgba"
+    feeds = {n: (rng.uniform(0, 1, g.tensors[n].shape) if rgba else rng.standard_normal(g.tensors[n].shape))
+             .astype(np.float32) for n in g.inputs}
+    onnx_feeds = {"input": np.transpose(feeds["input"][..., [2, 1, 0]], (0, 3, 1, 2))} if rgba else feeds
+    src_model = onnx.load(src)
+    for vi in src_model.graph.input:
+        if vi.name in g.inputs and model["name"] not in ("input_rgba", "input_layout_nhwc"):
+            dims = [d.dim_value or 1 for d in vi.type.tensor_type.shape.dim]
+            assert list(g.tensors[vi.name].shape) == dims, (vi.name, g.tensors[vi.name].shape, dims)
+    ref = helpers.run_onnxruntime(src, onnx_feeds)
+    got = execute(g, feeds)
+    tol = {"qdq_cnn": 2e-2, "cnn_basic_fp16": 2e-3}.get(model["name"], 1e-5)
+    for k, r in ref.items():
+        a = np.asarray(got[k], np.float32)
+        assert a.shape == r.shape, (k, a.shape, r.shape)
+        assert np.max(np.abs(a - r)) <= tol * max(1.0, float(np.max(np.abs(r)))), k
+    assert violations(out) == []
