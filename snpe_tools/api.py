@@ -96,8 +96,9 @@ def convert(model: str | os.PathLike, output_path: str | os.PathLike | None = No
             out_names: Sequence[str] | None = None, input_dtypes: Mapping[str, str] | None = None,
             input_encodings: Mapping[str, str | Sequence[str]] | None = None,
             input_layouts: Mapping[str, str] | None = None, input_types: Mapping[str, str] | None = None,
-            quiet: bool = True, **options: Any) -> str:
-    """Convert ``model`` into a DLC, exactly as ``snpe-<framework>-to-dlc`` does; returns the DLC's path.
+            quiet: bool = True, **options: Any) -> str | None:
+    """Convert ``model`` into a DLC, exactly as ``snpe-<framework>-to-dlc`` does; returns the DLC's path
+    (None with ``dry_run=True``, which prints the op table and writes nothing).
 
     ``framework`` (onnx, pytorch, tensorflow, tflite) defaults from the file suffix (a folder is a
     SavedModel).  The per-input tables are the repeated per-input flags: ``input_dims={"x": (1, 3, 224,
@@ -122,7 +123,7 @@ def convert(model: str | os.PathLike, output_path: str | os.PathLike | None = No
     if rc != 0:
         raise ConversionError(f"snpe-{fw}-to-dlc returned {rc}")
     if options.get("dry_run"):
-        return ""
+        return None
     if output_path is not None:
         return os.fspath(output_path)
     from .tools.converter_args import default_output_path

@@ -46,6 +46,11 @@ def test_convert_matches_the_command_line_tool(tmp_path):
     assert "disable_batchnorm_folding=True" in str(cmd)
 
 
+def test_convert_dry_run_writes_nothing(tmp_path, capsys):
+    assert snpe_tools.convert(SAMPLE, tmp_path / "x.dlc", dry_run=True) is None
+    assert "All ops are supported." in capsys.readouterr().out and not (tmp_path / "x.dlc").exists()
+
+
 def test_convert_default_output_path_and_per_input_tables(tmp_path):
     import shutil
 
