@@ -460,6 +460,9 @@ def test_config_fields_and_command_line_wins(tmp_path, work):
         "Color Conversion": "NV21", "Layout": "NCHW"}}]}, ["colour conversion", "NHWC image"]),
     ({"Input Tensor Configuration": [{"Name": "input", "Desired Model Parameters": {
         "Color Conversion": "YUV"}}]}, ["'yuv'"]),
+    ({"Converted Graph": [{"Input Tensors": ["c1"]}]}, ["'c1'", "not a graph input"]),
+    ({"Output Tensor Configuration": [{"Name": "logits", "Src Model Parameters": {"DataType": "int8"}}]},
+     ["logits", "float32, not int8"]),
 ])
 def test_config_fields_we_cannot_honour_are_refused(tmp_path, work, doc, words):
     cfg = tmp_path / "io.yaml"

@@ -46,6 +46,7 @@ class IoRequest:
     inputs: dict[str, TensorRequest] = field(default_factory=dict)
     outputs: dict[str, TensorRequest] = field(default_factory=dict)
     out_names: list[str] = field(default_factory=list)
+    listed_inputs: list[str] = field(default_factory=list)     # YAML "Converted Graph: Input Tensors"
     keep_layout: set[str] | bool = field(default_factory=set)
     keep_dtype: set[str] | bool = field(default_factory=set)
 
@@ -140,8 +141,7 @@ def read_qairt_config(path: str, flag: str = "--config") -> IoRequest:
     for item in graph_part:
         part = _mapping(item, f"{flag}: Converted Graph", ("Input Tensors", "Output Tensors"))
         req.out_names += _names(part.get("Output Tensors"), f"{flag}: Converted Graph: Output Tensors")
-        for name in _names(part.get("Input Tensors"), f"{flag}: Converted Graph: Input Tensors"):
-            req.inputs.setdefault(name, TensorRequest(name))
+        req.listed_inputs += _names(part.get("Input Tensors"), f"{flag}: Converted Graph: Input Tensors")
     for section, is_input in (("Input Tensor Configuration", True), ("Output Tensor Configuration", False)):
         desired_keys = ("DataType", "Layout", "Shape", "Color Conversion", "QuantParams", "Optional") if is_input \
             else ("DataType", "Layout", "QuantParams")
@@ -247,6 +247,11 @@ def check_names(graph: Graph, req: IoRequest, flag: str) -> None:
         if name not in io and (r.layout or r.dtype or (r.src_layout and r in req.outputs.values())):
             raise ConversionError(f"{flag}: '{name}' is not a graph input or output of the model "
                                   f"(inputs: {', '.join(graph.inputs)}; outputs: {', '.join(graph.outputs)})")
+    for name in req.listed_inputs:
+        if name not in graph.inputs and f"{name}:0" not in graph.inputs:
+            raise ConversionError(f"{flag}: Converted Graph: Input Tensors names '{name}', which is not a graph input "
+                                  f"(inputs: {', '.join(graph.inputs)}); cutting the graph at inner tensors is not "
+                                  "supported")
     for sets in (req.keep_layout, req.keep_dtype):
         for name in (sets if sets is not True else ()):
             if name not in io:
@@ -272,6 +277,9 @@ def resolve(graph: Graph, req: IoRequest, flag: str) -> dict[str, dict[str, Any]
         # a colour conversion works on an NHWC image (passes/color_transform.py): such an input takes the
         # camera's format, not the model's layout
         info = graph.input_info.get(name) if is_input else None
+        if r is not None and r.src_dtype is not None and not is_input and r.src_dtype != np.dtype(t.dtype).name:
+            raise ConversionError(f"{flag} {name}: the model gives this output data type {np.dtype(t.dtype).name}, "
+                                  f"not {r.src_dtype}")
         colour = info is not None and info.encoding_in != info.encoding_out \
             and info.encoding_in not in ("time_series", "other")
         keep = req.keep_layout is True or name in req.keep_layout
