@@ -61,8 +61,10 @@ def test_ssd_seed_command_line(work):
     assert "INFO_CONVERSION_SUCCESS" in proc.stderr
     # the interior -d cuts the uint8 placeholder and the resize loop away, listed at INFO
     cut = [ln for ln in proc.stderr.splitlines() if "INFO_TF_GRAPH_CUT" in ln]
-    assert len(cut) == 1 and "Preprocessor/sub" in cut[0] and "graph inputs dropped: image_tensor" in cut[0]
+    assert len(cut) == 2 and "Preprocessor/sub" in cut[0] and "graph inputs cut away: image_tensor" in cut[0]
     assert "ResizeBilinear x1" in cut[0] and "Enter x" in cut[0]             # the resize loop is gone
+    # the clip window still comes from the loop's true-shape output, as in the OD API: checked constant
+    assert "cut-away input image_tensor" in cut[1] and "do not depend on it" in cut[1]
     assert "WARNING_TF_ALLOW_UNCONSUMED_OPTION_USED" in proc.stderr and "UNSUPPORTED_OPS" not in proc.stderr
     dlc = str(work / "mobilenet_ssd.dlc")
     assert violations(dlc) == []
@@ -217,6 +219,10 @@ def test_interior_input_dim_is_checked(work, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and not out.exists()
     assert "ERROR_TF_UNEXPECTED_INPUT_SHAPE" in err[-1] and "[1,513,513,3]" in err[-1] and "Sub" in err[-1]
+    # DeepLab's photo-sized output needs the photo's size, which the cut removed: refused, naming the input
+    rc = run_main(main, ["-i", pb, "-d", "sub_7", "1,513,513,3", "--out_node", "SemanticPredictions", "-o", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and not out.exists() and "ImageTensor" in err[-1] and "changes with that input" in err[-1]
     # a node inside a while loop (the SSD's per-image NMS) cannot be a DLC input
     pb = E.ssd_mobilenet_v2(str(work / "ssd_cut.pb"))
     inner = f"{NMS}/map/while/MultiClassNonMaxSuppression/Reshape"

@@ -16,9 +16,8 @@ node for node where it matters to a converter, at small width (channels) but ful
   quantization-aware rewrite exports: batch norms folded into the weights, ``weights_quant/
   FakeQuantWithMinMaxVars`` (narrow range) on every filter, ``act_quant/FakeQuantWithMinMaxVars``
   after every convolution/activation and residual ``add`` (ranges calibrated on sample images).
-  One simplification: the clip window derives from ``Preprocessor/sub``'s shape rather than from the
-  resize loop's true-shape output (the OD API feeds it from there; with a static image size the value
-  is the same [0, 0, 1, 1]).
+  The clip window derives, as in the OD API, from the resize loop's "true image shape" output, so
+  the kept graph still reads ``image_tensor`` (for a value that does not depend on it).
 * ``deeplabv3_mnv2``: ``ImageTensor`` (uint8 [1,?,?,3]) -> ``ToFloat`` -> aspect-preserving
   ``ResizeBilinear`` to 513 on the long side -> ``pad_to_bounding_box`` with the mean pixel 128 ->
   ``mul_1`` by 0.00784313771874 -> ``sub_7`` -> ``MobilenetV2`` (atrous depthwise convs via
@@ -252,16 +251,18 @@ def _pad_to(t, n: int):
     return out
 
 
-def _postprocessor(enc, pred, preprocessed, v5: bool, soft_sigma: float = 0.0):
+def _postprocessor(enc, pred, preprocessed, true_shapes, v5: bool, soft_sigma: float = 0.0):
     with v1.name_scope("Postprocessor"):
         boxes = tf.identity(_decode(enc, ssd_anchor_corners()), name="raw_box_locations")
         boxes = tf.expand_dims(boxes, 2, name="ExpandDims")
         scores = tf.identity(tf.sigmoid(pred, name="convert_scores"), name="raw_box_scores")
         scores = tf.slice(scores, [0, 0, 1], [-1, -1, -1], name="Slice")
+        # SSDMetaArch._compute_clip_window: true image size over the padded (preprocessed) size
         shape = tf.shape(preprocessed)
-        true_hw, padded_hw = tf.cast(shape[1:3], tf.float32), tf.cast(shape[1:3], tf.float32)
-        window = tf.concat([tf.zeros([2]), true_hw / padded_hw], 0)
-        clip_window = tf.tile(window[None], tf.stack([shape[0], 1]), name="clip_window")
+        true_h, true_w, _ = tf.unstack(tf.cast(true_shapes, tf.float32), axis=1)
+        padded_h, padded_w = tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
+        clip_window = tf.stack([tf.zeros_like(true_h), tf.zeros_like(true_w), true_h / padded_h, true_w / padded_w],
+                               axis=1, name="clip_window")
         with v1.name_scope("BatchMultiClassNonMaxSuppression"):
             num_valid = tf.ones([tf.shape(boxes)[0]], tf.int32) * tf.shape(boxes)[1]
 
@@ -286,20 +287,24 @@ def _preprocessor(size: int):
     image = v1.placeholder(tf.uint8, [None, None, None, 3], name="image_tensor")
     with v1.name_scope("Preprocessor"):
         x = tf.cast(image, tf.float32, name="ToFloat")
-        resized = tf.map_fn(lambda im: v1.image.resize_bilinear(im[None], [size, size], name="ResizeImage")[0], x,
-                            dtype=tf.float32)
+
+        def resize(im):          # the fixed-shape resizer returns the image and its "true" shape
+            out = v1.image.resize_bilinear(im[None], [size, size], name="ResizeImage")[0]
+            return [out, tf.stack([size, size, tf.shape(im)[2]])]
+
+        resized, true_shapes = tf.map_fn(resize, x, dtype=[tf.float32, tf.int32])
         resized.set_shape([None, size, size, 3])
-        return tf.subtract(tf.multiply(2.0 / 255.0, resized, name="mul"), 1.0, name="sub")
+        return tf.subtract(tf.multiply(2.0 / 255.0, resized, name="mul"), 1.0, name="sub"), true_shapes
 
 
 def _ssd_graph(seed: int, ranges: dict | None, qat: bool, v5: bool, soft_sigma: float = 0.0):
     s = QatSlim(seed, ranges, qat)
     g = tf.Graph()
     with v1_control_flow(), g.as_default():
-        x = _preprocessor(SSD_SIZE)
+        x, true_shapes = _preprocessor(SSD_SIZE)
         x = s.act_quant(x, "Preprocessor/sub")
         enc, pred = _box_predictors(s, _feature_extractor(s, x))
-        _postprocessor(enc, pred, x, v5, soft_sigma)
+        _postprocessor(enc, pred, x, true_shapes, v5, soft_sigma)
     return g, s.acts
 
 

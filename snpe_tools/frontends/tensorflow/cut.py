@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ...errors import ConversionError
 from .loader import graph_def_ancestors
 
@@ -70,6 +72,8 @@ def cut_graph(model: "TFModel", graph_def, names: list[str]) -> None:
     model.cut_upstream = {n: graph_def_ancestors(nodes, [i.lstrip("^").split(":")[0] for i in nodes[n].input])
                           for n in names}
     model.cut_ops = {n: nodes[n].op for n in names}
+    model.cut_away = {m for n in names for m in model.cut_upstream[n]
+                      if nodes[m].op in ("Placeholder", "PlaceholderWithDefault")}
     from .model import TFNode
 
     for n in names:
@@ -88,17 +92,65 @@ def cut_graph(model: "TFModel", graph_def, names: list[str]) -> None:
         model.nodes[n] = TFNode(n, "Placeholder", [], [], nd)
 
 
+def probe_feeds(model: "TFModel", variant: int) -> dict[str, np.ndarray]:
+    """Stand-in values for cut-away placeholders that the kept graph still reads.
+
+    An export may derive constants from its image placeholder besides the path through the cut (the
+    Object Detection API's clip window comes from the resize loop's "true image shape").  SNPE keeps
+    only the nodes between the inputs and outputs; here such values are evaluated for a stand-in image
+    - variant 0: zeros at the cut input's size, variant 1: random data at another size - and accepted
+    only if both give the same value (:func:`check_probe_values`): then they do not depend on the image.
+    """
+    out = {}
+    ref = next(iter(model.inputs.values()), [])
+    rng = np.random.default_rng(0)
+    for p in model.probes:
+        nd = model.nodes[p].nodedef
+        dims = [d.size for d in nd.attr["shape"].shape.dim] if not nd.attr["shape"].shape.unknown_rank else list(ref)
+        full = []
+        for k, d in enumerate(dims):
+            if d >= 0:
+                full.append(d)
+            else:
+                base = ref[k] if k < len(ref) else 1
+                full.append(base if variant == 0 or k == 0 else base + 37 * k)
+        from tensorflow.python.framework import dtypes
+        dt = np.dtype(dtypes.as_dtype(nd.attr["dtype"].type).as_numpy_dtype)
+        if variant == 0:
+            out[p] = np.zeros(full, dt)
+        elif dt.kind == "f":
+            out[p] = rng.uniform(0, 255, full).astype(dt)
+        else:
+            out[p] = rng.integers(0, 2 if dt == np.bool_ else 127, full).astype(dt)
+    return out
+
+
+def check_probe_values(model: "TFModel", tensors: list[str], first: list, second: list) -> None:
+    """Values computed from a cut-away placeholder must not depend on it (same for both stand-ins)."""
+    for t, a, b in zip(tensors, first, second):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape != b.shape or not np.array_equal(a, b, equal_nan=a.dtype.kind == "f"):
+            raise ConversionError(
+                f"'{t}' depends on {', '.join(model.probes)}, which -d/--input_dim cut away, and its value changes "
+                "with that input; the DLC cannot compute it - cut the graph at another node or give -d "
+                f"{model.probes[0]} too")
+    if not getattr(model, "_probes_reported", False):
+        model._probes_reported = True
+        log.info("INFO_TF_GRAPH_CUT: the values the outputs take from the cut-away input %s (image sizes ...) do "
+                 "not depend on it; they are constants of the DLC", ", ".join(model.probes))
+
+
 def report_dropped(model: "TFModel", names: list[str]) -> None:
     """INFO: what the cut removed from the conversion (placeholders, op types, names; all names at DEBUG)."""
     import collections
 
     for n in names:
         dropped = sorted(m for m in model.cut_upstream[n] if m not in model.keep)
-        placeholders = [m for m in dropped if model.nodes[m].op in ("Placeholder", "PlaceholderWithDefault")]
+        placeholders = sorted(m for m in model.cut_upstream[n] if m in model.cut_away)
         kinds = collections.Counter(model.nodes[m].op for m in dropped)
         shown = ", ".join(f"{k} x{c}" for k, c in sorted(kinds.items()))
         log.info("INFO_TF_GRAPH_CUT: -d/--input_dim %s: the %s node becomes the DLC input %s:0; %d upstream node(s) "
                  "are not converted%s%s", n, model.cut_ops[n], n, len(dropped),
-                 f" (graph inputs dropped: {', '.join(placeholders)})" if placeholders else "",
+                 f" (graph inputs cut away: {', '.join(placeholders)})" if placeholders else "",
                  f": {shown}" if dropped else "")
         log.debug("nodes cut away above %s: %s", n, ", ".join(dropped))

@@ -17,7 +17,7 @@ import numpy as np
 from ...errors import ConversionError
 from ..limits import check_fold_shape
 from .control_flow import inline_static_ifs, loop_frames, prune_static_switches
-from .cut import cut_graph, report_dropped
+from .cut import check_probe_values, cut_graph, probe_feeds, report_dropped
 from .safety import refuse_file_io
 
 log = logging.getLogger("snpe_tools")
@@ -109,6 +109,8 @@ class TFModel:
         check_names([node_of(o) for o in outputs], self.nodes, "--out_node")
         self.inputs = dict(inputs)
         self.cut_ops: dict[str, str] = {}       # -d on an interior node: its original op type
+        self.cut_away: set[str] = set()         # placeholders above such a node
+        self.probes: list[str] = []             # ... that the outputs still depend on (constant-only uses)
         self.outputs = [tensor_name(o) for o in outputs]
         interior = [n for n in self.inputs if self.nodes[n].op not in ("Placeholder", "PlaceholderWithDefault")]
         if interior:
@@ -249,6 +251,8 @@ class TFModel:
             node = self.nodes[n]
             if n in self.inputs:
                 dynamic.add(n)
+            elif node.op in ("Placeholder", "PlaceholderWithDefault") and n in self.cut_away:
+                self.probes.append(n)          # only its data-independent values are used (cut.py)
             elif node.op in ("Placeholder", "VariableV2", "VarHandleOp"):
                 raise ConversionError(f"the outputs depend on {node.op} '{n}', which is not given with "
                                       f"-d/--input_dim; add -d {n} DIMS or choose other --out_node")
@@ -341,6 +345,12 @@ class TFModel:
         try:
             with tf.compat.v1.Session(graph=self.graph) as sess:
                 vals = sess.run([self.tf_tensor(t) for t in todo], feed_dict=feeds)
+                if self.probes:
+                    other = dict(feeds)
+                    other.update({self.tf_tensor(f"{p}:0"): v for p, v in probe_feeds(self, 1).items()})
+                    check_probe_values(self, todo, vals, sess.run([self.tf_tensor(t) for t in todo], other))
+        except ConversionError:
+            raise
         except Exception as exc:  # noqa: BLE001
             text = " ".join(str(exc).split())[:300] if str(exc).strip() else type(exc).__name__
             raise ConversionError(f"cannot evaluate the constant part of the graph ({text[:300]})") from None
@@ -393,8 +403,10 @@ class TFModel:
         return out
 
     def _zero_feeds(self) -> dict:
-        return {self.tf_tensor(f"{n}:0"): np.zeros(d, self.dtype(f"{n}:0")) for n, d in self.inputs.items()
-                if n in self.keep}
+        feeds = {self.tf_tensor(f"{n}:0"): np.zeros(d, self.dtype(f"{n}:0")) for n, d in self.inputs.items()
+                 if n in self.keep}
+        feeds.update({self.tf_tensor(f"{p}:0"): v for p, v in probe_feeds(self, 0).items()})
+        return feeds
 
     def run(self, fetches: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Run part of the graph in TF, feeding any tensors (resolvers probe subgraphs this way)."""

@@ -220,10 +220,12 @@ def _clip_window(ctx, layer) -> tuple | None:
         if model.node(t).op == "TensorArrayScatterV3":
             direct.add(model.node(t).inputs[2])
     for t in sorted(direct):
-        s = model.static_shape(t)
-        if node_of(t) in model.frames or s is None or s[-1:] != (4,) or len(s) > 2 or model.dtype(t).kind != "f":
+        if node_of(t) in model.frames or not model.tf_tensor(t).dtype.is_floating:
             continue
-        v = np.asarray(ctx.const(t)).reshape(-1, 4)
+        v = np.asarray(ctx.const(t))                 # static shape may be unknown (batch from an image input)
+        if v.ndim not in (1, 2) or v.shape[-1] != 4:
+            continue
+        v = v.reshape(-1, 4)
         if len(np.unique(v, axis=0)) == 1:
             windows.add(tuple(float(x) for x in v[0]))
     if len(windows) > 1:
