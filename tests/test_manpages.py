@@ -117,3 +117,21 @@ def test_build_requirements_cover_what_the_man_page_step_imports():
 
     runtime = {name(r) for r in cfg["options"]["install_requires"].splitlines() if r.strip()}
     assert runtime | {"argparse-manpage", "setuptools"} <= {name(r) for r in build}
+
+
+def test_build_requirements_are_pinned_as_constraints_txt():
+    """pip applies ``-c constraints.txt`` to the install, not to the isolated build environment, so the
+    build requirements carry the same pins themselves (CI installs only pinned versions)."""
+    import tomllib
+
+    with open(os.path.join(helpers.ROOT, "pyproject.toml"), "rb") as fh:
+        build = tomllib.load(fh)["build-system"]["requires"]
+    with open(os.path.join(helpers.ROOT, "constraints.txt"), encoding="utf-8") as fh:
+        pins = {line.split("==")[0].strip().lower(): line.split("==")[1].strip()
+                for line in fh if "==" in line and not line.lstrip().startswith("#")}
+    for req in build:
+        if req.startswith(("setuptools", "wheel")):
+            continue
+        name, _, version = req.partition("==")
+        assert version, f"build requirement {req!r} is not pinned"
+        assert pins.get(name.lower()) == version, f"{req!r} differs from constraints.txt ({pins.get(name.lower())})"
