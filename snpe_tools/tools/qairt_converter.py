@@ -20,7 +20,8 @@ from .common import LOG, ArgumentParser, check_input_file, run_main, setup_loggi
 from .converter_args import (DTYPES, add_float_args, add_quant_args, check_overrides_file, check_paths, encodings,
                              model_version, parse_dims, read_copyright)
 from .dlc_backend import optimise_and_save
-from .io_config import IoRequest, TensorRequest, layout_tag, qairt_template, read_qairt_config, write_template
+from .io_config import (IoRequest, TensorRequest, layout_name, layout_tag, qairt_template, read_qairt_config,
+                        write_template)
 
 PROG = "qairt-converter"
 EXTENSIONS = {".onnx": "onnx", ".pb": "tensorflow", ".tflite": "tflite", ".pt": "pytorch"}
@@ -203,7 +204,7 @@ def detect_framework(path: str) -> str:
 
 
 # ---- the I/O request: YAML first, then the command line ------------------------------------------------
-def _cli_pairs(values, flag: str) -> list[tuple[str, str]]:
+def _cli_pairs(values) -> list[tuple[str, str]]:
     return [(str(n), str(v)) for n, v in values or []]
 
 
@@ -218,23 +219,23 @@ def io_request(args: argparse.Namespace) -> IoRequest:
         return req.outputs.setdefault(name, TensorRequest(name))
 
     seen: set[str] = set()
-    for name, dims in _cli_pairs(args.source_model_input_shape, "-s"):
+    for name, dims in _cli_pairs(args.source_model_input_shape):
         if name in seen:
             raise ConversionError(f"--source_model_input_shape {name} is given twice: several shapes for one "
                                   "input (network specialization) are not supported; give one shape per input")
         seen.add(name)
         inp(name).shape = parse_dims(name, dims)
-    for name, dtype in _cli_pairs(args.source_model_input_datatype, ""):
+    for name, dtype in _cli_pairs(args.source_model_input_datatype):
         if dtype not in DTYPES:
             raise ConversionError(f"--source_model_input_datatype {name} {dtype}: not one of {', '.join(DTYPES)}")
         inp(name).src_dtype = dtype
-    for name, lay in _cli_pairs(args.source_model_input_layout, ""):
+    for name, lay in _cli_pairs(args.source_model_input_layout):
         inp(name).src_layout = layout_tag(lay, f"--source_model_input_layout {name}")
-    for name, lay in _cli_pairs(args.desired_input_layout, ""):
+    for name, lay in _cli_pairs(args.desired_input_layout):
         inp(name).layout = layout_tag(lay, f"--desired_input_layout {name}")
-    for name, lay in _cli_pairs(args.source_model_output_layout, ""):
+    for name, lay in _cli_pairs(args.source_model_output_layout):
         out(name).src_layout = layout_tag(lay, f"--source_model_output_layout {name}")
-    for name, lay in _cli_pairs(args.desired_output_layout, ""):
+    for name, lay in _cli_pairs(args.desired_output_layout):
         out(name).layout = layout_tag(lay, f"--desired_output_layout {name}")
     for item in args.desired_input_color_encoding or []:
         inp(item[0]).color = list(item[1:])
@@ -249,12 +250,8 @@ def _frontend_flags(req: IoRequest) -> dict:
     """The per-input tables every frontend takes, from the request."""
     enc_items = [[n] + list(t.color) for n, t in req.inputs.items() if t.color]
     return {"input_dtypes": {n: t.src_dtype for n, t in req.inputs.items() if t.src_dtype},
-            "input_layouts": {n: _display(t.src_layout) for n, t in req.inputs.items() if t.src_layout},
+            "input_layouts": {n: layout_name(t.src_layout) for n, t in req.inputs.items() if t.src_layout},
             "input_encodings": encodings(enc_items)}
-
-
-def _display(tag: str) -> str:
-    return next(k for k, v in af.LAYOUT_NAMES.items() if v == tag)
 
 
 def _symbols(values) -> dict[str, int]:
@@ -357,12 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.debug)
     for old, new in vars(args).pop("deprecated_options", []):     # not part of the recorded command
         LOG.warning("%s is deprecated; use %s", old, new)
-    framework = detect_framework(args.input_network) if os.path.exists(args.input_network) else None
-    if args.dump_config_template:
+    if args.dump_config_template:      # writes the template only: the DLC output path does not matter
         check_input_file(args.input_network, "--input_network", allow_dir=True, error=ConversionError)
     else:
         check_paths(args, allow_dir=True)
-    framework = framework or detect_framework(args.input_network)
+    framework = detect_framework(args.input_network)
     if args.preserve_io_datatype and any(args.preserve_io_datatype):
         LOG.info("--preserve_io_datatype: float graph inputs/outputs keep their source type by default")
     req = io_request(args)
