@@ -359,20 +359,32 @@ def test_float16_dlc_within_float16_tolerance(tmp_path, work):
     qairt("-i", str(work / "model.onnx"), "-o", f32)
     qairt("-i", str(work / "model.onnx"), "--float_bitwidth", "16", "-o", f16)
     g = read_dlc(f16).graph
-    dtypes = {n: np.dtype(t.dtype).name for n, t in g.tensors.items()}
-    inner = [n for n in dtypes if n not in g.inputs + g.outputs]
+    assert {np.dtype(t.dtype).name for t in g.tensors.values()} == {"float16"}     # the I/O included
+    assert "Cast" not in [op.type for op in g.ops]
+    # --preserve_io_datatype keeps the source data types at the boundary: float32 I/O, one Cast each
+    keep = str(tmp_path / "keep.dlc")
+    qairt("-i", str(work / "model.onnx"), "--float_bitwidth", "16", "--preserve_io_datatype", "-o", keep)
+    gk = read_dlc(keep).graph
+    dtypes = {n: np.dtype(t.dtype).name for n, t in gk.tensors.items()}
+    inner = [n for n in dtypes if n not in gk.inputs + gk.outputs]
     assert inner and all(dtypes[n] == "float16" for n in inner), dtypes
-    # qairt keeps the source data types at the boundary: float32 I/O, a Cast each side
-    assert dtypes["input"] == "float32" and dtypes["logits"] == "float32"
-    assert [op.type for op in g.ops].count("Cast") == 3
+    assert {dtypes[n] for n in gk.inputs + gk.outputs} == {"float32"}
+    assert [op.type for op in gk.ops].count("Cast") == 3
+    one = str(tmp_path / "one.dlc")
+    qairt("-i", str(work / "model.onnx"), "--float_bitwidth", "16", "--preserve_io_datatype", "logits", "-o", one)
+    assert io_formats(one)["logits"][2] == "float32" and io_formats(one)["input"][2] == "float16"
+    one_line_error(qairt("-i", str(work / "model.onnx"), "--float_bitwidth", "16", "--preserve_io_datatype", "nope",
+                         "-o", str(tmp_path / "x.dlc"), check=False), "'nope'")
     ref = helpers.run_onnxruntime(str(work / "model.onnx"), {"input": X})
+    np.testing.assert_array_equal(run_qairt_dlc(keep, {"input": X})["logits"],
+                                  run_qairt_dlc(f16, {"input": X})["logits"])
     got16, got32 = run_qairt_dlc(f16, {"input": X}), run_qairt_dlc(f32, {"input": X})
     for k in ref:
         err16 = np.max(np.abs(got16[k] - ref[k])) / np.max(np.abs(ref[k]))
         err32 = np.max(np.abs(got32[k] - ref[k])) / np.max(np.abs(ref[k]))
         assert err16 < F16_RTOL, (k, err16)
         assert err16 > 10 * err32, (k, err16, err32)     # the float16 storage really happened
-    assert violations(f16) == []
+    assert violations(f16) == [] and violations(keep) == []
 
 
 def test_legacy_float16_matches_qualcomms_fp16_file_types(tmp_path, work):

@@ -2,7 +2,7 @@
 
 The framework comes from the model's extension (``.onnx``, ``.pb`` or a SavedModel folder, ``.tflite``,
 ``.pt``).  Unlike the legacy ``snpe-*-to-dlc`` converters, graph inputs and outputs keep the source
-model's layouts and data types: the inside of an ONNX/PyTorch graph still runs spatial-first, with one
+model's layouts: the inside of an ONNX/PyTorch graph still runs spatial-first, with one
 Transpose per channel-first input and output at the boundary (as Qualcomm's own files show,
 ``dlc-real/preserve_io_layout``).  ``--config`` (YAML) and the ``--desired_*``/``--source_model_*`` options
 set them per tensor; the command line wins over the YAML.  The conversion itself is the legacy
@@ -134,8 +134,8 @@ def make_parser() -> ArgumentParser:
                    help="Colour encoding of an image input: the DLC input takes ENCODING_IN, the model gets "
                         "ENCODING_OUT (bgr, rgb, rgba, argb32, nv21, nv12).")
     o.add_argument("--preserve_io_datatype", nargs="*", action="append", metavar="NAME",
-                   help="Keep the source data type of these graph inputs/outputs (all when no name is given); "
-                        "the default already keeps float I/O of a float source.")
+                   help="Keep the source data type of these graph inputs/outputs (all when no name is given), "
+                        "e.g. float32 I/O of a --float_bitwidth 16 DLC, with a Cast at the boundary.")
     o.add_argument("--dump_config_template", metavar="FILE",
                    help="Write an I/O configuration YAML template for the model and exit.")
     o.add_argument("--dump_io_config_template", dest="dump_config_template", action=_Deprecated,
@@ -242,7 +242,11 @@ def io_request(args: argparse.Namespace) -> IoRequest:
     if args.out_names:
         req.out_names = list(args.out_names)
     req.keep_layout = not args.disable_preserve_io
-    req.keep_dtype = True
+    # --preserve_io_datatype: float graph I/O keep the source type in a float16 DLC (all, or the names given);
+    # without it every float tensor, the I/O included, follows --float_bitwidth as in the legacy converters
+    given = args.preserve_io_datatype
+    req.keep_dtype = set() if given is None else True if any(not names for names in given) \
+        else {n for names in given for n in names}
     return req
 
 
@@ -359,8 +363,6 @@ def main(argv: list[str] | None = None) -> int:
     else:
         check_paths(args, allow_dir=True)
     framework = detect_framework(args.input_network)
-    if args.preserve_io_datatype and any(args.preserve_io_datatype):
-        LOG.info("--preserve_io_datatype: float graph inputs/outputs keep their source type by default")
     req = io_request(args)
     opts = frontend_options(framework, args, req)
     check_overrides_file(args)
