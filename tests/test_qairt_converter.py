@@ -722,3 +722,20 @@ def test_golden_onnx_models_through_qairt_match_onnxruntime(model, tmp_path):
         assert a.shape == r.shape, (k, a.shape, r.shape)
         assert np.max(np.abs(a - r)) <= tol * max(1.0, float(np.max(np.abs(r)))), k
     assert violations(out) == []
+
+
+def test_legacy_layout_switch_and_onnx_batch(tmp_path, work):
+    """--keep_io_legacy_snpe_layout gives the legacy converter's DLC; --onnx_override_batch sets dimension 0."""
+    legacy, q = str(tmp_path / "l.dlc"), str(tmp_path / "q.dlc")
+    helpers.run_tool("snpe-onnx-to-dlc", "-i", str(work / "model.onnx"), "-o", legacy)
+    qairt("-i", str(work / "model.onnx"), "--keep_io_legacy_snpe_layout", "-o", q)
+    assert io_formats(q) == io_formats(legacy)
+    assert [op.type for op in read_dlc(q).graph.ops] == [op.type for op in read_dlc(legacy).graph.ops]
+    b = str(tmp_path / "b.dlc")
+    qairt("-i", str(work / "model_sym.onnx"), "--onnx_override_batch", "2", "-o", b)
+    f = io_formats(b)
+    assert f["input"][:2] == (af.NCS, (2, 3, 16, 16)) and f["logits"][1] == (2, 5)
+    x2 = np.concatenate([X, X[:, :, ::-1]])
+    ref = helpers.run_onnxruntime(str(work / "model_sym.onnx"), {"input": x2})
+    got = run_qairt_dlc(b, {"input": x2})
+    np.testing.assert_allclose(got["logits"], ref["logits"], rtol=1e-5, atol=1e-5)

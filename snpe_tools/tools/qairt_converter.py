@@ -241,7 +241,7 @@ def io_request(args: argparse.Namespace) -> IoRequest:
         inp(item[0]).color = list(item[1:])
     if args.out_names:
         req.out_names = list(args.out_names)
-    req.keep_layout = not args.disable_preserve_io
+    req.keep_layout = set() if args.disable_preserve_io else True
     # --preserve_io_datatype: float graph I/O keep the source type in a float16 DLC (all, or the names given);
     # without it every float tensor, the I/O included, follows --float_bitwidth as in the legacy converters
     given = args.preserve_io_datatype
