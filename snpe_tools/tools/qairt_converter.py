@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 
+from ..dlc.writer import output_target
 from ..errors import ConversionError
 from ..ir import axis_format as af
 from .common import LOG, ArgumentParser, check_input_file, run_main, setup_logging
@@ -360,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         LOG.warning("%s is deprecated; use %s", old, new)
     if args.dump_config_template:      # writes the template only: the DLC output path does not matter
         check_input_file(args.input_network, "--input_network", allow_dir=True, error=ConversionError)
+        output_target(args.dump_config_template, "--dump_config_template", "io_config.yaml")
     else:
         check_paths(args, allow_dir=True)
     framework = detect_framework(args.input_network)
