@@ -108,6 +108,13 @@ class DepthWiseConv2d(OpDef):
         mult = co // x.shape[-1]
         p = op.params
         pt = _patches(x, kh, kw, p["stride"], p["dilation"], p["pad_amount"])
+        if mult == 1 and x.dtype == np.float32 and w.dtype == np.float32:
+            # one pass over the strided taps instead of a multiply and an add pass per tap (~3x faster
+            # on MobileNetV2's 16-image calibration batches)
+            y = np.einsum("bhwijc,ijc->bhwc", pt, w[:, :, 0, :])
+            if bias is not None:
+                y += bias
+            return [y]
         y = np.zeros(pt.shape[:3] + (co,), dtype=np.float32)
         wf = w.astype(np.float32, copy=False)   # float32 products: exact for float16 operands
         for i in range(kh):
