@@ -45,10 +45,11 @@ def test_source_grids_in_snpe_convention():
     assert bias.channels[1][2] == pytest.approx(-(2 ** 31) * 2e-4)
     rng = from_min_max(-1.0, 3.0, 8)
     assert rng.offset == -64 and rng.scale == pytest.approx(4 / 255)
-    # TF FakeQuant nudging: [-1, 1] on 8 bits -> zero point 128, nudged [-1.0039216, 0.9960784]
     fq = fake_quant_encoding(-1.0, 1.0, 8)
-    assert fq.offset == -128 and fq.min == pytest.approx(-1.0039216, abs=1e-6)
-    assert fq.max == pytest.approx(0.9960784, abs=1e-6)
+    # TF nudges in float32: 1 / (2/255) is 127.49999 there, so TF's grid for [-1, 1] is [-0.99608, 1.00392]
+    # (tf.quantization.fake_quant_with_min_max_args(2.0, min=-1, max=1) returns 1.0039216)
+    assert fq.offset == -127 and fq.max == pytest.approx(1.0039216, abs=1e-6)
+    assert fq.min == pytest.approx(-0.9960784, abs=1e-6)
     nr = fake_quant_encoding(-1.0, 1.0, 8, narrow_range=True)          # grid 1..255, zero point 128
     assert nr.offset == -128 and nr.scale == pytest.approx(2 / 254)
 

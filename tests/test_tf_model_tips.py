@@ -161,6 +161,41 @@ def test_ssd_qat_converts_to_a_quantized_dlc(work, capsys):
               "box error / one step):", [tuple(round(v, 4) for v in r) for r in report])
 
 
+def test_ssd_qat_quantized_by_snpe_dlc_quant_keeps_class_ids(work):
+    """The QAT DLC through snpe-dlc-quant --override_params (FakeQuant grids kept, the rest calibrated on
+    the 3 photos) and snpe-net-run: class ids stay exact integers (an integer grid, not a 6/255 grid on
+    which 3 reads back as 3.0118), and each photo's detected classes agree with TensorFlow's."""
+    pb = str(work / "ssd_qat.pb")
+    if not os.path.exists(pb):
+        E.ssd_mobilenet_v2(pb, qat=True)
+    gd = load_graph_def(pb)
+    run_tool("snpe-tensorflow-to-dlc", "--input_network", pb, "--input_dim", "Preprocessor/sub", "1,300,300,3",
+             "--out_node", "detection_classes", "--out_node", "detection_boxes", "--out_node", "detection_scores",
+             "--output_path", "qat_float.dlc", "--allow_unconsumed_nodes", cwd=str(work))
+    images = E.ssd_sample_images(3)
+    raws = []
+    for i, img in enumerate(images):
+        x = run_graph_def(gd, {"image_tensor": img}, ["Preprocessor/sub"])[0]
+        x.astype(np.float32).tofile(work / f"qat_in{i}.raw")
+        raws.append(f"qat_in{i}.raw")
+    (work / "qat_list.txt").write_text("".join(f"{r}\n" for r in raws))
+    run_tool("snpe-dlc-quant", "--input_dlc", "qat_float.dlc", "--input_list", "qat_list.txt",
+             "--output_dlc", "qat_int.dlc", "--override_params", cwd=str(work))
+    graph = read_dlc(str(work / "qat_int.dlc")).graph
+    assert graph.tensors["detection_classes:0"].encoding.scale == 1.0
+    results = _net_run("qat_int.dlc", raws, work)
+    agree = []
+    for img, res in zip(images, results):
+        classes = _raw(res, "detection_classes:0")
+        np.testing.assert_array_equal(classes, np.round(classes))
+        ref = run_graph_def(gd, {"image_tensor": img}, ["detection_classes"])[0].ravel()
+        n = len(ref)
+        # detections of equal score may come out in another order after 8-bit rounding: compare as multisets
+        common = sum(min(int((classes[:n] == c).sum()), int((ref == c).sum())) for c in np.unique(ref))
+        agree.append(common / n)
+    assert min(agree) >= 0.8, agree
+
+
 # ---- DeepLabv3 ------------------------------------------------------------------------------------
 def test_deeplab_seed_command_line(work):
     """The seed's command, paths replaced; ArgMax and the photo-sized label map equal TF's on >= 99.5%."""
@@ -266,5 +301,5 @@ def test_fake_quant_args_grid_is_tensorflows(work):
     q = ref / enc.scale - enc.offset
     # every TF output is a level of the encoding, and the extreme levels are the nudged range's ends
     assert np.abs(q - np.round(q)).max() < 1e-3 and 0 <= q.min() and q.max() <= 255
-    assert enc.offset == -round(1.3 / (4.2 / 255)) and abs(enc.scale - 4.2 / 255) < 1e-9
+    assert enc.offset == -round(1.3 / (4.2 / 255)) and enc.scale == float(np.float32(4.2) / np.float32(255))
     assert abs(ref.min() - enc.min) < 1e-6 and abs(ref.max() - enc.max) < 1e-6

@@ -274,6 +274,7 @@ class DetectionOutput(OpDef):
     """
 
     type = "DetectionOutput"
+    index_outputs = (2,)            # class ids
     params = {
         "delta_scaling_factors": Param(qd.FLOAT_32, tensor=True,
                                        default=np.array([10.0, 10.0, 5.0, 5.0], np.float32)),

@@ -113,9 +113,14 @@ class ElementWiseUnaryBase(OpDef):
             return [np.asarray(self.fn(xs[0])).astype(xs[0].dtype, copy=False)]
 
 
+# integer operands give integer results (the quantizer's integer grid, OpDef.keeps_integers)
+_KEEP_INTEGERS = {"ElementWiseAdd", "ElementWiseSubtract", "ElementWiseMultiply", "ElementWiseMaximum",
+                  "ElementWiseMinimum"}
+
 for _name, _fn in BINARY.items():
     register(type(_name, (ElementWiseBinaryBase,),
                   {"type": _name, "fn": staticmethod(_fn), "bool_out": _name in _BOOL_OUT,
+                   "keeps_integers": _name in _KEEP_INTEGERS,
                    "dlc_type": "Eltwise_Binary", "dlc_selector": _operation(BINARY_OPERATION[_name]),
                    "__doc__": f"QNN {_name}: numpy {_fn.__name__ if hasattr(_fn, '__name__') else 'lambda'}"}))
 

@@ -78,6 +78,11 @@ class OpDef:
     # fixed-point runtime: True when the op averages stored integers, so a quantized output rounds its
     # ties away from the stored zero rather than the real zero (see runtime/fixed_point.py)
     rounds_stored_values: ClassVar[bool] = False
+    # quantizer: outputs that hold indices or counts (class ids), integer-valued whatever the inputs; and
+    # whether integer-valued inputs give integer-valued outputs (add, multiply, max ...).  Such tensors get
+    # an integer grid (scale 1) when their range fits, so that class ids survive quantization exactly.
+    index_outputs: ClassVar[tuple[int, ...]] = ()
+    keeps_integers: ClassVar[bool] = False
     # DLC form (what Qualcomm's 2.25 converter writes, see docs/dlc-format.rst): the node type string when
     # it differs from ``type`` (e.g. "Pool", "Eltwise_Binary"), and the fixed attributes that select this
     # op within that type (e.g. pool_type="PoolMax2d").  The DLC reader inverts this table.

@@ -160,3 +160,14 @@ def channel_scales(enc: Encoding) -> np.ndarray:
     if enc.axis is not None and enc.channels:
         return np.asarray([c[0] for c in enc.channels], np.float64)
     return np.asarray([enc.scale], np.float64)
+
+
+def integer_grid(mn: float, mx: float, bitwidth: int) -> Encoding | None:
+    """Scale-1 encoding holding every integer of ``[mn, mx]`` exactly (class ids, counts), or None when
+    the range needs more than ``2^bitwidth`` levels.  A tf grid over [0, 6] has steps of 6/255, on which
+    3 is stored as 3.0118; here it is stored as 3."""
+    levels = (1 << bitwidth) - 1
+    lo = min(float(np.floor(mn)), 0.0)
+    if max(float(np.ceil(mx)), 0.0) - lo > levels:
+        return None
+    return Encoding(bitwidth, 1.0, int(lo), lo, lo + levels)

@@ -31,8 +31,8 @@ from ..ir.graph import Encoding, Graph, Op, Tensor
 from ..ops.registry import get_op_def
 from .algorithms import DEFAULT_PERCENTILE, adjusted_encoding, param_statistics, select_encoding, select_range
 from .calibration import RangeStats, activation_tensors
-from .encodings import (SNPE_MIN_RANGE, bias_encoding, channel_scales, is_signed, quantize_array, storage_dtype,
-                        symmetric_per_axis, symmetric_per_channel, tf_encoding, unsigned_view)
+from .encodings import (SNPE_MIN_RANGE, bias_encoding, channel_scales, integer_grid, is_signed, quantize_array,
+                        storage_dtype, symmetric_per_axis, symmetric_per_channel, tf_encoding, unsigned_view)
 
 # ops whose input 1 is a weight (an integer kernel multiplies it with the activation)
 WEIGHT_OPS = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "Conv3d", "FullyConnected", "MatMul"}
@@ -117,6 +117,13 @@ def _activation_encodings(graph: Graph, stats: dict[str, RangeStats], opts: Quan
             summary.nonfinite.append(name)
         encs[name] = unsigned_view(select_encoding(st, opts.act_method, opts.act_schema, opts.act_bitwidth,
                                                    opts.min_range, opts.percentile))
+    for name in _integer_valued(graph):
+        st = stats.get(name)
+        if name in encs and name not in opts.preset and opts.act_schema == "asymmetric" and st is not None \
+                and st.seen:
+            grid = integer_grid(st.min, st.max, opts.act_bitwidth)
+            if grid is not None:
+                encs[name] = grid
     if opts.propagate_invariant:
         for op in graph.ops:
             if op.type in INVARIANT_OPS and op.inputs and op.inputs[0] in encs:
@@ -124,6 +131,30 @@ def _activation_encodings(graph: Graph, stats: dict[str, RangeStats], opts: Quan
                     if out in encs and out not in opts.preset:
                         encs[out] = encs[op.inputs[0]]
     return encs
+
+
+def _integer_valued(graph: Graph) -> set[str]:
+    """Run-time tensors that can only hold integers: index outputs (``OpDef.index_outputs``, e.g. class
+    ids) and what integer-preserving ops (``OpDef.keeps_integers``, data movement) compute from them and
+    from integral constants."""
+    found: set[str] = set()
+
+    def integral(name: str) -> bool:
+        t = graph.tensors.get(name)
+        if name in found or t is None:
+            return name in found
+        if t.is_static:
+            data = np.asarray(t.data)
+            return data.dtype.kind in "biu" or bool(np.all(np.isfinite(data)) and np.all(data == np.round(data)))
+        return False
+
+    for op in graph.ops:
+        d = get_op_def(op.type)
+        found.update(op.outputs[i] for i in d.index_outputs if i < len(op.outputs))
+        live = [n for n in op.inputs if n and not graph.tensors[n].is_static]
+        if (d.keeps_integers or op.type in INVARIANT_OPS) and live and all(integral(n) for n in op.inputs if n):
+            found.update(op.outputs)
+    return found
 
 
 def _output_axis(op: Op, data: np.ndarray) -> int | None:

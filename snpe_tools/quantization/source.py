@@ -113,14 +113,18 @@ def fake_quant_encoding(mn: float, mx: float, num_bits: int = 8, narrow_range: b
     qmax = (1 << num_bits) - 1
     if mx == mn:
         mx = mn + 1e-6
-    scale = (mx - mn) / (qmax - qmin)
-    zp_from_min = qmin - mn / scale
+    # TF nudges in float32: for [-1, 1] the float32 quotient 1 / (2/255) is 127.49999, so the zero point is
+    # 127, not the 128 that exact arithmetic gives (and the grid reaches +1.0039 instead of -1.0039)
+    f32 = np.float32
+    scale = f32(f32(mx) - f32(mn)) / f32(qmax - qmin)
+    zp_from_min = f32(qmin) - f32(mn) / scale
     if zp_from_min < qmin:
         zp = qmin
     elif zp_from_min > qmax:
         zp = qmax
     else:
-        zp = int(math.floor(zp_from_min + 0.5))       # TF: std::round (half away from zero; here >= 0)
+        zp = int(math.floor(float(zp_from_min) + 0.5))   # TF: std::round (half away from zero; here >= 0)
+    scale = float(scale)
     return Encoding(num_bits, scale, -zp, -zp * scale, (qmax - zp) * scale)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import RuntimeInputError
 from ..ir.graph import Graph
-from .fixed_point import run_op
+from .fixed_point import fake_quantize, is_fake_quantized, run_op
 
 _F16 = np.dtype(np.float16)
 
@@ -39,6 +39,10 @@ def execute(graph: Graph, feeds: dict[str, np.ndarray], outputs: Iterable[str] |
                                         f"{int(np.prod(t.shape))} (shape {list(t.shape)})")
             arr = arr.reshape(t.shape)
         env[name] = arr.astype(t.dtype, copy=False)
+        if is_fake_quantized(t):
+            # a float input that carries an encoding (QDQ / FakeQuant import): a fixed-point runtime reads
+            # it on that grid, as every other such tensor
+            env[name] = fake_quantize(t, env[name])
     # last use of every tensor, so intermediates can be dropped early
     last_use: dict[str, int] = {}
     for i, op in enumerate(graph.ops):
