@@ -21,17 +21,14 @@ from ...ir import axis_format as af
 from ...ir.graph import Graph, InputInfo
 from ...progress import track
 from ...passes.input_cast import model_input_dtype
-from ..limits import check_fold_shape
-from .context import OnnxContext, attrs
+from .context import OnnxContext
+from .folding import ALWAYS_FOLDED, NO_FOLD, fold_node, node_label
 from .fusions import fuse_erf_gelu
 from .qdq import fold_qdq, qoperator_to_qdq
 from .registry import get_translator
 
 log = logging.getLogger("snpe_tools")
 
-# ops never folded even with constant inputs (non-deterministic or stateful)
-_NO_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
-            "Bernoulli"}
 # ops whose output depends only on the input's (static) shape
 _SHAPE_ONLY = {"Shape", "Size"}
 # ops that may appear with zero inputs and produce a constant
@@ -408,13 +405,9 @@ def _const_outputs(model: onnx.ModelProto, init_names: set[str]) -> set[str]:
     for node in model.graph.node:
         ins = [i for i in node.input if i]
         if node.op_type in _SOURCE_CONST or node.op_type in _SHAPE_ONLY or (
-                node.op_type not in _NO_FOLD and all(i in const for i in ins) and ins):
+                node.op_type not in NO_FOLD and all(i in const for i in ins) and ins):
             const.update(o for o in node.output if o)
     return const
-
-
-# ops evaluated at convert time even without simplification (-n): shape arithmetic the converter does itself
-_ALWAYS_FOLDED = {"Constant", "ConstantOfShape", "Shape", "Size", "CastLike"}
 
 
 def check_supported(model: onnx.ModelProto, simplify: bool = True) -> None:
@@ -433,7 +426,7 @@ def check_supported(model: onnx.ModelProto, simplify: bool = True) -> None:
             missing.setdefault(f"{node.domain}.{node.op_type}", []).append(node.name or node.output[0])
             continue
         if all(o in const for o in node.output if o):
-            if simplify or node.op_type in _ALWAYS_FOLDED or get_translator(node.op_type) is not None:
+            if simplify or node.op_type in ALWAYS_FOLDED or get_translator(node.op_type) is not None:
                 continue
             static_only = True
         if get_translator(node.op_type) is None:
@@ -447,123 +440,10 @@ def check_supported(model: onnx.ModelProto, simplify: bool = True) -> None:
                                  f"does not support: {'; '.join(parts)}{hint}")
 
 
-def _fold(node: onnx.NodeProto, ctx: OnnxContext, model: onnx.ModelProto) -> bool:
-    """Evaluate a node whose inputs are all constant; False if it cannot be evaluated here."""
-    if node.op_type == "Constant":
-        a = attrs(node)
-        if "value" in a:
-            val = a["value"]
-        elif "value_float" in a:
-            val = np.array(a["value_float"], np.float32)
-        elif "value_floats" in a:
-            val = np.array(a["value_floats"], np.float32)
-        elif "value_int" in a:
-            val = np.array(a["value_int"], np.int64)
-        elif "value_ints" in a:
-            val = np.array(a["value_ints"], np.int64)
-        else:
-            return False
-        ctx.consts[node.output[0]] = np.asarray(val)
-        return True
-    if node.op_type == "Shape":
-        shape = np.array(ctx.shape(node.input[0]), dtype=np.int64)
-        a = attrs(node)
-        start, end = a.get("start", 0), a.get("end", None)
-        ctx.consts[node.output[0]] = shape[start:end]
-        return True
-    if node.op_type == "CastLike" and ctx.is_const(node.input[0]) and not ctx.is_const(node.input[1]):
-        # only the element type of the second input matters, and it is known at convert time
-        ctx.consts[node.output[0]] = np.asarray(ctx.const(node.input[0])).astype(
-            ctx.graph.tensors[ctx.tensor(node.input[1])].dtype)
-        return True
-    if node.op_type == "Size":
-        ctx.consts[node.output[0]] = np.array(int(np.prod(ctx.shape(node.input[0]))), np.int64)
-        return True
-    ins = [i for i in node.input if i]
-    if node.op_type in _NO_FOLD or not ins or not all(ctx.is_const(i) for i in ins):
-        return False
-    if not ctx.simplify and node.op_type not in _ALWAYS_FOLDED and get_translator(node.op_type) is None:
-        return False        # -n: no simplifier evaluates ops the converter cannot translate
-    from onnx.reference import ReferenceEvaluator
-
-    what = _node_label(node)
-    for shape, dtype in _folded_shapes(node, ctx, model, ins):
-        check_fold_shape(shape, dtype, what)
-    try:
-        sub = onnx.helper.make_model(
-            onnx.helper.make_graph([node], "fold", [onnx.helper.make_tensor_value_info(i, 0, None) for i in ins],
-                                   [onnx.helper.make_tensor_value_info(o, 0, None) for o in node.output if o]),
-            opset_imports=list(model.opset_import), ir_version=model.ir_version)
-        res = ReferenceEvaluator(sub).run(None, {i: ctx.consts[i] for i in ins})
-    except Exception as exc:  # fall back to translating the op
-        log.debug("constant folding of %s failed: %s", node.op_type, exc)
-        return False
-    outs = [np.asarray(v) for v in res]
-    for v in outs:   # shapes inference could not tell (or got wrong) are checked after the fact
-        check_fold_shape(v.shape, v.dtype, what)
-    for o, v in zip([o for o in node.output if o], outs):
-        ctx.consts[o] = v
-    return True
-
-
-def _node_label(node: onnx.NodeProto) -> str:
-    return f"{node.op_type} node '{node.name or (node.output[0] if node.output else '?')}'"
-
-
-_SMALL_CONST = 4096   # inputs up to this many elements are given to shape inference with their values
-
-
-def _folded_shapes(node: onnx.NodeProto, ctx: OnnxContext, model: onnx.ModelProto,
-                   ins: list[str]) -> list[tuple[tuple[int, ...], np.dtype]]:
-    """Output shapes/types of a node about to be folded, from onnx shape inference (nothing is computed).
-
-    Inputs small enough to be shape-like are passed with their values (ConstantOfShape, Expand, Tile, Range,
-    Resize ... take their output size from them).  Outputs whose shape cannot be inferred are left out.
-    """
-    from onnx import helper
-
-    vis, inits = [], []
-    try:
-        for name in dict.fromkeys(ins):
-            v = np.asarray(ctx.consts[name])
-            if v.dtype == object or v.dtype.kind in "USO":
-                return []
-            elem = helper.np_dtype_to_tensor_dtype(v.dtype)
-            if v.size <= _SMALL_CONST:
-                inits.append(numpy_helper.from_array(np.ascontiguousarray(v), name))
-            else:
-                vis.append(helper.make_tensor_value_info(name, elem, list(v.shape)))
-        outs = [o for o in node.output if o]
-        graph = helper.make_graph([node], "fold", vis, [helper.make_tensor_value_info(o, 0, None) for o in outs],
-                                  inits)
-        sub = helper.make_model(graph, opset_imports=list(model.opset_import),
-                                ir_version=max(model.ir_version, 4))
-        inferred = onnx.shape_inference.infer_shapes(sub, check_type=False, strict_mode=False, data_prop=True)
-    except Exception:  # noqa: BLE001 - inference is best effort; the result is checked after evaluation
-        return []
-    found = []
-    for vi in inferred.graph.output:
-        tt = vi.type.tensor_type
-        if not vi.type.HasField("tensor_type") or not tt.HasField("shape"):
-            continue
-        dims = []
-        for d in tt.shape.dim:
-            if not d.HasField("dim_value"):
-                break
-            dims.append(int(d.dim_value))
-        else:
-            try:
-                dtype = np.dtype(helper.tensor_dtype_to_np_dtype(tt.elem_type) if tt.elem_type else np.float32)
-            except Exception:  # noqa: BLE001
-                dtype = np.dtype(np.float32)
-            found.append((tuple(dims), dtype))
-    return found
-
-
 def translate_node(ctx: OnnxContext, node: onnx.NodeProto, model: onnx.ModelProto) -> None:
     """Fold the node if its inputs are constant, else emit it with its translator.  Control-flow
     translators call back here (``ctx.translate_node``) for the nodes of the subgraphs they unroll."""
-    if _fold(node, ctx, model):
+    if fold_node(node, ctx, model):
         return
     translator = get_translator(node.op_type)
     if translator is None:  # only reachable if folding failed on a const-only unsupported op
@@ -573,7 +453,7 @@ def translate_node(ctx: OnnxContext, node: onnx.NodeProto, model: onnx.ModelProt
     try:
         translator(ctx, node)
     except (OverflowError, ZeroDivisionError) as exc:   # values from the file that no DLC field can hold
-        raise ConversionError(f"{_node_label(node)}: cannot be converted ({type(exc).__name__}: {exc}); a "
+        raise ConversionError(f"{node_label(node)}: cannot be converted ({type(exc).__name__}: {exc}); a "
                               "dimension or attribute value is out of range - check the model and -d/--input_dim") \
             from None
 
@@ -584,7 +464,7 @@ def _check_window_attrs(node: onnx.NodeProto) -> None:
         if a.name in ("strides", "dilations", "kernel_shape") and a.type == onnx.AttributeProto.INTS:
             bad = [int(v) for v in a.ints if v < 1]
             if bad:
-                raise ConversionError(f"{_node_label(node)}: {a.name} {list(a.ints)} must be >= 1 on every axis; "
+                raise ConversionError(f"{node_label(node)}: {a.name} {list(a.ints)} must be >= 1 on every axis; "
                                       "the model is invalid - fix the attribute and re-export it")
 
 

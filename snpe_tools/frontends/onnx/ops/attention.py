@@ -24,7 +24,8 @@ import onnx
 from ....errors import ConversionError
 from ....ir import dtypes as qd
 from ..context import OnnxContext, attrs
-from ..registry import onnx_op
+from ..folding import fold_node
+from ..registry import get_translator, onnx_op
 
 # softmax_precision / stash_type (ONNX TensorProto type) -> numpy dtype QNN targets can compute in
 _SOFTMAX_PRECISION = {1: np.dtype(np.float32), 10: np.dtype(np.float16), 11: np.dtype(np.float32)}
@@ -788,9 +789,6 @@ def _inline_modifier(ctx: OnnxContext, node, graph: onnx.GraphProto, x: str, tag
     Subgraph values are renamed under a node-specific prefix (two nodes may use the same inner
     names); names from the enclosing graph keep referring to it, as ONNX scoping says.
     """
-    from ..converter import _fold   # convert-time folding shared with the main graph
-    from ..registry import get_translator
-
     if len(graph.input) != 1 or len(graph.output) != 1:
         raise _err(node, f"{tag} must have exactly one input and one output")
     prefix = f"{_name(node)}.{tag}/"
@@ -812,7 +810,7 @@ def _inline_modifier(ctx: OnnxContext, node, graph: onnx.GraphProto, x: str, tag
         n.output[:] = [rename.get(o, o) for o in inner.output]
         if any(at.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for at in n.attribute):
             raise _err(node, f"{tag} contains a {n.op_type} with its own subgraph; not supported")
-        if _fold(n, ctx, stub):
+        if fold_node(n, ctx, stub):
             continue
         translator = get_translator(n.op_type)
         if translator is None:

@@ -10,8 +10,9 @@ import numpy as np
 
 from ....errors import ConversionError
 from ..context import OnnxContext, attrs
+from ..padding import explicit_pads
 from ..registry import onnx_op
-from .nn import _NodeView, _explicit_pads, _with_1d
+from .nn import NodeView, with_1d
 
 
 def _name(node) -> str:
@@ -88,7 +89,7 @@ def lp_pool(ctx: OnnxContext, node) -> None:
     strides = [int(s) for s in a.get("strides", [1] * n_sp)]
     dil = [int(d) for d in a.get("dilations", [1] * n_sp)]
     channels = ctx.shape(node.input[0])[1]
-    pads = _explicit_pads(node, a, ctx.shape(node.input[0])[2:], kernel, strides, dil)
+    pads = explicit_pads(node, a, ctx.shape(node.input[0])[2:], kernel, strides, dil)
     for size, k, st, d, (pb, pe) in zip(ctx.shape(node.input[0])[2:], kernel, strides, dil, pads):
         if size + pb + pe < (k - 1) * d + 1:
             raise ConversionError(f"LpPool node '{name}': the (dilated) kernel {kernel} does not fit the padded input")
@@ -96,10 +97,10 @@ def lp_pool(ctx: OnnxContext, node) -> None:
     summed = ctx.graph.unique_name(f"{node.output[0]}.sum")
     if rank == 5:
         ones = ctx.add_const(f"{name}.ones", np.ones(kernel + [1, channels], np.float32))
-        ctx.emit_channel_last("Conv3d", _NodeView(node, summed), [powered],
+        ctx.emit_channel_last("Conv3d", NodeView(node, summed), [powered],
                               {"stride": strides, "dilation": dil, "pad_amount": pads, "group": channels}, [ones])
     else:
-        lifted = _NodeView(node, summed)
+        lifted = NodeView(node, summed)
         lifted.input = [powered]
 
         def body(x, out, is_1d):
@@ -108,10 +109,10 @@ def lp_pool(ctx: OnnxContext, node) -> None:
                 k, st, dl = [1] + k, [1] + st, [1] + dl
                 if "pads" in a:
                     pa["pads"] = [0, a["pads"][0], 0, a["pads"][1]]
-            pads = _explicit_pads(node, pa, ctx.shape(x)[2:], k, st, dl)
+            pads = explicit_pads(node, pa, ctx.shape(x)[2:], k, st, dl)
             ones = ctx.add_const(f"{name}.ones", np.ones(k + [1, channels], np.float32))
-            ctx.emit_channel_last("DepthWiseConv2d", _NodeView(node, out), [x],
+            ctx.emit_channel_last("DepthWiseConv2d", NodeView(node, out), [x],
                                   {"stride": st, "dilation": dl, "pad_amount": pads}, [ones])
 
-        _with_1d(ctx, lifted, body)
+        with_1d(ctx, lifted, body)
     _root(ctx, node, summed, p, node.output[0])

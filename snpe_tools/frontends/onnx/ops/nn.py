@@ -1,36 +1,17 @@
 """ONNX Conv / ConvTranspose / pooling / BatchNormalization / LRN -> QNN (channel-last)."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ....errors import ConversionError
 from ..context import OnnxContext, attrs
+from ..padding import explicit_pads
 from ..registry import onnx_op
 from . import volumetric
 
 
 def _node_name(node) -> str:
     return node.name or node.output[0]
-
-
-def _explicit_pads(node, a, in_spatial, kernel, strides, dilations) -> list[tuple[int, int]]:
-    """ONNX ``pads``/``auto_pad`` -> [(begin, end)] per spatial axis."""
-    n = len(kernel)
-    auto = a.get("auto_pad", "NOTSET")
-    if auto in ("SAME_UPPER", "SAME_LOWER"):
-        out = []
-        for i in range(n):
-            eff = (kernel[i] - 1) * dilations[i] + 1
-            total = max((math.ceil(in_spatial[i] / strides[i]) - 1) * strides[i] + eff - in_spatial[i], 0)
-            small = total // 2
-            out.append((small, total - small) if auto == "SAME_UPPER" else (total - small, small))
-        return out
-    if auto == "VALID":
-        return [(0, 0)] * n
-    pads = list(a.get("pads", [0] * (2 * n)))
-    return [(int(pads[i]), int(pads[i + n])) for i in range(n)]
 
 
 def _lift_1d(ctx: OnnxContext, node, name: str) -> str:
@@ -46,7 +27,7 @@ def _finish_1d(ctx: OnnxContext, node, tmp4d: str) -> None:
              name=_node_name(node) + ".3d")
 
 
-def _with_1d(ctx: OnnxContext, node, fn) -> None:
+def with_1d(ctx: OnnxContext, node, fn) -> None:
     """Run translator body ``fn(x_name, out_name, is_1d)`` lifting 1-D inputs to 2-D."""
     rank = ctx.rank(node.input[0])
     if rank == 3:
@@ -61,7 +42,7 @@ def _with_1d(ctx: OnnxContext, node, fn) -> None:
                               "(only 1-D and 2-D spatial)")
 
 
-class _NodeView:
+class NodeView:
     """A NodeProto look-alike with a replaced output (used when lifting 1-D ops)."""
 
     def __init__(self, node, output: str) -> None:
@@ -115,12 +96,12 @@ def conv(ctx: OnnxContext, node) -> None:
             if "pads" in a:
                 pads_attr["pads"] = [0, a["pads"][0], 0, a["pads"][1]]
         in_shape = ctx.shape(x)
-        pads = _explicit_pads(node, pads_attr, in_shape[2:], kernel, strides, dil)
+        pads = explicit_pads(node, pads_attr, in_shape[2:], kernel, strides, dil)
         params = {"stride": strides, "dilation": dil, "pad_amount": pads}
         cig = w.shape[1]
         ci = in_shape[1]
         bias = [ctx.tensor(node.input[2])] if len(node.input) > 2 and node.input[2] else []
-        view = _NodeView(node, out)
+        view = NodeView(node, out)
         if dynamic_w:
             wsrc = ctx.tensor(w_name)
             if len(ctx.shape(w_name)) == 3:
@@ -136,7 +117,7 @@ def conv(ctx: OnnxContext, node) -> None:
             params["group"] = g
             ctx.emit_channel_last("Conv2d", view, [x], params, [wq] + bias)
 
-    _with_1d(ctx, node, body)
+    with_1d(ctx, node, body)
 
 
 @onnx_op("ConvTranspose")
@@ -208,9 +189,9 @@ def conv_transpose(ctx: OnnxContext, node) -> None:
             wq = ctx.add_const(f"{w_name}.hwio", np.ascontiguousarray(wk.transpose(2, 3, 0, 1)))
         bias = [ctx.tensor(node.input[2])] if len(node.input) > 2 and node.input[2] else []
         params = {"stride": strides, "pad_amount": pads, "group": g, "output_padding": opad}
-        ctx.emit_channel_last("TransposeConv2d", _NodeView(node, out), [x], params, [wq] + bias)
+        ctx.emit_channel_last("TransposeConv2d", NodeView(node, out), [x], params, [wq] + bias)
 
-    _with_1d(ctx, node, body)
+    with_1d(ctx, node, body)
 
 
 def _dilated_max_pool(ctx: OnnxContext, x: str, out: str, kernel, strides, dil, pads) -> None:
@@ -269,7 +250,7 @@ def _pool(ctx: OnnxContext, node, qnn_type: str, global_: bool) -> None:
                 kernel, strides, dil = [1] + kernel, [1] + strides, [1] + dil
                 if "pads" in a:
                     pa["pads"] = [0, a["pads"][0], 0, a["pads"][1]]
-            pads = _explicit_pads(node, pa, in_shape[2:], kernel, strides, dil)
+            pads = explicit_pads(node, pa, in_shape[2:], kernel, strides, dil)
             ceil = int(a.get("ceil_mode", 0))
             if any(d != 1 for d in dil):
                 if qnn_type != "PoolMax2d" or ceil:
@@ -280,9 +261,9 @@ def _pool(ctx: OnnxContext, node, qnn_type: str, global_: bool) -> None:
         params = {"filter_size": kernel, "stride": strides, "pad_amount": pads, "rounding_mode": ceil}
         if qnn_type == "PoolAvg2d":
             params["count_pad_for_edges"] = bool(a.get("count_include_pad", 0))
-        ctx.emit_channel_last(qnn_type, _NodeView(node, out), [x], params)
+        ctx.emit_channel_last(qnn_type, NodeView(node, out), [x], params)
 
-    _with_1d(ctx, node, body)
+    with_1d(ctx, node, body)
 
 
 @onnx_op("MaxPool")

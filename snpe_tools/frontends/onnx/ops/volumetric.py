@@ -6,16 +6,11 @@ import numpy as np
 
 from ....errors import ConversionError
 from ..context import OnnxContext, attrs
+from ..padding import explicit_pads
 
 
 def _name(node) -> str:
     return node.name or node.output[0]
-
-
-def _pads(node, a, in_spatial, kernel, strides, dilations) -> list[tuple[int, int]]:
-    from .nn import _explicit_pads   # shared ONNX pads/auto_pad rule
-
-    return _explicit_pads(node, a, in_spatial, kernel, strides, dilations)
 
 
 def conv3d(ctx: OnnxContext, node) -> None:
@@ -33,7 +28,7 @@ def conv3d(ctx: OnnxContext, node) -> None:
     kernel = w_shape[2:]
     strides = list(a.get("strides", [1, 1, 1]))
     dil = list(a.get("dilations", [1, 1, 1]))
-    pads = _pads(node, a, x_shape[2:], kernel, strides, dil)
+    pads = explicit_pads(node, a, x_shape[2:], kernel, strides, dil)
     w = ctx.const(w_name)
     if w is None:   # weights computed at run time: a Transpose to [kd,kh,kw,ci/g,co] runs in the graph
         wq = ctx.transpose(ctx.tensor(w_name), (2, 3, 4, 1, 0))
@@ -57,7 +52,7 @@ def pool3d(ctx: OnnxContext, node, qnn_type: str, global_: bool) -> None:
         strides = list(a.get("strides", [1, 1, 1]))
         if any(d != 1 for d in a.get("dilations", [1, 1, 1])):
             raise ConversionError(f"{node.op_type} node '{_name(node)}': dilated pooling is not supported")
-        pads = _pads(node, a, x_shape[2:], kernel, strides, [1, 1, 1])
+        pads = explicit_pads(node, a, x_shape[2:], kernel, strides, [1, 1, 1])
         ceil = int(a.get("ceil_mode", 0))
     params = {"filter_size": kernel, "stride": strides, "pad_amount": pads, "rounding_mode": ceil}
     if qnn_type == "PoolAvg2d":
