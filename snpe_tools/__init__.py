@@ -2,6 +2,10 @@
 
 __version__ = "0.1.0"
 
+# composition root: importing the op definitions binds their registry to the IR (ir.graph.bind_op_schemas),
+# so every Graph can infer op shapes whichever layer built it
+from . import ops as _ops  # noqa: E402,F401
+
 __all__ = ["__version__", "convert", "load_dlc", "run"]
 
 

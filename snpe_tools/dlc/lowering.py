@@ -5,28 +5,15 @@ only applies them to a copy, so the caller's graph (and a later re-run of it) is
 """
 from __future__ import annotations
 
-import copy
-
 from ..ir.graph import Graph
 from ..ops.registry import get_op_def
-
-
-def _copy(graph: Graph) -> Graph:
-    """Structure copy: new op list, tensor dict and name sets; tensors and weights are shared."""
-    g = copy.copy(graph)
-    g.ops = [copy.copy(op) for op in graph.ops]
-    g.tensors = dict(graph.tensors)
-    g.inputs, g.outputs = list(graph.inputs), list(graph.outputs)
-    g.input_info = dict(graph.input_info)
-    g._names = set(graph._names)
-    return g
 
 
 def lower_for_dlc(graph: Graph) -> Graph:
     """``graph`` itself when every op has a DLC type string, else a lowered copy."""
     if not any(get_op_def(op.type).lowers_for_dlc for op in graph.ops):
         return graph
-    g = _copy(graph)
+    g = graph.structure_copy()
     for op in [op for op in g.ops if get_op_def(op.type).lowers_for_dlc]:
         kept = {o: g.tensors[o] for o in op.outputs}      # keep axis format and encoding of the outputs
         get_op_def(op.type).lower_for_dlc(g, op)

@@ -501,9 +501,9 @@ def _parse(path: str, model, params, bin_data) -> Graph:
         except (ValueError, TypeError) as exc:
             raise DLCError(f"{path}: node '{name}' ({ntype}): {exc}") from None
         graph.ops.append(op)
-        graph._names.update(outputs)
-    graph._names.update(graph.tensors)
-    graph._names.update(op.name for op in graph.ops)
+        graph.reserve_names(outputs)
+    graph.reserve_names(graph.tensors)
+    graph.reserve_names(op.name for op in graph.ops)
     return graph
 
 

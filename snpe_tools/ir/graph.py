@@ -7,13 +7,44 @@ serialises it and the reference runtime executes it.
 """
 from __future__ import annotations
 
+import copy
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
 from . import axis_format as af
+
+
+class OpSchema(Protocol):
+    """What the IR needs from an op definition (:class:`snpe_tools.ops.OpDef`) to add an op."""
+
+    def complete_params(self, params: dict[str, Any]) -> dict[str, Any]: ...
+
+    def num_outputs(self, params: dict[str, Any], n_inputs: int) -> int: ...
+
+    def infer(self, op: "Op", inputs: list["Tensor | None"]) -> Sequence[tuple[Sequence[int], Any]]: ...
+
+
+_op_schemas: Callable[[str], OpSchema] | None = None
+
+
+def bind_op_schemas(lookup: Callable[[str], OpSchema]) -> None:
+    """Give the IR the op registry's lookup (QNN type -> definition).
+
+    The IR sits below the op definitions (docs/architecture.rst, layering enforced by import-linter):
+    ``snpe_tools.ops`` binds its registry here when it is imported, and ``import snpe_tools`` imports
+    it, so ``Graph.add_op`` infers shapes through the registry without the IR importing it.
+    """
+    global _op_schemas
+    _op_schemas = lookup
+
+
+def _op_schema(type_: str) -> OpSchema:
+    if _op_schemas is None:
+        raise RuntimeError("no op definitions are bound to the IR: import snpe_tools.ops first")
+    return _op_schemas(type_)
 
 
 @dataclass
@@ -104,6 +135,26 @@ class Graph:
                 return cand
         raise AssertionError("unreachable")
 
+    def reserve_names(self, names: Iterable[str]) -> None:
+        """Mark ``names`` as taken, so that :meth:`unique_name` never hands them out (a graph built
+        without ``add_*``, e.g. read from a DLC, reserves its tensor and op names)."""
+        self._names.update(names)
+
+    def release_name(self, name: str) -> None:
+        """Make ``name`` available to :meth:`unique_name` again (its tensor was removed)."""
+        self._names.discard(name)
+
+    def structure_copy(self) -> "Graph":
+        """A copy with its own op list, tensor dict, I/O lists and name set; tensors and weights are
+        shared (for rewrites that must leave the original graph as it was)."""
+        g = copy.copy(self)
+        g.ops = [copy.copy(op) for op in self.ops]
+        g.tensors = dict(self.tensors)
+        g.inputs, g.outputs = list(self.inputs), list(self.outputs)
+        g.input_info = dict(self.input_info)
+        g._names = set(self._names)
+        return g
+
     # ---- building -----------------------------------------------------------------
     def add_input(self, name: str, shape: Iterable[int], dtype=np.float32,
                   axis_format: str = af.ANY, info: InputInfo | None = None) -> Tensor:
@@ -131,9 +182,7 @@ class Graph:
                params: dict[str, Any] | None = None, name: str | None = None,
                axis_formats: list[str] | None = None, index: int | None = None) -> Op:
         """Append (or insert at ``index``) an op; output shapes/dtypes come from the op registry."""
-        from ..ops.registry import get_op_def  # local import: ops depend on ir
-
-        opdef = get_op_def(type_)
+        opdef = _op_schema(type_)
         params = opdef.complete_params(dict(params or {}))
         n_out = opdef.num_outputs(params, len(inputs))
         if outputs is None:
@@ -160,9 +209,7 @@ class Graph:
 
     def reinfer(self, op: Op) -> None:
         """Recompute the output shapes of ``op`` after its inputs or params changed."""
-        from ..ops.registry import get_op_def
-
-        specs = get_op_def(op.type).infer(op, [self.tensors[i] if i else None for i in op.inputs])
+        specs = _op_schema(op.type).infer(op, [self.tensors[i] if i else None for i in op.inputs])
         for out, (shape, dtype) in zip(op.outputs, specs):
             t = self.tensors[out]
             t.shape = tuple(int(d) for d in shape)
