@@ -17,6 +17,7 @@ import numpy as np
 
 from ...errors import ConversionError
 from .loader import graph_def_ancestors
+from .nodes import TFNode
 
 if TYPE_CHECKING:
     from .model import TFModel
@@ -74,7 +75,6 @@ def cut_graph(model: "TFModel", graph_def, names: list[str]) -> None:
     model.cut_ops = {n: nodes[n].op for n in names}
     model.cut_away = {m for n in names for m in model.cut_upstream[n]
                       if nodes[m].op in ("Placeholder", "PlaceholderWithDefault")}
-    from .model import TFNode
 
     for n in names:
         nd = nodes[n]

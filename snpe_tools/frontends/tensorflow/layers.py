@@ -31,6 +31,11 @@ class Layer:
     inputs: list[str] = field(default_factory=list)   # dynamic TF tensors it reads (filled by resolve)
 
 
+def node_of_layer(ctx, layer: Layer) -> Any:
+    """The TF node of a single-op layer (what every ``@tf_op`` translator is given)."""
+    return ctx.model.nodes[layer.nodes[0]]
+
+
 def scope_name(nodes: list[str]) -> str:
     """The common scope of ``nodes`` (the node itself for a single node)."""
     if len(nodes) == 1:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ...errors import ConversionError
 from ...extras import install_hint
+from .nodes import check_names
 from .safety import SAVER_OPS, refuse_file_io
 
 log = logging.getLogger("snpe_tools")
@@ -115,7 +116,6 @@ def _load_meta(path: str, out_nodes: list[str]) -> LoadedModel:
             raise ConversionError(f"{path} is not a readable MetaGraph ({_first_line(exc)})") from None
         gd = graph.as_graph_def()
         names = {n.name for n in gd.node}
-        from .model import check_names   # local: model needs no TF at import either
         check_names([n.split(":")[0] for n in out_nodes], names, "--out_node")
         _check_restore_graph(gd, saver, path)
         with tf.compat.v1.Session(graph=graph) as sess:

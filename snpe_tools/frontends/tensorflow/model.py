@@ -8,9 +8,7 @@ left - the "dynamic" nodes - is what layers are made of.
 """
 from __future__ import annotations
 
-import difflib
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -18,6 +16,8 @@ from ...errors import ConversionError
 from ..limits import check_fold_shape
 from .control_flow import inline_static_ifs, loop_frames, prune_static_switches
 from .cut import check_probe_values, cut_graph, probe_feeds, report_dropped
+from .loader import import_tf
+from .nodes import TFNode, check_names
 from .safety import refuse_file_io
 
 log = logging.getLogger("snpe_tools")
@@ -29,38 +29,6 @@ ALIAS_OPS = {"Identity", "StopGradient", "Snapshot", "PreventGradient", "CheckNu
 CONTROL_OPS = {"NoOp", "Assert", "PrintV2", "SaveV2", "RestoreV2"}
 # ops whose value depends only on the (static) shape of their input
 SHAPE_OPS = {"Shape", "Size", "Rank", "ShapeN"}
-
-
-@dataclass
-class TFNode:
-    """One GraphDef node with its data inputs split from control inputs (``^name``)."""
-
-    name: str
-    op: str
-    inputs: list[str]          # tensor names "node:idx"
-    controls: list[str]
-    nodedef: object
-
-    def attr(self, key: str, default=None):
-        a = self.nodedef.attr
-        if key not in a:
-            return default
-        v = a[key]
-        kind = v.WhichOneof("value")
-        if kind == "list":
-            lst = v.list
-            for f in ("i", "f", "s", "b", "type", "shape"):
-                vals = list(getattr(lst, f))
-                if vals:
-                    return [x.decode() if isinstance(x, bytes) else x for x in vals]
-            return []
-        if kind == "s":
-            return v.s.decode()
-        return getattr(v, kind) if kind else default
-
-    @property
-    def scope(self) -> str:
-        return self.name.rsplit("/", 1)[0] if "/" in self.name else ""
 
 
 def tensor_name(name: str) -> str:
@@ -75,26 +43,10 @@ def node_of(tensor: str) -> str:
     return tensor.rsplit(":", 1)[0] if ":" in tensor and tensor.rsplit(":", 1)[1].isdigit() else tensor
 
 
-def check_names(wanted: list[str], names, flag: str) -> None:
-    """``ERROR_TF_NODE_NOT_FOUND_IN_GRAPH`` naming the closest existing nodes."""
-    names = list(names)
-    for w in wanted:
-        if w not in names:
-            close = difflib.get_close_matches(w, names, n=3, cutoff=0.5)
-            if not close:
-                low = w.lower().rsplit("/", 1)[-1]
-                close = [n for n in names if low and low in n.lower()][:3]
-            hint = f"; closest nodes: {', '.join(close)}" if close else ""
-            raise ConversionError(f"ERROR_TF_NODE_NOT_FOUND_IN_GRAPH: Node not found in graph. Node name: {w} "
-                                  f"(given with {flag}){hint}")
-
-
 class TFModel:
     """The frozen graph, cut to the nodes between ``inputs`` and ``outputs``."""
 
     def __init__(self, graph_def, inputs: dict[str, list[int]], outputs: list[str]) -> None:
-        from .loader import import_tf
-
         self.tf = import_tf()
         inline_static_ifs(graph_def)           # training-only branches of Keras/tf.cond graphs (TF2 If)
         prune_static_switches(graph_def)       # ... and of TF1 graphs (Switch/Merge)

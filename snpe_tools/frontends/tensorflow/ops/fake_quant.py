@@ -16,8 +16,8 @@ import numpy as np
 from ....errors import ConversionError
 from ....quantization.source import SourceEncoding, fake_quant_encoding
 from ...tensorflow.model import ALIAS_OPS
+from ..layers import node_of_layer
 from ..registry import tf_op
-from .nn import node_of_layer
 
 FAKE_QUANT_OPS = ("FakeQuantWithMinMaxVars", "FakeQuantWithMinMaxVarsPerChannel", "FakeQuantWithMinMaxArgs")
 

@@ -5,8 +5,8 @@ import numpy as np
 
 from ....errors import ConversionError
 from ....ir import dtypes as qd
+from ..layers import node_of_layer
 from ..registry import tf_op
-from .nn import node_of_layer
 
 BINARY = {"Add": "ElementWiseAdd", "AddV2": "ElementWiseAdd", "BiasAdd": "ElementWiseAdd",
           "Sub": "ElementWiseSubtract", "Mul": "ElementWiseMultiply", "RealDiv": "ElementWiseDivide",

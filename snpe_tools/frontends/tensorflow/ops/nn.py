@@ -4,11 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from ....errors import ConversionError
+from ..layers import node_of_layer
 from ..registry import tf_op
-
-
-def node_of_layer(ctx, layer):
-    return ctx.model.nodes[layer.nodes[0]]
+from .fake_quant import weight_encoding
 
 
 def check_nhwc(node) -> None:
@@ -73,7 +71,6 @@ def emit_conv(ctx, layer, conv_node, x: str, bias: np.ndarray | None, out: str, 
     b = np.zeros(cout, np.float32) if bias is None else np.broadcast_to(
         np.asarray(bias, np.float32).reshape(-1), (cout,)).copy()
     ins = [ctx.tensor(x), ctx.add_const(f"{conv_node.inputs[1]}.hwio", wq), ctx.add_const(f"{layer.name}/bias", b)]
-    from .fake_quant import weight_encoding
     weight_encoding(ctx, conv_node.inputs[1], ins[1])        # quantization-aware filters keep their grid
     return ctx.op(type_, ins, p, out=out, name=layer.name)
 

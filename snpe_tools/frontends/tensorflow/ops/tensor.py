@@ -5,8 +5,9 @@ import numpy as np
 
 from ....errors import ConversionError
 from ....ops import resize as rz
+from ..layers import node_of_layer
 from ..registry import tf_op
-from .nn import check_nhwc, node_of_layer
+from .nn import check_nhwc
 
 
 def _out_shape(ctx, node, idx: int = 0) -> tuple[int, ...]:

@@ -5,7 +5,8 @@ from typing import Iterator
 
 import numpy as np
 
-from ..model import ALIAS_OPS, TFModel, TFNode, node_of
+from ..model import ALIAS_OPS, TFModel, node_of
+from ..nodes import TFNode
 
 
 def candidates(model: TFModel, claimed: set, op_types) -> Iterator[TFNode]:
