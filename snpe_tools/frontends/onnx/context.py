@@ -28,7 +28,6 @@ class OnnxContext(EmitMixin):
         self.graph = graph
         self.opset = opset
         self.consts: dict[str, np.ndarray] = {}
-        self.source_formats: dict[str, str] = {}
         self.aliases: dict[str, str] = {}
         # set by the converter: translate one (sub)graph node (used by control-flow translators)
         self.translate_node: Any = None

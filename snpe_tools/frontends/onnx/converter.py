@@ -515,7 +515,6 @@ def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
         enc_in, enc_out = opts.input_encodings.get(vi.name, ("bgr", "bgr"))
         info = InputInfo(opts.input_types.get(vi.name, "default"), enc_in, enc_out, cast_from)
         graph.add_input(vi.name, shape, dtype, fmt, info)
-        ctx.source_formats[vi.name] = fmt
 
     ctx.translate_node = lambda node: translate_node(ctx, node, model)
     for node in track(model.graph.node, "Converting", "node"):

@@ -23,7 +23,3 @@ def aten_op(*kinds: str) -> Callable[[Translator], Translator]:
 
 def get_translator(kind: str) -> Translator | None:
     return _REGISTRY.get(kind)
-
-
-def supported_kinds() -> list[str]:
-    return _REGISTRY.names()

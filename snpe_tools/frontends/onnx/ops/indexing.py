@@ -37,7 +37,7 @@ from ....ir import dtypes as qd
 from ...emit import narrow
 from ...limits import check_fold_shape
 from ..context import NodeBuilder, OnnxContext, attrs
-from ..registry import get_translator, onnx_op
+from ..registry import onnx_op
 
 _REDUCTIONS = {"none": 0, "add": 1, "mul": 2, "max": 3}
 
@@ -751,6 +751,7 @@ def range_(ctx: OnnxContext, node) -> None:
 
 
 # ---- KV-cache update ----------------------------------------------------------------------------
+@onnx_op("TensorScatter")
 def tensor_scatter(ctx: OnnxContext, node) -> None:
     """present = past with ``update`` written along ``axis`` from ``write_indices[batch]`` on (modulo the
     cache length in circular mode): ScatterElements with indices ``write_index + arange(seq)``."""
@@ -791,8 +792,3 @@ def tensor_scatter(ctx: OnnxContext, node) -> None:
         if any(m != 1 for m in mult):
             idx = b.op("Tile", [idx], {"multiples": mult}, "indices")
     b.op("ScatterElements", [past, idx, upd], {"axis": axis, "reduction": 0}, out=node.output[0])
-
-
-# TensorScatter is a KV-cache op: register it here unless the attention family (imported first) already did.
-if get_translator("TensorScatter") is None:
-    onnx_op("TensorScatter")(tensor_scatter)

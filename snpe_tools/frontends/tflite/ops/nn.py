@@ -76,10 +76,6 @@ def dequantize(ctx: TfliteContext, op: TflOp) -> None:
         ctx.emit_out(op, "Dequantize", [x], act=0)
 
 
-_TFL_TO_NP = {0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 4: np.int64, 6: np.bool_, 7: np.int16,
-              9: np.int8, 10: np.float64, 15: np.uint32, 16: np.uint16}
-
-
 @tflite_op("CAST")
 def cast(ctx: TfliteContext, op: TflOp) -> None:
     x = ctx.tensor(op.inputs[0])
