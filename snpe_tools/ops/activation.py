@@ -15,6 +15,7 @@ def _neuron(code: int) -> tuple[DlcAttr, ...]:
 
 
 class _Unary(OpDef):
+    layout_agnostic = "first_input"
     def f(self, op, x):
         raise NotImplementedError
 
@@ -107,6 +108,7 @@ class Prelu(OpDef):
     """Inputs: x, slope (broadcast to x, channel-last)."""
 
     type = "Prelu"
+    layout_agnostic = "all_inputs"      # the slope is permuted with x
 
     def compute(self, op, xs):
         x, a = xs

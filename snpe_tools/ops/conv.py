@@ -13,6 +13,29 @@ from ..ir import axis_format as af
 from ..ir import dtypes as qd
 from .registry import OpDef, Param, register, u32
 
+
+class _ConvFamily(OpDef):
+    """What the passes and the quantizer know of every 2-D convolution: input 1 the HWIO-like weights
+    (output channel last, quantized per channel), input 2 the bias, an integer accumulator."""
+
+    dlc_bias_input = 2
+    weight_input = 1
+    weight_quant_axis = "channel"
+    integer_accumulator = True
+    folds_batchnorm = True
+
+    def scale_output_channels(self, op, w, s):
+        return w * s                                  # [..., cout]
+
+
+def _absorb_spatial_pad(op, pad_amount) -> bool:
+    """A zero Pad on the spatial dims of an NHWC input is more ``pad_amount`` of a convolution."""
+    pa = np.asarray(pad_amount)
+    if pa.shape[0] != 4 or pa[0].any() or pa[3].any():
+        return False      # padding batch or channels cannot move into the conv
+    op.params["pad_amount"] = (np.asarray(op.params["pad_amount"]) + pa[1:3]).astype(np.uint32)
+    return True
+
 _SPATIAL = {
     "stride": Param(qd.UINT_32, tensor=True, default=u32(1, 1)),
     "pad_amount": Param(qd.UINT_32, tensor=True, default=np.zeros((2, 2), np.uint32)),
@@ -50,11 +73,14 @@ def _spatial_out(op, x_shape, kh, kw):
 
 
 @register
-class Conv2d(OpDef):
+class Conv2d(_ConvFamily):
     type = "Conv2d"
-    dlc_bias_input = 2
     weight_axis_formats = {1: (af.HWIO, af.OIHW)}
     params = dict(_SPATIAL, group=Param(qd.UINT_32, default=1))
+    equalization_input_axis = 2       # a group-1 Conv2d's input channels (the pass checks the group)
+
+    def absorb_zero_pad(self, op, pad_amount):
+        return _absorb_spatial_pad(op, pad_amount)
 
     def infer(self, op, ins):
         x, w = ins[0], ins[1]
@@ -89,11 +115,16 @@ class Conv2d(OpDef):
 
 
 @register
-class DepthWiseConv2d(OpDef):
+class DepthWiseConv2d(_ConvFamily):
     type = "DepthWiseConv2d"
-    dlc_bias_input = 2
     weight_axis_formats = {1: (af.HWIO, af.OIHW)}
     params = dict(_SPATIAL)
+    # one output per input channel: scaling input channel c by 1/s and its weights (axis 3) by s leaves
+    # the output unchanged, which is how MobileNet's expand -> depthwise -> project chains equalize
+    equalization_input_axis = 3
+
+    def absorb_zero_pad(self, op, pad_amount):
+        return _absorb_spatial_pad(op, pad_amount)
 
     def infer(self, op, ins):
         x, w = ins[0], ins[1]
@@ -133,9 +164,8 @@ class DepthWiseConv2d(OpDef):
 
 
 @register
-class TransposeConv2d(OpDef):
+class TransposeConv2d(_ConvFamily):
     type = "TransposeConv2d"
-    dlc_bias_input = 2
     weight_axis_formats = {1: (af.HWIO, af.IOHW)}
     params = {
         "stride": _SPATIAL["stride"],
@@ -155,6 +185,15 @@ class TransposeConv2d(OpDef):
         if oh < 1 or ow < 1:
             raise ValueError(f"TransposeConv2d {op.name}: the padding removes the whole output")
         return [((x.shape[0], int(oh), int(ow), cog * p["group"]), x.dtype)]
+
+    def scale_output_channels(self, op, w, s):
+        # [kh, kw, cin, cout/group]: output channel gi*cog + j uses input block gi
+        group = int(op.params.get("group", 1))
+        cig, cog = w.shape[2] // group, w.shape[3]
+        out = w.copy()
+        for gi in range(group):
+            out[:, :, gi * cig:(gi + 1) * cig, :] *= s[gi * cog:(gi + 1) * cog]
+        return out
 
     def compute(self, op, xs):
         x, w = xs[0], xs[1]

@@ -87,6 +87,7 @@ def _operation(code: int) -> tuple[DlcAttr, ...]:
 
 
 class ElementWiseBinaryBase(OpDef):
+    layout_agnostic = "all_inputs"
     """Two broadcastable inputs, one output."""
 
     fn = staticmethod(np.add)
@@ -106,6 +107,7 @@ class ElementWiseBinaryBase(OpDef):
 
 
 class ElementWiseUnaryBase(OpDef):
+    layout_agnostic = "first_input"
     fn = staticmethod(np.abs)
 
     def compute(self, op, xs):
@@ -134,6 +136,7 @@ class ElementWiseSelect(OpDef):
     """Where: inputs (condition, if_true, if_false)."""
 
     type = "ElementWiseSelect"
+    layout_agnostic = "all_inputs"
     dlc_type = "Eltwise_Ternary"
     dlc_selector = (DlcAttr("eltwise_type", qd.UNDEFINED, "ElementWiseSelect", 2),)
 

@@ -14,6 +14,7 @@ class GatherElements(OpDef):
     element carries its own index, which no Gather/Reshape combination expresses."""
 
     type = "GatherElements"
+    data_invariant = True
     params = {"axis": Param(qd.INT_32, default=0)}
 
     def infer(self, op, ins):

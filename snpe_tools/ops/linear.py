@@ -12,6 +12,16 @@ class FullyConnected(OpDef):
     type = "FullyConnected"
     params = {"keep_dims": Param(qd.BOOL_8, default=False, write_default=False)}   # 2.25 writes none
     dlc_bias_input = 2
+    weight_input = 1
+    weight_quant_axis = "row"
+    integer_accumulator = True
+    folds_batchnorm = True
+
+    def weight_output_axis(self, op, rank):
+        return 0 if rank >= 2 else None              # [n_out, k_in]: rows on axis 0
+
+    def scale_output_channels(self, op, w, s):
+        return w * s[:, None]                         # [n_out, k]
 
     def infer(self, op, ins):
         x, w = ins[0], ins[1]
@@ -43,6 +53,15 @@ class MatMul(OpDef):
     type = "MatMul"
     params = {"transpose_in0": Param(qd.BOOL_8, default=False),
               "transpose_in1": Param(qd.BOOL_8, default=False)}
+    weight_input = 1
+    weight_quant_axis = "row"
+    integer_accumulator = True
+
+    def weight_output_axis(self, op, rank):
+        """A static input 1 is [..., K, N] (or [..., N, K] transposed): its rows are the N outputs."""
+        if rank < 2:
+            return None
+        return rank - 2 if op.params.get("transpose_in1") else rank - 1
 
     @staticmethod
     def _shapes(op, a, b):

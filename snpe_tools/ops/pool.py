@@ -60,6 +60,7 @@ class _Pool(OpDef):
 @register
 class PoolMax2d(_Pool):
     type = "PoolMax2d"
+    data_invariant = True
     dlc_type, dlc_selector = "Pool", (DlcAttr("pool_type", qd.UNDEFINED, "PoolMax2d", 2),)
 
     def compute(self, op, xs):

@@ -14,6 +14,7 @@ from .registry import OpDef, Param, register
 
 
 class _Requantizing(OpDef):
+    converts_storage = True
     def compute(self, op, xs):
         return [np.asarray(xs[0], np.float32)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import dtypes as qd
-from .registry import DlcAttr, OpDef, Param, register
+from .registry import DlcAttr, OpDef, Param, kept_axes_perm, register
 
 _P = {"axes": Param(qd.UINT_32, tensor=True), "keep_dims": Param(qd.BOOL_8, default=False)}
 
@@ -16,6 +16,12 @@ REDUCE = {"ReduceMax": np.max, "ReduceMin": np.min, "ReduceMean": np.mean, "Redu
 class _Reduce(OpDef):
     params = dict(_P)
     fn = staticmethod(np.sum)
+    layout_agnostic = "first_input"
+
+    def permute_axes(self, op, perm, ins):
+        axes = self._axes(op)
+        op.params["axes"] = np.asarray(sorted(perm[a] for a in axes), np.uint32)
+        return list(perm) if op.params["keep_dims"] else kept_axes_perm(perm, axes)
 
     def _axes(self, op):
         return tuple(int(a) for a in op.params["axes"])
@@ -47,12 +53,19 @@ for _name, _fn in REDUCE.items():
     # DLC form: ``Reduce`` + ``reduce_type`` (flag 2), as Qualcomm's 2.25 converter writes; it has no
     # ReduceSumSquare, which the DLC writer lowers (see ReduceSumSquare below).
     register(type(_name, (_SumSquare if _name == "ReduceSumSquare" else _Reduce,), {"type": _name, "fn": staticmethod(_fn), "dlc_type": "Reduce",
+                                      "data_invariant": _name in ("ReduceMax", "ReduceMin"),
                                       "dlc_selector": (DlcAttr("reduce_type", qd.UNDEFINED, _name, 2),)}))
 
 
 class _Arg(OpDef):
     params = {"axis": Param(qd.UINT_32), "keep_dims": Param(qd.BOOL_8, default=False)}
     fn = staticmethod(np.argmax)
+    layout_agnostic = "first_input"
+
+    def permute_axes(self, op, perm, ins):
+        ax = int(op.params["axis"])
+        op.params["axis"] = perm[ax]
+        return list(perm) if op.params["keep_dims"] else kept_axes_perm(perm, [ax])
 
     def infer(self, op, ins):
         ax = op.params["axis"]

@@ -96,6 +96,65 @@ class OpDef:
     # an all-zero one (named ``<node>_bias``), so that the QNN graph has the same inputs.
     dlc_bias_input: ClassVar[int | None] = None
 
+    # ---- traits read by the passes, the quantizer and the runtime (docs/architecture.rst lists them) ----
+    # quantizer: index of the weight input (an integer kernel multiplies it with the activation), and which
+    # per-axis quantization applies to it: "channel" (--per_channel: the convolution family) or "row"
+    # (per-row: FullyConnected, MatMul); the axis is :meth:`weight_output_axis`.
+    weight_input: ClassVar[int | None] = None
+    weight_quant_axis: ClassVar[str] = ""
+    # quantizer: every output value is a value of input 0 (Reshape, Transpose, max pooling, gathers ...),
+    # so the output takes input 0's encoding and the op moves stored integers unchanged.  ``joins_inputs``:
+    # every output value is a value of one of the inputs (Concat), invariant when they share one encoding.
+    data_invariant: ClassVar[bool] = False
+    joins_inputs: ClassVar[bool] = False
+    # fixed-point runtime: the output is an integer accumulator sum(x_q * w_q) of inputs 0 and 1 (+ the
+    # bias at the same scale), output channels on the last axis, requantized from the exact accumulator
+    # as integer kernels do it (see runtime/fixed_point.py)
+    integer_accumulator: ClassVar[bool] = False
+    # strip_encodings pass: the kernel is the identity on real values; the op only changes how they are
+    # stored (float / fixed point, encoding), so between two float tensors it is a no-op
+    converts_storage: ClassVar[bool] = False
+    # layout rewrite (passes/layout.py): how a Transpose in front of the op sinks through it.
+    # "" it cannot (layout-sensitive op); "all_inputs": every data input is permuted alike (elementwise
+    # ops, Concat; static inputs are pre-transposed); "first_input": input 0 is the data, the others are
+    # not permuted.  :meth:`permute_axes` remaps the op's axis parameters.
+    layout_agnostic: ClassVar[str] = ""
+    # cross-layer equalization (quantization/cle.py): the weight axis holding the input channels when the
+    # op is the second of an equalized pair (None: the op takes no part in CLE)
+    equalization_input_axis: ClassVar[int | None] = None
+    # fold_batchnorm pass: a Batchnorm right after the op folds into its weights (:meth:`scale_output_channels`)
+    folds_batchnorm: ClassVar[bool] = False
+
+    @property
+    def bias_input(self) -> int | None:
+        """Index of the bias input, added at the accumulator's scale (the quantizer gives a 32-bit bias the
+        input x weight scale): ``dlc_bias_input`` unless an op's DLC form names no bias."""
+        return self.dlc_bias_input
+
+    def weight_output_axis(self, op: Op, rank: int) -> int | None:
+        """Axis of the weight input (of rank ``rank``) holding the output channels (rows), along which
+        per-axis weight encodings run: by default the ``O`` of the declared weight layout."""
+        fmts = self.weight_axis_formats.get(self.weight_input) if self.weight_input is not None else None
+        if fmts and len(fmts[0]) == rank and "O" in fmts[0]:
+            return fmts[0].index("O")
+        return None
+
+    def permute_axes(self, op: Op, perm: list[int], ins: list[Tensor | None]) -> list[int] | None:
+        """Layout rewrite: input 0 (all data inputs with ``layout_agnostic == "all_inputs"``) is about to be
+        read in the order before the Transpose ``perm``; rewrite the op's axis parameters in place for it and
+        return the permutation that turns each output back into what it was (None: the op cannot take the
+        permuted input, nothing was changed).  Default: parameters hold no axes, outputs move like input 0."""
+        return list(perm)
+
+    def scale_output_channels(self, op: Op, w: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """fold_batchnorm: the weights ``w`` with output channel ``c`` multiplied by ``s[c]``."""
+        raise NotImplementedError(self.type)
+
+    def absorb_zero_pad(self, op: Op, pad_amount: np.ndarray) -> bool:
+        """squash_pad: take a zero constant Pad of input 0 (``pad_amount`` [rank, 2]) into the op's own padding;
+        False (nothing changed) when the op cannot."""
+        return False
+
     def num_outputs(self, params: dict[str, Any], n_inputs: int) -> int:
         return 1
 
@@ -183,3 +242,21 @@ def broadcast_shape(*shapes: Sequence[int]) -> tuple[int, ...]:
 
 def u32(*vals: int) -> np.ndarray:
     return np.asarray(vals, dtype=np.uint32)
+
+
+def permuted(values: Sequence[Any], perm: Sequence[int]) -> list[Any]:
+    """Per-axis values (multiples, pad amounts, slice ranges) moved with their axes: entry ``i`` of the
+    Transpose ``perm``'s output is entry ``perm[i]`` of its input (for :meth:`OpDef.permute_axes`)."""
+    out: list[Any] = [None] * len(perm)
+    for i, p in enumerate(perm):
+        out[int(p)] = values[i]
+    return out
+
+
+def kept_axes_perm(perm: Sequence[int], dropped: Sequence[int]) -> list[int]:
+    """Output permutation of an op that drops axes ``dropped`` (of the Transpose's output) from an input read
+    before the Transpose ``perm``: the order of the remaining axes among themselves."""
+    kept = [int(perm[i]) for i in range(len(perm)) if i not in set(dropped)]
+    remaining = sorted(kept)
+    return [remaining.index(k) for k in kept]
+

@@ -223,4 +223,5 @@ class ResizeNearestNeighbor(_LegacyResize):
     """QNN ResizeNearestNeighbor (TF ``resize_nearest_neighbor``): one tap, index clamped into the input."""
 
     type = "ResizeNearestNeighbor"
+    data_invariant = True
     nearest = True

@@ -88,6 +88,7 @@ class GatherNd(OpDef):
     """out[b..., m...] = data[b..., indices[b..., m..., :], ...] with ``batch_dims`` leading batch dims."""
 
     type = "GatherNd"
+    data_invariant = True
     params = {"batch_dims": Param(qd.UINT_32, default=0)}
 
     def infer(self, op, ins):

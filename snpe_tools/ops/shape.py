@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import dtypes as qd
-from .registry import OpDef, Param, register
+from .registry import OpDef, Param, permuted, register
 
 
 @register
@@ -12,6 +12,7 @@ class Reshape(OpDef):
     """QNN Reshape has no params: the target is the output tensor's shape (IR keeps it as ``shape``)."""
 
     type = "Reshape"
+    data_invariant = True
     params = {"shape": Param(qd.INT_32, tensor=True, internal=True, ir_attr=True)}
 
     def infer(self, op, ins):
@@ -40,6 +41,7 @@ class Reshape(OpDef):
 @register
 class Transpose(OpDef):
     type = "Transpose"
+    data_invariant = True
     params = {"perm": Param(qd.UINT_32, tensor=True)}
 
     def infer(self, op, ins):
@@ -53,6 +55,12 @@ class Transpose(OpDef):
 class Concat(OpDef):
     type = "Concat"
     params = {"axis": Param(qd.UINT_32)}
+    joins_inputs = True
+    layout_agnostic = "all_inputs"
+
+    def permute_axes(self, op, perm, ins):
+        op.params["axis"] = perm[op.params["axis"]]
+        return list(perm)
 
     def infer(self, op, ins):
         ax = op.params["axis"]
@@ -70,6 +78,12 @@ class Split(OpDef):
 
     type = "Split"
     params = {"axis": Param(qd.UINT_32), "split_index": Param(qd.UINT_32, tensor=True)}
+    data_invariant = True
+    layout_agnostic = "first_input"
+
+    def permute_axes(self, op, perm, ins):
+        op.params["axis"] = perm[op.params["axis"]]
+        return list(perm)
 
     def num_outputs(self, params, n_inputs):
         return len(params["split_index"]) + 1
@@ -97,6 +111,12 @@ class Pad(OpDef):
     type = "Pad"
     params = {"scheme": Param(qd.UINT_32, default=0), "pad_amount": Param(qd.UINT_32, tensor=True),
               "pad_constant_value": Param(qd.FLOAT_32, default=0.0)}
+    layout_agnostic = "first_input"
+
+    def permute_axes(self, op, perm, ins):
+        pa = np.asarray(op.params["pad_amount"])
+        op.params["pad_amount"] = np.asarray(permuted(list(pa), perm), pa.dtype)
+        return list(perm)
 
     def infer(self, op, ins):
         pa = op.params["pad_amount"]
@@ -119,6 +139,20 @@ class StridedSlice(OpDef):
     params = {"ranges": Param(qd.INT_32, tensor=True), "begin_mask": Param(qd.UINT_32, default=0),
               "end_mask": Param(qd.UINT_32, default=0), "shrink_axes": Param(qd.UINT_32, default=0),
               "new_axes_mask": Param(qd.UINT_32, default=0)}
+    data_invariant = True
+    layout_agnostic = "first_input"
+
+    def permute_axes(self, op, perm, ins):
+        prm = op.params
+        if prm["shrink_axes"] or prm["new_axes_mask"]:
+            return None
+        rng = np.asarray(prm["ranges"])
+        bm = em = 0
+        for i, p in enumerate(perm):
+            bm |= ((prm["begin_mask"] >> i) & 1) << p
+            em |= ((prm["end_mask"] >> i) & 1) << p
+        prm.update(ranges=np.asarray(permuted(list(rng), perm), rng.dtype), begin_mask=bm, end_mask=em)
+        return list(perm)
 
     def _slices(self, op, shape):
         p = op.params
@@ -148,6 +182,12 @@ class StridedSlice(OpDef):
 class Tile(OpDef):
     type = "Tile"
     params = {"multiples": Param(qd.UINT_32, tensor=True)}
+    data_invariant = True
+    layout_agnostic = "first_input"
+
+    def permute_axes(self, op, perm, ins):
+        op.params["multiples"] = np.asarray(permuted([int(v) for v in op.params["multiples"]], perm), np.uint32)
+        return list(perm)
 
     def infer(self, op, ins):
         return [(tuple(int(d * m) for d, m in zip(ins[0].shape, op.params["multiples"])), ins[0].dtype)]
@@ -160,6 +200,14 @@ class Tile(OpDef):
 class Gather(OpDef):
     type = "Gather"
     params = {"axis": Param(qd.INT_32, default=0)}
+    data_invariant = True
+    layout_agnostic = "first_input"
+
+    def permute_axes(self, op, perm, ins):
+        if len(ins) != 2 or ins[1] is None or ins[1].rank != 1:
+            return None       # only a 1-D index keeps the data's rank, and so the permutation
+        op.params["axis"] = perm[int(op.params["axis"]) % len(perm)]
+        return list(perm)
 
     def infer(self, op, ins):
         ax = op.params["axis"] % len(ins[0].shape)
@@ -178,6 +226,7 @@ class Cast(OpDef):
     """Output dtype is the target; the IR keeps it as ``to`` (a QNN dtype code)."""
 
     type = "Cast"
+    layout_agnostic = "first_input"
     params = {"to": Param(qd.UINT_32, internal=True)}
 
     def infer(self, op, ins):

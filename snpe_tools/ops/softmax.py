@@ -9,8 +9,16 @@ from .registry import OpDef, Param, register
 _P = {"axis": Param(qd.UINT_32), "beta": Param(qd.FLOAT_32, default=1.0)}
 
 
+class _OverOneAxis(OpDef):
+    layout_agnostic = "first_input"
+
+    def permute_axes(self, op, perm, ins):
+        op.params["axis"] = perm[op.params["axis"]]
+        return list(perm)
+
+
 @register
-class Softmax(OpDef):
+class Softmax(_OverOneAxis):
     type = "Softmax"
     params = dict(_P)
 
@@ -22,7 +30,7 @@ class Softmax(OpDef):
 
 
 @register
-class LogSoftmax(OpDef):
+class LogSoftmax(_OverOneAxis):
     type = "LogSoftmax"
     params = dict(_P)
 

@@ -27,6 +27,7 @@ class DepthToSpace(OpDef):
     """[n,h,w,c] -> [n,h*bh,w*bw,c/(bh*bw)]: moves depth blocks into spatial blocks."""
 
     type = "DepthToSpace"
+    data_invariant = True
     params = dict(_P)
 
     def infer(self, op, ins):
@@ -53,6 +54,7 @@ class SpaceToDepth(OpDef):
     """[n,h,w,c] -> [n,h/bh,w/bw,c*bh*bw]: the inverse of DepthToSpace with the same mode."""
 
     type = "SpaceToDepth"
+    data_invariant = True
     params = dict(_P)
 
     def infer(self, op, ins):
@@ -77,6 +79,7 @@ class SpaceToBatch(OpDef):
     ``block_shape`` block into the batch (output batch ``(i*bw + j)*b + n``, TF's SpaceToBatchND order)."""
 
     type = "SpaceToBatch"
+    data_invariant = True
     params = {"block_shape": Param(qd.UINT_32, tensor=True),
               "pad_amount": Param(qd.UINT_32, tensor=True, default=np.zeros((2, 2), np.uint32))}
 
@@ -106,6 +109,7 @@ class BatchToSpace(OpDef):
     """The inverse of SpaceToBatch: [bh*bw*b, h, w, d] -> [b, h*bh - crops, w*bw - crops, d]."""
 
     type = "BatchToSpace"
+    data_invariant = True
     params = {"block_shape": Param(qd.UINT_32, tensor=True),
               "crops": Param(qd.UINT_32, tensor=True, default=np.zeros((2, 2), np.uint32))}
 

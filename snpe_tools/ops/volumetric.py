@@ -42,6 +42,15 @@ class Conv3d(OpDef):
               "pad_amount": Param(qd.UINT_32, tensor=True, default=_ZERO_PADS3),
               "dilation": Param(qd.UINT_32, tensor=True, default=_ONES3),
               "group": Param(qd.UINT_32, default=1)}
+    weight_input = 1
+    weight_quant_axis = "channel"
+
+    @property
+    def bias_input(self):
+        return 2          # quantized like a 2-D convolution's bias; the DLC form names none
+
+    def weight_output_axis(self, op, rank):
+        return rank - 1 if rank == 5 else None       # DHWIO: output channels last
 
     def infer(self, op, ins):
         x, w = ins[0].shape, ins[1].shape
@@ -116,6 +125,7 @@ class PoolMax3d(_Pool3d):
     """Max over each window; padding never wins (it is -inf)."""
 
     type = "PoolMax3d"
+    data_invariant = True
 
     def compute(self, op, xs):
         x = xs[0]

@@ -1,4 +1,5 @@
-"""Fold a Batchnorm into the Conv2d / DepthWiseConv2d / TransposeConv2d / FullyConnected before it.
+"""Fold a Batchnorm into the op before it when that op declares ``OpDef.folds_batchnorm`` (Conv2d,
+DepthWiseConv2d, TransposeConv2d, FullyConnected: ``OpDef.scale_output_channels``).
 
 Matches an op with static weights whose only consumer is a Batchnorm with static
 weight/bias; weights are scaled per output channel and the bias becomes
@@ -9,24 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.graph import Graph
+from ..ops.registry import get_op_def
 from .cleanup import DERIVED_SUFFIXES
 from .registry import register_pass
-
-FOLDABLE = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "FullyConnected"}
-
-
-def _scale_weights(op_type: str, w: np.ndarray, s: np.ndarray, group: int) -> np.ndarray:
-    if op_type in ("Conv2d", "DepthWiseConv2d"):
-        return w * s                                  # [..., cout]
-    if op_type == "FullyConnected":
-        return w * s[:, None]                         # [n_out, k]
-    # TransposeConv2d [kh, kw, cin, cout/group]: output channel gi*cog + j uses input block gi
-    kh, kw, ci, cog = w.shape
-    cig = ci // group
-    out = w.copy()
-    for gi in range(group):
-        out[:, :, gi * cig:(gi + 1) * cig, :] *= s[gi * cog:(gi + 1) * cog]
-    return out
 
 
 def _has_source_encoding(graph: Graph, name: str) -> bool:
@@ -50,13 +36,11 @@ def fold_batchnorm(graph: Graph, options) -> bool:
             continue
         x = bn.inputs[0]
         prod = graph.producer(x)
-        if prod is None or prod.type not in FOLDABLE or x in graph.outputs:
+        if prod is None or not get_op_def(prod.type).folds_batchnorm or x in graph.outputs:
             continue
         if len(consumers.get(x, [])) != 1 or not graph.is_static(prod.inputs[1]):
             continue
         if not all(graph.is_static(i) for i in bn.inputs[1:]):
-            continue
-        if prod.type == "FullyConnected" and graph.tensors[x].rank != 2 and not prod.params.get("keep_dims"):
             continue
         if _has_source_encoding(graph, x) or _has_source_encoding(graph, prod.inputs[1]):
             continue        # a quantized source (QDQ) quantizes the op's output / weights as they are
@@ -71,7 +55,7 @@ def fold_batchnorm(graph: Graph, options) -> bool:
             t = np.full(cout, t[0], np.float32)
         if s.size != cout:
             continue
-        new_w = _scale_weights(prod.type, w.astype(np.float32), s, int(prod.params.get("group", 1)))
+        new_w = get_op_def(prod.type).scale_output_channels(prod, w.astype(np.float32), s)
         b = graph.tensors[prod.inputs[2]].data if len(prod.inputs) > 2 and prod.inputs[2] else np.zeros(cout)
         new_b = (b.astype(np.float32) * s + t).astype(np.float32)
         b_src = prod.inputs[2] if len(prod.inputs) > 2 and prod.inputs[2] else (

@@ -5,8 +5,9 @@ This pass makes those Transposes vanish:
 
 1. graph inputs in a channel-first format (NCHW, NCDHW; NCF when it feeds a 1-D conv)
    become spatial-first DLC inputs; no Transpose is kept for them;
-2. every Transpose is *sunk* through layout-agnostic consumers (elementwise, activations,
-   Concat/Softmax/Reduce/Pad/Split/StridedSlice with their axis params remapped);
+2. every Transpose is *sunk* through layout-agnostic consumers (the ``OpDef.layout_agnostic`` trait:
+   elementwise, activations, Concat/Softmax/Reduce/Pad/Split/StridedSlice ... with their axis params
+   remapped by ``OpDef.permute_axes``);
 3. consecutive Transposes are composed, identities removed, constants pre-transposed,
    and a Transpose that only moves size-1 dims becomes a Reshape;
 4. a Transpose back to channel-first that feeds a graph output is dropped: legacy SNPE
@@ -22,13 +23,8 @@ import numpy as np
 from ..errors import ConversionError
 from ..ir import axis_format as af
 from ..ir.graph import Graph, Op
-from ..ops.elementwise import BINARY, UNARY
+from ..ops.registry import get_op_def
 from .registry import register_pass
-
-UNARY_TYPES = set(UNARY) | {"Relu", "ReluMinMax", "Sigmoid", "Tanh", "Elu", "Gelu", "HardSwish",
-                            "ElementWiseNeuron", "Cast"}
-BINARY_TYPES = set(BINARY) | {"Prelu", "ElementWiseSelect"}
-REDUCE_TYPES = {"ReduceMax", "ReduceMin", "ReduceMean", "ReduceSum", "ReduceProd", "ReduceSumSquare"}
 
 
 def _inv(perm) -> list[int]:
@@ -75,131 +71,66 @@ class _Rewriter:
 
     # -- sinking a Transpose through one consumer -----------------------------------
     def sink(self, tr: Op, c: Op) -> bool:
+        """Move Transpose ``tr`` below its consumer ``c`` when the op's ``layout_agnostic`` trait allows:
+        the op reads the untransposed data (its axis params remapped by ``OpDef.permute_axes``) and a
+        Transpose after it restores each output."""
+        g = self.g
+        x, y, p = tr.inputs[0], tr.outputs[0], _perm(tr)
+        d = get_op_def(c.type)
+        if d.layout_agnostic == "all_inputs":
+            return self._sink_all_inputs(tr, c, d)
+        if d.layout_agnostic != "first_input" or c.inputs[0] != y or any(i == y for i in c.inputs[1:]):
+            return False
+        q = d.permute_axes(c, p, [g.tensors[n] if n else None for n in c.inputs])
+        if q is None:
+            return False
+        c.inputs = [x] + c.inputs[1:]
+        if q == list(range(len(q))):
+            g.reinfer(c)              # the axes that remain are in order: no Transpose after the op
+            return True
+        x_fmt = g.tensors[x].axis_format if q == p else af.NONTRIVIAL
+        for i in range(len(c.outputs)):
+            self.insert_transpose_after(c, i, q, x_fmt)
+        return True
+
+    def _sink_all_inputs(self, tr: Op, c: Op, d) -> bool:
+        """Elementwise ops and Concat: every data input must arrive under the same Transpose (or be static,
+        then it is pre-transposed)."""
         g = self.g
         x, y, p = tr.inputs[0], tr.outputs[0], _perm(tr)
         rank = len(p)
         inv = _inv(p)
         x_fmt = g.tensors[x].axis_format
-        if c.type in UNARY_TYPES and c.inputs[0] == y and len(c.inputs) == 1:
-            c.inputs = [x]
-            self.insert_transpose_after(c, 0, p, x_fmt)
-            return True
-        if c.type in BINARY_TYPES or c.type == "Concat":
-            out_rank = g.tensors[c.outputs[0]].rank
-            if out_rank != rank:
-                return False
-            new_inputs = []
-            for name in c.inputs:
-                if name == y:
-                    new_inputs.append(x)
-                    continue
-                t = g.tensors[name]
-                if t.is_static:
-                    if c.type == "Concat" and t.rank != rank:
-                        return False
-                    data = t.data.reshape((1,) * (rank - t.rank) + tuple(t.shape))
-                    new_inputs.append(g.add_const(f"{name}.sf", np.ascontiguousarray(np.transpose(data, inv))))
-                    continue
-                prod = self.producer(name)
-                if prod is not None and prod.type == "Transpose" and _perm(prod) == p:
-                    new_inputs.append(prod.inputs[0])
-                    continue
-                return False
-            old_inputs = list(c.inputs)
-            c.inputs = new_inputs
-            if c.type == "Concat":
-                c.params["axis"] = p[c.params["axis"]]
-            self.insert_transpose_after(c, 0, p, x_fmt)
-            for name in set(old_inputs):
-                prod = self.producer(name)
-                if prod is not None and prod.type == "Transpose":
-                    self.remove_if_dead(prod)
-            return True
-        if c.inputs[0] != y or any(i == y for i in c.inputs[1:]):
+        if g.tensors[c.outputs[0]].rank != rank:
             return False
-        if c.type in ("Softmax", "LogSoftmax"):
-            c.inputs = [x]
-            c.params["axis"] = p[c.params["axis"]]
-            self.insert_transpose_after(c, 0, p, x_fmt)
-            return True
-        if c.type in ("Argmax", "Argmin") and c.params["keep_dims"]:
-            c.inputs = [x]
-            c.params["axis"] = p[c.params["axis"]]
-            self.insert_transpose_after(c, 0, p, x_fmt)
-            return True
-        if c.type in ("Argmax", "Argmin"):
-            ax = int(c.params["axis"])
-            kept = [p[i] for i in range(rank) if i != ax]
-            q = [sorted(kept).index(k) for k in kept]
-            c.inputs = [x]
-            c.params["axis"] = p[ax]
-            if q == list(range(len(q))):
-                g.reinfer(c)
-            else:
-                self.insert_transpose_after(c, 0, q, af.NONTRIVIAL)
-            return True
-        if c.type == "Gather" and len(c.inputs) == 2 and g.tensors[c.inputs[1]].rank == 1:
-            ax = int(c.params["axis"]) % rank
-            c.inputs = [x, c.inputs[1]]
-            c.params["axis"] = p[ax]
-            self.insert_transpose_after(c, 0, p, x_fmt)
-            return True
-        if c.type == "Tile":
-            m = [int(v) for v in c.params["multiples"]]
-            new = [0] * rank
-            for i in range(rank):
-                new[p[i]] = m[i]
-            c.inputs = [x]
-            c.params["multiples"] = np.asarray(new, np.uint32)
-            self.insert_transpose_after(c, 0, p, x_fmt)
-            return True
-        if c.type in REDUCE_TYPES:
-            axes = [int(a) for a in c.params["axes"]]
-            new_axes = sorted(p[a] for a in axes)
-            c.inputs = [x]
-            c.params["axes"] = np.asarray(new_axes, np.uint32)
-            if c.params["keep_dims"]:
-                self.insert_transpose_after(c, 0, p, x_fmt)
-            else:
-                kept = [p[i] for i in range(rank) if i not in axes]
-                remaining = sorted(kept)
-                q = [remaining.index(k) for k in kept]
-                if q == list(range(len(q))):
-                    g.reinfer(c)
-                else:
-                    self.insert_transpose_after(c, 0, q, af.NONTRIVIAL)
-            return True
-        if c.type == "Pad":
-            pa = np.asarray(c.params["pad_amount"])
-            new = np.zeros_like(pa)
-            for i in range(rank):
-                new[p[i]] = pa[i]
-            c.inputs = [x]
-            c.params["pad_amount"] = new
-            self.insert_transpose_after(c, 0, p, x_fmt)
-            return True
-        if c.type == "Split":
-            c.inputs = [x]
-            c.params["axis"] = p[c.params["axis"]]
-            for i in range(len(c.outputs)):
-                self.insert_transpose_after(c, i, p, x_fmt)
-            return True
-        if c.type == "StridedSlice":
-            prm = c.params
-            if prm["shrink_axes"] or prm["new_axes_mask"]:
-                return False
-            rng = np.asarray(prm["ranges"])
-            new = np.zeros_like(rng)
-            bm = em = 0
-            for i in range(rank):
-                new[p[i]] = rng[i]
-                bm |= ((prm["begin_mask"] >> i) & 1) << p[i]
-                em |= ((prm["end_mask"] >> i) & 1) << p[i]
-            c.inputs = [x]
-            prm.update(ranges=new, begin_mask=bm, end_mask=em)
-            self.insert_transpose_after(c, 0, p, x_fmt)
-            return True
-        return False
+        new_inputs = []
+        for name in c.inputs:
+            if name == y:
+                new_inputs.append(x)
+                continue
+            t = g.tensors[name]
+            if t.is_static:
+                if t.rank > rank:
+                    return False
+                data = t.data.reshape((1,) * (rank - t.rank) + tuple(t.shape))
+                new_inputs.append(g.add_const(f"{name}.sf", np.ascontiguousarray(np.transpose(data, inv))))
+                continue
+            prod = self.producer(name)
+            if prod is not None and prod.type == "Transpose" and _perm(prod) == p:
+                new_inputs.append(prod.inputs[0])
+                continue
+            return False
+        q = d.permute_axes(c, p, [g.tensors[n] if n else None for n in new_inputs])
+        if q != p:
+            return False
+        old_inputs = list(c.inputs)
+        c.inputs = new_inputs
+        self.insert_transpose_after(c, 0, p, x_fmt)
+        for name in set(old_inputs):
+            prod = self.producer(name)
+            if prod is not None and prod.type == "Transpose":
+                self.remove_if_dead(prod)
+        return True
 
     # -- one Transpose ----------------------------------------------------------------
     def visit(self, tr: Op) -> bool:

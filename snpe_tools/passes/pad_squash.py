@@ -1,9 +1,11 @@
-"""Squash a zero constant Pad on the spatial dims into the following Conv2d/DepthWiseConv2d."""
+"""Squash a zero constant Pad into the op after it when that op can take it into its own padding
+(``OpDef.absorb_zero_pad``: Conv2d / DepthWiseConv2d, spatial dims only)."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..ir.graph import Graph
+from ..ops.registry import get_op_def
 from .registry import register_pass
 
 
@@ -19,12 +21,10 @@ def squash_pad(graph: Graph, options) -> bool:
         if len(users) != 1 or y in graph.outputs:
             continue
         conv = users[0]
-        pa = np.asarray(pad.params["pad_amount"])
-        if conv.type not in ("Conv2d", "DepthWiseConv2d") or conv.inputs[0] != y or pa.shape[0] != 4:
+        if conv.inputs[0] != y or any(i == y for i in conv.inputs[1:]):
             continue
-        if pa[0].any() or pa[3].any():
-            continue   # padding batch or channels cannot move into the conv
-        conv.params["pad_amount"] = (np.asarray(conv.params["pad_amount"]) + pa[1:3]).astype(np.uint32)
+        if not get_op_def(conv.type).absorb_zero_pad(conv, np.asarray(pad.params["pad_amount"])):
+            continue
         conv.inputs[0] = pad.inputs[0]
         graph.remove_op(pad)
         consumers = graph.consumer_map()

@@ -3,17 +3,17 @@
 SNPE drops the quantization data: no tensor keeps an encoding.  Float tensors simply lose theirs (QDQ and
 FakeQuant sources, ``--quantization_overrides``); integer tensors that carried an encoding (a quantized
 TFLite model's int8 weights and activations) become float32 with the real values they stood for; the
-Quantize/Dequantize/Convert ops left between two float tensors become no-ops and are removed.
+Quantize/Dequantize/Convert ops (``OpDef.converts_storage``) left between two float tensors become no-ops
+and are removed.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..ir.graph import Graph
+from ..ops.registry import get_op_def
 from ..runtime.fixed_point import dequantize, is_quantized
 from .registry import register_pass
-
-_REQUANT = ("Quantize", "Dequantize", "Convert")
 
 
 @register_pass("strip_encodings")
@@ -32,7 +32,7 @@ def strip_encodings(graph: Graph, options) -> bool:
         t.encoding = None
         changed = True
     for op in list(graph.ops):
-        if op.type not in _REQUANT:
+        if not get_op_def(op.type).converts_storage:
             continue
         x, y = graph.tensors[op.inputs[0]], graph.tensors[op.outputs[0]]
         if np.dtype(x.dtype) != np.float32 or np.dtype(y.dtype) != np.float32:

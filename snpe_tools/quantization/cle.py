@@ -11,10 +11,10 @@ pairs are swept until the scales settle.
 
 Pairs, as SNPE's pattern describes them (``snpe_reference.md`` §3.1): a Conv2d or DepthWiseConv2d whose
 only consumer is a ReLU (or nothing) whose only consumer is a group-1 Conv2d or a depthwise convolution
-(see :data:`SECOND_AXIS`); batch norms are folded into the convolutions by the converters.  ReLU6 is rewritten to ReLU as SNPE does, since a channel-wise
-rescaled ReLU6 would need per-channel clip values: outputs that reached 6 are no longer clipped.
-Weights shared with another op, tensors with preset encodings and graph outputs inside a pair are left
-alone.
+(the ops declaring ``OpDef.equalization_input_axis``); batch norms are folded into the convolutions by
+the converters.  ReLU6 is rewritten to ReLU as SNPE does, since a channel-wise rescaled ReLU6 would need
+per-channel clip values: outputs that reached 6 are no longer clipped.  Weights shared with another op,
+tensors with preset encodings and graph outputs inside a pair are left alone.
 """
 from __future__ import annotations
 
@@ -23,12 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..ir.graph import Graph, Op
-
-FIRST_OPS = {"Conv2d", "DepthWiseConv2d"}           # output channel on the last weight axis (HWIO)
-# the second op: a group-1 Conv2d (input channel on weight axis 2), or a DepthWiseConv2d with one output per
-# input channel (axis 3: scaling its input channel by 1/s and its weights by s leaves its output unchanged,
-# which is how MobileNet's expand -> depthwise -> project chains equalize)
-SECOND_AXIS = {"Conv2d": 2, "DepthWiseConv2d": 3}
+from ..ops.registry import get_op_def
 MAX_SWEEPS = 50
 TOLERANCE = 1e-6                                   # largest |log s| of a sweep at which the scales settle
 
@@ -76,19 +71,24 @@ def find_pairs(graph: Graph, frozen: set[str] = frozenset()) -> list[ClePair]:
         names = [op.inputs[i] for i in idx if i < len(op.inputs) and op.inputs[i]]
         return all(_static_float(graph, n) and uses.get(n) == 1 and n not in frozen for n in names)
 
+    def equalizable(op: Op | None) -> bool:
+        """Ops taking part in CLE (``OpDef.equalization_input_axis``; Conv2d and DepthWiseConv2d: 4-D HWIO
+        weights in input 1, output channels last, bias in input 2)."""
+        return op is not None and get_op_def(op.type).equalization_input_axis is not None
+
     pairs = []
     for a in graph.ops:
-        if a.type not in FIRST_OPS or len(a.inputs) < 2 or not own_params(a, (1, 2)):
+        if not equalizable(a) or len(a.inputs) < 2 or not own_params(a, (1, 2)):
             continue
         nxt = sole_consumer(a.outputs[0])
         relu = None
         if nxt is not None and (nxt.type == "Relu" or _is_relu6(nxt)):
             relu, nxt = nxt, sole_consumer(nxt.outputs[0])
-        if (nxt is None or nxt.type not in SECOND_AXIS or int(nxt.params.get("group", 1)) != 1
+        if (not equalizable(nxt) or int(nxt.params.get("group", 1)) != 1
                 or nxt.inputs[0] != (relu or a).outputs[0] or not own_params(nxt, (1,))):
             continue
         w1, w2 = graph.tensors[a.inputs[1]], graph.tensors[nxt.inputs[1]]
-        axis = SECOND_AXIS[nxt.type]
+        axis = get_op_def(nxt.type).equalization_input_axis
         if w1.data.ndim != 4 or w2.data.ndim != 4 or w1.data.shape[-1] != w2.data.shape[axis]:
             continue
         pairs.append(ClePair(a, nxt, relu, axis))

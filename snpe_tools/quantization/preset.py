@@ -17,14 +17,10 @@ import logging
 import numpy as np
 
 from ..ir.graph import Encoding, Graph
+from ..ops.registry import get_op_def
 from .source import SourceEncoding, _dlc_axis
 
 log = logging.getLogger("snpe_tools")
-
-# data-invariant ops: the output holds input 0's values, so it may take input 0's encoding
-_INVARIANT = {"Reshape", "Transpose", "StridedSlice", "Split", "DepthToSpace", "SpaceToDepth", "Tile",
-              "PoolMax2d", "PoolMax3d", "ResizeNearestNeighbor", "Gather", "GatherElements", "GatherNd",
-              "BatchToSpace", "SpaceToBatch", "ReduceMax", "ReduceMin", "Concat"}
 
 
 def take_preset(graph: Graph) -> dict[str, Encoding]:
@@ -63,12 +59,15 @@ def strip_encodings(graph: Graph) -> int:
 
 
 def propagate_preset(graph: Graph, preset: dict[str, Encoding]) -> dict[str, Encoding]:
-    """``preset`` plus the encodings data-invariant ops pass on to outputs that have none."""
+    """``preset`` plus the encodings data-invariant ops pass on to outputs that have none: the output of an
+    ``OpDef.data_invariant`` op holds input 0's values, that of a ``joins_inputs`` op (Concat) its inputs'
+    values, so it may take their encoding when they share one."""
     out = dict(preset)
     for op in graph.ops:
-        if op.type not in _INVARIANT or not op.inputs or op.inputs[0] not in out:
+        d = get_op_def(op.type)
+        if not (d.data_invariant or d.joins_inputs) or not op.inputs or op.inputs[0] not in out:
             continue
-        if op.type == "Concat" and not all(i in out and out[i] == out[op.inputs[0]] for i in op.inputs if i):
+        if d.joins_inputs and not all(i in out and out[i] == out[op.inputs[0]] for i in op.inputs if i):
             continue
         for o in op.outputs:
             t = graph.tensors[o]

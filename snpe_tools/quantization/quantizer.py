@@ -8,7 +8,8 @@ What gets which encoding (SNPE 2.x defaults; ``snpe_reference.md`` sections 1.7,
   Data-invariant ops (Reshape, Transpose, max pooling ...) give their output the input's encoding, so
   that they move stored integers unchanged (qairt-quantizer's default, ``--include_data_invariant_ops``
   off);
-* **weights** (input 1 of Conv2d, DepthWiseConv2d, TransposeConv2d, Conv3d, FullyConnected, MatMul):
+* **weights** (``OpDef.weight_input``: input 1 of Conv2d, DepthWiseConv2d, TransposeConv2d, Conv3d,
+  FullyConnected, MatMul):
   ``tf`` asymmetric unsigned by default, signed symmetric with ``--use_symmetric_quantize_weights``;
   with per-channel quantization the convolution-family weights are signed symmetric per output channel
   (the last axis of QNN's HWIO / HWIO-like layouts), the others per tensor;
@@ -34,21 +35,10 @@ from .calibration import RangeStats, activation_tensors
 from .encodings import (SNPE_MIN_RANGE, bias_encoding, channel_scales, integer_grid, is_signed, quantize_array,
                         storage_dtype, symmetric_per_axis, symmetric_per_channel, tf_encoding, unsigned_view)
 
-# ops whose input 1 is a weight (an integer kernel multiplies it with the activation)
-WEIGHT_OPS = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "Conv3d", "FullyConnected", "MatMul"}
-# ops whose weights are quantized per output channel with per-channel quantization (SNPE 2.x: the
-# convolution family only); the output channel is the last weight axis in QNN's layouts
-PER_CHANNEL_OPS = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "Conv3d"}
-# ops whose weights are quantized per output row with per-row quantization: FullyConnected weights are
-# [n_out, k_in] (rows on axis 0); MatMul's static input 1 is [..., K, N] (or [..., N, K] transposed)
-PER_ROW_OPS = {"FullyConnected", "MatMul"}
-# ops whose input 2 is a bias added at the accumulator's scale
-BIAS_OPS = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "Conv3d", "FullyConnected"}
-# data-invariant ops: every output value is one of the input values (input 0), so the output takes the
-# input's encoding and the op moves stored integers unchanged
-INVARIANT_OPS = {"Reshape", "Transpose", "StridedSlice", "Split", "DepthToSpace", "SpaceToDepth", "Tile",
-                 "PoolMax2d", "PoolMax3d", "ResizeNearestNeighbor", "Gather", "GatherElements", "GatherNd",
-                 "BatchToSpace", "SpaceToBatch", "ReduceMax", "ReduceMin"}
+# What each op contributes is read from its definition (snpe_tools/ops): ``OpDef.weight_input`` (a weight
+# an integer kernel multiplies with the activation), ``weight_quant_axis`` + ``weight_output_axis`` (per
+# channel: the convolution family, SNPE 2.x; per row: FullyConnected, MatMul), ``bias_input`` (added at
+# the accumulator's scale) and ``data_invariant`` (the output takes input 0's encoding).
 
 
 @dataclass
@@ -126,7 +116,7 @@ def _activation_encodings(graph: Graph, stats: dict[str, RangeStats], opts: Quan
                 encs[name] = grid
     if opts.propagate_invariant:
         for op in graph.ops:
-            if op.type in INVARIANT_OPS and op.inputs and op.inputs[0] in encs:
+            if get_op_def(op.type).data_invariant and op.inputs and op.inputs[0] in encs:
                 for out in op.outputs:
                     if out in encs and out not in opts.preset:
                         encs[out] = encs[op.inputs[0]]
@@ -152,28 +142,16 @@ def _integer_valued(graph: Graph) -> set[str]:
         d = get_op_def(op.type)
         found.update(op.outputs[i] for i in d.index_outputs if i < len(op.outputs))
         live = [n for n in op.inputs if n and not graph.tensors[n].is_static]
-        if (d.keeps_integers or op.type in INVARIANT_OPS) and live and all(integral(n) for n in op.inputs if n):
+        if (d.keeps_integers or d.data_invariant) and live and all(integral(n) for n in op.inputs if n):
             found.update(op.outputs)
     return found
 
 
-def _output_axis(op: Op, data: np.ndarray) -> int | None:
-    """The output-channel axis of ``op``'s weights when they are quantized per channel or per row."""
-    if data.ndim < 2:
-        return None
-    if op.type in PER_CHANNEL_OPS:
-        return data.ndim - 1
-    if op.type == "FullyConnected":
-        return 0
-    if op.type == "MatMul":
-        return data.ndim - 2 if op.params.get("transpose_in1") else data.ndim - 1
-    return None
-
-
 def _weight_encoding(op: Op, data: np.ndarray, opts: QuantOptions) -> Encoding:
-    axis = _output_axis(op, data)
-    if axis is not None and ((opts.per_channel and op.type in PER_CHANNEL_OPS) or
-                             (opts.per_row and op.type in PER_ROW_OPS)):
+    d = get_op_def(op.type)
+    wanted = {"channel": opts.per_channel, "row": opts.per_row}.get(d.weight_quant_axis, False)
+    axis = d.weight_output_axis(op, data.ndim) if wanted else None
+    if axis is not None:
         return _per_axis_encoding(data, axis, opts)
     return _param_encoding(data, opts)
 
@@ -241,7 +219,7 @@ def _bias_encoding(op: Op, data: np.ndarray, encs: dict[str, Encoding], wenc: En
     need = (np.abs(data.reshape(-1)) if per_channel else np.abs(data).max(initial=0.0)) / float((1 << 31) - 1)
     widened = np.maximum(scales, need) if per_channel else np.maximum(scales[:1], need)
     if np.any(widened > scales[: widened.size]):
-        summary.widened_biases.append(op.inputs[2])
+        summary.widened_biases.append(op.inputs[get_op_def(op.type).bias_input])
     return bias_encoding(widened, 32, per_channel=per_channel)
 
 
@@ -259,14 +237,15 @@ def quantize_graph(graph: Graph, stats: dict[str, RangeStats], opts: QuantOption
     params: dict[str, tuple[str, Encoding | None]] = {}      # static tensor -> (role, encoding or None: float)
 
     for op in graph.ops:
+        d = get_op_def(op.type)
         role_of = {}
-        if op.type in WEIGHT_OPS:
-            role_of[1] = "weight"
-        if op.type in BIAS_OPS:
-            role_of[2] = "bias"
+        if d.weight_input is not None:
+            role_of[d.weight_input] = "weight"
+        if d.bias_input is not None:
+            role_of[d.bias_input] = "bias"
         wenc: Encoding | None = None
-        if op.type in WEIGHT_OPS and len(op.inputs) > 1 and op.inputs[1] in encs:
-            wenc = encs[op.inputs[1]]           # weights computed at run time: an activation encoding
+        if d.weight_input is not None and len(op.inputs) > d.weight_input and op.inputs[d.weight_input] in encs:
+            wenc = encs[op.inputs[d.weight_input]]      # weights computed at run time: an activation encoding
         for idx, name in enumerate(op.inputs):
             t = graph.tensors.get(name) if name else None
             if t is None or not t.is_static or np.dtype(t.dtype).kind != "f":

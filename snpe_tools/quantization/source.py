@@ -133,8 +133,8 @@ def _dlc_axis(graph: Graph, name: str, src: SourceEncoding) -> int | None:
 
     Per-channel weights are quantized along their *output* channels, wherever the converter moved them:
     the consuming op decides (the axis letter of its declared weight layouts - ONNX OIHW axis 0 is
-    HWIO axis 3 -, FullyConnected's [out, in] axis 0, MatMul's last axis); otherwise the source axis
-    when the tensor kept its shape, or the one dimension whose size is the number of channels.  The
+    HWIO axis 3 -, else ``OpDef.weight_output_axis``: FullyConnected's [out, in] axis 0, MatMul's last
+    axis); otherwise the source axis when the tensor kept its shape, or the one dimension whose size is the number of channels.  The
     op comes first because a square weight may have been transposed without changing its shape."""
     enc, t = src.encoding, graph.tensors[name]
     n = len(enc.channels or [])
@@ -146,18 +146,17 @@ def _dlc_axis(graph: Graph, name: str, src: SourceEncoding) -> int | None:
         for idx, inp in enumerate(op.inputs):
             if inp != name:
                 continue
-            fmts = get_op_def(op.type).weight_axis_formats.get(idx)
+            d = get_op_def(op.type)
+            fmts = d.weight_axis_formats.get(idx)
             if fmts and len(fmts[0]) == t.rank:
                 # the source axis' letter (QDQ), or the output channel when the source gives no axis
                 letter = fmts[1][enc.axis] if enc.axis is not None and src.src_shape is not None and \
                     len(fmts[1]) == len(src.src_shape) else "O"
                 if letter in fmts[0] and fits(fmts[0].index(letter)):
                     return fmts[0].index(letter)
-            if op.type == "FullyConnected" and idx == 1 and fits(0):
-                return 0
-            if op.type == "MatMul" and idx == 1 and t.rank >= 2:
-                axis = t.rank - 2 if op.params.get("transpose_in1") else t.rank - 1
-                if fits(axis):
+            elif idx == d.weight_input and not fmts:
+                axis = d.weight_output_axis(op, t.rank)       # FullyConnected rows, MatMul columns ...
+                if axis is not None and fits(axis):
                     return axis
     if enc.axis is not None and (src.src_shape is None or tuple(t.shape) == tuple(src.src_shape)) and fits(enc.axis):
         return enc.axis

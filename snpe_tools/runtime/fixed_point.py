@@ -5,8 +5,8 @@ per tensor or per channel along ``Encoding.axis``).  Every op runs its float ker
 real values of its quantized inputs, and its quantized outputs are re-quantized with saturation to the
 storage range.  That keeps each op's numerics in one place (the op's float kernel) instead of a second
 integer kernel per op.  What an integer backend does differently is only *rounding*, and that is
-modelled here: accumulating ops (convolutions, FullyConnected, MatMul) recover their exact integer
-accumulator and requantize it with a float32 multiplier and round-half-to-even; ops averaging stored
+modelled here: accumulating ops (``OpDef.integer_accumulator``: convolutions, FullyConnected, MatMul)
+recover their exact integer accumulator and requantize it with a float32 multiplier and round-half-to-even; ops averaging stored
 integers round ties away from the stored zero; everything else rounds half away from real zero.
 Measured: InceptionV3 and MobileNetV2 int8 models run bit-exact against the LiteRT interpreter.
 """
@@ -90,12 +90,6 @@ def fake_quantize(t: Tensor, x: np.ndarray) -> np.ndarray:
     return ((q + enc.offset) * enc.scale).astype(x.dtype)
 
 
-# ops whose output is an integer accumulator sum(x_q * w_q) (+ bias at the same scale) of inputs 0 and 1,
-# output channels on the last axis: requantized from the exact accumulator as integer kernels do it,
-# which reproduces the LiteRT interpreter bit for bit on 8-bit models
-_ACCUMULATORS = {"Conv2d", "DepthWiseConv2d", "TransposeConv2d", "FullyConnected", "MatMul"}
-
-
 def _channel_scales(t: Tensor) -> np.ndarray:
     enc = t.encoding
     if enc.axis is not None and enc.channels:
@@ -154,7 +148,10 @@ def run_op(graph: Graph, op: Op, xs: list[np.ndarray | None]) -> list[np.ndarray
     ys = opdef.compute(op, xs)
     ys = [fake_quantize(t, y) if is_fake_quantized(t) else y for t, y in zip(outs, ys)]
     if any(quant_out):
-        exact = _requantize_accumulator(graph, op, ys[0]) if op.type in _ACCUMULATORS and quant_out[0] else None
+        # ops declaring ``integer_accumulator`` (output = sum(x_q * w_q) of inputs 0 and 1, + the bias at the
+        # same scale, channels last) are requantized from the exact accumulator as integer kernels do it,
+        # which reproduces the LiteRT interpreter bit for bit on 8-bit models
+        exact = _requantize_accumulator(graph, op, ys[0]) if opdef.integer_accumulator and quant_out[0] else None
         if exact is not None:
             return [exact] + list(ys[1:])
         stored = opdef.rounds_stored_values
