@@ -1,4 +1,5 @@
-"""Convert-time safety limits shared by every frontend and by the IR constant-folding pass.
+"""Convert-time safety limits shared by every frontend and by the IR constant-folding pass (kept in the
+IR layer, below both).
 
 Constant folding evaluates parts of an untrusted model on the converting machine, so the size of
 every folded result is checked against :func:`fold_limit_bytes` *before* it is computed (from the

@@ -6,7 +6,7 @@ the converter allocate without bound.
 """
 from __future__ import annotations
 
-from ..frontends.limits import check_fold_size, nbytes_of
+from ..ir.limits import check_fold_size, nbytes_of
 from ..ir.graph import Graph
 from ..runtime.fixed_point import run_op
 from .registry import register_pass

@@ -10,7 +10,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from ..limits import check_fold_shape
+from ...ir.limits import check_fold_shape
 from .context import OnnxContext, attrs
 from .registry import get_translator
 

@@ -23,7 +23,7 @@ from ...extras import install_hint
 from ...progress import track
 from ...ir.graph import Graph, InputInfo
 from ...passes.input_cast import model_input_dtype
-from ..limits import check_fold_size, fold_limit_bytes
+from ...ir.limits import check_fold_size, fold_limit_bytes
 from .context import Ref, TorchContext, describe, source_line
 from .registry import get_translator
 

@@ -13,7 +13,7 @@ import logging
 import numpy as np
 
 from ...errors import ConversionError
-from ..limits import check_fold_shape
+from ...ir.limits import check_fold_shape
 from .control_flow import inline_static_ifs, loop_frames, prune_static_switches
 from .cut import check_probe_values, cut_graph, probe_feeds, report_dropped
 from .loader import import_tf

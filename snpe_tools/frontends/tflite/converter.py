@@ -19,7 +19,7 @@ from ...ir import axis_format as af
 from ...ir.graph import Graph, InputInfo
 from ...progress import track
 from ...runtime.fixed_point import run_op
-from ..limits import check_fold_shape
+from ...ir.limits import check_fold_shape
 from .context import TfliteContext, encoding_of
 from .model import TflModel, TflOp, TflSubgraph, load_tflite
 from .registry import get_translator

@@ -16,7 +16,7 @@ import numpy as np
 
 from ...errors import ConversionError
 from ...extras import install_hint
-from ..limits import check_fold_shape
+from ...ir.limits import check_fold_shape
 
 # TensorType enum of the TFLite schema -> numpy (None: no DLC equivalent)
 _DTYPES: dict[int, Any] = {0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 4: np.int64, 5: None,

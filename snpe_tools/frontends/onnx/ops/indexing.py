@@ -35,7 +35,7 @@ import onnx
 from ....errors import ConversionError
 from ....ir import dtypes as qd
 from ...emit import narrow
-from ...limits import check_fold_shape
+from ....ir.limits import check_fold_shape
 from ..context import NodeBuilder, OnnxContext, attrs
 from ..registry import onnx_op
 

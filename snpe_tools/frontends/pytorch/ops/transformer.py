@@ -15,7 +15,7 @@ import numpy as np
 from ....errors import ConversionError
 from ....ir import axis_format as af
 from ....ir import dtypes as qd
-from ...limits import check_fold_shape
+from ....ir.limits import check_fold_shape
 from ..context import Ref, TorchContext, axis
 from ..registry import aten_op
 

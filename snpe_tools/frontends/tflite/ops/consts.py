@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ....errors import ConversionError
-from ...limits import check_fold_shape
+from ....ir.limits import check_fold_shape
 from ..context import TfliteContext
 from ..model import TflOp
 from ..registry import tflite_op
