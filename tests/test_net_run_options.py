@@ -20,7 +20,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import helpers
-from snpe_tools.quantization.encodings import dequantize_array, quantize_array, tf_encoding
+from snpe_tools.ir.encodings import dequantize_array, quantize_array, tf_encoding
 from snpe_tools.tools.common import run_main
 from snpe_tools.tools.net_run import NO_EFFECT, REFUSED, main as net_run_main
 

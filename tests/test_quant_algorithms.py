@@ -17,8 +17,8 @@ import helpers
 from snpe_tools.dlc import read_dlc
 from snpe_tools.quantization import QuantOptions, calibrate, quantize_graph
 from snpe_tools.quantization.algorithms import adjusted_encoding, select_encoding, select_range
-from snpe_tools.quantization.encodings import (dequantize_array, quantize_array, symmetric_encoding,
-                                               tf_encoding)
+from snpe_tools.ir.encodings import (dequantize_array, quantize_array, symmetric_encoding,
+                                     tf_encoding)
 from snpe_tools.quantization.statistics import MAX_BINS, HistogramStats, histogram_of
 from snpe_tools.tools.common import run_main
 from snpe_tools.tools.dlc_quantize import qairt_main, quant_main
@@ -546,7 +546,7 @@ def test_cle_equalizes_through_depthwise(tmp_path):
 
 
 def test_nonfinite_weights_do_not_set_ranges():
-    from snpe_tools.quantization.encodings import symmetric_per_channel
+    from snpe_tools.ir.encodings import symmetric_per_channel
 
     w = np.ones((2, 2, 3, 4))
     w[0, 0, 0, 1], w[1, 1, 2, 2] = np.nan, np.inf

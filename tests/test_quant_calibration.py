@@ -282,7 +282,7 @@ def test_multi_input_name_path_lines(tmp_path):
     helpers.run_tool("snpe-dlc-quant", "--input_dlc", dlc, "--input_list", str(tmp_path / "list.txt"),
                      "--output_dlc", str(out))
     g = read_dlc(str(out)).graph
-    from snpe_tools.quantization.encodings import tf_encoding
+    from snpe_tools.ir.encodings import tf_encoding
 
     for name, data in (("x", np.concatenate(xs)), ("z", np.concatenate(zs))):
         expect = tf_encoding(float(data.min()), float(data.max()), 8)

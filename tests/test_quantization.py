@@ -21,8 +21,8 @@ import helpers
 from snpe_tools.dlc import read_dlc
 from snpe_tools.ir.graph import Graph
 from snpe_tools.quantization import calibrate
-from snpe_tools.quantization.encodings import (QNN_MIN_RANGE, bias_encoding, quantize_array, symmetric_encoding,
-                                               symmetric_per_channel, tf_encoding)
+from snpe_tools.ir.encodings import (QNN_MIN_RANGE, bias_encoding, quantize_array, symmetric_encoding,
+                                     symmetric_per_channel, tf_encoding)
 from snpe_tools.runtime import execute
 from snpe_tools.tools.common import run_main
 from snpe_tools.tools.dlc_quantize import qairt_main, quant_main

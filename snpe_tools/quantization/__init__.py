@@ -8,9 +8,9 @@
 
 The command-line tools live in :mod:`snpe_tools.tools.dlc_quantize`.
 """
+from ..ir.encodings import (bias_encoding, quantize_array, symmetric_encoding, symmetric_per_channel,
+                            tf_encoding)
 from .calibration import RangeStats, calibrate
-from .encodings import (bias_encoding, quantize_array, symmetric_encoding, symmetric_per_channel,
-                        tf_encoding)
 from .quantizer import QuantOptions, QuantSummary, quantize_graph
 
 __all__ = ["RangeStats", "calibrate", "tf_encoding", "symmetric_encoding", "symmetric_per_channel",

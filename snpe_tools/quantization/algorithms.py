@@ -30,9 +30,9 @@ from typing import Callable
 
 import numpy as np
 
+from ..ir.encodings import SNPE_MIN_RANGE, symmetric_encoding, symmetric_scale, tf_encoding, tf_grid
 from ..ir.graph import Encoding
 from .calibration import RangeStats
-from .encodings import SNPE_MIN_RANGE, _symmetric_scale, symmetric_encoding, tf_encoding, tf_grid
 from .statistics import HistogramStats, histogram_of
 
 METHODS = ("min-max", "enhanced", "sqnr", "mse", "entropy", "percentile")
@@ -59,7 +59,7 @@ def _grid(lo: np.ndarray, hi: np.ndarray, schema: str, bitwidth: int, min_range:
     if schema == "asymmetric" or (schema == "unsignedsymmetric" and np.all(lo >= 0)):
         scale, _, mn, mx = tf_grid(lo, hi, bitwidth, min_range)
         return scale, mn, mx
-    scale = _symmetric_scale(np.maximum(np.abs(lo), np.abs(hi)), bitwidth, min_range)
+    scale = symmetric_scale(np.maximum(np.abs(lo), np.abs(hi)), bitwidth, min_range)
     half = 1 << (bitwidth - 1)
     return scale, -half * scale, (half - 1) * scale
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..ir.graph import Encoding, Graph
 from ..ops.registry import get_op_def
-from .source import SourceEncoding, _dlc_axis
+from .source import SourceEncoding, dlc_axis
 
 log = logging.getLogger("snpe_tools")
 
@@ -36,7 +36,7 @@ def take_preset(graph: Graph) -> dict[str, Encoding]:
         if enc.channels and len(enc.channels) > 1 and (
                 enc.axis is None or enc.axis >= t.rank or t.shape[enc.axis] != len(enc.channels)):
             loose = Encoding(enc.bitwidth, enc.scale, enc.offset, enc.min, enc.max, None, list(enc.channels))
-            axis = _dlc_axis(graph, t.name, SourceEncoding(loose))
+            axis = dlc_axis(graph, t.name, SourceEncoding(loose))
             if axis is None:
                 log.warning("the per-axis encoding of '%s' fits no axis of %s; it is recalibrated", t.name,
                             list(t.shape))

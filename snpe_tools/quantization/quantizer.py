@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import SnpeToolsError
+from ..ir.encodings import (SNPE_MIN_RANGE, bias_encoding, channel_scales, integer_grid, is_signed,
+                            quantize_array, storage_dtype, symmetric_per_axis, symmetric_per_channel,
+                            tf_encoding, unsigned_view)
 from ..ir.graph import Encoding, Graph, Op, Tensor
 from ..ops.registry import get_op_def
 from .algorithms import DEFAULT_PERCENTILE, adjusted_encoding, param_statistics, select_encoding, select_range
 from .calibration import RangeStats, activation_tensors
-from .encodings import (SNPE_MIN_RANGE, bias_encoding, channel_scales, integer_grid, is_signed, quantize_array,
-                        storage_dtype, symmetric_per_axis, symmetric_per_channel, tf_encoding, unsigned_view)
 
 # What each op contributes is read from its definition (snpe_tools/ops): ``OpDef.weight_input`` (a weight
 # an integer kernel multiplies with the activation), ``weight_quant_axis`` + ``weight_output_axis`` (per

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConversionError
+from ..ir.encodings import dequantize_array, quantize_array
 from ..ir.graph import Encoding, Graph
 from ..ops.registry import get_op_def
-from .encodings import dequantize_array, quantize_array
 
 log = logging.getLogger("snpe_tools")
 
@@ -128,7 +128,7 @@ def fake_quant_encoding(mn: float, mx: float, num_bits: int = 8, narrow_range: b
     return Encoding(num_bits, scale, -zp, -zp * scale, (qmax - zp) * scale)
 
 
-def _dlc_axis(graph: Graph, name: str, src: SourceEncoding) -> int | None:
+def dlc_axis(graph: Graph, name: str, src: SourceEncoding) -> int | None:
     """Axis of a per-axis encoding in the DLC layout of tensor ``name`` (None: cannot tell).
 
     Per-channel weights are quantized along their *output* channels, wherever the converter moved them:
@@ -183,7 +183,7 @@ def apply_source_encodings(graph: Graph, found: dict[str, SourceEncoding]) -> li
             continue
         enc = src.encoding
         if enc.axis is not None or (enc.channels and len(enc.channels) > 1):
-            axis = _dlc_axis(graph, name, src)
+            axis = dlc_axis(graph, name, src)
             if axis is None:
                 log.warning("WARNING_ENCODING_AXIS: the per-axis encoding of '%s' does not fit its DLC shape %s; "
                             "the tensor is left without an encoding", name, list(t.shape))

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import RuntimeInputError, file_kind, os_error_reason
+from ..ir.encodings import dequantize_array, is_signed, quantize_array, tf_encoding
 from ..ir.graph import Encoding, Graph, Tensor
-from ..quantization.encodings import dequantize_array, is_signed, quantize_array, tf_encoding
 from .fixed_point import dequantize, is_quantized, quantize
 
 #: buffer type name -> (kind, bits); the names of ``--data_type_map`` and the userbuffer flags

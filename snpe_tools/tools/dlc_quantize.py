@@ -34,11 +34,11 @@ from ..dlc import Metadata, read_dlc
 from ..dlc.metadata import KEY_ORDER, NA
 from ..dlc.writer import output_target, write_dlc
 from ..errors import DLCError, SnpeToolsError
+from ..ir.encodings import QNN_MIN_RANGE, SNPE_MIN_RANGE
 from ..ir.graph import Encoding, Graph
 from ..quantization import QuantOptions, calibrate, quantize_graph
 from ..quantization.algorithms import DEFAULT_PERCENTILE, stats_factory
 from ..quantization.cle import equalize
-from ..quantization.encodings import QNN_MIN_RANGE, SNPE_MIN_RANGE
 from ..quantization.overrides import apply_overrides
 from ..quantization.preset import (fall_back_to_float, float16_in_mixed_graph, float_tensors, propagate_preset,
                                    strip_encodings, take_preset)

@@ -1,5 +1,8 @@
 """SNPE's quantization arithmetic: range rules, encodings, and quantized static data.
 
+The meaning of an :class:`~snpe_tools.ir.graph.Encoding`, so it lives with the IR: the runtime (quantized
+feeds), the quantizer and the frontends reading quantized sources all use it (docs/architecture.rst).
+
 Conventions (``shared/reference/snpe_reference.md`` section 3.1; ``docs/dlc-format.rst``):
 
 * an encoding is (bit width, scale, offset, min, max) with ``real = (q + offset) * scale``;
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.graph import Encoding
+from .graph import Encoding
 
 SNPE_MIN_RANGE = 0.01       # SNPE documentation: max := max(true_max, true_min + 0.01)
 QNN_MIN_RANGE = 0.0001      # QNN documentation (qairt-quantizer)
@@ -50,14 +53,14 @@ def tf_encoding(mn: float, mx: float, bitwidth: int, min_range: float = SNPE_MIN
     return Encoding(bitwidth, float(scale), int(offset), float(new_min), float(new_max))
 
 
-def _symmetric_scale(absmax: np.ndarray, bitwidth: int, min_range: float) -> np.ndarray:
+def symmetric_scale(absmax: np.ndarray, bitwidth: int, min_range: float) -> np.ndarray:
     absmax = np.maximum(np.asarray(absmax, np.float64), min_range / 2)
     return absmax / ((1 << (bitwidth - 1)) - 1)
 
 
 def symmetric_encoding(absmax: float, bitwidth: int, min_range: float = SNPE_MIN_RANGE) -> Encoding:
     """Signed symmetric encoding (offset 0) covering ``[-absmax, absmax]``."""
-    scale = float(_symmetric_scale(absmax, bitwidth, min_range))
+    scale = float(symmetric_scale(absmax, bitwidth, min_range))
     half = 1 << (bitwidth - 1)
     return Encoding(bitwidth, scale, 0, -half * scale, (half - 1) * scale)
 
@@ -84,7 +87,7 @@ def symmetric_per_channel(data: np.ndarray, axis: int, bitwidth: int, min_range:
 
 def symmetric_per_axis(absmax: np.ndarray, axis: int, bitwidth: int, min_range: float = SNPE_MIN_RANGE) -> Encoding:
     """Per-channel signed symmetric encoding covering ``[-absmax[c], absmax[c]]`` for every channel ``c``."""
-    scales = _symmetric_scale(absmax, bitwidth, min_range)
+    scales = symmetric_scale(absmax, bitwidth, min_range)
     return _per_axis(scales, np.zeros(len(scales), np.int64), bitwidth, axis, signed=True)
 
 
