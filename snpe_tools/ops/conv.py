@@ -47,7 +47,7 @@ def conv_out_size(size: int, k: int, stride: int, dilation: int, pad_b: int, pad
     return (size + pad_b + pad_e - ((k - 1) * dilation + 1)) // stride + 1
 
 
-def _patches(x: np.ndarray, kh: int, kw: int, stride, dilation, pads, pad_value=0.0) -> np.ndarray:
+def patches(x: np.ndarray, kh: int, kw: int, stride, dilation, pads, pad_value=0.0) -> np.ndarray:
     """Strided view ``[b, oh, ow, kh, kw, c]`` over the padded NHWC input (no copy)."""
     (pt, pb), (pl, pr) = (int(pads[0][0]), int(pads[0][1])), (int(pads[1][0]), int(pads[1][1]))
     if pt or pb or pl or pr:
@@ -98,7 +98,7 @@ class Conv2d(_ConvFamily):
         if kh == kw == 1 and not p["pad_amount"].any() and (p["stride"] == 1).all() and g == 1:
             y = (x.reshape(-1, x.shape[-1]) @ w.reshape(cig, co)).reshape(x.shape[:-1] + (co,))
         else:
-            pt = _patches(x, kh, kw, p["stride"], p["dilation"], p["pad_amount"])
+            pt = patches(x, kh, kw, p["stride"], p["dilation"], p["pad_amount"])
             b, oh, ow = pt.shape[:3]
             outs = []
             for gi in range(g):
@@ -138,7 +138,7 @@ class DepthWiseConv2d(_ConvFamily):
         kh, kw, _, co = w.shape
         mult = co // x.shape[-1]
         p = op.params
-        pt = _patches(x, kh, kw, p["stride"], p["dilation"], p["pad_amount"])
+        pt = patches(x, kh, kw, p["stride"], p["dilation"], p["pad_amount"])
         if mult == 1 and x.dtype == np.float32 and w.dtype == np.float32:
             # one pass over the strided taps instead of a multiply and an add pass per tap (~3x faster
             # on MobileNetV2's 16-image calibration batches)

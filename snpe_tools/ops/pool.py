@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from ..ir import dtypes as qd
-from .conv import _patches
+from .conv import patches
 from .registry import DlcAttr, OpDef, Param, register, u32
 
 _POOL = {
@@ -67,7 +67,7 @@ class PoolMax2d(_Pool):
         x = xs[0]
         k, s = op.params["filter_size"], op.params["stride"]
         oh, ow, pads = _geometry(op, x.shape)
-        pt = _patches(x, int(k[0]), int(k[1]), s, (1, 1), pads, pad_value=-np.inf)
+        pt = patches(x, int(k[0]), int(k[1]), s, (1, 1), pads, pad_value=-np.inf)
         return [pt[:, :oh, :ow].max(axis=(3, 4)).astype(x.dtype, copy=False)]
 
 
@@ -84,7 +84,7 @@ class PoolAvg2d(_Pool):
         k, s, pa = p["filter_size"], p["stride"], p["pad_amount"]
         oh, ow, pads = _geometry(op, x.shape)
         kh, kw = int(k[0]), int(k[1])
-        pt = _patches(x, kh, kw, s, (1, 1), pads)
+        pt = patches(x, kh, kw, s, (1, 1), pads)
         sums = pt[:, :oh, :ow].sum(axis=(3, 4), dtype=np.promote_types(x.dtype, np.float32))
         # divisor: real elements, plus explicit padding when count_pad_for_edges
         h, w = x.shape[1], x.shape[2]
@@ -93,5 +93,5 @@ class PoolAvg2d(_Pool):
             mask[:, :h + int(pa[0][0]) + int(pa[0][1]), :w + int(pa[1][0]) + int(pa[1][1])] = 1
         else:
             mask[:, pads[0][0]:pads[0][0] + h, pads[1][0]:pads[1][0] + w] = 1
-        cnt = _patches(mask, kh, kw, s, (1, 1), ((0, 0), (0, 0)))[:, :oh, :ow].sum(axis=(3, 4))
+        cnt = patches(mask, kh, kw, s, (1, 1), ((0, 0), (0, 0)))[:, :oh, :ow].sum(axis=(3, 4))
         return [(sums / np.maximum(cnt, 1)).astype(x.dtype, copy=False)]
