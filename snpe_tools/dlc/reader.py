@@ -126,7 +126,7 @@ class DLC:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _Container:
+class Container:
     """The ZIP members of a DLC as memory views of one read-only map of the file.
 
     Before anything is read, every member's declared sizes are checked against the file (a stored
@@ -507,8 +507,8 @@ def _parse(path: str, model, params, bin_data) -> Graph:
     return graph
 
 
-def _metadata(c: _Container) -> Metadata:
-    """The converter metadata: ``dlc.metadata`` key=value text, or 4.1's JSON (sizes capped by _Container)."""
+def _metadata(c: Container) -> Metadata:
+    """The converter metadata: ``dlc.metadata`` key=value text, or 4.1's JSON (sizes capped by Container)."""
     text = c.get(F.MEMBER_METADATA)
     if text is not None:
         try:
@@ -541,7 +541,7 @@ def read_dlc(path: str) -> DLC:
     """Load ``path``; raise :class:`DLCError` with a one-line reason if it is not a valid DLC."""
     require_file(path)
     try:
-        c = _Container(path)
+        c = Container(path)
     except DLCError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:

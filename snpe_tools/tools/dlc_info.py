@@ -22,7 +22,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ..dlc import Metadata, read_dlc
-from ..dlc.reader import _Container
+from ..dlc.reader import Container
 from ..dlc.v3 import V3Model, is_v3, read_v3
 from ..dlc.writer import atomic_output, output_target
 from ..errors import DLCError, SnpeToolsError
@@ -317,7 +317,7 @@ def _check_v3_container(path: str) -> None:
     """The v3 reader reads whole members: refuse hostile declared sizes first (the v4 reader's checks)."""
     try:
         with zipfile.ZipFile(path) as zf:
-            _Container.check_sizes(path, zf.infolist(), os.path.getsize(path))
+            Container.check_sizes(path, zf.infolist(), os.path.getsize(path))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
         pass                # not a ZIP (v3 files may be a bare flatbuffer): the v3 reader reports damage
 

@@ -33,7 +33,7 @@ def make_parser():
     return p
 
 
-def _dry_run(path: str, level: str, simplify: bool = True) -> int:
+def dry_run_report(path: str, level: str, simplify: bool = True) -> int:
     model = load_model(path)
     details = [f"{n.op_type} {n.name or n.output[0]}: inputs={list(n.input)} outputs={list(n.output)}"
                for n in model.graph.node] if level == "debug" else None
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch is not None and args.batch <= 0:
         raise ConversionError("-b/--batch must be a positive integer")
     if args.dry_run:
-        return _dry_run(args.input_network, args.dry_run, not args.no_simplification)
+        return dry_run_report(args.input_network, args.dry_run, not args.no_simplification)
     symbols = {}
     for name, val in args.define_symbol or []:
         try:

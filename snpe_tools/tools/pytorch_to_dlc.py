@@ -24,7 +24,7 @@ def make_parser():
     return p
 
 
-def _dry_run(path: str, level: str, fold_batchnorm: bool) -> int:
+def dry_run_report(path: str, level: str, fold_batchnorm: bool) -> int:
     """Per-kind table of the TorchScript graph (supported or not) and whether it converts; no DLC."""
     _module, tgraph = load_scripted(path, fold_batchnorm)
     return report(op_census(tgraph), kind_supported, lambda: check_supported(tgraph),
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         import_torch()
     check_paths(args)
     if args.dry_run:
-        return _dry_run(args.input_network, args.dry_run, not args.disable_batchnorm_folding)
+        return dry_run_report(args.input_network, args.dry_run, not args.disable_batchnorm_folding)
     flags = input_flags(args)
     opts = TorchOptions(input_dims=[(n, parse_dims(n, d)) for n, d in args.input_dim], out_names=list(args.out_names),
                         fold_batchnorm=not args.disable_batchnorm_folding, **flags)

@@ -327,16 +327,16 @@ def convert(framework: str, path: str, opts):
 
 def dry_run(framework: str, args: argparse.Namespace, opts) -> int:
     if framework == "onnx":
-        from .onnx_to_dlc import _dry_run
-        rc = _dry_run(args.input_network, args.dry_run)
+        from .onnx_to_dlc import dry_run_report
+        rc = dry_run_report(args.input_network, args.dry_run)
         _unused_io(args.input_network)
         return rc
     if framework == "tensorflow":
-        from .tensorflow_to_dlc import _dry_run
-        return _dry_run(args.input_network, opts, args.dry_run)
+        from .tensorflow_to_dlc import dry_run_report
+        return dry_run_report(args.input_network, opts, args.dry_run)
     if framework == "tflite":
-        from .tflite_to_dlc import _dry_run
-        return _dry_run(args.input_network, args.tflite_signature_name, args.dry_run)
+        from .tflite_to_dlc import dry_run_report
+        return dry_run_report(args.input_network, args.tflite_signature_name, args.dry_run)
     raise ConversionError("--dry_run is not supported for PyTorch models yet; run without it")
 
 

@@ -59,7 +59,7 @@ def _options(args):
     return opts
 
 
-def _dry_run(path: str, opts, level: str) -> int:
+def dry_run_report(path: str, opts, level: str) -> int:
     from ..frontends.tensorflow.converter import prepare
 
     model, res, _ = prepare(path, opts)
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         LOG.warning("WARNING_TF_ALLOW_UNCONSUMED_OPTION_USED: --allow_unconsumed_nodes is accepted for old scripts; "
                     "unsupported operations are skipped only when no converted layer needs their output")
     if args.dry_run:
-        return _dry_run(args.input_network, opts, args.dry_run)
+        return dry_run_report(args.input_network, opts, args.dry_run)
     read_copyright(args.copyright_file)
     model_version(args.model_version)
     from ..frontends.tensorflow.converter import convert_tensorflow

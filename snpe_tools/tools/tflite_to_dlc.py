@@ -29,7 +29,7 @@ def make_parser():
     return p
 
 
-def _dry_run(path: str, signature: str | None, level: str) -> int:
+def dry_run_report(path: str, signature: str | None, level: str) -> int:
     """Per-op-type table of the subgraph that would be converted; no DLC."""
     sg, _ = select_subgraph(load_tflite(path), signature)
     details = [f"#{op.index} {op.name} inputs={[sg.tensors[i].name for i in op.inputs if i >= 0]} "
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.debug)
     check_paths(args)
     if args.dry_run:
-        return _dry_run(args.input_network, args.signature_name, args.dry_run)
+        return dry_run_report(args.input_network, args.signature_name, args.dry_run)
     dims = {}
     for name, text in args.input_dim:
         if name in dims:
