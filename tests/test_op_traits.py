@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from snpe_tools.ir import dtypes as qd
 from snpe_tools.ir.graph import Op, Tensor
 from snpe_tools.ops.registry import OpDef, all_op_types, get_op_def
 
@@ -234,6 +235,34 @@ def test_storage_conversions_are_identities_on_real_values():
         np.testing.assert_array_equal(_run(t, [x])[0], x)
 
 
+# ---- identities ------------------------------------------------------------------------------------------
+IDENTITY = {   # op -> (params, input shape, input dtype, output dtype) of a case the op says is an identity
+    "Reshape": ({"shape": [2, 3, 4]}, (2, 3, 4), np.float32, np.float32),
+    "Transpose": ({"perm": [0, 1, 2]}, (2, 3, 4), np.float32, np.float32),
+    "Cast": ({"to": qd.FLOAT_32}, (2, 3, 4), np.float32, np.float32),
+}
+NOT_IDENTITY = {
+    "Reshape": ({"shape": [4, 6]}, (2, 3, 4), np.float32, np.float32),
+    "Transpose": ({"perm": [0, 2, 1]}, (2, 3, 4), np.float32, np.float32),
+    "Cast": ({"to": qd.INT_32}, (2, 3, 4), np.float32, np.int32),
+}
+
+
+def test_is_identity_holds_for_exactly_the_unchanging_cases():
+    assert _overrides("is_identity") == set(IDENTITY) == set(NOT_IDENTITY)
+    for table, expected in ((IDENTITY, True), (NOT_IDENTITY, False)):
+        for t, (params, shape, in_dt, out_dt) in table.items():
+            d = get_op_def(t)
+            op = _op(t, params)
+            x = _distinct(*shape).astype(in_dt)
+            y = d.compute(op, [x])[0]
+            outs = [Tensor("out0", y.shape, np.dtype(out_dt))]
+            assert d.is_identity(op, [Tensor("in0", shape, np.dtype(in_dt))], outs) is expected, t
+            if expected:
+                assert y.dtype == x.dtype
+                np.testing.assert_array_equal(y, x)
+
+
 # ---- layout rewrite ----------------------------------------------------------------------------------
 PERM = [0, 2, 3, 1]                    # NCHW -> NHWC
 SHAPE = (2, 3, 4, 5)                   # the data before the Transpose
@@ -241,7 +270,7 @@ SHAPE = (2, 3, 4, 5)                   # the data before the Transpose
 LAYOUT_PARAMS: dict[str, dict[str, Any]] = {
     "ReluMinMax": {"min_value": -0.5, "max_value": 0.5},
     "ElementWiseNeuron": {"operation": 6},
-    "Cast": {"to": 0x0232},
+    "Cast": {"to": qd.FLOAT_32},
     "Softmax": {"axis": 3}, "LogSoftmax": {"axis": 1},
     "Argmax": {"axis": 2, "keep_dims": True}, "Argmin": {"axis": 1},
     "ReduceMax": {"axes": [1, 3]}, "ReduceMin": {"axes": [2], "keep_dims": True}, "ReduceMean": {"axes": [3]},

@@ -150,6 +150,10 @@ class OpDef:
         """fold_batchnorm: the weights ``w`` with output channel ``c`` multiplied by ``s[c]``."""
         raise NotImplementedError(self.type)
 
+    def is_identity(self, op: Op, ins: list[Tensor | None], outs: list[Tensor]) -> bool:
+        """remove_identities: True when the op's output is input 0 unchanged (same shape, dtype and values)."""
+        return False
+
     def absorb_zero_pad(self, op: Op, pad_amount: np.ndarray) -> bool:
         """squash_pad: take a zero constant Pad of input 0 (``pad_amount`` [rank, 2]) into the op's own padding;
         False (nothing changed) when the op cannot."""

@@ -24,6 +24,9 @@ class Reshape(OpDef):
     def compute(self, op, xs):
         return [xs[0].reshape(tuple(int(d) for d in op.params["shape"]))]
 
+    def is_identity(self, op, ins, outs):
+        return ins[0] is not None and tuple(ins[0].shape) == tuple(outs[0].shape)
+
     def restore_params(self, op, ins, outs):
         op.params["shape"] = np.asarray(outs[0].shape, np.int32)
 
@@ -49,6 +52,9 @@ class Transpose(OpDef):
 
     def compute(self, op, xs):
         return [np.ascontiguousarray(np.transpose(xs[0], [int(p) for p in op.params["perm"]]))]
+
+    def is_identity(self, op, ins, outs):
+        return [int(p) for p in op.params["perm"]] == list(range(len(op.params["perm"])))
 
 
 @register
@@ -234,6 +240,9 @@ class Cast(OpDef):
 
     def compute(self, op, xs):
         return [xs[0].astype(qd.to_numpy(op.params["to"]))]
+
+    def is_identity(self, op, ins, outs):
+        return ins[0] is not None and np.dtype(ins[0].dtype) == np.dtype(outs[0].dtype)
 
     def restore_params(self, op, ins, outs):
         op.params["to"] = qd.to_qnn(outs[0].dtype)

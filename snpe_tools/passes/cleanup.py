@@ -1,9 +1,8 @@
 """Identity removal and dead-node removal."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..ir.graph import Graph
+from ..ops.registry import get_op_def
 from .registry import register_pass
 
 
@@ -23,7 +22,8 @@ def bypass(graph: Graph, op, src: str) -> bool:
 
 @register_pass("remove_identities")
 def remove_identities(graph: Graph, options) -> bool:
-    """Drop no-op Reshapes/Transposes/Casts and merge Reshape chains."""
+    """Drop ops that leave their input unchanged (``OpDef.is_identity``: same-shape Reshapes, identity
+    Transposes, same-type Casts) and merge Reshape chains."""
     changed = True
     any_change = False
     while changed:
@@ -33,24 +33,17 @@ def remove_identities(graph: Graph, options) -> bool:
             x = op.inputs[0] if op.inputs else ""
             if not x:
                 continue
-            xt = graph.tensors[x]
             if op.type == "Reshape":
                 prev = producers.get(x)
                 if prev is not None and prev.type == "Reshape" and prev in graph.ops:
-                    op.inputs[0] = prev.inputs[0]
+                    op.inputs[0] = prev.inputs[0]        # a Reshape of a Reshape reshapes the first input
                     changed = True
                     break
-                if tuple(xt.shape) == tuple(graph.tensors[op.outputs[0]].shape) and bypass(graph, op, x):
-                    changed = True
-                    break
-            elif op.type == "Transpose" and list(op.params["perm"]) == list(range(len(op.params["perm"]))):
-                if bypass(graph, op, x):
-                    changed = True
-                    break
-            elif op.type == "Cast" and np.dtype(xt.dtype) == np.dtype(graph.tensors[op.outputs[0]].dtype):
-                if bypass(graph, op, x):
-                    changed = True
-                    break
+            ins = [graph.tensors[n] if n else None for n in op.inputs]
+            outs = [graph.tensors[n] for n in op.outputs]
+            if get_op_def(op.type).is_identity(op, ins, outs) and bypass(graph, op, x):
+                changed = True
+                break
         any_change |= changed
         if changed:
             _drop_unused(graph)
