@@ -134,8 +134,8 @@ def check_probe_values(model: "TFModel", tensors: list[str], first: list, second
                 f"'{t}' depends on {', '.join(model.probes)}, which -d/--input_dim cut away, and its value changes "
                 "with that input; the DLC cannot compute it - cut the graph at another node or give -d "
                 f"{model.probes[0]} too")
-    if not getattr(model, "_probes_reported", False):
-        model._probes_reported = True
+    if not model.probes_reported:
+        model.probes_reported = True
         log.info("INFO_TF_GRAPH_CUT: the values the outputs take from the cut-away input %s (image sizes ...) do "
                  "not depend on it; they are constants of the DLC", ", ".join(model.probes))
 

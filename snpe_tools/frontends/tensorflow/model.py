@@ -63,6 +63,7 @@ class TFModel:
         self.cut_ops: dict[str, str] = {}       # -d on an interior node: its original op type
         self.cut_away: set[str] = set()         # placeholders above such a node
         self.probes: list[str] = []             # ... that the outputs still depend on (constant-only uses)
+        self.probes_reported = False            # INFO_TF_GRAPH_CUT about them logged once
         self.outputs = [tensor_name(o) for o in outputs]
         interior = [n for n in self.inputs if self.nodes[n].op not in ("Placeholder", "PlaceholderWithDefault")]
         if interior:
