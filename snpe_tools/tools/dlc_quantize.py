@@ -37,14 +37,16 @@ from ..errors import DLCError, SnpeToolsError
 from ..ir.encodings import QNN_MIN_RANGE, SNPE_MIN_RANGE
 from ..ir.graph import Encoding, Graph
 from ..quantization import QuantOptions, calibrate, quantize_graph
+from ..quantization.calibration import activation_tensors
 from ..quantization.algorithms import DEFAULT_PERCENTILE, stats_factory
 from ..quantization.cle import equalize
 from ..quantization.overrides import apply_overrides
 from ..quantization.preset import (fall_back_to_float, float16_in_mixed_graph, float_tensors, propagate_preset,
                                    strip_encodings, take_preset)
 from ..quantization.quantizer import QuantSummary, is_already_quantized
+from ..quantization.report import format_table, layer_sqnr
 from ..runtime.feeds import plan_feeds, read_feed
-from ..runtime.input_list import InputList, parse_input_list
+from ..runtime.input_list import InputList, parse_input_list, selected_outputs
 from .common import LOG, ArgumentParser, check_input_file, check_not_input, run_main, setup_logging
 
 QUANTIZE = "snpe-dlc-quantize"
@@ -424,9 +426,7 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
         LOG.info("float fallback: %d tensors stay float", len(keep))
     else:
         il = parse_input_list(input_list)
-        if il.out_layers or il.out_tensors:
-            LOG.warning("%s: the # / %% output lines are not used for quantization: every tensor is calibrated",
-                        input_list)
+        selected = selected_outputs(il, graph)
         entries = check_calibration_inputs(il, graph)
         if len(entries) < 5:
             LOG.info("calibrating on %d input(s); SNPE recommends 5-10 for quick results, 50-100 for robust ones",
@@ -435,9 +435,13 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
             _equalize(graph, set(opts.preset) | set(preset), next(_feed_iter(entries[:1], graph), None))
         t0 = time.perf_counter()
         stats = calibrate(graph, _feed_iter(entries, graph), len(entries), progress=progress,
-                          make_stats=stats_factory(opts.act_method))
+                          make_stats=stats_factory(opts.act_method), outputs=selected)
         elapsed = time.perf_counter() - t0
         LOG.info("calibrated %d tensors on %d input(s) in %.2f s", len(stats), len(entries), elapsed)
+        if selected is not None:
+            LOG.warning("%s: the #/%% line selects %d output(s); only the %d tensors they depend on are calibrated, "
+                        "the other %d get no calibrated encodings (omit the line to get encodings for all layers)",
+                        input_list, len(selected), len(stats), len(activation_tensors(graph)) - len(stats))
     if forced:
         keep |= float_tensors(graph, preset, set(forced))
         preset = {n: e for n, e in preset.items() if n not in keep}
@@ -464,6 +468,8 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
                     "scale instead of saturating", len(summary.widened_biases), summary.widened_biases[0])
     if summary.float_inputs:
         LOG.info("opaque input(s) kept float: %s", ", ".join(summary.float_inputs))
+    if verbose and not float_fallback:
+        _log_sqnr_report(input_dlc, graph, entries)
     if verbose:
         producer = {o: op.name for op in graph.ops for o in op.outputs}
         for name, enc in summary.activations.items():
@@ -488,6 +494,21 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
             json.dump(encoding_json(summary), fh, indent=2)
         LOG.info("encodings written to %s", json_path)
     return out, summary
+
+
+def _log_sqnr_report(input_dlc: str, quant_graph: Graph, entries: list[list]) -> None:
+    """--verbose: the per-layer SQNR of the quantized graph against the float one on the calibration
+    inputs, worst first, at INFO (SNPE has no option that writes it to a file)."""
+    float_graph = read_dlc(input_dlc).graph
+    for t in float_graph.tensors.values():
+        t.encoding = None
+    if [op.name for op in float_graph.ops] != [op.name for op in quant_graph.ops]:
+        LOG.info("per-layer SQNR: not available (the quantized graph has ops the float graph has not)")
+        return
+    rows = layer_sqnr(float_graph, quant_graph, _feed_iter(entries, float_graph), len(entries))
+    LOG.info("Per-layer SQNR, float vs quantized on %d calibration input(s), worst first:", len(entries))
+    for line in format_table(rows):
+        LOG.info(line)
 
 
 # ---- snpe-dlc-quantize / snpe-dlc-quant -------------------------------------------------------------
