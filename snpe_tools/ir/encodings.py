@@ -126,16 +126,21 @@ def is_signed(enc: Encoding) -> bool:
     return enc.offset == 0 and enc.min < 0
 
 
-def quantize_array(enc: Encoding, x: np.ndarray) -> np.ndarray:
-    """Stored integers for real values ``x`` (round half away from zero, saturate to the bit width)."""
-    x = np.asarray(x, np.float64)
+def _scale_offset(enc: Encoding, ndim: int) -> tuple[np.ndarray | float, np.ndarray | float]:
+    """Scale and offset broadcastable against a rank-``ndim`` array (per channel along ``enc.axis``)."""
     if enc.axis is not None and enc.channels:
-        shape = [1] * x.ndim
+        shape = [1] * ndim
         shape[enc.axis] = len(enc.channels)
         scale = np.asarray([c[0] for c in enc.channels], np.float64).reshape(shape)
         offset = np.asarray([c[1] for c in enc.channels], np.float64).reshape(shape)
-    else:
-        scale, offset = float(enc.scale), float(enc.offset)
+        return scale, offset
+    return float(enc.scale), float(enc.offset)
+
+
+def quantize_array(enc: Encoding, x: np.ndarray) -> np.ndarray:
+    """Stored integers for real values ``x`` (round half away from zero, saturate to the bit width)."""
+    x = np.asarray(x, np.float64)
+    scale, offset = _scale_offset(enc, x.ndim)
     signed = is_signed(enc)
     dtype = storage_dtype(enc.bitwidth, signed)
     if signed:
@@ -149,13 +154,8 @@ def quantize_array(enc: Encoding, x: np.ndarray) -> np.ndarray:
 def dequantize_array(enc: Encoding, q: np.ndarray) -> np.ndarray:
     """Real values of stored integers ``q`` (float64)."""
     q = np.asarray(q, np.float64)
-    if enc.axis is not None and enc.channels:
-        shape = [1] * q.ndim
-        shape[enc.axis] = len(enc.channels)
-        scale = np.asarray([c[0] for c in enc.channels], np.float64).reshape(shape)
-        offset = np.asarray([c[1] for c in enc.channels], np.float64).reshape(shape)
-        return (q + offset) * scale
-    return (q + enc.offset) * enc.scale
+    scale, offset = _scale_offset(enc, q.ndim)
+    return (q + offset) * scale
 
 
 def channel_scales(enc: Encoding) -> np.ndarray:
