@@ -6,8 +6,8 @@ the converter allocate without bound.
 """
 from __future__ import annotations
 
-from ..ir.limits import check_fold_size, nbytes_of
 from ..ir.graph import Graph
+from ..ir.limits import check_fold_size, nbytes_of
 from ..runtime.fixed_point import run_op
 from .registry import register_pass
 

@@ -22,8 +22,8 @@ from ...ir import axis_format as af
 from ...extras import install_hint
 from ...progress import track
 from ...ir.graph import Graph, InputInfo
-from ...passes.input_cast import model_input_dtype
 from ...ir.limits import check_fold_size, fold_limit_bytes
+from ...passes.input_cast import model_input_dtype
 from .context import Ref, TorchContext, describe, source_line
 from .registry import get_translator
 

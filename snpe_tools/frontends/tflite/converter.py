@@ -17,9 +17,9 @@ import numpy as np
 from ...errors import ConversionError, UnsupportedOpError
 from ...ir import axis_format as af
 from ...ir.graph import Graph, InputInfo
+from ...ir.limits import check_fold_shape
 from ...progress import track
 from ...runtime.fixed_point import run_op
-from ...ir.limits import check_fold_shape
 from .context import TfliteContext, encoding_of
 from .model import TflModel, TflOp, TflSubgraph, load_tflite
 from .registry import get_translator

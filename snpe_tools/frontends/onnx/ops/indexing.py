@@ -34,8 +34,8 @@ import onnx
 
 from ....errors import ConversionError
 from ....ir import dtypes as qd
-from ...emit import narrow
 from ....ir.limits import check_fold_shape
+from ...emit import narrow
 from ..context import NodeBuilder, OnnxContext, attrs
 from ..registry import onnx_op
 

@@ -10,8 +10,8 @@ import numpy as np
 
 from ....errors import ConversionError
 from ....ir import dtypes as qd
-from ....ops.scatter import REDUCTION_ADD, REDUCTION_MAX, REDUCTION_MUL, REDUCTION_NONE
 from ....ir.limits import check_fold_shape
+from ....ops.scatter import REDUCTION_ADD, REDUCTION_MAX, REDUCTION_MUL, REDUCTION_NONE
 from ..context import TfliteContext, encoding_of
 from ..model import TflOp
 from ..registry import tflite_op
