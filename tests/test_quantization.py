@@ -379,3 +379,29 @@ def test_quantized_input_dlc_is_refused(resnet, tmp_path):
     proc = helpers.run_tool("snpe-dlc-quant", "--input_dlc", q, "--input_list", resnet["list"], "--output_dlc",
                             str(tmp_path / "qq.dlc"), check=False)
     assert "quantized already" in _one_line_error(proc) and not (tmp_path / "qq.dlc").exists()
+
+
+def test_conv_relu_quantized_as_one_group(resnet, tmp_path):
+    """A Conv whose only reader is a Relu takes the Relu's output encoding (OpDef.fuses_into_producer): its
+    grid holds no negative values the Relu discards, and the Relu moves its stored integers unchanged."""
+    out = str(tmp_path / "fused.dlc")
+    assert run_main(quant_main, ["--input_dlc", resnet["dlc"], "--input_list", resnet["list"],
+                                 "--output_dlc", out]) == 0
+    g = read_dlc(out).graph
+    readers: dict[str, int] = {}
+    for op in g.ops:
+        for n in op.inputs:
+            readers[n] = readers.get(n, 0) + 1
+    producer = {o: op for op in g.ops for o in op.outputs}
+    pairs = [(op.inputs[0], op.outputs[0]) for op in g.ops
+             if op.type in ("Relu", "ReluMinMax") and producer.get(op.inputs[0]) is not None
+             and producer[op.inputs[0]].type == "Conv2d" and readers[op.inputs[0]] == 1]
+    assert pairs, "resnet_small has Conv -> Relu pairs"
+    x = np.fromfile(open(resnet["list"]).read().split()[0], np.float32)
+    from snpe_tools.runtime.fixed_point import quantize
+
+    t_in = g.tensors[g.inputs[0]]
+    env = execute(g, {g.inputs[0]: quantize(t_in, x.reshape(t_in.shape))}, keep_intermediates=True)
+    for c, r in pairs:
+        assert g.tensors[c].encoding == g.tensors[r].encoding and g.tensors[c].encoding.min == 0.0
+        np.testing.assert_array_equal(env[c], env[r])

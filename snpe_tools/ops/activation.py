@@ -28,6 +28,7 @@ class _Unary(OpDef):
 class Relu(_Unary):
     type = "Relu"
     dlc_type, dlc_selector = "ElementWiseNeuron", _neuron(4)
+    fuses_into_producer = True
 
     def f(self, op, x):
         return np.maximum(x, 0)
@@ -37,6 +38,7 @@ class Relu(_Unary):
 class ReluMinMax(_Unary):
     type = "ReluMinMax"
     dlc_type, dlc_selector = "ElementWiseNeuron", _neuron(5)
+    fuses_into_producer = True
     params = {"min_value": Param(qd.FLOAT_32), "max_value": Param(qd.FLOAT_32)}
 
     def f(self, op, x):

@@ -107,6 +107,11 @@ class OpDef:
     # every output value is a value of one of the inputs (Concat), invariant when they share one encoding.
     data_invariant: ClassVar[bool] = False
     joins_inputs: ClassVar[bool] = False
+    # quantizer: an activation that clamps (Relu, ReluMinMax) whose producer, when the activation is its only
+    # consumer, is quantized with the activation's output range (Conv+Relu as one group, as AIMET's configs
+    # and onnxruntime's quantizer do, and as Qualcomm's QDQ import absorbs a Relu): the producer's saturation
+    # then does the clamping, and its grid is not spent on values the activation discards
+    fuses_into_producer: ClassVar[bool] = False
     # fixed-point runtime: the output is an integer accumulator sum(x_q * w_q) of inputs 0 and 1 (+ the
     # bias at the same scale), output channels on the last axis, requantized from the exact accumulator
     # as integer kernels do it (see runtime/fixed_point.py)

@@ -115,6 +115,7 @@ def _activation_encodings(graph: Graph, stats: dict[str, RangeStats], opts: Quan
             grid = integer_grid(st.min, st.max, opts.act_bitwidth)
             if grid is not None:
                 encs[name] = grid
+    _fuse_activations(graph, encs, opts)
     if opts.propagate_invariant:
         for op in graph.ops:
             if get_op_def(op.type).data_invariant and op.inputs and op.inputs[0] in encs:
@@ -122,6 +123,29 @@ def _activation_encodings(graph: Graph, stats: dict[str, RangeStats], opts: Quan
                     if out in encs and out not in opts.preset:
                         encs[out] = encs[op.inputs[0]]
     return encs
+
+
+def fusable_activations(graph: Graph) -> list[tuple[str, str]]:
+    """(input, output) of every clamping activation (``OpDef.fuses_into_producer``) that is the only reader
+    of an op output which is not a graph output: the pairs quantized as one group."""
+    readers: dict[str, int] = {}
+    for op in graph.ops:
+        for n in op.inputs:
+            if n:
+                readers[n] = readers.get(n, 0) + 1
+    produced = {o for op in graph.ops for o in op.outputs}
+    outputs = set(graph.outputs)
+    return [(op.inputs[0], op.outputs[0]) for op in graph.ops
+            if get_op_def(op.type).fuses_into_producer and op.inputs and op.inputs[0] in produced
+            and op.inputs[0] not in outputs and readers.get(op.inputs[0]) == 1]
+
+
+def _fuse_activations(graph: Graph, encs: dict[str, Encoding], opts: QuantOptions) -> None:
+    """Give the input of a clamping activation the activation's output encoding when the activation is
+    its only reader: Conv -> Relu is quantized as one group."""
+    for x, y in fusable_activations(graph):
+        if x in encs and y in encs and x not in opts.preset:
+            encs[x] = encs[y]
 
 
 def _integer_valued(graph: Graph) -> set[str]:

@@ -20,8 +20,10 @@ from typing import Iterable
 import numpy as np
 
 from ..ir.graph import Graph
+from ..ops.registry import get_op_def
 from ..runtime.fixed_point import dequantize, is_quantized, quantize, run_op
 from .calibration import _aligned, _batches, _input_array, batch_size, batched_graph
+from .quantizer import fusable_activations
 
 
 @dataclass
@@ -54,6 +56,12 @@ def layer_sqnr(float_graph: Graph, quant_graph: Graph, feeds: Iterable[dict[str,
     ops_f, ops_q = float_graph.ops, quant_graph.ops
     if [op.name for op in ops_f] != [op.name for op in ops_q]:
         raise ValueError("the quantized graph does not have the float graph's ops")
+    # an op quantized as one group with the activation after it (Conv -> Relu) no longer holds what the
+    # activation discards: its float reference is passed through the activation before comparing
+    reader = {op.inputs[0]: op for op in ops_f if op.inputs}
+    grouped = {x: reader[x] for x, y in fusable_activations(quant_graph)
+               if quant_graph.tensors[x].encoding is not None and x in reader
+               and quant_graph.tensors[x].encoding == quant_graph.tensors[y].encoding}
     rows = {o: LayerSQNR(o, op.name, op.type) for op in ops_f for o in op.outputs
             if o in quant_graph.tensors and np.dtype(float_graph.tensors[o].dtype).kind == "f"}
     size = batch if batch is not None else batch_size(float_graph, ops_f, total)
@@ -90,6 +98,9 @@ def layer_sqnr(float_graph: Graph, quant_graph: Graph, feeds: Iterable[dict[str,
                     row = rows.get(name)
                     if row is not None:
                         ref = np.asarray(a, np.float64)
+                        if name in grouped:
+                            act = grouped[name]
+                            ref = np.asarray(get_op_def(act.type).compute(act, [ref])[0], np.float64)
                         row.signal += float(np.sum(ref * ref))
                         row.noise += float(np.sum((ref - _real(gq, name, b)) ** 2))
                 for n in of.inputs:
