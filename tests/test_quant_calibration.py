@@ -354,20 +354,19 @@ def accuracy(tmp_path_factory):
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_accuracy_close_to_onnxruntime(accuracy, name):
     """Same calibration ranges as onnxruntime's MinMax (equal activation scales, except that onnxruntime
-    gives an average pool its input's scale where we calibrate it); what differs is where the runtime
-    quantizes: we keep separate Conv and Relu encodings and per-tensor FullyConnected
-    weights, onnxruntime fuses Relu into the Conv output and quantizes Gemm weights per channel."""
+    gives an average pool its input's scale where we calibrate it), Conv + Relu quantized as one group as
+    onnxruntime does; the issue's top-1 target: agreement with the float model at least onnxruntime's."""
     r = accuracy(name)
     equal, compared = r["scales"]
     assert compared >= 10 and equal >= 0.9 * compared, r
     assert r["classes"] >= 4, r                     # the float top-1 varies: agreement means something
-    assert r["ours_cos"] >= 0.85 and r["ours_cos"] >= r["ort_cos"] - 0.015, r
-    assert r["ours_top1"] >= r["ort_top1"] - 0.1, r
+    assert r["ours_cos"] >= 0.85 and r["ours_cos"] >= r["ort_cos"] - 0.005, r
+    assert r["ours_top1"] >= r["ort_top1"], r
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 targets not met yet on these random-weight models: output cosine "
-                                       ">= 0.999 (onnxruntime reaches 0.90-0.99 too) and top-1 >= onnxruntime's")
+@pytest.mark.xfail(strict=True, reason="issue 11 target not met yet on these random-weight models: output cosine "
+                                       ">= 0.999 (onnxruntime reaches 0.90-0.99 too)")
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_accuracy_meets_issue_targets(accuracy, name):
     r = accuracy(name)
-    assert r["ours_cos"] >= 0.999 and r["ours_top1"] >= r["ort_top1"], r
+    assert r["ours_cos"] >= 0.999, r
