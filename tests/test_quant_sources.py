@@ -80,26 +80,34 @@ def _float_cnn(path: str) -> None:
     onnx.save(model, path)
 
 
+def _cnn_calibration() -> list[dict[str, np.ndarray]]:
+    """16 calibration feeds for _float_cnn's input ``x`` (fixed seed)."""
+    rng = np.random.default_rng(1)
+    return [{"x": rng.normal(0, 1, (1, 3, 16, 16)).astype(np.float32)} for _ in range(16)]
+
+
+def _ort_quantize(src: str, dst: str, feeds: list[dict[str, np.ndarray]], fmt: str) -> None:
+    """onnxruntime quantize_static (per-channel int8 weights, uint8 activations) in ``fmt`` (QDQ/QOperator)."""
+
+    class Reader(quantization.CalibrationDataReader):
+        def __init__(self):
+            self.it = iter(feeds)
+
+        def get_next(self):
+            return next(self.it, None)
+
+    quantization.quantize_static(src, dst, Reader(), quant_format=getattr(quantization.QuantFormat, fmt),
+                                 per_channel=True, weight_type=quantization.QuantType.QInt8,
+                                 activation_type=quantization.QuantType.QUInt8)
+
+
 @pytest.fixture(scope="module")
 def qdq(tmp_path_factory):
     """(folder, QDQ model path, converted DLC path, sample inputs) for an onnxruntime QDQ model."""
     d = tmp_path_factory.mktemp("qdq")
     _float_cnn(str(d / "float.onnx"))
-    rng = np.random.default_rng(1)
-    calib = [rng.normal(0, 1, (1, 3, 16, 16)).astype(np.float32) for _ in range(16)]
-
-    class Reader(quantization.CalibrationDataReader):
-        def __init__(self):
-            self.it = iter(calib)
-
-        def get_next(self):
-            v = next(self.it, None)
-            return None if v is None else {"x": v}
-
-    quantization.quantize_static(str(d / "float.onnx"), str(d / "qdq.onnx"), Reader(),
-                                 quant_format=quantization.QuantFormat.QDQ, per_channel=True,
-                                 weight_type=quantization.QuantType.QInt8,
-                                 activation_type=quantization.QuantType.QUInt8)
+    _ort_quantize(str(d / "float.onnx"), str(d / "qdq.onnx"), _cnn_calibration(), "QDQ")
+    rng = np.random.default_rng(2)          # held-out samples, not the calibration feeds
     helpers.run_tool("snpe-onnx-to-dlc", "-i", str(d / "qdq.onnx"), "-o", str(d / "qdq.dlc"))
     samples = [rng.normal(0, 1, (1, 3, 16, 16)).astype(np.float32) for _ in range(4)]
     return d, str(d / "qdq.onnx"), str(d / "qdq.dlc"), samples
@@ -189,22 +197,8 @@ def test_qoperator_model_becomes_the_same_encoded_graph(qdq, tmp_path):
     MaxPool and Flatten on stored integers) converts to the float model's ops and tensor names with the
     encodings on them, and quantizes from them bit-exactly against onnxruntime."""
     d, _, _, samples = qdq
-    rng = np.random.default_rng(1)
-    calib = [rng.normal(0, 1, (1, 3, 16, 16)).astype(np.float32) for _ in range(16)]
-
-    class Reader(quantization.CalibrationDataReader):
-        def __init__(self):
-            self.it = iter(calib)
-
-        def get_next(self):
-            v = next(self.it, None)
-            return None if v is None else {"x": v}
-
     model = str(tmp_path / "qop.onnx")
-    quantization.quantize_static(str(d / "float.onnx"), model, Reader(),
-                                 quant_format=quantization.QuantFormat.QOperator, per_channel=True,
-                                 weight_type=quantization.QuantType.QInt8,
-                                 activation_type=quantization.QuantType.QUInt8)
+    _ort_quantize(str(d / "float.onnx"), model, _cnn_calibration(), "QOperator")
     assert {n.op_type for n in onnx.load(model).graph.node} >= {"QLinearConv", "QLinearAdd", "QGemm"}
     dlc = str(tmp_path / "qop.dlc")
     helpers.run_tool("snpe-onnx-to-dlc", "-i", model, "-o", dlc)
@@ -578,18 +572,8 @@ def test_golden_models_quantized_by_onnxruntime_convert_and_fall_back(name, fmt,
            if i.name not in consts]
     rng = np.random.default_rng(0)
     calib = [{n: rng.normal(0, 1, s).astype(np.float32) for n, s in ins} for _ in range(8)]
-
-    class Reader(quantization.CalibrationDataReader):
-        def __init__(self):
-            self.it = iter(calib)
-
-        def get_next(self):
-            return next(self.it, None)
-
     model = str(tmp_path / "q.onnx")
-    quantization.quantize_static(str(src), model, Reader(), quant_format=getattr(quantization.QuantFormat, fmt),
-                                 per_channel=True, weight_type=quantization.QuantType.QInt8,
-                                 activation_type=quantization.QuantType.QUInt8)
+    _ort_quantize(str(src), model, calib, fmt)
     dlc, out = str(tmp_path / "f.dlc"), str(tmp_path / "q.dlc")
     helpers.run_tool("snpe-onnx-to-dlc", "-i", model, "-o", dlc)
     assert not {op.type for op in read_dlc(dlc).graph.ops} & {"Quantize", "Dequantize", "Cast", "ElementWiseRound"}

@@ -126,7 +126,7 @@ def is_signed(enc: Encoding) -> bool:
     return enc.offset == 0 and enc.min < 0
 
 
-def _scale_offset(enc: Encoding, ndim: int) -> tuple[np.ndarray | float, np.ndarray | float]:
+def scale_offset(enc: Encoding, ndim: int) -> tuple[np.ndarray | float, np.ndarray | float]:
     """Scale and offset broadcastable against a rank-``ndim`` array (per channel along ``enc.axis``)."""
     if enc.axis is not None and enc.channels:
         shape = [1] * ndim
@@ -140,7 +140,7 @@ def _scale_offset(enc: Encoding, ndim: int) -> tuple[np.ndarray | float, np.ndar
 def quantize_array(enc: Encoding, x: np.ndarray) -> np.ndarray:
     """Stored integers for real values ``x`` (round half away from zero, saturate to the bit width)."""
     x = np.asarray(x, np.float64)
-    scale, offset = _scale_offset(enc, x.ndim)
+    scale, offset = scale_offset(enc, x.ndim)
     signed = is_signed(enc)
     dtype = storage_dtype(enc.bitwidth, signed)
     if signed:
@@ -154,7 +154,7 @@ def quantize_array(enc: Encoding, x: np.ndarray) -> np.ndarray:
 def dequantize_array(enc: Encoding, q: np.ndarray) -> np.ndarray:
     """Real values of stored integers ``q`` (float64)."""
     q = np.asarray(q, np.float64)
-    scale, offset = _scale_offset(enc, q.ndim)
+    scale, offset = scale_offset(enc, q.ndim)
     return (q + offset) * scale
 
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.graph import Encoding, Graph, Op, Tensor
+from ..ir.encodings import scale_offset
+from ..ir.graph import Graph, Op, Tensor
 from ..ops.registry import get_op_def
 
 _REAL = np.float64
@@ -25,19 +26,9 @@ def is_quantized(t: Tensor) -> bool:
     return t.encoding is not None and np.issubdtype(np.dtype(t.dtype), np.integer)
 
 
-def _scale_offset(enc: Encoding, rank: int) -> tuple[np.ndarray | float, np.ndarray | float]:
-    if enc.axis is not None and enc.channels:
-        shape = [1] * rank
-        shape[enc.axis] = len(enc.channels)
-        scale = np.asarray([c[0] for c in enc.channels], np.float64).reshape(shape)
-        offset = np.asarray([c[1] for c in enc.channels], np.float64).reshape(shape)
-        return scale, offset
-    return float(enc.scale), float(enc.offset)
-
-
 def dequantize(t: Tensor, q: np.ndarray) -> np.ndarray:
     """Real values (float32) of the stored integers ``q`` of tensor ``t``."""
-    scale, offset = _scale_offset(t.encoding, np.ndim(q))
+    scale, offset = scale_offset(t.encoding, np.ndim(q))
     return ((np.asarray(q, np.float64) + offset) * scale).astype(_REAL)
 
 
@@ -57,7 +48,7 @@ def quantize(t: Tensor, x: np.ndarray, round_stored: bool = False) -> np.ndarray
     Ties are broken away from real zero (a requantized accumulator, as fixed-point multipliers do) or,
     with ``round_stored``, away from stored zero (ops that average stored integers, e.g. average pooling).
     """
-    scale, offset = _scale_offset(t.encoding, np.ndim(x))
+    scale, offset = scale_offset(t.encoding, np.ndim(x))
     v = np.asarray(x, np.float64) / scale
     v = np.round(v * _SNAP) / _SNAP        # exact ties must stay ties despite float64 rounding on the way
     if round_stored:

@@ -18,7 +18,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
-from ..errors import RuntimeInputError, file_kind
+from ..errors import RuntimeInputError, file_kind, os_error_reason
 from ..ir.graph import Graph
 
 MAX_BYTES = 64 << 20        # a list of a million 64-byte paths
@@ -46,7 +46,7 @@ def _open_checked(path: str):
     except (FileNotFoundError, NotADirectoryError):
         raise RuntimeInputError(f"input list not found: {path} (check --input_list)") from None
     except (OSError, ValueError) as exc:
-        raise RuntimeInputError(f"--input_list {path}: cannot read it ({getattr(exc, 'strerror', None) or exc})") \
+        raise RuntimeInputError(f"--input_list {path}: cannot read it ({os_error_reason(exc)})") \
             from None
     if stat.S_ISDIR(st.st_mode):
         raise RuntimeInputError(f"--input_list {path} is a directory; give the input list text file")
@@ -59,7 +59,7 @@ def _open_checked(path: str):
     try:
         return open(path, "rb")
     except OSError as exc:
-        raise RuntimeInputError(f"--input_list {path}: cannot read it ({exc.strerror or exc})") from None
+        raise RuntimeInputError(f"--input_list {path}: cannot read it ({os_error_reason(exc)})") from None
 
 
 def _lines(path: str):
