@@ -1,0 +1,1 @@
+"""Lowering helpers shared by every frontend (padding, conv/pool, attention)."""
