@@ -11,19 +11,13 @@ from typing import Any
 import numpy as np
 
 from ..ir import axis_format as af
+from ..ir import dtypes as qd
 from ..ir.graph import Graph
 
 
 def narrow(arr: np.ndarray) -> np.ndarray:
-    """QNN targets have no 64-bit types: float64 -> float32, int64 -> int32 (clipped)."""
-    arr = np.asarray(arr)
-    if arr.dtype == np.float64:
-        return arr.astype(np.float32)
-    if arr.dtype == np.int64:
-        return np.clip(arr, np.iinfo(np.int32).min, np.iinfo(np.int32).max).astype(np.int32)
-    if arr.dtype == np.uint64:
-        return np.clip(arr, 0, np.iinfo(np.uint32).max).astype(np.uint32)
-    return arr
+    """QNN targets have no 64-bit types: float64 -> float32, int64 -> int32 (clipped); see ``ir.dtypes``."""
+    return qd.narrow_array(arr)
 
 
 class EmitMixin:

@@ -1,7 +1,19 @@
-"""QNN data-type codes (``Qnn_DataType_t``) and their numpy equivalents.
+"""QNN data-type codes (``Qnn_DataType_t``), their numpy equivalents, and the one dtype table of the frontends.
 
 The DLC stores these codes for every tensor and scalar parameter, so this table is
 the single translation point between numpy and the container.
+
+It is also the one place that says which numpy type a source-framework tensor becomes in the IR:
+
+* :func:`narrow` / :func:`narrow_array` -- QNN targets have no 64-bit types, so float64 -> float32,
+  int64 -> int32 and uint64 -> uint32 (Qualcomm's converters store ONNX int64 tensors -- ArgMax output,
+  TopK/Gather indices -- as ``Int_32``; reference/dlc_compat.md).  Every frontend narrows through these
+  two functions instead of its own ``{np.int64: np.int32, ...}`` dict.
+* :data:`TYPE_NAMES` / :func:`from_name` -- the data-type names the converters' ``--input_dtype`` accepts
+  (and the framework-neutral names a frontend reads from a model: ``"float32"``, ``"int64"`` ...).
+  A name means the *source framework's* type: ``--input_dtype ids int64`` says the model reads int64
+  data.  The DLC input that carries it is ``Int_32`` (:func:`dlc_from_name` = ``narrow(from_name(...))``),
+  as Qualcomm's converter does, naming the inserted Cast ``<input>_cast_int32``.
 """
 from __future__ import annotations
 
@@ -39,6 +51,47 @@ NAMES = {
     SFIXED_32: "sFxp_32", UFIXED_8: "uFxp_8", UFIXED_16: "uFxp_16", UFIXED_32: "uFxp_32",
     BOOL_8: "Bool_8", STRING: "String", UNDEFINED: "Undefined",
 }
+
+
+# numpy type of each data-type name (``--input_dtype`` choices, framework dtype names without their prefix)
+TYPE_NAMES: dict[str, np.dtype] = {n: np.dtype(n) for n in (
+    "float32", "float16", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64")}
+TYPE_NAMES["bool"] = np.dtype(np.bool_)
+
+# the 64-bit types QNN targets lack, and the type that holds their values
+_NARROW = {np.dtype(np.float64): np.dtype(np.float32), np.dtype(np.int64): np.dtype(np.int32),
+           np.dtype(np.uint64): np.dtype(np.uint32)}
+
+
+def narrow(dtype: np.dtype | type | str) -> np.dtype:
+    """The IR/DLC type of a source tensor of ``dtype``: 64-bit types become their 32-bit kin, others stay."""
+    dt = np.dtype(dtype)
+    return _NARROW.get(dt, dt)
+
+
+def narrow_array(arr: np.ndarray) -> np.ndarray:
+    """``arr`` in its :func:`narrow` type; 64-bit integers are clipped to the 32-bit range, not wrapped."""
+    arr = np.asarray(arr)
+    target = _NARROW.get(arr.dtype)
+    if target is None:
+        return arr
+    if target.kind in "iu":
+        info = np.iinfo(target)
+        arr = np.clip(arr, info.min, info.max)
+    return arr.astype(target)
+
+
+def from_name(type_name: str) -> np.dtype:
+    """numpy type of a data-type name (``"int64"`` -> int64); ValueError naming the known names otherwise."""
+    try:
+        return TYPE_NAMES[type_name]
+    except KeyError:
+        raise ValueError(f"'{type_name}' is not a data type; use one of {', '.join(TYPE_NAMES)}") from None
+
+
+def dlc_from_name(type_name: str) -> np.dtype:
+    """Type a DLC tensor has for a source tensor of the named type (``"int64"`` -> int32)."""
+    return narrow(from_name(type_name))
 
 
 def to_qnn(dtype: np.dtype | type) -> int:

@@ -16,15 +16,11 @@ from ..ir import dtypes as qd
 from ..ir.graph import Graph
 from .input_splice import splice_input
 
-# what the DLC can hold for the type names --input_dtype accepts (int64 data is int32 in a DLC)
-_DLC_TYPE = {"int64": np.int32, "float64": np.float32}
-
-
 def dlc_dtype(name: str) -> np.dtype:
-    """The DLC tensor type of an ``--input_dtype`` type name (``uint8``, ``float16``, ``int64`` ...)."""
+    """The DLC tensor type of an ``--input_dtype`` type name (``uint8``, ``float16``, ``int64`` -> int32 ...)."""
     try:
-        return np.dtype(_DLC_TYPE.get(name, name))
-    except TypeError:
+        return qd.dlc_from_name(name)
+    except ValueError:
         raise ConversionError(f"--input_dtype: '{name}' is not a data type") from None
 
 

@@ -18,6 +18,7 @@ from onnx import external_data_helper, numpy_helper
 
 from ...errors import ConversionError, UnsupportedOpError
 from ...ir import axis_format as af
+from ...ir import dtypes as qd
 from ...ir.graph import Graph, InputInfo
 from ...progress import track
 from ...passes.input_cast import model_input_dtype
@@ -36,9 +37,6 @@ _SOURCE_CONST = {"Constant"}
 
 _ONNX_TO_NP = {1: np.float32, 2: np.uint8, 3: np.int8, 5: np.int16, 6: np.int32, 7: np.int64,
                9: np.bool_, 10: np.float16, 11: np.float64, 12: np.uint32, 13: np.uint64, 4: np.uint16}
-DTYPE_NAMES = {"float32": np.float32, "float16": np.float16, "int8": np.int8, "uint8": np.uint8,
-               "int16": np.int16, "uint16": np.uint16, "int32": np.int32, "uint32": np.uint32,
-               "int64": np.int64, "bool": np.bool_}
 
 
 @dataclass
@@ -500,16 +498,12 @@ def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
         if elem in _ONNX_TO_NP or elem == 0:
             dtype = _ONNX_TO_NP.get(elem, np.float32)
         elif requested is not None:
-            dtype, requested = DTYPE_NAMES[requested], None
+            dtype, requested = qd.from_name(requested), None
         else:
             tname = onnx.TensorProto.DataType.Name(elem) if elem in onnx.TensorProto.DataType.values() else elem
             raise ConversionError(f"input '{vi.name}' has ONNX element type {tname}, which the DLC runtime "
                                   f"cannot hold; give a supported type with --input_dtype {vi.name} float32")
-        if dtype in (np.float64,):
-            dtype = np.float32
-        if dtype == np.int64:
-            dtype = np.int32
-        dtype, cast_from = model_input_dtype(requested, dtype)     # another --input_dtype: a Cast, not a re-type
+        dtype, cast_from = model_input_dtype(requested, qd.narrow(dtype))     # another --input_dtype: a Cast, not a re-type
         default = af.TNF if vi.name in rnn_inputs and len(shape) == 3 else af.onnx_default(len(shape))
         fmt = af.LAYOUT_NAMES.get(opts.input_layouts.get(vi.name, ""), default)
         enc_in, enc_out = opts.input_encodings.get(vi.name, ("bgr", "bgr"))

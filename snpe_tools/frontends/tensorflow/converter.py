@@ -6,10 +6,9 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ...errors import ConversionError, UnsupportedOpError
 from ...ir import axis_format as af
+from ...ir import dtypes as qd
 from ...ir.graph import Graph, InputInfo
 from ...progress import track
 from ...passes.input_cast import model_input_dtype
@@ -97,10 +96,7 @@ def convert_tensorflow(path: str, opts: TFOptions) -> Graph:
         dims = model.inputs[real]
         t = f"{real}:0"
         dt = opts.input_dtypes.get(given) or opts.input_dtypes.get(real)
-        dtype = model.dtype(t)
-        if np.dtype(dtype) == np.int64:
-            dtype = np.int32
-        dtype, cast_from = model_input_dtype(dt, dtype)     # another --input_dtype: a Cast, not a re-type
+        dtype, cast_from = model_input_dtype(dt, qd.narrow(model.dtype(t)))     # another --input_dtype: a Cast, not a re-type
         fmt = af.LAYOUT_NAMES.get(opts.input_layouts.get(given, opts.input_layouts.get(real, "")), af.channel_last_default(len(dims)))
         enc = opts.input_encodings.get(given, opts.input_encodings.get(real, ("bgr", "bgr")))
         itype = opts.input_types.get(given, opts.input_types.get(real, "default"))
