@@ -3,9 +3,10 @@
 QNN has no single scaled-dot-product-attention op, so ``Attention`` (opset 23-25) is written as the
 exact composition its ONNX function body defines: scale Q and K by sqrt(scale), MatMul with
 ``transpose_in1``, optional softcap, additive bias (attention mask, causal / sliding-window frontier,
-KV padding), Softmax over the keys, the fully-masked-row guard, MatMul with V.  Grouped-query
-attention needs no Tile of K/V: the q heads that share a kv head are folded into the query-row
-axis by a free Reshape, so each MatMul runs against the kv head it uses.
+KV padding), Softmax over the keys, the fully-masked-row guard, MatMul with V.  That composition,
+including grouped-query attention (q heads folded onto their kv head by a free Reshape, no Tile of
+K/V), is ``frontends/lowering/attention.py``, shared with the PyTorch frontend; this module maps
+ONNX's conventions onto it (3-D packed heads, KV cache, the bias from mask/causal/window/padding).
 
 ``RMSNormalization`` maps onto QNN ``RmsNorm``; ``RotaryEmbedding`` is a composition (Gather of the
 cos/sin caches, Split, Multiply/Subtract/Add, Concat) because the QNN op of that name is not
@@ -23,7 +24,8 @@ import onnx
 
 from ....errors import ConversionError
 from ....ir import dtypes as qd
-from ..context import OnnxContext, attrs
+from ...lowering import attention as lowering
+from ..context import NodeBuilder, OnnxContext, attrs
 from ..folding import fold_node
 from ..registry import get_translator, onnx_op
 
@@ -48,39 +50,10 @@ def _outputs(node, n: int) -> list[str]:
     return (list(node.output) + [""] * n)[:n]
 
 
-class _Builder:
-    """Emits the ops of one ONNX node with unique, node-derived tensor names."""
-
-    def __init__(self, ctx: OnnxContext, node) -> None:
-        self.ctx = ctx
-        self.node = node
-        self.base = _name(node)
-
-    def op(self, type_: str, inputs: list[str], tag: str, params=None, out: str | None = None) -> str:
-        """Emit one op; ``out`` names an ONNX output it writes (the op then takes the node's name)."""
-        dst = out or self.ctx.graph.unique_name(f"{self.node.output[0]}.{tag}")
-        name = self.base if out in self.node.output else f"{self.base}.{tag}"
-        return self.ctx.emit(type_, inputs, [dst], params or {}, name=name)[0]
-
-    def const(self, tag: str, value, dtype) -> str:
-        return self.ctx.add_const(f"{self.base}.{tag}", np.asarray(value, dtype=dtype))
-
-    def reshape(self, x: str, shape, tag: str, out: str | None = None) -> str:
-        shape = [int(d) for d in shape]
-        if list(self.shape(x)) == shape and out is None:
-            return x
-        return self.op("Reshape", [x], tag, {"shape": shape}, out=out)
-
-    def shape(self, x: str) -> tuple[int, ...]:
-        return self.ctx.graph.tensors[x].shape
-
-    def dtype(self, x: str) -> np.dtype:
-        return self.ctx.graph.tensors[x].dtype
-
-    def value(self, onnx_name: str):
-        """numpy value of a constant ONNX input, else its IR tensor name."""
-        c = self.ctx.const(self.ctx.aliases.get(onnx_name, onnx_name))
-        return np.asarray(c) if c is not None else self.ctx.tensor(onnx_name)
+def _value(ctx: OnnxContext, onnx_name: str):
+    """numpy value of a constant ONNX input, else its IR tensor name."""
+    c = ctx.const(ctx.aliases.get(onnx_name, onnx_name))
+    return np.asarray(c) if c is not None else ctx.tensor(onnx_name)
 
 
 def _onnx_dtype(ctx: OnnxContext, name: str) -> np.dtype:
@@ -101,7 +74,7 @@ def attention(ctx: OnnxContext, node) -> None:
     -inf are zeroed after the softmax).  Static parts of the bias (causal/window frontier with a
     static offset, constant masks and constant ``nonpad_kv_seqlen``) are computed at convert time.
     """
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     a = attrs(node)
     q_in, k_in, v_in, mask_in, pk_in, pv_in, nonpad_in = _inputs(node, 7)
     y_out, pk_out, pv_out, qk_out = _outputs(node, 4)
@@ -127,12 +100,8 @@ def attention(ctx: OnnxContext, node) -> None:
         if hq <= 0 or hkv <= 0 or qs[2] % hq or ks[2] % hkv or vs[2] % hkv:
             raise _err(node, f"hidden sizes Q {qs[2]}, K {ks[2]}, V {vs[2]} are not divisible by "
                              f"q_num_heads={hq} / kv_num_heads={hkv}")
-
-        def heads(x: str, shape, h: int, tag: str) -> str:
-            r = b.reshape(x, [shape[0], shape[1], h, shape[2] // h], f"{tag}_split")
-            return b.op("Transpose", [r], f"{tag}_bhsd", {"perm": [0, 2, 1, 3]})
-
-        q4, k4, v4 = heads(q, qs, hq, "q"), heads(k, ks, hkv, "k"), heads(v, vs, hkv, "v")
+        q4, k4, v4 = (lowering.split_heads(ctx, x, h, b.n, tag)
+                      for x, h, tag in ((q, hq, "q"), (k, hkv, "k"), (v, hkv, "v")))
     else:
         hq, hkv = qs[1], ks[1]
         if vs[1] != hkv:
@@ -147,7 +116,6 @@ def attention(ctx: OnnxContext, node) -> None:
     dv = b.shape(v4)[3]
     if hq % hkv:
         raise _err(node, f"q_num_heads {hq} is not a multiple of kv_num_heads {hkv}")
-    rep = hq // hkv
 
     # -- KV cache ------------------------------------------------------------------------------
     if bool(pk_in) != bool(pv_in):
@@ -164,8 +132,8 @@ def attention(ctx: OnnxContext, node) -> None:
         if _onnx_dtype(ctx, pk_in) != dt or _onnx_dtype(ctx, pv_in) != dt:
             raise _err(node, "past_key/past_value must have the element type of Q, K, V")
         past = pks[2]
-        k4 = b.op("Concat", [ctx.tensor(pk_in), k4], "present_key", {"axis": 2}, out=pk_out or None)
-        v4 = b.op("Concat", [ctx.tensor(pv_in), v4], "present_value", {"axis": 2}, out=pv_out or None)
+        k4 = b.op("Concat", [ctx.tensor(pk_in), k4], {"axis": 2}, "present_key", out=pk_out or None)
+        v4 = b.op("Concat", [ctx.tensor(pv_in), v4], {"axis": 2}, "present_value", out=pv_out or None)
     else:
         if pk_out:
             ctx.alias(pk_out, k4)
@@ -175,25 +143,12 @@ def attention(ctx: OnnxContext, node) -> None:
     if b.shape(v4)[2] != skv:
         raise _err(node, f"K and V sequence lengths differ ({skv} vs {b.shape(v4)[2]})")
 
-    # -- scores ------------------------------------------------------------------------------
+    # -- scores, softcap, bias, softmax (optionally in another precision), row guard, V ----------------
     scale = float(a["scale"]) if "scale" in a else 1.0 / math.sqrt(d)
-    scores = _scaled_scores(b, q4, k4, np.sqrt(np.float64(scale)), dt, hkv, rep)
-    raw = scores
     softcap = float(a.get("softcap", 0.0))
-    if softcap > 0:
-        c = b.const("softcap", softcap, dt)
-        t = b.op("ElementWiseDivide", [scores, c], "softcap_div")
-        t = b.op("Tanh", [t], "softcap_tanh")
-        scores = b.op("ElementWiseMultiply", [t, c], "softcapped")
-    elif softcap < 0:
+    if softcap < 0:
         raise _err(node, f"softcap {softcap} must be >= 0")
-    capped = scores
-
     bias, row_masked = _attention_bias(ctx, b, node, a, mask_in, nonpad_in, dt, batch, hq, sq, skv, past)
-    if bias is not None:
-        scores = b.op("ElementWiseAdd", [scores, bias], "qk_bias")
-
-    # -- softmax (optionally in another precision) and the fully-masked-row guard -----------------
     prec = a.get("softmax_precision")
     sdt = dt
     if prec is not None:
@@ -202,58 +157,19 @@ def attention(ctx: OnnxContext, node) -> None:
                 else prec
             raise _err(node, f"softmax_precision {name} is not supported (FLOAT, FLOAT16, DOUBLE as FLOAT)")
         sdt = _SOFTMAX_PRECISION[int(prec)]
-    logits = scores if sdt == dt else b.op("Cast", [scores], "softmax_in", {"to": qd.to_qnn(sdt)})
-    probs = b.op("Softmax", [logits], "softmax", {"axis": 3})
-    if sdt != dt:
-        probs = b.op("Cast", [probs], "softmax_out", {"to": qd.to_qnn(dt)})
-    if row_masked is not None:
-        probs = b.op("ElementWiseSelect", [row_masked, b.const("zero", 0, dt), probs], "softmax_safe")
-
+    mode = int(a.get("qk_matmul_output_mode", 0))
+    if qk_out and mode not in (0, 1, 2, 3):
+        raise _err(node, f"qk_matmul_output_mode {mode} is not defined (0-3)")
+    att = lowering.scaled_dot_product_attention(
+        ctx, q4, k4, v4, b.n, scale=scale, mask=bias, softcap=softcap, softmax_dtype=sdt, row_masked=row_masked,
+        out=y_out if rank == 4 else None)
     if qk_out:
-        mode = int(a.get("qk_matmul_output_mode", 0))
-        chosen = {0: raw, 1: capped, 2: scores, 3: probs}.get(mode)
-        if chosen is None:
-            raise _err(node, f"qk_matmul_output_mode {mode} is not defined (0-3)")
-        ctx.alias(qk_out, chosen)
-
-    # -- weighted sum of V ---------------------------------------------------------------------
-    if rank == 4:
-        _weighted_values(b, probs, v4, rep, out=y_out)
-        return
-    out = _weighted_values(b, probs, v4, rep)
-    out = b.op("Transpose", [out], "y_bshd", {"perm": [0, 2, 1, 3]})
-    b.reshape(out, [batch, sq, hq * dv], "y", out=y_out)
+        ctx.alias(qk_out, (att.scores, att.capped, att.masked, att.probs)[mode])
+    if rank == 3:
+        lowering.merge_heads(ctx, att.output, b.n, "y", out=y_out)
 
 
-def _scaled_scores(b: _Builder, q4: str, k4: str, sqrt_scale, dt, hkv: int, rep: int) -> str:
-    """(Q * sqrt(scale)) @ (K * sqrt(scale))^T as [B, Hq, Sq, Skv], the scale cast to the input type.
-
-    With grouped-query attention the ``rep`` q heads sharing a kv head are folded into the row axis
-    ([B, Hkv, rep*Sq, D], a free Reshape), so K is never repeated.
-    """
-    batch, hq, sq, d = b.shape(q4)
-    skv = b.shape(k4)[2]
-    s = b.const("scale_sqrt", sqrt_scale, dt)
-    qsc = b.op("ElementWiseMultiply", [q4, s], "q_scaled")
-    ksc = b.op("ElementWiseMultiply", [k4, s], "k_scaled")
-    if rep > 1:   # q heads g*rep .. g*rep+rep-1 share kv head g
-        qsc = b.reshape(qsc, [batch, hkv, rep * sq, d], "q_grouped")
-    scores = b.op("MatMul", [qsc, ksc], "qk", {"transpose_in1": True})
-    return b.reshape(scores, [batch, hq, sq, skv], "qk_heads")
-
-
-def _weighted_values(b: _Builder, probs: str, v4: str, rep: int, out: str | None = None) -> str:
-    """probs [B, Hq, Sq, Skv] @ V [B, Hkv, Skv, Dv] -> [B, Hq, Sq, Dv] (grouped like the scores)."""
-    batch, hq, sq, skv = b.shape(probs)
-    hkv, dv = b.shape(v4)[1], b.shape(v4)[3]
-    if rep == 1:
-        return b.op("MatMul", [probs, v4], "pv", out=out)
-    p = b.reshape(probs, [batch, hkv, rep * sq, skv], "p_grouped")
-    y = b.op("MatMul", [p, v4], "pv")
-    return b.reshape(y, [batch, hq, sq, dv], "pv_heads", out=out)
-
-
-def _attention_bias(ctx: OnnxContext, b: _Builder, node, a, mask_in: str, nonpad_in: str, dt,
+def _attention_bias(ctx: OnnxContext, b: NodeBuilder, node, a, mask_in: str, nonpad_in: str, dt,
                     batch: int, hq: int, sq: int, skv: int, past: int):
     """Additive bias (0 / -inf / float mask) broadcastable to [B, Hq, Sq, Skv], and the row guard.
 
@@ -285,7 +201,7 @@ def _attention_bias(ctx: OnnxContext, b: _Builder, node, a, mask_in: str, nonpad
         if mdt != np.bool_ and not np.issubdtype(mdt, np.floating):
             raise _err(node, f"attn_mask type {mdt} is not supported (bool or float)")
         pad = skv - mshape[-1]
-        m = b.value(mask_in)
+        m = _value(ctx, mask_in)
         if isinstance(m, np.ndarray):
             m = np.where(m, np.zeros((), dt), ninf) if m.dtype == np.bool_ else m.astype(dt)
             if pad:
@@ -293,13 +209,12 @@ def _attention_bias(ctx: OnnxContext, b: _Builder, node, a, mask_in: str, nonpad
             static_parts.append(m)
         else:
             if mdt == np.bool_:
-                m = b.op("ElementWiseSelect", [m, b.const("mask_zero", 0, dt), b.const("mask_ninf", ninf, dt)],
-                         "mask_bias")
+                m = b.op("ElementWiseSelect", [m, b.const("mask_zero", 0, dt), b.const("mask_ninf", ninf, dt)], tag="mask_bias")
             elif mdt != dt:
-                m = b.op("Cast", [m], "mask_cast", {"to": qd.to_qnn(dt)})
+                m = b.op("Cast", [m], {"to": qd.to_qnn(dt)}, "mask_cast")
             if pad:
                 amounts = [[0, 0]] * (len(mshape) - 1) + [[0, pad]]
-                m = b.op("Pad", [m], "mask_pad", {"pad_amount": amounts, "pad_constant_value": -np.inf})
+                m = b.op("Pad", [m], {"pad_amount": amounts, "pad_constant_value": -np.inf}, "mask_pad")
             dynamic_parts.append(m)
 
     # causal / sliding-window frontier and KV padding
@@ -309,11 +224,11 @@ def _attention_bias(ctx: OnnxContext, b: _Builder, node, a, mask_in: str, nonpad
         ns = tuple(ctx.shape(nonpad_in))
         if ns != (batch,):
             raise _err(node, f"nonpad_kv_seqlen shape {list(ns)} is not [batch] = [{batch}]")
-        n = b.value(nonpad_in)
+        n = _value(ctx, nonpad_in)
         if isinstance(n, np.ndarray):
             off = n.astype(np.int64).reshape(batch, 1, 1, 1)
             allowed = j < off                                  # [B,1,1,Skv] padding
-            allowed = allowed & _frontier(i + off - sq - j, causal, left, right)
+            allowed = allowed & lowering.key_frontier(i + off - sq - j, causal, left, right)
             static_parts.append(np.where(allowed, np.zeros((), dt), ninf))
         else:
             if not np.issubdtype(b.dtype(n), np.integer):
@@ -321,22 +236,20 @@ def _attention_bias(ctx: OnnxContext, b: _Builder, node, a, mask_in: str, nonpad
             n4 = b.reshape(n, [batch, 1, 1, 1], "nonpad_b111")
             it = b.dtype(n4)
             # j < n ; causal: (j - i + Sq) <= n ; left: n <= (j - i + Sq) + L ; right: n >= (j - i + Sq) - R
-            conds = [b.op("ElementWiseLess", [b.const("kv_index", j.reshape(1, 1, 1, skv), it), n4], "kv_valid")]
+            conds = [b.op("ElementWiseLess", [b.const("kv_index", j.reshape(1, 1, 1, skv), it), n4], tag="kv_valid")]
             rel = (j - i + sq).reshape(1, 1, sq, skv)
             if causal:
-                conds.append(b.op("ElementWiseLessEqual", [b.const("causal_rel", rel, it), n4], "causal_ok"))
+                conds.append(b.op("ElementWiseLessEqual", [b.const("causal_rel", rel, it), n4], tag="causal_ok"))
             if left >= 0:
-                conds.append(b.op("ElementWiseLessEqual", [n4, b.const("left_rel", rel + left, it)], "left_ok"))
+                conds.append(b.op("ElementWiseLessEqual", [n4, b.const("left_rel", rel + left, it)], tag="left_ok"))
             if right >= 0:
-                conds.append(b.op("ElementWiseGreaterEqual", [n4, b.const("right_rel", rel - right, it)],
-                                  "right_ok"))
+                conds.append(b.op("ElementWiseGreaterEqual", [n4, b.const("right_rel", rel - right, it)], tag="right_ok"))
             ok = conds[0]
             for k, cnd in enumerate(conds[1:]):
-                ok = b.op("ElementWiseAnd", [ok, cnd], f"allowed{k}")
-            dynamic_parts.append(b.op("ElementWiseSelect", [ok, b.const("zero_b", 0, dt), b.const("ninf_b", ninf, dt)],
-                                      "frontier_bias"))
+                ok = b.op("ElementWiseAnd", [ok, cnd], tag=f"allowed{k}")
+            dynamic_parts.append(b.op("ElementWiseSelect", [ok, b.const("zero_b", 0, dt), b.const("ninf_b", ninf, dt)], tag="frontier_bias"))
     elif causal or windowed:
-        allowed = _frontier(i + past - j, causal, left, right)
+        allowed = lowering.key_frontier(i + past - j, causal, left, right)
         static_parts.append(np.where(allowed, np.zeros((), dt), ninf))
 
     static = None
@@ -355,22 +268,10 @@ def _attention_bias(ctx: OnnxContext, b: _Builder, node, a, mask_in: str, nonpad
         return bias, (b.const("row_masked", rows, np.bool_) if rows.any() else None)
     bias = dynamic_parts[0]
     for k, part in enumerate(dynamic_parts[1:] + ([b.const("attn_bias", static, dt)] if static is not None else [])):
-        bias = b.op("ElementWiseAdd", [bias, part], f"bias_sum{k}")
+        bias = b.op("ElementWiseAdd", [bias, part], tag=f"bias_sum{k}")
     rank = len(b.shape(bias))
-    mx = b.op("ReduceMax", [bias], "bias_row_max", {"axes": [rank - 1], "keep_dims": True})
-    return bias, b.op("ElementWiseEqual", [mx, b.const("ninf", ninf, dt)], "row_masked")
-
-
-def _frontier(diff: np.ndarray, causal: bool, left: int, right: int) -> np.ndarray:
-    """Allowed keys given diff = (query absolute position) - (key index): causal and window bounds."""
-    ok = np.ones(diff.shape, dtype=bool)
-    if causal:
-        ok &= diff >= 0
-    if left >= 0:
-        ok &= diff <= left
-    if right >= 0:
-        ok &= -diff <= right
-    return ok
+    mx = b.op("ReduceMax", [bias], {"axes": [rank - 1], "keep_dims": True}, "bias_row_max")
+    return bias, b.op("ElementWiseEqual", [mx, b.const("ninf", ninf, dt)], tag="row_masked")
 
 
 # ---- RMSNormalization ------------------------------------------------------------------------
@@ -385,7 +286,7 @@ def rms_normalization(ctx: OnnxContext, node) -> None:
     FLOAT with float16 X) the normalisation runs in the stash type between two Casts and the scale
     is applied after casting back, as in the ONNX function.
     """
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     a = attrs(node)
     x_in, s_in = _inputs(node, 2)
     xs = tuple(ctx.shape(x_in))
@@ -417,7 +318,7 @@ def rms_normalization(ctx: OnnxContext, node) -> None:
     x = ctx.tensor(x_in)
     out = node.output[0]
     if as_gamma:
-        sv = b.value(s_in)
+        sv = _value(ctx, s_in)
         if isinstance(sv, np.ndarray):
             gamma = b.const("gamma", np.broadcast_to(sv.astype(dt).reshape(stripped), norm_shape).copy(), dt)
         elif ss == norm_shape:
@@ -428,15 +329,15 @@ def rms_normalization(ctx: OnnxContext, node) -> None:
         else:
             as_gamma = False
     if as_gamma:
-        b.op("RmsNorm", [x, gamma], "rmsnorm", {"epsilon": eps, "axes": axes}, out=out)
+        b.op("RmsNorm", [x, gamma], {"epsilon": eps, "axes": axes}, "rmsnorm", out=out)
         return
     # general scale (or float32 stash for float16 X): unit-gamma RmsNorm, then the scale
-    xn = x if sdt == dt else b.op("Cast", [x], "x_stash", {"to": qd.to_qnn(sdt)})
+    xn = x if sdt == dt else b.op("Cast", [x], {"to": qd.to_qnn(sdt)}, "x_stash")
     ones = b.const("unit_gamma", np.ones(norm_shape, sdt), sdt)
-    y = b.op("RmsNorm", [xn, ones], "rmsnorm", {"epsilon": eps, "axes": axes})
+    y = b.op("RmsNorm", [xn, ones], {"epsilon": eps, "axes": axes}, "rmsnorm")
     if sdt != dt:
-        y = b.op("Cast", [y], "normalized", {"to": qd.to_qnn(dt)})
-    b.op("ElementWiseMultiply", [y, ctx.tensor(s_in)], "scaled", out=out)
+        y = b.op("Cast", [y], {"to": qd.to_qnn(dt)}, "normalized")
+    b.op("ElementWiseMultiply", [y, ctx.tensor(s_in)], tag="scaled", out=out)
 
 
 # ---- RotaryEmbedding -------------------------------------------------------------------------
@@ -449,7 +350,7 @@ def rotary_embedding(ctx: OnnxContext, node) -> None:
     [B, S, H*D] viewed as [B, S, H, D]); the cos/sin rows are reshaped to broadcast over the heads.
     Interleaved pairs (x[2i], x[2i+1]) are exposed by a free Reshape to [..., R/2, 2] and a Split.
     """
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     a = attrs(node)
     x_in, cos_in, sin_in, pos_in = _inputs(node, 4)
     xs = tuple(ctx.shape(x_in))
@@ -486,14 +387,14 @@ def rotary_embedding(ctx: OnnxContext, node) -> None:
             if len(cs) != 2 or cs[1] != half or ps != (bsz, seq):
                 raise _err(node, f"{tag}_cache {list(cs)} / position_ids {list(ps)} do not fit "
                                  f"[max_pos, {half}] / [{bsz}, {seq}]")
-            pv, cv = b.value(pos_in), b.value(name)
+            pv, cv = _value(ctx, pos_in), _value(ctx, name)
             if isinstance(pv, np.ndarray) and isinstance(cv, np.ndarray):
                 if pv.min(initial=0) < 0 or pv.max(initial=0) >= cs[0]:
                     raise _err(node, f"position_ids outside [0, {cs[0]})")
                 rows = b.const(f"{tag}_rows", cv[pv.astype(np.int64)], dt)
             else:
                 idx = ctx.tensor(pos_in)
-                rows = b.op("Gather", [ctx.tensor(name), idx], f"{tag}_rows", {"axis": 0})
+                rows = b.op("Gather", [ctx.tensor(name), idx], {"axis": 0}, f"{tag}_rows")
         else:
             if cs != (bsz, seq, half):
                 raise _err(node, f"{tag}_cache {list(cs)} must be [{bsz}, {seq}, {half}] without position_ids")
@@ -513,14 +414,14 @@ def rotary_embedding(ctx: OnnxContext, node) -> None:
         x1, x2 = _split(b, pairs, axis + 1, [1], "pair_split")
     else:
         x1, x2 = _split(b, rot, axis, [half], "half_split")
-    c1 = b.op("ElementWiseMultiply", [cos, x1], "cos_x1")
-    s2 = b.op("ElementWiseMultiply", [sin, x2], "sin_x2")
-    s1 = b.op("ElementWiseMultiply", [sin, x1], "sin_x1")
-    c2 = b.op("ElementWiseMultiply", [cos, x2], "cos_x2")
-    real = b.op("ElementWiseSubtract", [c1, s2], "real")
-    imag = b.op("ElementWiseAdd", [s1, c2], "imag")
+    c1 = b.op("ElementWiseMultiply", [cos, x1], tag="cos_x1")
+    s2 = b.op("ElementWiseMultiply", [sin, x2], tag="sin_x2")
+    s1 = b.op("ElementWiseMultiply", [sin, x1], tag="sin_x1")
+    c2 = b.op("ElementWiseMultiply", [cos, x2], tag="cos_x2")
+    real = b.op("ElementWiseSubtract", [c1, s2], tag="real")
+    imag = b.op("ElementWiseAdd", [s1, c2], tag="imag")
     if interleaved:   # pairs back in place: [..., R/2, 2] -> [..., R]
-        joined = b.op("Concat", [real, imag], "pairs_out", {"axis": axis + 1})
+        joined = b.op("Concat", [real, imag], {"axis": axis + 1}, "pairs_out")
         parts = [joined if rest is None else b.reshape(joined, lead + [rdim], "rotated")]
     else:
         parts = [real, imag]
@@ -528,15 +429,13 @@ def rotary_embedding(ctx: OnnxContext, node) -> None:
     if len(parts) == 1:
         b.reshape(parts[0], xs, "out", out=node.output[0])
     elif len(xs) == 4:
-        b.op("Concat", parts, "rope", {"axis": axis}, out=node.output[0])
+        b.op("Concat", parts, {"axis": axis}, "rope", out=node.output[0])
     else:
-        b.reshape(b.op("Concat", parts, "rope", {"axis": axis}), xs, "out", out=node.output[0])
+        b.reshape(b.op("Concat", parts, {"axis": axis}, "rope"), xs, "out", out=node.output[0])
 
 
-def _split(b: _Builder, x: str, axis: int, index: list[int], tag: str) -> list[str]:
-    g = b.ctx.graph
-    outs = [g.unique_name(f"{b.node.output[0]}.{tag}{i}") for i in range(len(index) + 1)]
-    return b.ctx.emit("Split", [x], outs, {"axis": axis, "split_index": index}, name=f"{b.base}.{tag}")
+def _split(b: NodeBuilder, x: str, axis: int, index: list[int], tag: str) -> list[str]:
+    return b.ops("Split", [x], {"axis": axis, "split_index": index}, tag, n_out=len(index) + 1)
 
 
 # ---- CausalConvWithState -----------------------------------------------------------------------
@@ -550,7 +449,7 @@ def causal_conv_with_state(ctx: OnnxContext, node) -> None:
     a channel-last DepthWiseConv2d over a height-1 map, like ONNX Conv-1d.  SiLU of float16 data is
     evaluated in float32 as the ONNX definition does.
     """
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     a = attrs(node)
     x_in, w_in, bias_in, past_in = _inputs(node, 4)
     y_out, state_out = _outputs(node, 2)
@@ -572,22 +471,21 @@ def causal_conv_with_state(ctx: OnnxContext, node) -> None:
     if past_in:
         if tuple(ctx.shape(past_in)) != (bsz, ch, k - 1):
             raise _err(node, f"past_state {list(ctx.shape(past_in))} must be [{bsz}, {ch}, {k - 1}]")
-        padded = b.op("Concat", [ctx.tensor(past_in), x], "padded", {"axis": 2}) if k > 1 else x
+        padded = b.op("Concat", [ctx.tensor(past_in), x], {"axis": 2}, "padded") if k > 1 else x
     elif k > 1:
-        padded = b.op("Pad", [x], "padded", {"pad_amount": [[0, 0], [0, 0], [k - 1, 0]]})
+        padded = b.op("Pad", [x], {"pad_amount": [[0, 0], [0, 0], [k - 1, 0]]}, "padded")
     else:
         padded = x
     if state_out:
-        b.op("StridedSlice", [padded], "present_state",
-             {"ranges": [[0, bsz, 1], [0, ch, 1], [length, length + k - 1, 1]]}, out=state_out)
+        b.op("StridedSlice", [padded], {"ranges": [[0, bsz, 1], [0, ch, 1], [length, length + k - 1, 1]]}, "present_state", out=state_out)
 
     # weights [C, 1, k] -> DepthWiseConv2d [1, k, 1, C]
-    wv = b.value(w_in)
+    wv = _value(ctx, w_in)
     if isinstance(wv, np.ndarray):
         wq = b.const("w_hwio", np.ascontiguousarray(wv.reshape(ch, k).T.reshape(1, k, 1, ch)).astype(dt), dt)
     else:
         w4 = b.reshape(wv, [ch, 1, 1, k], "w4d")
-        wq = b.op("Transpose", [w4], "w_hwio", {"perm": [2, 3, 1, 0]})
+        wq = b.op("Transpose", [w4], {"perm": [2, 3, 1, 0]}, "w_hwio")
     extra = [wq]
     if bias_in:
         if tuple(ctx.shape(bias_in)) != (ch,):
@@ -597,18 +495,18 @@ def causal_conv_with_state(ctx: OnnxContext, node) -> None:
     conv4 = ctx.graph.unique_name(f"{node.output[0]}.conv4d")
     ctx.wrap_channel_last("DepthWiseConv2d", ctx.ir_to_channel_last(p4), conv4,
                           {"stride": [1, 1], "dilation": [1, 1], "pad_amount": [[0, 0], [0, 0]]}, extra,
-                          name=f"{b.base}.conv")
+                          name=f"{b.n}.conv")
     if act == "none":
         b.reshape(conv4, [bsz, ch, length], "conv", out=y_out)
         return
     y = b.reshape(conv4, [bsz, ch, length], "conv")
-    yf = y if dt == np.float32 else b.op("Cast", [y], "conv_f32", {"to": qd.FLOAT_32})
-    sg = b.op("Sigmoid", [yf], "sigmoid")
+    yf = y if dt == np.float32 else b.op("Cast", [y], {"to": qd.FLOAT_32}, "conv_f32")
+    sg = b.op("Sigmoid", [yf], tag="sigmoid")
     if dt == np.float32:
-        b.op("ElementWiseMultiply", [yf, sg], "silu", out=y_out)
+        b.op("ElementWiseMultiply", [yf, sg], tag="silu", out=y_out)
         return
-    s = b.op("ElementWiseMultiply", [yf, sg], "silu")
-    b.op("Cast", [s], "silu_cast", {"to": qd.to_qnn(dt)}, out=y_out)
+    s = b.op("ElementWiseMultiply", [yf, sg], tag="silu")
+    b.op("Cast", [s], {"to": qd.to_qnn(dt)}, "silu_cast", out=y_out)
 
 
 # ---- LinearAttention ---------------------------------------------------------------------------
@@ -627,7 +525,7 @@ def linear_attention(ctx: OnnxContext, node) -> None:
     output scaling) is done once, vectorised over T.  Computation is float32 as the ONNX definition
     requires; results are cast back to the input/state types.
     """
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     a = attrs(node)
     q_in, k_in, v_in, past_in, decay_in, beta_in = _inputs(node, 6)
     y_out, state_out = _outputs(node, 2)
@@ -665,34 +563,34 @@ def linear_attention(ctx: OnnxContext, node) -> None:
             return t
         if b.dtype(t) not in _FLOATS:
             raise _err(node, f"{tag} type {b.dtype(t)} is not supported (float32/float16)")
-        return b.op("Cast", [t], f"{tag}_f32", {"to": qd.FLOAT_32})
+        return b.op("Cast", [t], {"to": qd.FLOAT_32}, f"{tag}_f32")
 
     def split_t(x: str, axis: int, tag: str) -> list[str]:
         return [x] if steps == 1 else _split(b, x, axis, list(range(1, steps)), tag)
 
     # per-step slices: q [B,Hkv,rep,dk]; k column [B,Hkv,dk,1]; v row [B,Hkv,1,dv]
     q5 = b.reshape(as_f32(q_in, "query"), [bsz, steps, hkv, rep, dk], "q5")
-    q5 = b.op("Transpose", [q5], "q_ghtrd", {"perm": [0, 2, 1, 3, 4]})
+    q5 = b.op("Transpose", [q5], {"perm": [0, 2, 1, 3, 4]}, "q_ghtrd")
     q_t = [b.reshape(x, [bsz, hkv, rep, dk], f"q{t}") for t, x in enumerate(split_t(q5, 2, "q_split"))]
     k4 = b.reshape(as_f32(k_in, "key"), [bsz, steps, hkv, dk], "k4")
-    k_col = split_t(b.op("Transpose", [k4], "k_hdt", {"perm": [0, 2, 3, 1]}), 3, "k_split")
+    k_col = split_t(b.op("Transpose", [k4], {"perm": [0, 2, 3, 1]}, "k_hdt"), 3, "k_split")
     v4 = b.reshape(as_f32(v_in, "value"), [bsz, steps, hkv, dv], "v4")
-    v_row = split_t(b.op("Transpose", [v4], "v_htd", {"perm": [0, 2, 1, 3]}), 2, "v_split")
+    v_row = split_t(b.op("Transpose", [v4], {"perm": [0, 2, 1, 3]}, "v_htd"), 2, "v_split")
     e_t = beta_t = None
     if gating:
         ds = tuple(ctx.shape(decay_in))
         if ds not in ((bsz, steps, hkv * dk), (bsz, steps, hkv)):
             raise _err(node, f"decay {list(ds)} must be [{bsz}, {steps}, {hkv * dk}] or [{bsz}, {steps}, {hkv}]")
         per = dk if ds[2] == hkv * dk else 1
-        e = b.op("ElementWiseExp", [as_f32(decay_in, "decay")], "decay_exp")
+        e = b.op("ElementWiseExp", [as_f32(decay_in, "decay")], tag="decay_exp")
         e = b.reshape(e, [bsz, steps, hkv, per], "decay4")
-        e_t = split_t(b.op("Transpose", [e], "decay_hdt", {"perm": [0, 2, 3, 1]}), 3, "decay_split")
+        e_t = split_t(b.op("Transpose", [e], {"perm": [0, 2, 3, 1]}, "decay_hdt"), 3, "decay_split")
     if delta:
         bs = tuple(ctx.shape(beta_in))
         if bs not in ((bsz, steps, hkv), (bsz, steps, 1)):
             raise _err(node, f"beta {list(bs)} must be [{bsz}, {steps}, {hkv}] or [{bsz}, {steps}, 1]")
         be = b.reshape(as_f32(beta_in, "beta"), [bsz, steps, bs[2], 1], "beta4")
-        beta_t = split_t(b.op("Transpose", [be], "beta_ht1", {"perm": [0, 2, 1, 3]}), 2, "beta_split")
+        beta_t = split_t(b.op("Transpose", [be], {"perm": [0, 2, 1, 3]}, "beta_ht1"), 2, "beta_split")
 
     state = None   # None: all-zero state (no past_state), so the first step needs no read-out
     state_dt = dt
@@ -705,30 +603,30 @@ def linear_attention(ctx: OnnxContext, node) -> None:
     outs = []
     for t in range(steps):
         if gating and state is not None:
-            state = b.op("ElementWiseMultiply", [state, e_t[t]], f"s{t}_decay")
+            state = b.op("ElementWiseMultiply", [state, e_t[t]], tag=f"s{t}_decay")
         v = v_row[t]
         if delta:
             if state is not None:
                 k_row = b.reshape(k_col[t], [bsz, hkv, 1, dk], f"k{t}_row")
-                got = b.op("MatMul", [k_row, state], f"s{t}_read")
-                v = b.op("ElementWiseSubtract", [v, got], f"s{t}_err")
-            v = b.op("ElementWiseMultiply", [beta_t[t], v], f"s{t}_beta")
-        outer = b.op("ElementWiseMultiply", [k_col[t], v], f"s{t}_outer")
-        state = outer if state is None else b.op("ElementWiseAdd", [state, outer], f"s{t}")
-        o = b.op("MatMul", [q_t[t], state], f"o{t}")
+                got = b.op("MatMul", [k_row, state], tag=f"s{t}_read")
+                v = b.op("ElementWiseSubtract", [v, got], tag=f"s{t}_err")
+            v = b.op("ElementWiseMultiply", [beta_t[t], v], tag=f"s{t}_beta")
+        outer = b.op("ElementWiseMultiply", [k_col[t], v], tag=f"s{t}_outer")
+        state = outer if state is None else b.op("ElementWiseAdd", [state, outer], tag=f"s{t}")
+        o = b.op("MatMul", [q_t[t], state], tag=f"o{t}")
         outs.append(b.reshape(o, [bsz, 1, hq * dv], f"o{t}_flat"))
-    y = outs[0] if steps == 1 else b.op("Concat", outs, "o_all", {"axis": 1})
+    y = outs[0] if steps == 1 else b.op("Concat", outs, {"axis": 1}, "o_all")
     scale = float(a.get("scale", 0.0)) or 1.0 / math.sqrt(dk)
     if dt == f32:
-        b.op("ElementWiseMultiply", [y, b.const("scale", scale, f32)], "output", out=y_out)
+        b.op("ElementWiseMultiply", [y, b.const("scale", scale, f32)], tag="output", out=y_out)
     else:
-        y = b.op("ElementWiseMultiply", [y, b.const("scale", scale, f32)], "output_f32")
-        b.op("Cast", [y], "output", {"to": qd.to_qnn(dt)}, out=y_out)
+        y = b.op("ElementWiseMultiply", [y, b.const("scale", scale, f32)], tag="output_f32")
+        b.op("Cast", [y], {"to": qd.to_qnn(dt)}, "output", out=y_out)
     if state_out:
         if state_dt == f32:
             ctx.alias(state_out, state)
         else:
-            b.op("Cast", [state], "present_state", {"to": qd.to_qnn(state_dt)}, out=state_out)
+            b.op("Cast", [state], {"to": qd.to_qnn(state_dt)}, "present_state", out=state_out)
 
 
 # ---- FlexAttention (ai.onnx.preview) -------------------------------------------------------------
@@ -743,7 +641,7 @@ def flex_attention(ctx: OnnxContext, node) -> None:
     the softmax precision (float32 by default, also for float16 inputs), MatMul with V in that
     precision, cast back to V's type.
     """
-    b = _Builder(ctx, node)
+    b = NodeBuilder(ctx, node)
     a = attrs(node)
     q_in, k_in, v_in = _inputs(node, 3)
     qs, ks, vs = (tuple(ctx.shape(i)) for i in (q_in, k_in, v_in))
@@ -767,20 +665,21 @@ def flex_attention(ctx: OnnxContext, node) -> None:
         raise _err(node, f"softmax_precision {prec} is not supported (FLOAT, FLOAT16, DOUBLE as FLOAT)")
     scale = float(a["scale"]) if "scale" in a else 1.0 / math.sqrt(d)
     q, k, v = ctx.tensor(q_in), ctx.tensor(k_in), ctx.tensor(v_in)
-    scores = _scaled_scores(b, q, k, np.sqrt(np.float32(scale)), dt, hkv, hq // hkv)
+    # the sqrt of the float32-rounded scale, as the reference computes it (float64 sqrt rounds the same)
+    scores = lowering.attention_scores(ctx, q, k, b.n, scale=float(np.float32(scale)))
     if cdt != dt:
-        scores = b.op("Cast", [scores], "scores_cast", {"to": qd.to_qnn(cdt)})
+        scores = b.op("Cast", [scores], {"to": qd.to_qnn(cdt)}, "scores_cast")
     if "score_mod" in a:
         scores = _inline_modifier(ctx, node, a["score_mod"], scores, "score_mod")
-    probs = b.op("Softmax", [scores], "softmax", {"axis": 3})
+    probs = lowering.softmax(ctx, scores, b.n)
     if "prob_mod" in a:
         probs = _inline_modifier(ctx, node, a["prob_mod"], probs, "prob_mod")
-    vc = v if cdt == dt else b.op("Cast", [v], "v_cast", {"to": qd.to_qnn(cdt)})
+    vc = v if cdt == dt else b.op("Cast", [v], {"to": qd.to_qnn(cdt)}, "v_cast")
     if cdt == dt:
-        _weighted_values(b, probs, vc, hq // hkv, out=node.output[0])
+        lowering.attention_values(ctx, probs, vc, b.n, out=node.output[0])
         return
-    y = _weighted_values(b, probs, vc, hq // hkv)
-    b.op("Cast", [y], "y_cast", {"to": qd.to_qnn(dt)}, out=node.output[0])
+    y = lowering.attention_values(ctx, probs, vc, b.n)
+    b.op("Cast", [y], {"to": qd.to_qnn(dt)}, "y_cast", out=node.output[0])
 
 
 def _inline_modifier(ctx: OnnxContext, node, graph: onnx.GraphProto, x: str, tag: str) -> str:
