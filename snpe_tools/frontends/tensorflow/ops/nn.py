@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ....errors import ConversionError
+from ...lowering.padding import auto_pads, pad_amount, transposed_pads
 from ..layers import node_of_layer
 from ..registry import tf_op
 from .fake_quant import weight_encoding
@@ -16,27 +17,17 @@ def check_nhwc(node) -> None:
                               "NCHW ops only run on GPU in TensorFlow)")
 
 
-def same_pads(size: int, k: int, stride: int, dilation: int = 1) -> tuple[int, int]:
-    """TF 'SAME': output ceil(size/stride), the odd pixel of padding goes at the end."""
-    eff = (k - 1) * dilation + 1
-    out = -(-size // stride)
-    total = max((out - 1) * stride + eff - size, 0)
-    return total // 2, total - total // 2
-
-
 def spatial_pads(node, in_shape, kh: int, kw: int, strides, dilations) -> np.ndarray:
+    """TF ``padding`` (SAME/VALID, or EXPLICIT ``explicit_paddings`` as NHWC pairs) -> ``pad_amount``."""
     padding = node.attr("padding", "VALID")
-    if padding == "VALID":
-        return np.zeros((2, 2), np.uint32)
-    if padding == "SAME":
-        return np.asarray([same_pads(in_shape[1], kh, strides[0], dilations[0]),
-                           same_pads(in_shape[2], kw, strides[1], dilations[1])], np.uint32)
+    if padding in ("SAME", "VALID"):
+        return pad_amount(auto_pads(padding, in_shape[1:3], (kh, kw), strides, dilations))
     if padding == "EXPLICIT":
         ep = node.attr("explicit_paddings", [])
         ep = np.asarray(ep, np.int64).reshape(-1, 2)
         if ep[0].any() or ep[3].any():
             raise ConversionError(f"{node.op} '{node.name}': explicit padding of batch or channels")
-        return ep[1:3].astype(np.uint32)
+        return pad_amount(ep[1:3])
     raise ConversionError(f"{node.op} '{node.name}': padding {padding} is not supported")
 
 
@@ -93,22 +84,17 @@ def emit_deconv(ctx, layer, node, bias, out: str) -> str:
     if list(dl) != [1, 1, 1, 1]:
         raise ConversionError(f"Conv2DBackpropInput '{node.name}': dilated transposed convolution is not supported")
     kh, kw, cout, cin = w.shape
+    if node.attr("padding") not in ("SAME", "VALID"):
+        raise ConversionError(f"Conv2DBackpropInput '{node.name}': padding {node.attr('padding')} unsupported")
     pads, outpad = [], []
     for ax, k, s in ((1, kh, int(st[1])), (2, kw, int(st[2]))):
-        full = (in_shape[ax] - 1) * s + k
-        if node.attr("padding") == "SAME":
-            before = max((in_shape[ax] - 1) * s + k - sizes[ax], 0) // 2
-        elif node.attr("padding") == "VALID":
-            before = 0
-        else:
-            raise ConversionError(f"Conv2DBackpropInput '{node.name}': padding {node.attr('padding')} unsupported")
-        after = full - sizes[ax] - before
-        pads.append([before, max(after, 0)])
-        outpad.append(max(-after, 0))
+        pair, extra = transposed_pads(in_shape[ax], sizes[ax], k, s, node.attr("padding") == "SAME")
+        pads.append(pair)
+        outpad.append(extra)
     b = np.zeros(cout, np.float32) if bias is None else np.asarray(bias, np.float32).reshape(-1)
     ins = [ctx.tensor(x), ctx.add_const(f"{node.inputs[1]}.hwio", np.ascontiguousarray(w.transpose(0, 1, 3, 2))),
            ctx.add_const(f"{layer.name}/bias", b)]
-    return ctx.op("TransposeConv2d", ins, {"stride": [int(st[1]), int(st[2])], "pad_amount": pads,
+    return ctx.op("TransposeConv2d", ins, {"stride": [int(st[1]), int(st[2])], "pad_amount": pad_amount(pads),
                                           "output_padding": outpad}, out=out, name=layer.name)
 
 

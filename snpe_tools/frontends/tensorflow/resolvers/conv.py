@@ -5,7 +5,8 @@ import numpy as np
 
 from ....errors import ConversionError
 from ..layers import make_layer
-from ..ops.nn import emit_conv, emit_deconv, same_pads
+from ...lowering.padding import pad_amount, same_pads
+from ..ops.nn import emit_conv, emit_deconv
 from ..registry import resolver
 from .common import candidates, channel_vector, producer, split_static
 
@@ -82,7 +83,7 @@ def _translate_dilated(ctx, layer):
             raise ConversionError(f"{layer.name}: the BatchToSpaceND crops exceed the padding; this atrous "
                                   "convolution has no equivalent dilated convolution")
         pads.append([before, after])
-    params = {"stride": [1, 1], "dilation": list(info["block"]), "pad_amount": np.asarray(pads, np.uint32)}
+    params = {"stride": [1, 1], "dilation": list(info["block"]), "pad_amount": pad_amount(pads)}
     emit_conv(ctx, layer, conv, x, info["bias"], info["out"], params)
 
 

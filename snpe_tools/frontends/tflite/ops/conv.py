@@ -3,37 +3,33 @@
 Weight layouts: TFLite conv ``[cout,kh,kw,cin/g]`` -> Conv2d HWIO ``[kh,kw,cin/g,cout]`` (per-channel
 quantization axis 0 -> 3); depthwise ``[1,kh,kw,cin*m]`` -> ``[kh,kw,1,cin*m]`` (axis stays last);
 transpose conv ``[cout,kh,kw,cin]`` -> ``[kh,kw,cin,cout]``; FULLY_CONNECTED keeps ``[out,in]``.
-SAME padding becomes explicit ``pad_amount`` (extra row/column at the bottom/right, as TF pads).
+SAME padding becomes explicit ``pad_amount`` (``frontends/lowering/padding.py``: the odd row/column at the
+bottom/right, as TF pads).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ....errors import ConversionError
+from ...lowering.padding import auto_pads, pad_amount, transposed_pads
 from ..context import TfliteContext
 from ..model import TflOp
 from ..registry import tflite_op
 
-SAME, VALID = 0, 1
+SAME, VALID = 0, 1      # the schema's Padding enum
 
 
-def same_pads(size: int, k: int, stride: int, dilation: int = 1) -> list[int]:
-    """TF SAME padding [before, after] of one spatial axis."""
-    eff = (k - 1) * dilation + 1
-    out = -(-size // stride)
-    total = max((out - 1) * stride + eff - size, 0)
-    return [total // 2, total - total // 2]
+def padding_mode(op: TflOp) -> str:
+    """The schema's ``padding`` option as a scheme name of ``lowering.padding`` (no options table: VALID)."""
+    return "SAME" if op.options.get("padding", VALID) == SAME else "VALID"
 
 
 def spatial_params(op: TflOp, in_shape, kh: int, kw: int) -> dict:
     o = op.options
     sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
     dh, dw = int(o.get("dilation_h_factor", 1)), int(o.get("dilation_w_factor", 1))
-    if o.get("padding", VALID) == SAME:
-        pads = [same_pads(in_shape[1], kh, sh, dh), same_pads(in_shape[2], kw, sw, dw)]
-    else:
-        pads = [[0, 0], [0, 0]]
-    return {"stride": [sh, sw], "dilation": [dh, dw], "pad_amount": pads}
+    pads = auto_pads(padding_mode(op), in_shape[1:3], (kh, kw), (sh, sw), (dh, dw))
+    return {"stride": [sh, sw], "dilation": [dh, dw], "pad_amount": pad_amount(pads)}
 
 
 def _bias(ctx: TfliteContext, op: TflOp, k: int, quantized: bool) -> list[str]:
@@ -82,18 +78,12 @@ def transpose_conv(ctx: TfliteContext, op: TflOp) -> None:
     o = op.options
     sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
     ih, iw = ctx.graph.tensors[x].shape[1:3]
-    pads = []
-    extra = []
+    pads, extra = [], []
     for size_in, size_out, k, s in ((ih, out_shape[1], kh, sh), (iw, out_shape[2], kw, sw)):
-        full = (size_in - 1) * s + k
-        if o.get("padding", VALID) == SAME:
-            total = max(full - size_out, 0)
-            pads.append([total // 2, total - total // 2])
-            extra.append(max(size_out - (full - total), 0))
-        else:
-            pads.append([0, 0])
-            extra.append(max(size_out - full, 0))
-    params = {"stride": [sh, sw], "pad_amount": pads, "output_padding": extra}
+        pair, more = transposed_pads(size_in, size_out, k, s, padding_mode(op) == "SAME")
+        pads.append(pair)
+        extra.append(more)
+    params = {"stride": [sh, sw], "pad_amount": pad_amount(pads), "output_padding": extra}
     ctx.emit_out(op, "TransposeConv2d", [x, w] + _bias(ctx, op, 3, q), params)
 
 
@@ -161,13 +151,10 @@ def conv_3d(ctx: TfliteContext, op: TflOp) -> None:
     o = op.options
     strides = [int(o.get(f"stride_{a}", 1)) for a in "dhw"]
     dil = [int(o.get(f"dilation_{a}_factor", 1)) for a in "dhw"]
-    if o.get("padding", VALID) == SAME:
-        pads = [same_pads(shape[1 + i], k, strides[i], dil[i]) for i, k in enumerate((kd, kh, kw))]
-    else:
-        pads = [[0, 0]] * 3
+    pads = auto_pads(padding_mode(op), shape[1:4], (kd, kh, kw), strides, dil)
     q = ctx.quantized_io(op)
     w = ctx.weight(op.inputs[1], quantized=q)
-    params = {"stride": strides, "dilation": dil, "pad_amount": pads, "group": shape[4] // cig}
+    params = {"stride": strides, "dilation": dil, "pad_amount": pad_amount(pads), "group": shape[4] // cig}
     ctx.emit_out(op, "Conv3d", [x, w] + _bias(ctx, op, 2, q), params)
 
 
@@ -193,7 +180,7 @@ def conv_3d_transpose(ctx: TfliteContext, op: TflOp) -> None:
     pads = []
     for axis, (k, s) in enumerate(zip((kd, kh, kw), strides)):
         n, size = shape[1 + axis], out_shape[1 + axis]
-        front = max((n - 1) * s + k - size, 0) // 2 if o.get("padding", VALID) == SAME else 0
+        (front, _), _ = transposed_pads(n, size, k, s, padding_mode(op) == "SAME")
         x = _zero_insert(ctx, x, 1 + axis, s, f"{base}.upsampled{axis}")
         left = k - 1 - front
         right = size + k - 1 - left - n * s

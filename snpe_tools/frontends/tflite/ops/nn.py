@@ -8,17 +8,16 @@ from ....ir import dtypes as qd
 from ..context import TfliteContext
 from ..model import TflOp
 from ..registry import tflite_op
-from .conv import SAME, same_pads
+from ...lowering.padding import auto_pads, pad_amount
+from .conv import padding_mode
 
 
 def _pool_params(ctx: TfliteContext, op: TflOp, x: str) -> dict:
     o = op.options
     kh, kw = int(o["filter_height"]), int(o["filter_width"])
     sh, sw = int(o.get("stride_h", 1)), int(o.get("stride_w", 1))
-    shape = ctx.graph.tensors[x].shape
-    pads = [same_pads(shape[1], kh, sh), same_pads(shape[2], kw, sw)] if o.get("padding") == SAME \
-        else [[0, 0], [0, 0]]
-    return {"filter_size": [kh, kw], "stride": [sh, sw], "pad_amount": pads}
+    pads = auto_pads(padding_mode(op), ctx.graph.tensors[x].shape[1:3], (kh, kw), (sh, sw))
+    return {"filter_size": [kh, kw], "stride": [sh, sw], "pad_amount": pad_amount(pads)}
 
 
 @tflite_op("AVERAGE_POOL_2D")
