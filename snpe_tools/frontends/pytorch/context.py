@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 from ...errors import ConversionError
+from ...ir import dtypes as qd
 from ...ir.graph import Graph
 from ..emit import EmitMixin, narrow
+from .schema import ir_dtype
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,48 @@ class TorchContext(EmitMixin):
         self.wrap_channel_last(type_, xcl, out, params, [self.tensor(e) for e in extra or []], name=out)
         return Ref(out)
 
+    def tmp_name(self, node, suffix: str) -> str:
+        """A fresh tensor name for an intermediate of ``node`` (its output name + ``.suffix``)."""
+        return self.graph.unique_name(f"{self.out_name(node)}.{suffix}")
+
+    def emit_to(self, type_: str, inputs: list[Any], out: str, params: dict | None = None,
+                fmt: str | None = None) -> Ref:
+        """One op writing tensor ``out`` (a fresh name or the node's output name)."""
+        self.emit(type_, [self.tensor(i) for i in inputs], [out], params, name=out, fmt=fmt)
+        return Ref(out)
+
+    def reshape_to(self, x: Any, shape, out: str, fmt: str | None = None) -> Ref:
+        return self.emit_to("Reshape", [x], out, {"shape": [int(s) for s in shape]}, fmt)
+
+    def as_ref(self, v: Any, dtype=None) -> Ref:
+        if isinstance(v, Ref):
+            return v
+        return Ref(self.tensor(np.asarray(v), dtype))
+
+    def cast_to(self, x: Any, dt, out: str) -> Ref | np.ndarray:
+        """``x`` as IR dtype ``dt``: a Cast op for a run-time tensor, numpy for a convert-time value."""
+        dt = ir_dtype(dt)
+        if not isinstance(x, Ref):
+            return np.asarray(x).astype(dt)
+        if np.dtype(self.dtype(x)) == dt:
+            return x
+        return self.emit_to("Cast", [x], out, {"to": qd.to_qnn(dt)})
+
 
 def axis(dim: int, rank: int) -> int:
     return dim + rank if dim < 0 else dim
+
+
+def pair(v, n: int = 2) -> list[int]:
+    """A TorchScript int-or-list argument (kernel, stride, padding ...) as ``n`` ints."""
+    v = list(v) if isinstance(v, (list, tuple)) else [v]
+    return [int(x) for x in (v * n if len(v) == 1 else v)]
+
+
+def resolve_shape(shape, numel: int) -> list[int]:
+    """A view/reshape size list with its ``-1`` worked out from the element count."""
+    shape = [int(s) for s in shape]
+    if -1 in shape:
+        known = int(np.prod([s for s in shape if s != -1]))
+        shape[shape.index(-1)] = numel // max(known, 1)
+    return shape

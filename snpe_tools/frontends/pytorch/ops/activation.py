@@ -1,80 +1,19 @@
-"""aten elementwise arithmetic, activations and softmax -> QNN."""
+"""aten activations -> QNN Relu/ReluMinMax/Sigmoid/Tanh/Gelu/Prelu/Elu/ElementWiseNeuron."""
 from __future__ import annotations
 
 import numpy as np
 
 from ....errors import ConversionError
-from ..context import Ref, TorchContext, axis
+from ..context import Ref, TorchContext
 from ..registry import aten_op
 
 
-def _operand(ctx: TorchContext, v, like):
-    """Scalars join a tensor's dtype (PyTorch type promotion for tensor op scalar)."""
-    if isinstance(v, Ref):
-        return v
-    dt = ctx.dtype(like) if isinstance(like, Ref) else np.asarray(v).dtype
-    arr = np.asarray(v)
-    if arr.ndim == 0 and np.issubdtype(dt, np.integer) and isinstance(v, float):
-        dt = np.float32
-    return Ref(ctx.tensor(arr.astype(dt if arr.ndim == 0 else arr.dtype)))
+_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "hardswish": "HardSwish"}
 
 
-_BINARY = {"add": "ElementWiseAdd", "sub": "ElementWiseSubtract", "mul": "ElementWiseMultiply",
-           "div": "ElementWiseDivide", "maximum": "ElementWiseMaximum", "minimum": "ElementWiseMinimum",
-           "pow": "ElementWisePower", "eq": "ElementWiseEqual", "ne": "ElementWiseNotEqual",
-           "gt": "ElementWiseGreater", "ge": "ElementWiseGreaterEqual", "lt": "ElementWiseLess",
-           "le": "ElementWiseLessEqual", "logical_and": "ElementWiseAnd", "logical_or": "ElementWiseOr",
-           "__and__": "ElementWiseAnd", "__or__": "ElementWiseOr", "floor_divide": "ElementWiseFloorDiv",
-           "remainder": "ElementWiseMod", "fmod": "ElementWiseFmod"}
-
-
-def _binary(ctx: TorchContext, node, a):
-    kind = node.kind().split("::")[1].rstrip("_")
-    x, y = a[0], a[1]
-    like = x if isinstance(x, Ref) else y
-    if kind in ("add", "sub") and len(a) > 2 and a[2] is not None and a[2] != 1:
-        y = Ref(ctx.tensor(np.asarray(y) * a[2])) if not isinstance(y, Ref) else \
-            ctx.op_tmp("ElementWiseMultiply", [y, _operand(ctx, a[2], y)], ctx.out_name(node) + ".alpha")
-    if kind == "div" and len(a) > 2 and a[2] is not None:
-        mode = a[2]
-        q = ctx.op_tmp("ElementWiseDivide", [_operand(ctx, x, like), _operand(ctx, y, like)],
-                       ctx.out_name(node) + ".q")
-        if mode == "floor":
-            return ctx.op("ElementWiseFloor", [q], node)
-        if mode == "trunc":
-            s = ctx.op_tmp("ElementWiseSign", [q], ctx.out_name(node) + ".s")
-            f = ctx.op_tmp("ElementWiseFloor", [ctx.op_tmp("ElementWiseAbs", [q], ctx.out_name(node) + ".a")],
-                           ctx.out_name(node) + ".f")
-            return ctx.op("ElementWiseMultiply", [s, f], node)
-    return ctx.op(_BINARY[kind], [_operand(ctx, x, like), _operand(ctx, y, like)], node)
-
-
-for _k in _BINARY:
-    aten_op(_k)(_binary)
-@aten_op("rsub")
-def rsub(ctx: TorchContext, node, a):
-    """rsub(x, other, alpha) = other - alpha * x."""
-    x, other = a[0], a[1]
-    alpha = a[2] if len(a) > 2 and a[2] is not None else 1
-    like = x if isinstance(x, Ref) else other
-    if alpha != 1:
-        x = (ctx.op_tmp("ElementWiseMultiply", [x, _operand(ctx, alpha, x)], ctx.out_name(node) + ".alpha")
-             if isinstance(x, Ref) else np.asarray(x) * alpha)
-    return ctx.op("ElementWiseSubtract", [_operand(ctx, other, like), _operand(ctx, x, like)], node)
-
-_UNARY = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "hardswish": "HardSwish", "abs": "ElementWiseAbs",
-          "exp": "ElementWiseExp", "log": "ElementWiseLog", "sqrt": "ElementWiseSquareRoot",
-          "rsqrt": "ElementWiseRsqrt", "neg": "ElementWiseNeg", "floor": "ElementWiseFloor",
-          "ceil": "ElementWiseCeil", "sin": "ElementWiseSin", "cos": "ElementWiseCos", "sign": "ElementWiseSign",
-          "round": "ElementWiseRound", "logical_not": "ElementWiseNot", "reciprocal": None}
-
-
-@aten_op(*_UNARY)
-def unary(ctx: TorchContext, node, a):
-    kind = node.kind().split("::")[1].rstrip("_")
-    if kind == "reciprocal":
-        return ctx.op("ElementWiseDivide", [np.asarray(1.0, np.float32), a[0]], node)
-    return ctx.op(_UNARY[kind], [a[0]], node)
+@aten_op(*_ACTIVATIONS)
+def activation(ctx: TorchContext, node, a):
+    return ctx.op(_ACTIVATIONS[node.kind().split("::")[1].rstrip("_")], [a[0]], node)
 
 
 @aten_op("relu6")
@@ -158,14 +97,3 @@ def mish(ctx, node, a):
     base = ctx.out_name(node)
     sp = ctx.op_tmp("ElementWiseNeuron", [a[0]], base + ".sp", {"operation": 7})
     return ctx.op("ElementWiseMultiply", [a[0], ctx.op_tmp("Tanh", [sp], base + ".t")], node)
-
-
-def _softmax(ctx, node, a, qnn):
-    x, dim = a[0], a[1]
-    if len(a) > 2 and a[2] is not None and not isinstance(a[2], (int,)):
-        pass
-    return ctx.op(qnn, [x], node, {"axis": axis(int(dim), ctx.rank(x))})
-
-
-aten_op("softmax")(lambda ctx, node, a: _softmax(ctx, node, a, "Softmax"))
-aten_op("log_softmax")(lambda ctx, node, a: _softmax(ctx, node, a, "LogSoftmax"))

@@ -1,16 +1,13 @@
-"""aten convolution, pooling, batch_norm and linear -> QNN (channel-last, HWIO weights)."""
+"""aten convolutions (conv1d/2d, transposed, _convolution) -> QNN Conv2d / DepthWiseConv2d / TransposeConv2d
+(channel-last, HWIO weights).
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from ....errors import ConversionError
-from ..context import Ref, TorchContext
+from ..context import Ref, TorchContext, pair
 from ..registry import aten_op
-
-
-def _pair(v, n=2) -> list[int]:
-    v = list(v) if isinstance(v, (list, tuple)) else [v]
-    return [int(x) for x in (v * n if len(v) == 1 else v)]
 
 
 def _lift1d(ctx: TorchContext, x, base: str) -> Ref:
@@ -35,8 +32,8 @@ def _conv(ctx: TorchContext, node, x, w, b, stride, padding, dilation, transpose
                               f"{list(w.shape)} (groups {int(groups)}) expect {expect} input channels; "
                               "check -d/--input_dim")
     n_sp = rank - 2
-    stride, dilation = _pair(stride, n_sp), _pair(dilation, n_sp)
-    out_pad = _pair(out_pad, n_sp) if out_pad is not None else [0] * n_sp
+    stride, dilation = pair(stride, n_sp), pair(dilation, n_sp)
+    out_pad = pair(out_pad, n_sp) if out_pad is not None else [0] * n_sp
     is_1d = rank == 3
     x_in = x
     if is_1d:
@@ -54,7 +51,7 @@ def _conv(ctx: TorchContext, node, x, w, b, stride, padding, dilation, transpose
                 total = dilation[i] * (k[i] - 1)
                 pads.append((total // 2, total - total // 2))
     else:
-        p = _pair(padding, n_sp)
+        p = pair(padding, n_sp)
         if is_1d:
             p = [0] + p
         pads = [(p[0], p[0]), (p[1], p[1])]
@@ -111,104 +108,3 @@ def conv_nd(ctx, node, a):
 def conv_transpose(ctx, node, a):
     x, w, b, stride, padding, out_pad, groups, dilation = a
     return _conv(ctx, node, x, w, b, stride, padding, dilation, True, out_pad, groups)
-
-
-@aten_op("batch_norm")
-def batch_norm(ctx: TorchContext, node, a):
-    x, gamma, beta, mean, var, training, _momentum, eps = a[:8]
-    if training:
-        raise ConversionError("batch_norm in training mode; call model.eval() before tracing")
-    for v in (gamma, beta, mean, var):
-        if isinstance(v, Ref):
-            raise ConversionError("batch_norm statistics must be constants")
-    c = ctx.shape(x)[1]
-    g = np.ones(c, np.float32) if gamma is None else np.asarray(gamma, np.float64)
-    bt = np.zeros(c, np.float32) if beta is None else np.asarray(beta, np.float64)
-    scale = g / np.sqrt(np.asarray(var, np.float64) + float(eps))
-    bias = bt - np.asarray(mean, np.float64) * scale
-    w = ctx.add_const(f"{ctx.out_name(node)}.bn", scale.astype(np.float32))
-    b = ctx.add_const(f"{ctx.out_name(node)}.bn", bias.astype(np.float32))
-    if ctx.rank(x) == 2:
-        return ctx.op("Batchnorm", [x, Ref(w), Ref(b)], node)
-    return ctx.channel_last("Batchnorm", x, node, {}, [Ref(w), Ref(b)])
-
-
-def _pool(ctx: TorchContext, node, kind: str, x, kernel, stride, padding, ceil, count_pad=None,
-          divisor=None):
-    rank = ctx.rank(x)
-    if rank != 4:
-        raise ConversionError(f"rank-{rank} pooling input is not supported")
-    kernel = _pair(kernel)
-    stride = _pair(stride) if stride not in (None, []) and len(list(stride) if isinstance(stride, (list, tuple))
-                                                                  else [stride]) else kernel
-    p = _pair(padding)
-    params = {"filter_size": kernel, "stride": stride, "pad_amount": [(p[0], p[0]), (p[1], p[1])],
-              "rounding_mode": 1 if ceil else 0}
-    if kind == "PoolAvg2d":
-        if divisor is not None:
-            raise ConversionError("avg_pool2d with divisor_override is not supported")
-        params["count_pad_for_edges"] = bool(count_pad)
-    return ctx.channel_last(kind, x, node, params)
-
-
-@aten_op("max_pool2d")
-def max_pool2d(ctx, node, a):
-    x, kernel, stride, padding, dilation, ceil = a
-    if any(d != 1 for d in _pair(dilation)):
-        raise ConversionError("dilated max_pool2d is not supported")
-    return _pool(ctx, node, "PoolMax2d", x, kernel, stride, padding, ceil)
-
-
-@aten_op("avg_pool2d")
-def avg_pool2d(ctx, node, a):
-    x, kernel, stride, padding, ceil, count_pad, divisor = a
-    return _pool(ctx, node, "PoolAvg2d", x, kernel, stride, padding, ceil, count_pad, divisor)
-
-
-def _adaptive(ctx, node, kind, x, size):
-    h, w = ctx.shape(x)[2:]
-    oh, ow = [int(s) if s is not None else d for s, d in zip(_pair(size), (h, w))]
-    if h % oh or w % ow:
-        raise ConversionError(f"adaptive pooling from {h}x{w} to {oh}x{ow} is not a plain pool "
-                              "(input size must be a multiple of the output size)")
-    k = [h // oh, w // ow]
-    params = {"filter_size": k, "stride": k, "pad_amount": [(0, 0), (0, 0)], "rounding_mode": 0}
-    if kind == "PoolAvg2d":
-        params["count_pad_for_edges"] = False
-    return ctx.channel_last(kind, x, node, params)
-
-
-@aten_op("adaptive_avg_pool2d")
-def adaptive_avg_pool2d(ctx, node, a):
-    return _adaptive(ctx, node, "PoolAvg2d", a[0], a[1])
-
-
-@aten_op("adaptive_max_pool2d")
-def adaptive_max_pool2d(ctx, node, a):
-    if len(list(node.outputs())) > 1 and list(node.outputs())[1].uses():
-        raise ConversionError("the indices output of adaptive_max_pool2d is not supported")
-    r = _adaptive(ctx, node, "PoolMax2d", a[0], a[1])
-    return [r, None] if len(list(node.outputs())) > 1 else r
-
-
-@aten_op("linear")
-def linear(ctx: TorchContext, node, a):
-    x, w, b = a
-    if isinstance(w, Ref):
-        t = ctx.op_tmp("Transpose", [w], f"{ctx.out_name(node)}.wT", {"perm": [1, 0]})
-        mm = ctx.op("MatMul", [x, t], node) if b is None else ctx.op_tmp("MatMul", [x, t], ctx.out_name(node))
-        return mm if b is None else ctx.op("ElementWiseAdd", [mm, b], node)
-    ins = [x, Ref(ctx.add_const(f"{ctx.out_name(node)}.weight", np.asarray(w, np.float32)))]
-    if b is not None:
-        ins.append(Ref(ctx.tensor(np.asarray(b, np.float32))) if not isinstance(b, Ref) else b)
-    return ctx.op("FullyConnected", ins, node, {"keep_dims": True})
-
-
-@aten_op("addmm")
-def addmm(ctx: TorchContext, node, a):
-    bias, x, w, beta, alpha = a
-    if isinstance(w, Ref) or isinstance(bias, Ref) or float(beta) != 1 or float(alpha) != 1:
-        raise ConversionError("addmm is supported with constant weight/bias and alpha = beta = 1")
-    ins = [x, Ref(ctx.add_const(f"{ctx.out_name(node)}.weight", np.asarray(w, np.float32).T.copy())),
-           Ref(ctx.tensor(np.asarray(bias, np.float32).reshape(-1)))]
-    return ctx.op("FullyConnected", ins, node)

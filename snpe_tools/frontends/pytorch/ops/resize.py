@@ -1,4 +1,4 @@
-"""aten resampling and padding ops: interpolate/upsample, pixel_shuffle, pad.
+"""aten interpolate/upsample -> QNN Resize.
 
 Resampling: PyTorch samples every spatial axis with its own rule (nearest: ``floor(dst * scale)``,
 nearest-exact: ``floor((dst + 0.5) * scale)``, linear/cubic: half-pixel clamped at 0 or
@@ -17,12 +17,10 @@ from ....errors import ConversionError
 from ....ops import resize as rz
 from ..context import Ref, TorchContext
 from ..registry import aten_op
-from .transformer import schema_args
+from ..schema import schema_args
 
 _ATOL = 1e-6
 
-
-# ---- interpolate -------------------------------------------------------------------------------
 
 def _torch_scale(in_size: int, out_size: int, scale) -> np.float32:
     """``compute_scales_value``: 1/scale when a positive scale was given, else in/out (float32)."""
@@ -158,114 +156,3 @@ for _k, _m in (("upsample_nearest1d", "nearest"), ("upsample_nearest2d", "neares
                ("upsample_linear1d", "linear"), ("upsample_bilinear2d", "linear"),
                ("upsample_trilinear3d", "linear"), ("upsample_bicubic2d", "cubic")):
     aten_op(_k)(lambda ctx, node, a, _m=_m: _upsample(ctx, node, a, _m))
-
-
-# ---- pixel shuffle -----------------------------------------------------------------------------
-
-def _depth_space(ctx: TorchContext, node, x, r: int, qnn: str):
-    shape = ctx.shape(x)
-    if len(shape) != 4:
-        raise ConversionError(f"{node.kind()} on a rank-{len(shape)} tensor is not supported (rank 4 only)")
-    r = int(r)
-    if qnn == "DepthToSpace" and shape[1] % (r * r):
-        raise ConversionError(f"pixel_shuffle: {shape[1]} channels are not a multiple of {r}x{r}")
-    if qnn == "SpaceToDepth" and (shape[2] % r or shape[3] % r):
-        raise ConversionError(f"pixel_unshuffle: spatial size {shape[2]}x{shape[3]} is not a multiple of {r}")
-    if r == 1:
-        return x
-    return ctx.channel_last(qnn, x, node, {"block_size": [r, r], "mode": 1})   # CRD = PyTorch's order
-
-
-aten_op("pixel_shuffle")(lambda ctx, node, a: _depth_space(ctx, node, a[0], a[1], "DepthToSpace"))
-aten_op("pixel_unshuffle")(lambda ctx, node, a: _depth_space(ctx, node, a[0], a[1], "SpaceToDepth"))
-
-
-# ---- padding -----------------------------------------------------------------------------------
-
-_SCHEMES = {"constant": 0, "reflect": 2, "replicate": 3}
-
-
-def _pad(ctx: TorchContext, node, x, pad, mode: str, value):
-    if isinstance(pad, Ref) or any(isinstance(p, Ref) for p in pad):
-        raise ConversionError("padding by a run-time amount is not supported")
-    pad = [int(p) for p in pad]
-    shape = list(ctx.shape(x))
-    rank = len(shape)
-    if len(pad) % 2 or len(pad) // 2 > rank:
-        raise ConversionError(f"pad {pad} does not fit a rank-{rank} tensor")
-    amounts = [[0, 0] for _ in range(rank)]
-    for i in range(len(pad) // 2):   # PyTorch lists the last dim first
-        amounts[rank - 1 - i] = [pad[2 * i], pad[2 * i + 1]]
-    if all(a == [0, 0] for a in amounts):
-        return x
-    out = ctx.out_name(node)
-    if mode == "circular":
-        return _circular(ctx, node, x, amounts, out)
-    if mode not in _SCHEMES:
-        raise ConversionError(f"padding mode '{mode}' is not supported")
-    neg = any(v < 0 for a in amounts for v in a)
-    if neg and mode != "constant":
-        raise ConversionError(f"negative {mode} padding is not supported")
-    if mode == "reflect":
-        for d, (lo, hi) in enumerate(amounts):
-            if max(lo, hi) >= shape[d]:
-                raise ConversionError(f"reflect padding {lo},{hi} must be smaller than dim {d} of size {shape[d]}")
-    pos = [[max(v, 0) for v in a] for a in amounts]
-    cur = x
-    if any(v for a in pos for v in a):
-        params = {"scheme": _SCHEMES[mode], "pad_amount": np.asarray(pos, np.uint32)}
-        if mode == "constant":
-            params["pad_constant_value"] = 0.0 if value is None else float(value)
-        name = ctx.graph.unique_name(f"{out}.pad") if neg else out
-        ctx.emit("Pad", [ctx.tensor(x)], [name], params, name=name)
-        cur = Ref(name)
-    if not neg:
-        return cur
-    padded = ctx.shape(cur)
-    ranges = [[max(-lo, 0), d - max(-hi, 0), 1] for (lo, hi), d in zip(amounts, padded)]
-    if any(e <= b for b, e, _ in ranges):
-        raise ConversionError(f"padding {pad} crops {shape} to nothing")
-    ctx.emit("StridedSlice", [ctx.tensor(cur)], [out], {"ranges": np.asarray(ranges, np.int32)}, name=out)
-    return Ref(out)
-
-
-def _circular(ctx: TorchContext, node, x, amounts, out: str):
-    cur = x
-    todo = [d for d, a in enumerate(amounts) if a != [0, 0]]
-    for k, d in enumerate(todo):
-        lo, hi = amounts[d]
-        shape = list(ctx.shape(cur))
-        n = shape[d]
-        if lo < 0 or hi < 0 or lo > n or hi > n:
-            raise ConversionError(f"circular padding {lo},{hi} of dim {d} (size {n}) is not supported")
-        parts = []
-        for tag, (b, e) in (("lo", (n - lo, n)), ("hi", (0, hi))):
-            if e <= b:
-                continue
-            ranges = [[0, s, 1] for s in shape]
-            ranges[d] = [b, e, 1]
-            name = ctx.graph.unique_name(f"{out}.{tag}{d}")
-            ctx.emit("StridedSlice", [ctx.tensor(cur)], [name], {"ranges": np.asarray(ranges, np.int32)}, name=name)
-            parts.append((tag, Ref(name)))
-        ins = [p for t, p in parts if t == "lo"] + [cur] + [p for t, p in parts if t == "hi"]
-        name = out if k == len(todo) - 1 else ctx.graph.unique_name(f"{out}.circ{d}")
-        ctx.emit("Concat", [ctx.tensor(i) for i in ins], [name], {"axis": d}, name=name)
-        cur = Ref(name)
-    return cur
-
-
-@aten_op("constant_pad_nd")
-def constant_pad_nd(ctx, node, a):
-    return _pad(ctx, node, a[0], a[1], "constant", a[2] if len(a) > 2 else 0.0)
-
-
-@aten_op("pad")
-def pad(ctx, node, a):
-    mode = a[2] if len(a) > 2 and a[2] is not None else "constant"
-    return _pad(ctx, node, a[0], a[1], mode, a[3] if len(a) > 3 else None)
-
-
-for _k, _m in (("reflection_pad1d", "reflect"), ("reflection_pad2d", "reflect"), ("reflection_pad3d", "reflect"),
-               ("replication_pad1d", "replicate"), ("replication_pad2d", "replicate"),
-               ("replication_pad3d", "replicate"), ("_pad_circular", "circular")):
-    aten_op(_k)(lambda ctx, node, a, _m=_m: _pad(ctx, node, a[0], a[1], _m, None))
