@@ -27,6 +27,25 @@ class Ref:
     name: str
 
 
+@dataclass(frozen=True, eq=False)
+class TorchNode:
+    """What a translator receives: a TorchScript node together with its resolved inputs.
+
+    ``args`` are the node's inputs, already resolved by the walker: :class:`Ref` for run-time tensors,
+    plain Python/numpy values for everything known at convert time.  Everything else (``kind()``,
+    ``outputs()``, ``outputsAt()``, ``schema()``, ``sourceRange()`` ...) is the torch node's own, so
+    translators keep the one ``fn(ctx, node)`` signature of every frontend.
+    """
+
+    node: Any
+    args: list
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("node", "args"):          # not yet set (copy/pickle): no recursion into the torch node
+            raise AttributeError(name)
+        return getattr(self.node, name)
+
+
 def source_line(node) -> str:
     """``file:line`` of the Python code that made ``node`` (TorchScript keeps source ranges)."""
     try:

@@ -24,7 +24,7 @@ from ...progress import track
 from ...ir.graph import Graph, InputInfo
 from ...ir.limits import check_fold_size, fold_limit_bytes
 from ...passes.input_cast import model_input_dtype
-from .context import Ref, TorchContext, describe, source_line
+from .context import Ref, TorchContext, TorchNode, describe, source_line
 from .registry import get_translator
 
 # prim kinds handled by the walker itself
@@ -513,7 +513,7 @@ class _Walker:
             if fn is None:
                 raise UnsupportedOpError(f"1 node(s) use ops the converter does not support: {describe(node)}")
             try:
-                result = fn(self.ctx, node, args)
+                result = fn(self.ctx, TorchNode(node, args))
             except ConversionError as exc:
                 msg = str(exc)
                 raise ConversionError(msg if msg.startswith(kind) else f"{describe(node)}: {msg}") from None
@@ -571,7 +571,7 @@ class _Walker:
             translator = get_translator(kind)
             if translator is None:
                 raise ConversionError(f"{describe(node)}: cannot evaluate at convert time ({exc})") from None
-            result = translator(self.ctx, node, args)
+            result = translator(self.ctx, TorchNode(node, args))
             if len(outs) == 1:
                 self.set(outs[0], result)
             else:

@@ -1,8 +1,11 @@
 """aten/prim op kind -> translator (one registry; translators live in ``ops/`` by family).
 
-A translator is ``fn(ctx, node, args) -> value | list[value]`` where ``args`` are the node's
-inputs already resolved: :class:`~.context.Ref` for run-time tensors, plain Python/numpy values
-for everything known at convert time.
+A translator is ``fn(ctx, node) -> value | list[value]``, the signature of every frontend; ``node``
+is a :class:`~.context.TorchNode` whose ``args`` are the node's inputs already resolved
+(:class:`~.context.Ref` for run-time tensors, plain Python/numpy values for everything known at
+convert time).  TorchScript translators return their output values and the walker binds them to the
+node's outputs: much of a TorchScript graph is evaluated at convert time, so an output may be a
+plain value (a shape, a constant) rather than an emitted tensor.
 """
 from __future__ import annotations
 

@@ -66,9 +66,10 @@ def schema_args(node) -> list[str]:
     return names
 
 
-def schema_arg(node, a: list, name: str, default=None):
+def schema_arg(node, name: str, default=None):
+    """The resolved argument called ``name`` of a :class:`~.context.TorchNode`, ``default`` when absent."""
     names = schema_args(node)
-    if name in names and names.index(name) < len(a):
-        return a[names.index(name)]
+    if name in names and names.index(name) < len(node.args):
+        return node.args[names.index(name)]
     return default
 

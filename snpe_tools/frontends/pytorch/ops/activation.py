@@ -12,17 +12,20 @@ _ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "hardswish
 
 
 @aten_op(*_ACTIVATIONS)
-def activation(ctx: TorchContext, node, a):
+def activation(ctx: TorchContext, node):
+    a = node.args
     return ctx.op(_ACTIVATIONS[node.kind().split("::")[1].rstrip("_")], [a[0]], node)
 
 
 @aten_op("relu6")
-def relu6(ctx, node, a):
+def relu6(ctx, node):
+    a = node.args
     return ctx.op("ReluMinMax", [a[0]], node, {"min_value": 0.0, "max_value": 6.0})
 
 
 @aten_op("hardtanh", "clamp", "clip")
-def clamp(ctx, node, a):
+def clamp(ctx, node):
+    a = node.args
     lo, hi = a[1], a[2]
     if isinstance(lo, Ref) or isinstance(hi, Ref):
         raise ConversionError("clamp with tensor bounds is not supported")
@@ -32,18 +35,21 @@ def clamp(ctx, node, a):
 
 
 @aten_op("hardsigmoid")
-def hardsigmoid(ctx, node, a):
+def hardsigmoid(ctx, node):
+    a = node.args
     return ctx.op("ElementWiseNeuron", [a[0]], node, {"operation": 2, "alpha": 1 / 6, "beta": 0.5})
 
 
 @aten_op("silu")
-def silu(ctx, node, a):
+def silu(ctx, node):
+    a = node.args
     s = ctx.op_tmp("Sigmoid", [a[0]], ctx.out_name(node) + ".sig")
     return ctx.op("ElementWiseMultiply", [a[0], s], node)
 
 
 @aten_op("gelu")
-def gelu(ctx, node, a):
+def gelu(ctx, node):
+    a = node.args
     approx = a[1] if len(a) > 1 else "none"
     if approx != "none":
         x = a[0]
@@ -61,13 +67,15 @@ def gelu(ctx, node, a):
 
 
 @aten_op("leaky_relu")
-def leaky_relu(ctx, node, a):
+def leaky_relu(ctx, node):
+    a = node.args
     slope = float(a[1]) if len(a) > 1 else 0.01
     return ctx.op("Prelu", [a[0], np.asarray([slope], np.float32)], node)
 
 
 @aten_op("prelu")
-def prelu(ctx, node, a):
+def prelu(ctx, node):
+    a = node.args
     x, w = a
     w = np.asarray(w, np.float32)
     rank = ctx.rank(x)
@@ -77,7 +85,8 @@ def prelu(ctx, node, a):
 
 
 @aten_op("elu")
-def elu(ctx, node, a):
+def elu(ctx, node):
+    a = node.args
     alpha, scale, in_scale = (float(v) for v in a[1:4])
     if scale != 1 or in_scale != 1:
         raise ConversionError("elu with scale/input_scale != 1 is not supported")
@@ -85,7 +94,8 @@ def elu(ctx, node, a):
 
 
 @aten_op("softplus")
-def softplus(ctx, node, a):
+def softplus(ctx, node):
+    a = node.args
     beta, threshold = float(a[1]), float(a[2])
     if beta != 1:
         raise ConversionError("softplus with beta != 1 is not supported")
@@ -93,7 +103,8 @@ def softplus(ctx, node, a):
 
 
 @aten_op("mish")
-def mish(ctx, node, a):
+def mish(ctx, node):
+    a = node.args
     base = ctx.out_name(node)
     sp = ctx.op_tmp("ElementWiseNeuron", [a[0]], base + ".sp", {"operation": 7})
     return ctx.op("ElementWiseMultiply", [a[0], ctx.op_tmp("Tanh", [sp], base + ".t")], node)

@@ -63,7 +63,8 @@ def attention(ctx: TorchContext, q, k, v, out: str, mask=None, is_causal: bool =
 
 
 @aten_op("scaled_dot_product_attention")
-def sdpa(ctx: TorchContext, node, a):
+def sdpa(ctx: TorchContext, node):
+    a = node.args
     q, k, v = a[:3]
     mask = a[3] if len(a) > 3 else None
     dropout_p = float(a[4]) if len(a) > 4 and a[4] is not None else 0.0
@@ -119,7 +120,7 @@ def _native_mha(ctx: TorchContext, base: str, query, key, value, embed_dim: int,
         p = _fc(ctx, t, qkv_w[i * e:(i + 1) * e], qkv_b[i * e:(i + 1) * e], ctx.graph.unique_name(f"{base}.{tag}"))
         r = ctx.reshape_to(p, [shape[0], shape[1], h, d], ctx.graph.unique_name(f"{base}.{tag}.heads"))
         heads_out.append(ctx.emit_to("Transpose", [r], ctx.graph.unique_name(f"{base}.{tag}.bhld"),
-                               {"perm": [0, 2, 1, 3]}))
+                                     {"perm": [0, 2, 1, 3]}))
     q, k, v = heads_out
     b, ll = ctx.shape(query)[:2]
     s = ctx.shape(key)[1]
@@ -144,7 +145,8 @@ def _native_mha(ctx: TorchContext, base: str, query, key, value, embed_dim: int,
 
 
 @aten_op("_native_multi_head_attention")
-def native_mha(ctx: TorchContext, node, a):
+def native_mha(ctx: TorchContext, node):
+    a = node.args
     q, k, v, e, h, qkv_w, qkv_b, proj_w, proj_b = a[:9]
     mask = a[9] if len(a) > 9 else None
     need_weights = bool(a[10]) if len(a) > 10 and a[10] is not None else True
@@ -162,8 +164,9 @@ def native_mha(ctx: TorchContext, node, a):
 
 
 @aten_op("_transformer_encoder_layer_fwd")
-def transformer_encoder_layer_fwd(ctx: TorchContext, node, a):
+def transformer_encoder_layer_fwd(ctx: TorchContext, node):
     """nn.TransformerEncoderLayer's fused eval kernel (batch_first), decomposed."""
+    a = node.args
     (src, e, h, qkv_w, qkv_b, proj_w, proj_b, use_gelu, norm_first, eps, n1w, n1b, n2w, n2b,
      w1, b1, w2, b2) = a[:18]
     mask = a[18] if len(a) > 18 else None
@@ -174,8 +177,8 @@ def transformer_encoder_layer_fwd(ctx: TorchContext, node, a):
 
     def ln(x, w, b, tag, out=None):
         return ctx.emit_to("LayerNorm", [x, ctx.as_ref(w, np.float32), ctx.as_ref(b, np.float32)],
-                     out or ctx.graph.unique_name(f"{base}.{tag}"),
-                     {"epsilon": eps, "axes": [ctx.rank(x) - 1]})
+                           out or ctx.graph.unique_name(f"{base}.{tag}"),
+                           {"epsilon": eps, "axes": [ctx.rank(x) - 1]})
 
     def tmp(tag):
         return ctx.graph.unique_name(f"{base}.{tag}")

@@ -87,24 +87,28 @@ def _conv(ctx: TorchContext, node, x, w, b, stride, padding, dilation, transpose
 
 
 @aten_op("aten::_convolution")
-def _convolution(ctx, node, a):
+def _convolution(ctx, node):
+    a = node.args
     x, w, b, stride, padding, dilation, transposed, out_pad, groups = a[:9]
     return _conv(ctx, node, x, w, b, stride, padding, dilation, bool(transposed), out_pad, groups)
 
 
 @aten_op("aten::_convolution_mode")
-def _convolution_mode(ctx, node, a):
+def _convolution_mode(ctx, node):
+    a = node.args
     x, w, b, stride, padding, dilation, groups = a
     return _conv(ctx, node, x, w, b, stride, padding, dilation, False, None, groups)
 
 
 @aten_op("conv1d", "conv2d")
-def conv_nd(ctx, node, a):
+def conv_nd(ctx, node):
+    a = node.args
     x, w, b, stride, padding, dilation, groups = a
     return _conv(ctx, node, x, w, b, stride, padding, dilation, False, None, groups)
 
 
 @aten_op("conv_transpose1d", "conv_transpose2d")
-def conv_transpose(ctx, node, a):
+def conv_transpose(ctx, node):
+    a = node.args
     x, w, b, stride, padding, out_pad, groups, dilation = a
     return _conv(ctx, node, x, w, b, stride, padding, dilation, True, out_pad, groups)

@@ -30,7 +30,8 @@ _BINARY = {"add": "ElementWiseAdd", "sub": "ElementWiseSubtract", "mul": "Elemen
            "remainder": "ElementWiseMod", "fmod": "ElementWiseFmod"}
 
 
-def _binary(ctx: TorchContext, node, a):
+def _binary(ctx: TorchContext, node):
+    a = node.args
     kind = node.kind().split("::")[1].rstrip("_")
     x, y = a[0], a[1]
     like = x if isinstance(x, Ref) else y
@@ -56,8 +57,9 @@ for _k in _BINARY:
 
 
 @aten_op("rsub")
-def rsub(ctx: TorchContext, node, a):
+def rsub(ctx: TorchContext, node):
     """rsub(x, other, alpha) = other - alpha * x."""
+    a = node.args
     x, other = a[0], a[1]
     alpha = a[2] if len(a) > 2 and a[2] is not None else 1
     like = x if isinstance(x, Ref) else other
@@ -74,7 +76,8 @@ _UNARY = {"abs": "ElementWiseAbs", "exp": "ElementWiseExp", "log": "ElementWiseL
 
 
 @aten_op(*_UNARY)
-def unary(ctx: TorchContext, node, a):
+def unary(ctx: TorchContext, node):
+    a = node.args
     kind = node.kind().split("::")[1].rstrip("_")
     if kind == "reciprocal":
         return ctx.op("ElementWiseDivide", [np.asarray(1.0, np.float32), a[0]], node)
@@ -92,7 +95,8 @@ def _cond(ctx: TorchContext, node, c):
 
 
 @aten_op("masked_fill")
-def masked_fill(ctx: TorchContext, node, a):
+def masked_fill(ctx: TorchContext, node):
+    a = node.args
     x, mask, value = a[:3]
     dt = np.dtype(ir_dtype(ctx.dtype(x)))
     if isinstance(value, Ref):
@@ -117,7 +121,8 @@ def _result_dtype(ctx, vals) -> np.dtype:
 
 
 @aten_op("where")
-def where(ctx: TorchContext, node, a):
+def where(ctx: TorchContext, node):
+    a = node.args
     if len(a) == 1:
         raise ConversionError("torch.where(condition) (nonzero) has a data-dependent shape and cannot be converted")
     c, x, y = a[:3]
@@ -128,8 +133,9 @@ def where(ctx: TorchContext, node, a):
 
 
 @aten_op("tril", "triu")
-def tril(ctx: TorchContext, node, a):
+def tril(ctx: TorchContext, node):
     """Run-time tril/triu (constant ones are folded): select against a constant triangle."""
+    a = node.args
     x = a[0]
     k = int(a[1]) if len(a) > 1 and a[1] is not None else 0
     shape = ctx.shape(x)

@@ -25,13 +25,14 @@ def _filled(ctx, shape, fill, dt) -> np.ndarray:
 
 
 @aten_op("zeros_like", "ones_like", "full_like", "empty_like")
-def like(ctx: TorchContext, node, a):
+def like(ctx: TorchContext, node):
+    a = node.args
     kind = node.kind().split("::")[1].rstrip("_")
     x = a[0]
     if kind == "full_like":
-        fill, dt = a[1], schema_arg(node, a, "dtype", a[2] if len(a) > 2 else None)
+        fill, dt = a[1], schema_arg(node, "dtype", a[2] if len(a) > 2 else None)
     else:
-        fill, dt = (1 if kind == "ones_like" else 0), schema_arg(node, a, "dtype", a[1] if len(a) > 1 else None)
+        fill, dt = (1 if kind == "ones_like" else 0), schema_arg(node, "dtype", a[1] if len(a) > 1 else None)
     dt = torch_dtype(dt) or ctx.dtype(x)
     return _filled(ctx, ctx.shape(x), fill, dt)
 
@@ -47,8 +48,9 @@ def _schema_kwonly(node) -> int | None:
 
 
 @aten_op("arange")
-def arange(ctx: TorchContext, node, a):
+def arange(ctx: TorchContext, node):
     """Static ``arange`` (its dtype/layout/device arguments are keyword-only in the schema)."""
+    a = node.args
     if any(isinstance(v, Ref) for v in a):
         raise ConversionError("arange with run-time bounds is not supported")
     import torch
@@ -64,13 +66,14 @@ def arange(ctx: TorchContext, node, a):
 
 
 @aten_op("new_zeros", "new_ones", "new_full", "new_empty")
-def new_filled(ctx: TorchContext, node, a):
+def new_filled(ctx: TorchContext, node):
+    a = node.args
     kind = node.kind().split("::")[1].rstrip("_")
     x, size = a[0], a[1]
     size = list(size) if isinstance(size, (list, tuple)) else [size]
     if kind == "new_full":
-        fill, dt = a[2], schema_arg(node, a, "dtype", a[3] if len(a) > 3 else None)
+        fill, dt = a[2], schema_arg(node, "dtype", a[3] if len(a) > 3 else None)
     else:
-        fill, dt = (1 if kind == "new_ones" else 0), schema_arg(node, a, "dtype", a[2] if len(a) > 2 else None)
+        fill, dt = (1 if kind == "new_ones" else 0), schema_arg(node, "dtype", a[2] if len(a) > 2 else None)
     dt = torch_dtype(dt) or ctx.dtype(x)
     return _filled(ctx, size, fill, dt)

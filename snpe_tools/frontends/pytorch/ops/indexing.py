@@ -7,7 +7,8 @@ from .shape import int_indices
 
 
 @aten_op("gather")
-def gather(ctx: TorchContext, node, a):
+def gather(ctx: TorchContext, node):
+    a = node.args
     x, dim, idx = a[:3]
     ax = axis(int(dim), ctx.rank(x))
     idx = int_indices(ctx, idx, "gather")

@@ -9,7 +9,8 @@ from ..registry import aten_op
 
 
 @aten_op("linear")
-def linear(ctx: TorchContext, node, a):
+def linear(ctx: TorchContext, node):
+    a = node.args
     x, w, b = a
     if isinstance(w, Ref):
         t = ctx.op_tmp("Transpose", [w], f"{ctx.out_name(node)}.wT", {"perm": [1, 0]})
@@ -22,7 +23,8 @@ def linear(ctx: TorchContext, node, a):
 
 
 @aten_op("addmm")
-def addmm(ctx: TorchContext, node, a):
+def addmm(ctx: TorchContext, node):
+    a = node.args
     bias, x, w, beta, alpha = a
     if isinstance(w, Ref) or isinstance(bias, Ref) or float(beta) != 1 or float(alpha) != 1:
         raise ConversionError("addmm is supported with constant weight/bias and alpha = beta = 1")
@@ -60,12 +62,14 @@ def torch_matmul(ctx: TorchContext, x, y, out: str, t1: bool = False) -> Ref:
 
 
 @aten_op("matmul", "mm", "bmm")
-def matmul(ctx, node, a):
+def matmul(ctx, node):
+    a = node.args
     return torch_matmul(ctx, a[0], a[1], ctx.out_name(node))
 
 
 @aten_op("baddbmm")
-def baddbmm(ctx: TorchContext, node, a):
+def baddbmm(ctx: TorchContext, node):
+    a = node.args
     inp, b1, b2 = a[:3]
     beta = float(a[3]) if len(a) > 3 and a[3] is not None else 1.0
     alpha = float(a[4]) if len(a) > 4 and a[4] is not None else 1.0

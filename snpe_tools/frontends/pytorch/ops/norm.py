@@ -14,7 +14,8 @@ from ..registry import aten_op
 
 
 @aten_op("batch_norm")
-def batch_norm(ctx: TorchContext, node, a):
+def batch_norm(ctx: TorchContext, node):
+    a = node.args
     x, gamma, beta, mean, var, training, _momentum, eps = a[:8]
     if training:
         raise ConversionError("batch_norm in training mode; call model.eval() before tracing")
@@ -34,7 +35,8 @@ def batch_norm(ctx: TorchContext, node, a):
 
 
 @aten_op("layer_norm")
-def layer_norm(ctx: TorchContext, node, a):
+def layer_norm(ctx: TorchContext, node):
+    a = node.args
     x, shape, w, b, eps = a[:5]
     shape = [int(s) for s in (shape if isinstance(shape, (list, tuple)) else [shape])]
     rank = ctx.rank(x)
@@ -63,8 +65,9 @@ def _cl_fmt(rank: int) -> str:
 
 
 @aten_op("group_norm")
-def group_norm(ctx: TorchContext, node, a):
+def group_norm(ctx: TorchContext, node):
     """Exact decomposition, channel-last: [N,S,G,C/G] -> mean/var over (S, C/G) -> affine per channel."""
+    a = node.args
     x, groups, w, b, eps = a[:5]
     shape = list(ctx.shape(x))
     rank = len(shape)
@@ -94,12 +97,13 @@ def group_norm(ctx: TorchContext, node, a):
             y = ctx.reshape_to(y, cl_shape, out, fmt)
         else:
             y = ctx.emit_to("ElementWiseMultiply" if tag == "scale" else "ElementWiseAdd",
-                      [y, ctx.as_ref(v, None if isinstance(v, Ref) else np.float32)], out, None, fmt)
+                            [y, ctx.as_ref(v, None if isinstance(v, Ref) else np.float32)], out, None, fmt)
     return y if rank <= 2 else Ref(ctx.from_channel_last(y.name, ctx.out_name(node)))
 
 
 @aten_op("instance_norm")
-def instance_norm(ctx: TorchContext, node, a):
+def instance_norm(ctx: TorchContext, node):
+    a = node.args
     x, w, b, mean, var, use_input_stats, _momentum, eps = a[:8]
     shape = ctx.shape(x)
     rank = len(shape)

@@ -9,12 +9,14 @@ from ..registry import aten_op
 
 
 @aten_op("dropout", "feature_dropout", "alpha_dropout")
-def dropout(ctx, node, a):
+def dropout(ctx, node):
+    a = node.args
     if a[2]:
         raise ConversionError("dropout in training mode; call model.eval() before tracing")
     return a[0]
 
 
 @aten_op("contiguous", "detach", "clone")
-def identity(ctx, node, a):
+def identity(ctx, node):
+    a = node.args
     return a[0]

@@ -25,7 +25,8 @@ def _pool(ctx: TorchContext, node, kind: str, x, kernel, stride, padding, ceil, 
 
 
 @aten_op("max_pool2d")
-def max_pool2d(ctx, node, a):
+def max_pool2d(ctx, node):
+    a = node.args
     x, kernel, stride, padding, dilation, ceil = a
     if any(d != 1 for d in pair(dilation)):
         raise ConversionError("dilated max_pool2d is not supported")
@@ -33,7 +34,8 @@ def max_pool2d(ctx, node, a):
 
 
 @aten_op("avg_pool2d")
-def avg_pool2d(ctx, node, a):
+def avg_pool2d(ctx, node):
+    a = node.args
     x, kernel, stride, padding, ceil, count_pad, divisor = a
     return _pool(ctx, node, "PoolAvg2d", x, kernel, stride, padding, ceil, count_pad, divisor)
 
@@ -52,12 +54,14 @@ def _adaptive(ctx, node, kind, x, size):
 
 
 @aten_op("adaptive_avg_pool2d")
-def adaptive_avg_pool2d(ctx, node, a):
+def adaptive_avg_pool2d(ctx, node):
+    a = node.args
     return _adaptive(ctx, node, "PoolAvg2d", a[0], a[1])
 
 
 @aten_op("adaptive_max_pool2d")
-def adaptive_max_pool2d(ctx, node, a):
+def adaptive_max_pool2d(ctx, node):
+    a = node.args
     if len(list(node.outputs())) > 1 and list(node.outputs())[1].uses():
         raise ConversionError("the indices output of adaptive_max_pool2d is not supported")
     r = _adaptive(ctx, node, "PoolMax2d", a[0], a[1])

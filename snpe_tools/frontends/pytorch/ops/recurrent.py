@@ -100,7 +100,8 @@ def _stack_states(em: _Emitter, states: list[Ref], batch: int, size: int, out: s
     return Ref(out)
 
 
-def _rnn(ctx: TorchContext, node, a, mode: str):
+def _rnn(ctx: TorchContext, node, mode: str):
+    a = node.args
     schema = str(node.schema())
     if ".input(" not in schema:
         raise ConversionError("packed sequences (nn.utils.rnn.PackedSequence) are not supported; "
@@ -270,20 +271,20 @@ def _gru_step(em: _Emitter, xp: Ref, h, whh: Ref, bkeep: Ref, bkeep_arr: np.ndar
 
 
 @aten_op("aten::lstm")
-def lstm(ctx, node, a):
-    return _rnn(ctx, node, a, "lstm")
+def lstm(ctx, node):
+    return _rnn(ctx, node, "lstm")
 
 
 @aten_op("aten::gru")
-def gru(ctx, node, a):
-    return _rnn(ctx, node, a, "gru")
+def gru(ctx, node):
+    return _rnn(ctx, node, "gru")
 
 
 @aten_op("aten::rnn_tanh")
-def rnn_tanh(ctx, node, a):
-    return _rnn(ctx, node, a, "rnn_tanh")
+def rnn_tanh(ctx, node):
+    return _rnn(ctx, node, "rnn_tanh")
 
 
 @aten_op("aten::rnn_relu")
-def rnn_relu(ctx, node, a):
-    return _rnn(ctx, node, a, "rnn_relu")
+def rnn_relu(ctx, node):
+    return _rnn(ctx, node, "rnn_relu")

@@ -6,7 +6,8 @@ from ..context import axis
 from ..registry import aten_op
 
 
-def _reduce(ctx, node, a, qnn):
+def _reduce(ctx, node, qnn):
+    a = node.args
     x = a[0]
     rank = ctx.rank(x)
     dims = a[1] if len(a) > 1 else None
@@ -19,7 +20,7 @@ def _reduce(ctx, node, a, qnn):
     return ctx.op(qnn, [x], node, {"axes": sorted(axis(int(d), rank) for d in dims), "keep_dims": keep})
 
 
-aten_op("mean")(lambda ctx, node, a: _reduce(ctx, node, a, "ReduceMean"))
-aten_op("sum")(lambda ctx, node, a: _reduce(ctx, node, a, "ReduceSum"))
-aten_op("amax")(lambda ctx, node, a: _reduce(ctx, node, a, "ReduceMax"))
-aten_op("amin")(lambda ctx, node, a: _reduce(ctx, node, a, "ReduceMin"))
+aten_op("mean")(lambda ctx, node: _reduce(ctx, node, "ReduceMean"))
+aten_op("sum")(lambda ctx, node: _reduce(ctx, node, "ReduceSum"))
+aten_op("amax")(lambda ctx, node: _reduce(ctx, node, "ReduceMax"))
+aten_op("amin")(lambda ctx, node: _reduce(ctx, node, "ReduceMin"))

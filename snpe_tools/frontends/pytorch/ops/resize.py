@@ -133,7 +133,8 @@ def _resize(ctx: TorchContext, node, x, out_size, scales, mode: str, align_corne
     return ctx.channel_last("Resize", x, node, params)
 
 
-def _upsample(ctx, node, a, mode: str):
+def _upsample(ctx, node, mode: str):
+    a = node.args
     names = schema_args(node)
 
     def get(name, default=None):
@@ -155,4 +156,4 @@ for _k, _m in (("upsample_nearest1d", "nearest"), ("upsample_nearest2d", "neares
                ("_upsample_nearest_exact2d", "nearest-exact"), ("_upsample_nearest_exact3d", "nearest-exact"),
                ("upsample_linear1d", "linear"), ("upsample_bilinear2d", "linear"),
                ("upsample_trilinear3d", "linear"), ("upsample_bicubic2d", "cubic")):
-    aten_op(_k)(lambda ctx, node, a, _m=_m: _upsample(ctx, node, a, _m))
+    aten_op(_k)(lambda ctx, node, _m=_m: _upsample(ctx, node, _m))

@@ -17,12 +17,14 @@ def _reshape_out(ctx: TorchContext, node, x, shape):
 
 
 @aten_op("view", "reshape")
-def view(ctx, node, a):
+def view(ctx, node):
+    a = node.args
     return _reshape_out(ctx, node, a[0], a[1])
 
 
 @aten_op("flatten")
-def flatten(ctx, node, a):
+def flatten(ctx, node):
+    a = node.args
     x, start, end = a
     s = list(ctx.shape(x))
     if not s:
@@ -32,14 +34,16 @@ def flatten(ctx, node, a):
 
 
 @aten_op("unsqueeze")
-def unsqueeze(ctx, node, a):
+def unsqueeze(ctx, node):
+    a = node.args
     s = list(ctx.shape(a[0]))
     s.insert(axis(int(a[1]), len(s) + 1), 1)
     return _reshape_out(ctx, node, a[0], s)
 
 
 @aten_op("squeeze")
-def squeeze(ctx, node, a):
+def squeeze(ctx, node):
+    a = node.args
     s = list(ctx.shape(a[0]))
     if len(a) == 1 or a[1] is None:
         dims = [i for i, d in enumerate(s) if d == 1]
@@ -50,13 +54,15 @@ def squeeze(ctx, node, a):
 
 
 @aten_op("permute")
-def permute(ctx, node, a):
+def permute(ctx, node):
+    a = node.args
     rank = ctx.rank(a[0])
     return ctx.op("Transpose", [a[0]], node, {"perm": [axis(int(p), rank) for p in a[1]]})
 
 
 @aten_op("transpose", "t")
-def transpose(ctx, node, a):
+def transpose(ctx, node):
+    a = node.args
     rank = ctx.rank(a[0])
     if len(a) == 1:
         d0, d1 = 0, rank - 1
@@ -68,7 +74,8 @@ def transpose(ctx, node, a):
 
 
 @aten_op("cat", "concat")
-def cat(ctx, node, a):
+def cat(ctx, node):
+    a = node.args
     items = [t for t in a[0] if not (not isinstance(t, Ref) and np.asarray(t).size == 0)]
     rank = ctx.rank(items[0])
     if len(items) == 1:
@@ -94,14 +101,16 @@ def int_indices(ctx: TorchContext, idx, what: str, size: int | None = None):
 
 
 @aten_op("embedding")
-def embedding(ctx: TorchContext, node, a):
+def embedding(ctx: TorchContext, node):
+    a = node.args
     w, idx = a[0], a[1]
     idx = int_indices(ctx, idx, "embedding")
     return ctx.op("Gather", [w, idx], node, {"axis": 0})
 
 
 @aten_op("index_select")
-def index_select(ctx: TorchContext, node, a):
+def index_select(ctx: TorchContext, node):
+    a = node.args
     x, dim, idx = a[:3]
     ax = axis(int(dim), ctx.rank(x))
     idx = int_indices(ctx, idx, "index_select", ctx.shape(x)[ax])
@@ -111,8 +120,9 @@ def index_select(ctx: TorchContext, node, a):
 
 
 @aten_op("index")
-def index(ctx: TorchContext, node, a):
+def index(ctx: TorchContext, node):
     """x[..., idx, ...] with one integer index tensor (other positions ':')."""
+    a = node.args
     x, indices = a[0], list(a[1])
     used = [i for i, t in enumerate(indices) if t is not None]
     if len(used) != 1:
@@ -151,7 +161,8 @@ def _even_sizes(n: int, size: int) -> list[int]:
 
 
 @aten_op("split", "unsafe_split", "split_with_sizes", "unsafe_split_with_sizes")
-def split(ctx: TorchContext, node, a):
+def split(ctx: TorchContext, node):
+    a = node.args
     x, sz = a[0], a[1]
     dim = a[2] if len(a) > 2 else 0
     n = ctx.shape(x)[axis(int(dim), ctx.rank(x))]
@@ -160,7 +171,8 @@ def split(ctx: TorchContext, node, a):
 
 
 @aten_op("chunk", "unsafe_chunk")
-def chunk(ctx: TorchContext, node, a):
+def chunk(ctx: TorchContext, node):
+    a = node.args
     x, chunks = a[0], int(a[1])
     dim = a[2] if len(a) > 2 else 0
     n = ctx.shape(x)[axis(int(dim), ctx.rank(x))]
@@ -168,7 +180,8 @@ def chunk(ctx: TorchContext, node, a):
 
 
 @aten_op("unbind")
-def unbind(ctx: TorchContext, node, a):
+def unbind(ctx: TorchContext, node):
+    a = node.args
     x = a[0]
     dim = a[1] if len(a) > 1 else 0
     shape = list(ctx.shape(x))
@@ -185,7 +198,8 @@ def unbind(ctx: TorchContext, node, a):
 
 
 @aten_op("stack")
-def stack(ctx: TorchContext, node, a):
+def stack(ctx: TorchContext, node):
+    a = node.args
     items, dim = list(a[0]), a[1] if len(a) > 1 else 0
     rank = ctx.rank(items[0])
     ax = axis(int(dim), rank + 1)
@@ -205,7 +219,8 @@ def stack(ctx: TorchContext, node, a):
 
 
 @aten_op("unflatten")
-def unflatten(ctx: TorchContext, node, a):
+def unflatten(ctx: TorchContext, node):
+    a = node.args
     x, dim, sizes = a[:3]
     shape = list(ctx.shape(x))
     ax = axis(int(dim), len(shape))
@@ -214,7 +229,8 @@ def unflatten(ctx: TorchContext, node, a):
 
 
 @aten_op("slice")
-def slice_(ctx: TorchContext, node, a):
+def slice_(ctx: TorchContext, node):
+    a = node.args
     x = a[0]
     dim = a[1] if len(a) > 1 and a[1] is not None else 0
     start = a[2] if len(a) > 2 else None
@@ -240,7 +256,8 @@ def slice_(ctx: TorchContext, node, a):
 
 
 @aten_op("select")
-def select(ctx: TorchContext, node, a):
+def select(ctx: TorchContext, node):
+    a = node.args
     x, dim, index = a[:3]
     if isinstance(index, Ref):
         raise ConversionError("select with a run-time index is not supported")
@@ -284,7 +301,8 @@ def _lift_and_tile(ctx: TorchContext, node, x, src: list[int], full: list[int], 
 
 
 @aten_op("expand")
-def expand(ctx: TorchContext, node, a):
+def expand(ctx: TorchContext, node):
+    a = node.args
     x, size = a[0], [int(s) for s in a[1]]
     src = list(ctx.shape(x))
     full = [1] * (len(size) - len(src)) + src
@@ -293,17 +311,19 @@ def expand(ctx: TorchContext, node, a):
 
 
 @aten_op("expand_as")
-def expand_as(ctx: TorchContext, node, a):
+def expand_as(ctx: TorchContext, node):
+    a = node.args
     return _tile_to(ctx, node, a[0], list(ctx.shape(a[1])))
 
 
 @aten_op("broadcast_to")
-def broadcast_to(ctx: TorchContext, node, a):
-    return expand(ctx, node, a)
+def broadcast_to(ctx: TorchContext, node):
+    return expand(ctx, node)
 
 
 @aten_op("repeat")
-def repeat(ctx: TorchContext, node, a):
+def repeat(ctx: TorchContext, node):
+    a = node.args
     x, reps = a[0], [int(r) for r in a[1]]
     src = list(ctx.shape(x))
     if len(reps) < len(src):
@@ -312,7 +332,8 @@ def repeat(ctx: TorchContext, node, a):
 
 
 @aten_op("to")
-def to(ctx: TorchContext, node, a):
+def to(ctx: TorchContext, node):
+    a = node.args
     x = a[0]
     names = schema_args(node)
     dt = None
@@ -334,7 +355,8 @@ def to(ctx: TorchContext, node, a):
 
 
 @aten_op("type_as")
-def type_as(ctx, node, a):
+def type_as(ctx, node):
+    a = node.args
     return ctx.cast_to(a[0], ctx.dtype(a[1]), ctx.out_name(node))
 
 
@@ -413,12 +435,14 @@ def _circular(ctx: TorchContext, node, x, amounts, out: str):
 
 
 @aten_op("constant_pad_nd")
-def constant_pad_nd(ctx, node, a):
+def constant_pad_nd(ctx, node):
+    a = node.args
     return _pad(ctx, node, a[0], a[1], "constant", a[2] if len(a) > 2 else 0.0)
 
 
 @aten_op("pad")
-def pad(ctx, node, a):
+def pad(ctx, node):
+    a = node.args
     mode = a[2] if len(a) > 2 and a[2] is not None else "constant"
     return _pad(ctx, node, a[0], a[1], mode, a[3] if len(a) > 3 else None)
 
@@ -426,4 +450,4 @@ def pad(ctx, node, a):
 for _k, _m in (("reflection_pad1d", "reflect"), ("reflection_pad2d", "reflect"), ("reflection_pad3d", "reflect"),
                ("replication_pad1d", "replicate"), ("replication_pad2d", "replicate"),
                ("replication_pad3d", "replicate"), ("_pad_circular", "circular")):
-    aten_op(_k)(lambda ctx, node, a, _m=_m: _pad(ctx, node, a[0], a[1], _m, None))
+    aten_op(_k)(lambda ctx, node, _m=_m: _pad(ctx, node, node.args[0], node.args[1], _m, None))

@@ -20,5 +20,5 @@ def _depth_space(ctx: TorchContext, node, x, r: int, qnn: str):
     return ctx.channel_last(qnn, x, node, {"block_size": [r, r], "mode": 1})   # CRD = PyTorch's order
 
 
-aten_op("pixel_shuffle")(lambda ctx, node, a: _depth_space(ctx, node, a[0], a[1], "DepthToSpace"))
-aten_op("pixel_unshuffle")(lambda ctx, node, a: _depth_space(ctx, node, a[0], a[1], "SpaceToDepth"))
+aten_op("pixel_shuffle")(lambda ctx, node: _depth_space(ctx, node, node.args[0], node.args[1], "DepthToSpace"))
+aten_op("pixel_unshuffle")(lambda ctx, node: _depth_space(ctx, node, node.args[0], node.args[1], "SpaceToDepth"))
