@@ -81,6 +81,44 @@ def test_batched_statistics_equal_one_at_a_time(tmp_path, with_fc):
             assert (b.min, b.max) == (st.min, st.max), name
 
 
+@pytest.mark.parametrize("kind", ["range", "histogram"])
+def test_parallel_batches_give_the_serial_statistics(tmp_path, kind):
+    """Batches run side by side on worker threads (single-threaded BLAS each): every statistic equals the
+    one-worker run's, the order of batches notwithstanding."""
+    from snpe_tools.quantization.statistics import HistogramStats
+    graph = read_dlc(_dlc(tmp_path, conv_net(True))).graph
+    make = (lambda _n: RangeStats()) if kind == "range" else (lambda _n: HistogramStats())
+    serial = calibrate(graph, _feeds(graph, 21), 21, progress=False, make_stats=make, batch=4, workers=1)
+    parallel = calibrate(graph, _feeds(graph, 21), 21, progress=False, make_stats=make, batch=4, workers=3)
+    assert set(serial) == set(parallel) and len(serial) >= 8
+    for name, st in serial.items():
+        p = parallel[name]
+        assert (p.min, p.max, p.count) == (st.min, st.max, st.count), name
+        if kind == "histogram":
+            assert (p.exp, p.first, p.zeros) == (st.exp, st.first, st.zeros) and np.array_equal(p.counts, st.counts)
+
+
+def test_parallel_batches_stream_and_stop_at_the_first_error(tmp_path):
+    """At most ``workers`` batches are in flight (inputs are read as batches finish, in order), and a bad
+    input stops the run with its error."""
+    from snpe_tools.errors import RuntimeInputError
+    graph = read_dlc(_dlc(tmp_path, conv_net(False))).graph
+    pulled, finished, ahead = [0], [], []
+
+    def feeds(bad_at=None):
+        for i, f in enumerate(_feeds(graph, 12)):
+            if i == bad_at:
+                f = {graph.inputs[0]: np.zeros(7, np.float32)}
+            pulled[0] += 1
+            ahead.append(pulled[0] - len(finished))
+            yield f
+
+    calibrate(graph, feeds(), 12, progress=False, batch=2, workers=2, on_input=finished.append)
+    assert finished == list(range(12)) and max(ahead) <= 2 * 2 + 2
+    with pytest.raises((RuntimeInputError, ValueError)):
+        calibrate(graph, feeds(bad_at=7), 12, progress=False, batch=2, workers=2)
+
+
 def test_batch_size_follows_the_memory_budget(tmp_path):
     graph = read_dlc(_dlc(tmp_path, conv_net(False))).graph
     per = inference_bytes(graph, graph.ops)

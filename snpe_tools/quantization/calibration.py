@@ -15,8 +15,13 @@ batch size is chosen from the graph's live tensor bytes so that a batch stays un
 """
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
 import sys
+import threading
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Iterator, Protocol
 
@@ -251,11 +256,75 @@ def _input_array(graph: Graph, name: str, feed: dict[str, np.ndarray]) -> np.nda
     return arr.astype(t.dtype, copy=False)
 
 
+# ---- parallel batches ----------------------------------------------------------------------------
+MAX_WORKERS = 4                 # batches in flight at most (each holds up to the batch byte budget)
+
+
+def default_workers(on_batch: Callable | None = None) -> int:
+    """How many batches to run at once: one per CPU this process may use (at most :data:`MAX_WORKERS`),
+    each on single-threaded BLAS.  Measured on a 2-core machine, two 16-image ResNet-18 batches side by
+    side beat one batch on two-threaded OpenBLAS: a skinny convolution product (64-512 output channels)
+    scales poorly across BLAS threads, and the im2col copies, padding and statistics, which run on one
+    core, overlap with the other batch's products.  One worker when ``on_batch`` is given (its results
+    are accumulated in input order) or when BLAS threads cannot be limited (``threadpoolctl`` missing:
+    two workers on multi-threaded BLAS would oversubscribe the CPUs)."""
+    if on_batch is not None:
+        return 1
+    if importlib.util.find_spec("threadpoolctl") is None:
+        return 1
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(MAX_WORKERS, cpus))
+
+
+class _Locked:
+    """A statistics object shared by the workers: one update at a time (the statistics here are
+    order-independent, so the interleaving of batches does not change the result)."""
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats, self.lock = stats, threading.Lock()
+
+    def update(self, x: np.ndarray) -> None:
+        with self.lock:
+            self.stats.update(x)
+
+
+def _run_chunks(chunks: Iterator[list], run: Callable[[list], None], finished: Callable[[list], None],
+                workers: int) -> None:
+    """``run`` every chunk, ``workers`` at a time, and call ``finished`` for each in input order.
+
+    At most ``workers`` chunks are in flight (the next one is read only when the oldest is done), so
+    memory stays independent of the number of inputs; the first error stops the run and is raised."""
+    if workers <= 1:
+        for chunk in chunks:
+            run(chunk)
+            finished(chunk)
+        return
+    from threadpoolctl import threadpool_limits
+    pending: deque = deque()
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+        try:
+            for chunk in chunks:
+                pending.append((chunk, pool.submit(run, chunk)))
+                if len(pending) >= workers:
+                    done_chunk, fut = pending.popleft()
+                    fut.result()
+                    finished(done_chunk)
+            while pending:
+                done_chunk, fut = pending.popleft()
+                fut.result()
+                finished(done_chunk)
+        except BaseException:
+            for _, fut in pending:
+                fut.cancel()
+            raise
+
+
 def calibrate(graph: Graph, feeds: Iterable[dict[str, np.ndarray]], total: int,
               progress: bool = True, on_input: Callable[[int], None] | None = None,
               make_stats: Callable[[str], Stats] | None = None, outputs: Iterable[str] | None = None,
               batch: int | None = None, batch_bytes: int = BATCH_BYTES,
-              on_batch: Callable[[dict[str, np.ndarray], int], None] | None = None) -> dict[str, Stats]:
+              on_batch: Callable[[dict[str, np.ndarray], int], None] | None = None,
+              workers: int | None = None) -> dict[str, Stats]:
     """Run ``graph`` on every feed dict (graph-input name -> array in the DLC layout) and return the
     statistics of every float activation tensor it computes.
 
@@ -263,7 +332,8 @@ def calibrate(graph: Graph, feeds: Iterable[dict[str, np.ndarray]], total: int,
     restricts the run to the ops those tensors depend on (an input list's ``#``/``%`` lines: tensors
     outside get no statistics); ``batch`` forces a batch size (1: one input at a time), otherwise it
     is chosen from ``batch_bytes`` when the graph can batch; ``on_batch(env, n)`` sees the tensors of
-    each batch of ``n`` inputs (the selected outputs and graph outputs) before they are dropped.
+    each batch of ``n`` inputs (the selected outputs and graph outputs) before they are dropped;
+    ``workers`` is how many batches run at once (default :func:`default_workers`).
     """
     ops = needed_ops(graph, list(outputs) if outputs is not None else None)
     computed = set(graph.inputs) | {o for op in ops for o in op.outputs}
@@ -275,37 +345,48 @@ def calibrate(graph: Graph, feeds: Iterable[dict[str, np.ndarray]], total: int,
     keep = set(outputs or ()) | set(graph.outputs) if on_batch is not None else set()
     size = batch if batch is not None else batch_size(graph, ops, total, batch_bytes)
     runners: dict[int, _Runner | None] = {1: _Runner(graph, ops, statics, keep)}
+    made = threading.Lock()
 
     def runner(n: int) -> _Runner | None:
-        if n not in runners:
-            bg = batched_graph(graph, ops, n)
-            runners[n] = None if bg is None else _Runner(bg, bg.ops, statics, keep)
-        return runners[n]
+        with made:                      # two workers may ask for the same batch size at once
+            if n not in runners:
+                bg = batched_graph(graph, ops, n)
+                runners[n] = None if bg is None else _Runner(bg, bg.ops, statics, keep)
+            return runners[n]
 
     if size > 1 and runner(size) is None:
         size = 1
+    n_workers = workers if workers is not None else default_workers(on_batch)
+    shared = {n: _Locked(st) for n, st in stats.items()} if n_workers > 1 else stats
+
+    def run_chunk(chunk: list[dict[str, np.ndarray]]) -> None:
+        r = runner(len(chunk)) if len(chunk) > 1 else runners[1]
+        groups = [chunk] if r is not None else [[f] for f in chunk]
+        for group in groups:
+            rr = r if len(group) > 1 else runners[1]
+            if len(group) == 1:
+                env = {n: _input_array(graph, n, group[0]) for n in graph.inputs}
+            else:
+                env = {n: np.concatenate([_input_array(graph, n, f) for f in group]) for n in graph.inputs}
+            env = rr.run(env, shared)
+            if on_batch is not None:
+                on_batch(env, len(group))
+            del env
+
     bar = _progress(total, progress)
     done = 0
+
+    def finished(chunk: list) -> None:
+        nonlocal done
+        for _ in chunk:
+            if on_input is not None:
+                on_input(done)
+            done += 1
+        if bar is not None:
+            bar.update(len(chunk))
+
     try:
-        for chunk in _batches(feeds, size):
-            r = runner(len(chunk)) if len(chunk) > 1 else runners[1]
-            groups = [chunk] if r is not None else [[f] for f in chunk]
-            for group in groups:
-                rr = r if len(group) > 1 else runners[1]
-                if len(group) == 1:
-                    env = {n: _input_array(graph, n, group[0]) for n in graph.inputs}
-                else:
-                    env = {n: np.concatenate([_input_array(graph, n, f) for f in group]) for n in graph.inputs}
-                env = rr.run(env, stats)
-                if on_batch is not None:
-                    on_batch(env, len(group))
-                del env
-            for _ in chunk:
-                if on_input is not None:
-                    on_input(done)
-                done += 1
-            if bar is not None:
-                bar.update(len(chunk))
+        _run_chunks(_batches(feeds, size), run_chunk, finished, n_workers)
     finally:
         if bar is not None:
             bar.close()
