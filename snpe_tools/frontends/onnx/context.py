@@ -19,6 +19,7 @@ from onnx import helper, numpy_helper
 
 from ...errors import ConversionError
 from ...ir import axis_format as af
+from ...ir import dtypes as qd
 from ...ir.graph import Graph
 from ..emit import EmitMixin, narrow
 
@@ -140,8 +141,6 @@ class NodeBuilder:
         return self.op("Transpose", [x], {"perm": perm}, tag, out)
 
     def int32(self, x: str, tag: str) -> str:
-        from ...ir import dtypes as qd
-
         return x if self.dtype(x) == np.int32 else self.op("Cast", [x], {"to": qd.INT_32}, tag)
 
     def finish(self, x: str, out: str | None = None) -> None:
@@ -149,6 +148,152 @@ class NodeBuilder:
         out = out or self.node.output[0]
         if x != out:
             self.ctx.alias(out, x)
+
+
+# ---- node helpers shared by the translators ------------------------------------------------------
+#: float types translators accept where an op is float-only
+FLOATS = (np.dtype(np.float32), np.dtype(np.float16))
+
+
+#: numpy types of source tensors a DLC can hold (64-bit ones narrowed by ``ir.dtypes.narrow``)
+DLC_SOURCE_TYPES = frozenset(qd.TYPE_NAMES.values())
+
+
+def onnx_np_dtype(elem_type: int) -> np.dtype | None:
+    """numpy type of an ONNX ``TensorProto`` element type that a DLC can hold (before :func:`ir.dtypes.narrow`
+    makes 64-bit types 32-bit); None for the types it cannot (string, bfloat16, float8, complex, 4-bit ...)."""
+    try:
+        dt = np.dtype(helper.tensor_dtype_to_np_dtype(int(elem_type)))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return dt if dt in DLC_SOURCE_TYPES else None
+
+
+def node_name(node: onnx.NodeProto) -> str:
+    """The name ONNX users know a node by: its name, or its first output for unnamed nodes."""
+    return node.name or node.output[0]
+
+
+def node_error(node: onnx.NodeProto, msg: str) -> ConversionError:
+    """A translator's one-line error about ``node`` (``<OpType> node '<name>': <msg>``)."""
+    return ConversionError(f"{node.op_type} node '{node_name(node)}': {msg}")
+
+
+def has_input(node: onnx.NodeProto, idx: int) -> bool:
+    """Optional input ``idx`` is given (ONNX marks a skipped optional input with an empty name)."""
+    return len(node.input) > idx and bool(node.input[idx])
+
+
+def str_attr(v: Any, default: str) -> str:
+    if v is None:
+        return default
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def ints_attr(node: onnx.NodeProto, a: dict, key: str, default: list[int], n: int) -> list[int]:
+    """Integer-list attribute ``key`` that must hold ``n`` values (one per spatial axis)."""
+    vals = [int(v) for v in a.get(key, default)]
+    if len(vals) != n:
+        raise node_error(node, f"{key} {vals} has {len(vals)} values, expected {n}")
+    return vals
+
+
+def norm_axis(node: onnx.NodeProto, axis: int, rank: int, what: str = "axis") -> int:
+    """ONNX axis (negative counts from the end) -> non-negative, or a one-line error naming the node."""
+    if not -rank <= axis < rank:
+        raise node_error(node, f"{what} {axis} is out of range for a rank-{rank} input")
+    return axis + rank if axis < 0 else axis
+
+
+def tmp_name(ctx: OnnxContext, node: onnx.NodeProto, tag: str) -> str:
+    """Unique name of an intermediate tensor of ``node`` (``<output>.<tag>``)."""
+    return ctx.graph.unique_name(f"{node.output[0]}.{tag}")
+
+
+def tensor_dtype(ctx: OnnxContext, name: str) -> np.dtype:
+    return ctx.graph.tensors[ctx.tensor(name)].dtype
+
+
+def scalar_const(ctx: OnnxContext, node: onnx.NodeProto, tag: str, value: Any, dtype: Any) -> str:
+    """Scalar constant operand of ``node`` (named ``<node>.<tag>``)."""
+    return ctx.add_const(f"{node_name(node)}.{tag}", np.asarray(value, dtype=dtype))
+
+
+def require_float(ctx: OnnxContext, node: onnx.NodeProto) -> np.dtype:
+    """dtype of the node's first input, which must be a float type."""
+    dt = tensor_dtype(ctx, node.input[0])
+    if not np.issubdtype(dt, np.floating):
+        raise node_error(node, f"input type {dt} is not supported (float only)")
+    return dt
+
+
+def node_label(node: onnx.NodeProto) -> str:
+    """Name for ops derived from ``node``: its name, else its first non-empty output, else its type."""
+    return node.name or next((o for o in node.output if o), node.op_type)
+
+
+class ValueBuilder:
+    """Emits the ops of one node over *values* that are either numpy arrays (constants) or IR tensor names.
+
+    It holds state a plain ``ctx.emit`` call does not: the node whose name prefixes every op and
+    constant, and the rule that arithmetic on two constants is done now in numpy (:meth:`binary`,
+    :meth:`cast`, :meth:`scalar`) so the quantization translators fold scale/zero-point arithmetic
+    at convert time and emit ops only for run-time values.
+    """
+
+    def __init__(self, ctx: OnnxContext, node) -> None:
+        self.ctx, self.node, self.base = ctx, node, node_label(node)
+
+    def err(self, msg: str) -> ConversionError:
+        return ConversionError(f"{self.node.op_type} node '{self.base}': {msg}")
+
+    def val(self, idx: int):
+        """Input ``idx``: None (absent), numpy array (constant) or IR tensor name."""
+        node = self.node
+        if idx >= len(node.input) or not node.input[idx]:
+            return None
+        name = node.input[idx]
+        if self.ctx.is_const(name):
+            return np.asarray(self.ctx.const(self.ctx.aliases.get(name, name)))
+        return self.ctx.tensor(name)
+
+    def dtype(self, v) -> np.dtype:
+        return np.dtype(v.dtype) if not isinstance(v, str) else np.dtype(self.ctx.graph.tensors[v].dtype)
+
+    def shape(self, v) -> tuple[int, ...]:
+        return tuple(np.shape(v)) if not isinstance(v, str) else tuple(self.ctx.graph.tensors[v].shape)
+
+    def t(self, v, tag: str) -> str:
+        if isinstance(v, str):
+            return v
+        return self.ctx.graph.add_const(f"{self.base}.{tag}", np.ascontiguousarray(v))
+
+    def op(self, type_: str, ins: list, tag: str, params: dict | None = None, out: str | None = None) -> str:
+        out = out or self.ctx.graph.unique_name(f"{self.base}.{tag}")
+        ins = [self.t(v, f"{tag}.c{k}") for k, v in enumerate(ins)]
+        return self.ctx.emit(type_, ins, [out], params, name=out)[0]
+
+    def cast(self, v, dtype, tag: str):
+        dtype = np.dtype(dtype)
+        if not isinstance(v, str):
+            return np.asarray(v).astype(dtype)
+        if self.dtype(v) == dtype:
+            return v
+        return self.op("Cast", [v], tag, {"to": qd.to_qnn(dtype)})
+
+    def scalar(self, v, rank: int, tag: str):
+        """A one-element value as something that broadcasts against a rank-``rank`` tensor without
+        changing its shape (run-time values keep their shape when that already holds)."""
+        if not isinstance(v, str):
+            return np.asarray(v).reshape(())
+        if len(self.shape(v)) <= rank:
+            return v
+        return self.op("Reshape", [v], tag, {"shape": [1] * rank})
+
+    def binary(self, type_: str, fn, a, b, tag: str):
+        if not isinstance(a, str) and not isinstance(b, str):
+            return np.asarray(fn(np.asarray(a), np.asarray(b)))
+        return self.op(type_, [a, b], tag)
 
 
 def attrs(node: onnx.NodeProto) -> dict[str, Any]:

@@ -27,8 +27,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from ....errors import ConversionError
-from ..context import OnnxContext, attrs
+from ..context import OnnxContext, attrs, node_error, node_name
 from ..registry import onnx_op
 
 # Conversion limits shown in docs/onnx-support.rst (docs/gen_onnx_support.py reads LIMITS).
@@ -50,27 +49,19 @@ _CENTER_TO_CORNERS = np.array([[0.0, 1.0, 0.0, 1.0],
 COUNT_SUFFIX = "_num_boxes_selected"
 
 
-def _name(node: onnx.NodeProto) -> str:
-    return node.name or node.output[0]
-
-
-def _fail(node: onnx.NodeProto, msg: str) -> ConversionError:
-    return ConversionError(f"{node.op_type} node '{_name(node)}': {msg}")
-
-
 def _static_scalar(ctx: OnnxContext, node: onnx.NodeProto, idx: int, what: str) -> float | None:
     """Value of optional scalar input ``idx`` (None when absent); run-time values are refused."""
     if len(node.input) <= idx or not node.input[idx]:
         return None
     value = ctx.const(node.input[idx])
     if value is None:
-        raise _fail(node, f"{what} is computed at run time, but a DLC needs it at conversion time; "
+        raise node_error(node, f"{what} is computed at run time, but a DLC needs it at conversion time; "
                           "make it an initializer or Constant")
     arr = np.asarray(value).reshape(-1)
     if arr.size == 0:
         return None
     if arr.size != 1:
-        raise _fail(node, f"{what} must hold one value, it has {arr.size}; pass a scalar")
+        raise node_error(node, f"{what} must hold one value, it has {arr.size}; pass a scalar")
     return arr[0].item()
 
 
@@ -78,7 +69,7 @@ def _corner_boxes(ctx: OnnxContext, node: onnx.NodeProto, boxes: str, center_poi
     """IR tensor of the boxes as corners (y1, x1, y2, x2)."""
     if center_point_box == 0:
         return boxes
-    m = ctx.add_const(f"{_name(node)}.center_to_corners", _CENTER_TO_CORNERS)
+    m = ctx.add_const(f"{node_name(node)}.center_to_corners", _CENTER_TO_CORNERS)
     out = ctx.graph.unique_name(f"{node.output[0]}.corners")
     return ctx.emit("MatMul", [boxes, m], [out], name=out)[0]
 
@@ -88,17 +79,17 @@ def nonmaxsuppression(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     """ONNX NonMaxSuppression -> QNN NonMaxSuppression (padded output + valid-count output)."""
     center_point_box = int(attrs(node).get("center_point_box", 0))
     if center_point_box not in (0, 1):
-        raise _fail(node, f"center_point_box {center_point_box} is not defined by ONNX; use 0 (corners) or 1 "
+        raise node_error(node, f"center_point_box {center_point_box} is not defined by ONNX; use 0 (corners) or 1 "
                           "(centre, size)")
     boxes, scores = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
     bshape, sshape = ctx.shape(node.input[0]), ctx.shape(node.input[1])
     if len(bshape) != 3 or bshape[2] != 4 or len(sshape) != 3 or sshape[0] != bshape[0] or sshape[2] != bshape[1]:
-        raise _fail(node, f"boxes {list(bshape)} / scores {list(sshape)} must be [batch, num_boxes, 4] / "
+        raise node_error(node, f"boxes {list(bshape)} / scores {list(sshape)} must be [batch, num_boxes, 4] / "
                           "[batch, num_classes, num_boxes]")
     max_out = _static_scalar(ctx, node, 2, "max_output_boxes_per_class")
     if max_out is None or int(max_out) <= 0:
         given = "absent" if max_out is None else int(max_out)
-        raise _fail(node, f"max_output_boxes_per_class is {given}, so ONNX always selects nothing and a DLC "
+        raise node_error(node, f"max_output_boxes_per_class is {given}, so ONNX always selects nothing and a DLC "
                           "cannot hold the empty result; give it a positive value or remove the node")
     iou = _static_scalar(ctx, node, 3, "iou_threshold")
     score = _static_scalar(ctx, node, 4, "score_threshold")
@@ -108,4 +99,4 @@ def nonmaxsuppression(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     out = node.output[0]
     count = ctx.graph.unique_name(out + COUNT_SUFFIX)
     ctx.emit("NonMaxSuppression", [_corner_boxes(ctx, node, boxes, center_point_box), scores], [out, count],
-             params, name=_name(node))
+             params, name=node_name(node))

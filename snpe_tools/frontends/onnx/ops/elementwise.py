@@ -1,4 +1,14 @@
-"""ONNX elementwise arithmetic, activations and softmax -> QNN."""
+"""ONNX elementwise arithmetic, comparison, logic and selection -> QNN ElementWise* ops
+(``snpe_tools/ops/elementwise.py``), and the elementwise functions QNN has no op for as compositions:
+
+* Tan / Sinh / Cosh / Asinh / Acosh / Atanh / Acos: exact identities over Sin/Cos/Exp/Log/Sqrt/Asin;
+* Erf: a float32 composition with absolute error below 1e-6 (see :func:`erf`);
+* Mod, Mean, Reciprocal, Where, IsNaN / IsInf;
+* Trilu: ElementWiseSelect against a static column-minus-row ramp (``k`` may be a run-time scalar);
+* BitShift: multiplication / floor division by powers of two, with the shift split as
+  ``min(y, w-2) + (0 or 1)`` so ``2**shift`` never overflows, and Select for shifts outside [0, w);
+  BitwiseNot as ``-1 - x`` (signed) / ``MAX - x`` (unsigned);
+"""
 from __future__ import annotations
 
 import math
@@ -6,7 +16,9 @@ import math
 import numpy as np
 
 from ....errors import ConversionError
-from ..context import OnnxContext, attrs
+from ....ir import dtypes as qd
+from ..context import (NodeBuilder, OnnxContext, attrs, has_input, node_error, node_name, require_float,
+                      scalar_const, str_attr, tmp_name)
 from ..registry import onnx_op
 
 _BINARY = {
@@ -17,10 +29,6 @@ _BINARY = {
     "Less": "ElementWiseLess", "LessOrEqual": "ElementWiseLessEqual", "And": "ElementWiseAnd",
     "Or": "ElementWiseOr", "Xor": "ElementWiseXor",
 }
-
-
-def _name(node) -> str:
-    return node.name or node.output[0]
 
 
 def _legacy_broadcast(ctx: OnnxContext, node, b: str) -> str:
@@ -46,14 +54,14 @@ def binary(ctx: OnnxContext, node) -> None:
         ctx.alias(node.output[0], ins[0])
         return
     if len(ins) > 2 and node.op_type not in ("Sum", "Max", "Min"):
-        raise ConversionError(f"{node.op_type} node '{_name(node)}' has {len(ins)} inputs")
+        raise ConversionError(f"{node.op_type} node '{node_name(node)}' has {len(ins)} inputs")
     acc = ctx.tensor(ins[0])
     second = _legacy_broadcast(ctx, node, ins[1]) if len(ins) == 2 else ins[1]
     for k, other in enumerate(ins[1:]):
         last = k == len(ins) - 2
         out = node.output[0] if last else ctx.graph.unique_name(f"{node.output[0]}.part{k}")
         rhs = ctx.tensor(second if k == 0 else other)
-        acc = ctx.emit(qnn, [acc, rhs], [out], name=_name(node) if last else out)[0]
+        acc = ctx.emit(qnn, [acc, rhs], [out], name=node_name(node) if last else out)[0]
 
 
 _UNARY = {
@@ -61,153 +69,23 @@ _UNARY = {
     "Floor": "ElementWiseFloor", "Log": "ElementWiseLog", "Neg": "ElementWiseNeg", "Not": "ElementWiseNot",
     "Round": "ElementWiseRound", "Sign": "ElementWiseSign", "Sin": "ElementWiseSin",
     "Sqrt": "ElementWiseSquareRoot", "Asin": "ElementWiseAsin", "Atan": "ElementWiseAtan",
-    "Relu": "Relu", "Sigmoid": "Sigmoid", "Tanh": "Tanh", "HardSwish": "HardSwish", "Gelu": "Gelu",
 }
 
 
 @onnx_op(*_UNARY)
 def unary(ctx: OnnxContext, node) -> None:
-    if node.op_type == "Gelu" and attrs(node).get("approximate", "none") != "none":
-        _gelu_tanh(ctx, node)
-        return
-    ctx.emit(_UNARY[node.op_type], [ctx.tensor(node.input[0])], [node.output[0]], name=_name(node))
-
-
-def _gelu_tanh(ctx: OnnxContext, node) -> None:
-    """Gelu approximate='tanh': 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))."""
-    a = attrs(node).get("approximate")
-    if a != "tanh":
-        raise ConversionError(f"Gelu node '{_name(node)}': approximate='{a}' is not supported")
-    x = ctx.tensor(node.input[0])
-    dt = ctx.graph.tensors[x].dtype
-    n = _name(node)
-
-    def op(qnn, ins, tag, out=None):
-        out = out or ctx.graph.unique_name(f"{node.output[0]}.{tag}")
-        return ctx.emit(qnn, ins, [out], name=n if out == node.output[0] else out)[0]
-
-    def c(tag, v):
-        return ctx.add_const(f"{n}.{tag}", np.asarray(v, dt))
-
-    x3 = op("ElementWiseMultiply", [op("ElementWiseMultiply", [x, x], "x2"), x], "x3")
-    inner = op("ElementWiseAdd", [x, op("ElementWiseMultiply", [x3, c("k", 0.044715)], "kx3")], "inner")
-    t = op("Tanh", [op("ElementWiseMultiply", [inner, c("s", math.sqrt(2.0 / math.pi))], "arg")], "tanh")
-    half_x = op("ElementWiseMultiply", [x, c("half", 0.5)], "halfx")
-    op("ElementWiseMultiply", [half_x, op("ElementWiseAdd", [t, c("one", 1.0)], "onept")], "", node.output[0])
-
-
-@onnx_op("Clip")
-def clip(ctx: OnnxContext, node) -> None:
-    a = attrs(node)
-    lo, hi = float(a.get("min", -np.finfo(np.float32).max)), float(a.get("max", np.finfo(np.float32).max))
-    if ctx.opset >= 11:
-        bounds = [(k, node.input[k]) for k in (1, 2) if len(node.input) > k and node.input[k]]
-        if any(not ctx.is_const(b) for _, b in bounds):   # run-time bounds: max(x, min) then min(., max)
-            acc = ctx.tensor(node.input[0])
-            for n_done, (k, b) in enumerate(bounds):
-                last = n_done == len(bounds) - 1
-                out = node.output[0] if last else ctx.graph.unique_name(f"{node.output[0]}.lo")
-                acc = ctx.emit("ElementWiseMaximum" if k == 1 else "ElementWiseMinimum", [acc, ctx.tensor(b)], [out],
-                               name=_name(node) if last else out)[0]
-            return
-        if len(node.input) > 1 and node.input[1]:
-            lo = float(ctx.require_const(node, 1, "min"))
-        if len(node.input) > 2 and node.input[2]:
-            hi = float(ctx.require_const(node, 2, "max"))
-    if lo == 0.0 and hi == np.finfo(np.float32).max:
-        ctx.emit("Relu", [ctx.tensor(node.input[0])], [node.output[0]], name=_name(node))
-        return
-    ctx.emit("ReluMinMax", [ctx.tensor(node.input[0])], [node.output[0]], {"min_value": lo, "max_value": hi},
-             name=_name(node))
-
-
-@onnx_op("LeakyRelu")
-def leaky_relu(ctx: OnnxContext, node) -> None:
-    alpha = float(attrs(node).get("alpha", 0.01))
-    slope = ctx.add_const(f"{_name(node)}.alpha", np.array([alpha], np.float32))
-    ctx.emit("Prelu", [ctx.tensor(node.input[0]), slope], [node.output[0]], name=_name(node))
-
-
-@onnx_op("PRelu")
-def prelu(ctx: OnnxContext, node) -> None:
-    """Opset < 7 applies a 1-D slope per channel (axis 1); later opsets broadcast numpy-style."""
-    slope = node.input[1]
-    xs, ss = ctx.shape(node.input[0]), ctx.shape(slope)
-    if ctx.opset < 7 and len(ss) == 1 and len(xs) > 2 and ss[0] == xs[1] and ss[0] != xs[-1]:
-        new = [ss[0]] + [1] * (len(xs) - 2)
-        if ctx.is_const(slope):
-            slope = ctx.add_const(f"{slope}.c", ctx.const(slope).reshape(new))
-        else:
-            r = ctx.graph.unique_name(f"{slope}.c")
-            slope = ctx.emit("Reshape", [ctx.tensor(slope)], [r], {"shape": new}, name=r)[0]
-    ctx.emit("Prelu", [ctx.tensor(node.input[0]), ctx.tensor(slope)], [node.output[0]], name=_name(node))
-
-
-@onnx_op("Elu")
-def elu(ctx: OnnxContext, node) -> None:
-    ctx.emit("Elu", [ctx.tensor(node.input[0])], [node.output[0]],
-             {"alpha": float(attrs(node).get("alpha", 1.0))}, name=_name(node))
-
-
-@onnx_op("HardSigmoid")
-def hard_sigmoid(ctx: OnnxContext, node) -> None:
-    a = attrs(node)
-    ctx.emit("ElementWiseNeuron", [ctx.tensor(node.input[0])], [node.output[0]],
-             {"operation": 2, "alpha": float(a.get("alpha", 0.2)), "beta": float(a.get("beta", 0.5))},
-             name=_name(node))
-
-
-@onnx_op("Softplus")
-def softplus(ctx: OnnxContext, node) -> None:
-    ctx.emit("ElementWiseNeuron", [ctx.tensor(node.input[0])], [node.output[0]], {"operation": 7},
-             name=_name(node))
+    ctx.emit(_UNARY[node.op_type], [ctx.tensor(node.input[0])], [node.output[0]], name=node_name(node))
 
 
 @onnx_op("Reciprocal")
 def reciprocal(ctx: OnnxContext, node) -> None:
-    one = ctx.add_const(f"{_name(node)}.one", np.array(1.0, np.float32))
-    ctx.emit("ElementWiseDivide", [one, ctx.tensor(node.input[0])], [node.output[0]], name=_name(node))
-
-
-@onnx_op("Softmax", "LogSoftmax")
-def softmax(ctx: OnnxContext, node) -> None:
-    qnn = "Softmax" if node.op_type == "Softmax" else "LogSoftmax"
-    a = attrs(node)
-    shape = ctx.shape(node.input[0])
-    rank = len(shape)
-    axis = int(a.get("axis", -1 if ctx.opset >= 13 else 1))
-    axis = axis + rank if axis < 0 else axis
-    x = ctx.tensor(node.input[0])
-    if ctx.opset >= 13 or axis == rank - 1 or all(d == 1 for d in shape[axis + 1:]):
-        ctx.emit(qnn, [x], [node.output[0]], {"axis": axis}, name=_name(node))
-        return
-    # opset < 13: softmax over the flattened trailing block [axis:]
-    flat = [int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))]
-    t1 = ctx.graph.unique_name(f"{node.output[0]}.2d")
-    ctx.emit("Reshape", [x], [t1], {"shape": flat}, name=t1)
-    t2 = ctx.graph.unique_name(f"{node.output[0]}.sm")
-    ctx.emit(qnn, [t1], [t2], {"axis": 1}, name=_name(node))
-    ctx.emit("Reshape", [t2], [node.output[0]], {"shape": list(shape)}, name=f"{_name(node)}.reshape")
-
-
-@onnx_op("Identity", "Dropout")
-def identity(ctx: OnnxContext, node) -> None:
-    """Identity, and Dropout at inference (or in training mode with a constant ratio of 0): no op."""
-    if node.op_type == "Dropout" and len(node.input) > 2 and node.input[2]:
-        training = not ctx.is_const(node.input[2]) or bool(np.asarray(ctx.const(node.input[2])).reshape(-1)[0])
-        ratio = (ctx.const(node.input[1]) if len(node.input) > 1 and node.input[1] and ctx.is_const(node.input[1])
-                 else None if len(node.input) > 1 and node.input[1] else 0.5)
-        if training and (ratio is None or float(np.asarray(ratio).reshape(-1)[0]) != 0.0):
-            raise ConversionError(f"Dropout node '{_name(node)}': training mode drops random elements; only "
-                                  "inference graphs (training_mode False, or ratio 0) can be converted")
-    ctx.alias(node.output[0], node.input[0])
-    if len(node.output) > 1 and node.output[1]:
-        ctx.consts[node.output[1]] = np.ones(ctx.shape(node.input[0]), dtype=np.bool_)
+    one = ctx.add_const(f"{node_name(node)}.one", np.array(1.0, np.float32))
+    ctx.emit("ElementWiseDivide", [one, ctx.tensor(node.input[0])], [node.output[0]], name=node_name(node))
 
 
 @onnx_op("IsNaN")
 def is_nan(ctx: OnnxContext, node) -> None:
-    ctx.emit("IsNan", [ctx.tensor(node.input[0])], [node.output[0]], name=_name(node))
+    ctx.emit("IsNan", [ctx.tensor(node.input[0])], [node.output[0]], name=node_name(node))
 
 
 @onnx_op("IsInf")
@@ -215,7 +93,7 @@ def is_inf(ctx: OnnxContext, node) -> None:
     a = attrs(node)
     ctx.emit("IsInf", [ctx.tensor(node.input[0])], [node.output[0]],
              {"detect_negative": bool(a.get("detect_negative", 1)), "detect_positive": bool(a.get("detect_positive", 1))},
-             name=_name(node))
+             name=node_name(node))
 
 
 class _Chain:
@@ -226,7 +104,7 @@ class _Chain:
         self.dtype = ctx.graph.tensors[ctx.tensor(node.input[0])].dtype
 
     def c(self, value: float) -> str:
-        return self.ctx.add_const(f"{_name(self.node)}.c", np.asarray(value, self.dtype))
+        return self.ctx.add_const(f"{node_name(self.node)}.c", np.asarray(value, self.dtype))
 
     def op(self, qnn: str, *ins: str, out: str | None = None) -> str:
         self.n += 1
@@ -255,3 +133,167 @@ def trig(ctx: OnnxContext, node) -> None:
         b.op("ElementWiseMultiply", b.op("ElementWiseLog", q), b.c(0.5), out=out)
     else:  # Acos = pi/2 - asin(x)
         b.op("ElementWiseSubtract", b.c(np.pi / 2), b.op("ElementWiseAsin", x), out=out)
+
+
+# ---- selection ---------------------------------------------------------------------------------
+@onnx_op("Where")
+def where(ctx: OnnxContext, node) -> None:
+    c, x, y = (ctx.tensor(i) for i in node.input[:3])
+    if ctx.graph.tensors[c].dtype != np.bool_:
+        raise ConversionError(f"Where node '{node_name(node)}': the condition must be bool")
+    ctx.emit("ElementWiseSelect", [c, x, y], [node.output[0]], name=node_name(node))
+
+
+# ---- arithmetic ----------------------------------------------------------------------------
+@onnx_op("Mod")
+def mod(ctx: OnnxContext, node) -> None:
+    """fmod=0: result takes the divisor's sign (ElementWiseMod); fmod=1: the dividend's (ElementWiseFmod)."""
+    qnn = "ElementWiseFmod" if int(attrs(node).get("fmod", 0)) else "ElementWiseMod"
+    ctx.emit(qnn, [ctx.tensor(node.input[0]), ctx.tensor(node.input[1])], [node.output[0]], name=node_name(node))
+
+
+@onnx_op("Mean")
+def mean(ctx: OnnxContext, node) -> None:
+    """Sum of the inputs (broadcasting), divided by their count."""
+    ins = [i for i in node.input if i]
+    if len(ins) == 1:
+        ctx.alias(node.output[0], ins[0])
+        return
+    acc = ctx.tensor(ins[0])
+    for k, other in enumerate(ins[1:]):
+        acc = ctx.emit("ElementWiseAdd", [acc, ctx.tensor(other)], [tmp_name(ctx, node, f"sum{k}")],
+                       name=f"{node_name(node)}.sum{k}")[0]
+    n = scalar_const(ctx, node, "count", len(ins), ctx.graph.tensors[acc].dtype)
+    ctx.emit("ElementWiseDivide", [acc, n], [node.output[0]], name=node_name(node))
+
+
+# Abramowitz & Stegun 7.1.26: erf(x) = 1 - t*(a1 + t*(a2 + ... a5)) * exp(-x^2), t = 1/(1 + p|x|);
+# |error| <= 1.5e-7, made odd with sign(x).  Near 0 that form loses relative precision (1 - tail
+# cancels), so |x| < 1 uses the Maclaurin series 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1)),
+# n <= 10 (alternating: truncation error < 1.3e-9 there).
+_ERF_P = 0.3275911
+
+
+_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
+_ERF_TAYLOR = tuple((-1) ** k * 2 / math.sqrt(math.pi) / (math.factorial(k) * (2 * k + 1)) for k in range(11))
+
+
+@onnx_op("Erf")
+def erf(ctx: OnnxContext, node) -> None:
+    """erf as a QNN composition (QNN has no Erf op): absolute error below 1e-6 over all of float32."""
+    dt = require_float(ctx, node)
+    if dt != np.float32:
+        raise ConversionError(f"Erf node '{node_name(node)}': input type {dt} is not supported (float32 only)")
+    n = node_name(node)
+    x = ctx.tensor(node.input[0])
+
+    def op(qnn, ins, tag):
+        return ctx.emit(qnn, ins, [tmp_name(ctx, node, tag)], name=f"{n}.{tag}")[0]
+
+    def c(tag, v):
+        return scalar_const(ctx, node, tag, v, dt)
+
+    ab = op("ElementWiseAbs", [x], "abs")
+    den = op("ElementWiseAdd", [op("ElementWiseMultiply", [ab, c("p", _ERF_P)], "px"), c("one", 1.0)], "den")
+    t = op("ElementWiseDivide", [c("one", 1.0), den], "t")
+    poly = c("a5", _ERF_A[4])
+    for k in (3, 2, 1, 0):
+        poly = op("ElementWiseAdd", [op("ElementWiseMultiply", [poly, t], f"h{k}"), c(f"a{k + 1}", _ERF_A[k])],
+                  f"p{k}")
+    poly = op("ElementWiseMultiply", [poly, t], "poly")
+    sq = op("ElementWiseMultiply", [x, x], "sq")
+    ex = op("ElementWiseExp", [op("ElementWiseNeg", [sq], "negsq")], "exp")
+    mag = op("ElementWiseSubtract", [c("one", 1.0), op("ElementWiseMultiply", [poly, ex], "tail")], "mag")
+    large = op("ElementWiseMultiply", [op("ElementWiseSign", [x], "sign"), mag], "large")
+    series = c("c10", _ERF_TAYLOR[10])
+    for k in range(9, -1, -1):
+        series = op("ElementWiseAdd", [op("ElementWiseMultiply", [series, sq], f"s{k}"), c(f"c{k}", _ERF_TAYLOR[k])],
+                    f"q{k}")
+    small = op("ElementWiseMultiply", [series, x], "small")
+    near0 = op("ElementWiseLess", [ab, c("one", 1.0)], "near0")
+    ctx.emit("ElementWiseSelect", [near0, small, large], [node.output[0]], name=n)
+
+
+@onnx_op("Trilu")
+def trilu(ctx: OnnxContext, node) -> None:
+    b = NodeBuilder(ctx, node)
+    x = ctx.tensor(node.input[0])
+    shape = b.shape(x)
+    if len(shape) < 2:
+        raise node_error(node, "the input must have rank >= 2")
+    upper = bool(int(attrs(node).get("upper", 1)))
+    rows, cols = shape[-2], shape[-1]
+    diff = np.arange(cols)[None, :] - np.arange(rows)[:, None]   # column - row
+    if not has_input(node, 1) or ctx.is_const(node.input[1]):
+        k = int(np.asarray(ctx.const(node.input[1])).reshape(-1)[0]) if has_input(node, 1) else 0
+        mask = diff >= k if upper else diff <= k
+        if mask.all():
+            b.finish(x)
+            return
+        b.op("ElementWiseSelect", [b.const("mask", mask), x, b.const("zero", 0, b.dtype(x))], out=node.output[0])
+        return
+    zero = b.const("zero", 0, b.dtype(x))
+    kt = ctx.tensor(node.input[1])
+    if int(np.prod(b.shape(kt))) != 1:
+        raise node_error(node, "k must be a scalar")
+    kt = b.reshape(kt, [], "k")
+    if not np.issubdtype(b.dtype(kt), np.signedinteger):
+        kt = b.op("Cast", [kt], {"to": qd.INT_32}, "k_cast")
+    ramp = b.const("diff", diff, b.dtype(kt))
+    mask = b.op("ElementWiseGreaterEqual" if upper else "ElementWiseLessEqual", [ramp, kt], tag="mask")
+    b.op("ElementWiseSelect", [mask, x, zero], out=node.output[0])
+
+
+# ---- bitwise ------------------------------------------------------------------------------------
+def _require_int(b: NodeBuilder, x: str) -> np.dtype:
+    dt = b.dtype(x)
+    if not np.issubdtype(dt, np.integer):
+        raise node_error(b.node, f"input type {dt} is not supported (integer types only)")
+    return dt
+
+
+@onnx_op("BitwiseNot")
+def bitwise_not(ctx: OnnxContext, node) -> None:
+    b = NodeBuilder(ctx, node)
+    x = ctx.tensor(node.input[0])
+    dt = _require_int(b, x)
+    c = -1 if np.issubdtype(dt, np.signedinteger) else np.iinfo(dt).max
+    b.op("ElementWiseSubtract", [b.const("ones", c, dt), x], out=node.output[0])
+
+
+@onnx_op("BitShift")
+def bit_shift(ctx: OnnxContext, node) -> None:
+    b = NodeBuilder(ctx, node)
+    direction = str_attr(attrs(node).get("direction"), "")
+    if direction not in ("LEFT", "RIGHT"):
+        raise node_error(node, f"direction '{direction}' must be LEFT or RIGHT")
+    x, y = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
+    dt = _require_int(b, x)
+    if b.dtype(y) != dt:
+        y = b.op("Cast", [y], {"to": qd.to_qnn(dt)}, "y_cast")
+    signed = np.issubdtype(dt, np.signedinteger)
+    w = dt.itemsize * 8
+
+    def c(tag, v):
+        return b.const(tag, v, dt)
+
+    # shift = y1 + y2 with y1 = clamp(y, 0, w-2) and y2 in {0, 1}: 2**y1 and 2**y2 both fit in dt
+    y0 = b.op("ElementWiseMaximum", [y, c("zero", 0)], tag="ypos") if signed else y
+    y1 = b.op("ElementWiseMinimum", [y0, c("wm2", w - 2)], tag="y1")
+    y2 = b.op("ElementWiseMinimum", [b.op("ElementWiseSubtract", [y0, y1], tag="yrest"), c("one", 1)], tag="y2")
+    p1 = b.op("ElementWisePower", [c("two", 2), y1], tag="p1")
+    p2 = b.op("ElementWisePower", [c("two", 2), y2], tag="p2")
+    qnn = "ElementWiseMultiply" if direction == "LEFT" else "ElementWiseFloorDiv"
+    r = b.op(qnn, [b.op(qnn, [x, p1], tag="step1"), p2], tag="shifted")
+    valid = b.op("ElementWiseLess", [y, c("w", w)], tag="inrange")
+    if signed:
+        valid = b.op("ElementWiseAnd", [valid, b.op("ElementWiseGreaterEqual", [y, c("zero", 0)], tag="nonneg")],
+                     tag="valid")
+    if direction == "RIGHT" and signed:   # sign fill: -1 for negative x, 0 otherwise
+        fill = b.op("ElementWiseSelect", [b.op("ElementWiseLess", [x, c("zero", 0)], tag="xneg"), c("m1", -1),
+                                          c("zero", 0)], tag="fill")
+    else:
+        fill = c("zero", 0)
+    b.op("ElementWiseSelect", [valid, r, fill], out=node.output[0])

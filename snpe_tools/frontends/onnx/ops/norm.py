@@ -7,19 +7,16 @@ from __future__ import annotations
 import numpy as np
 
 from ....errors import ConversionError
-from ..context import OnnxContext, attrs
+from ..context import (NodeBuilder, OnnxContext, attrs, node_error, node_name, norm_axis, require_float,
+                      scalar_const, tmp_name)
 from ..registry import onnx_op
-
-
-def _node_name(node) -> str:
-    return node.name or node.output[0]
 
 
 @onnx_op("BatchNormalization")
 def batch_norm(ctx: OnnxContext, node) -> None:
     a = attrs(node)
     if a.get("training_mode", 0):
-        raise ConversionError(f"BatchNormalization node '{_node_name(node)}': training_mode=1 is not supported")
+        raise ConversionError(f"BatchNormalization node '{node_name(node)}': training_mode=1 is not supported")
     eps = float(a.get("epsilon", 1e-5))
     if not all(ctx.is_const(node.input[i]) for i in range(1, 5)):
         _batch_norm_dynamic(ctx, node, eps)
@@ -31,14 +28,14 @@ def batch_norm(ctx: OnnxContext, node) -> None:
     b = ctx.add_const(f"{node.input[2]}.bn", bias)
     rank = ctx.rank(node.input[0])
     if rank <= 2:
-        ctx.emit("Batchnorm", [ctx.tensor(node.input[0]), w, b], [node.output[0]], name=_node_name(node))
+        ctx.emit("Batchnorm", [ctx.tensor(node.input[0]), w, b], [node.output[0]], name=node_name(node))
     else:
         ctx.emit_channel_last("Batchnorm", node, [node.input[0]], {}, [w, b])
 
 
 def _batch_norm_dynamic(ctx: OnnxContext, node, eps: float) -> None:
     """Statistics computed at run time: (x - mean) * (scale / sqrt(var + eps)) + bias, over axis 1."""
-    n = _node_name(node)
+    n = node_name(node)
     rank = ctx.rank(node.input[0])
     x = ctx.tensor(node.input[0])
 
@@ -90,7 +87,7 @@ def group_norm(ctx: OnnxContext, node) -> None:
     shape = list(ctx.shape(node.input[0]))
     n, c, rank = shape[0], shape[1], len(shape)
     if c % groups:
-        raise ConversionError(f"GroupNormalization node '{_node_name(node)}': {c} channels do not split into "
+        raise ConversionError(f"GroupNormalization node '{node_name(node)}': {c} channels do not split into "
                               f"{groups} groups")
     scale = np.asarray(ctx.require_const(node, 1, "scale"), np.float32).reshape(-1)
     bias = np.asarray(ctx.require_const(node, 2, "bias"), np.float32).reshape(-1)
@@ -117,7 +114,7 @@ def group_norm(ctx: OnnxContext, node) -> None:
 def _op(ctx: OnnxContext, node, qnn: str, ins: list[str], tag: str, out: str | None = None,
         params: dict | None = None) -> str:
     out = out or ctx.graph.unique_name(f"{node.output[0]}.{tag}")
-    return ctx.emit(qnn, ins, [out], params, name=_node_name(node) if out == node.output[0] else out)[0]
+    return ctx.emit(qnn, ins, [out], params, name=node_name(node) if out == node.output[0] else out)[0]
 
 
 @onnx_op("LpNormalization")
@@ -126,11 +123,11 @@ def lp_normalization(ctx: OnnxContext, node) -> None:
     a = attrs(node)
     p = int(a.get("p", 2))
     if p not in (1, 2):
-        raise ConversionError(f"LpNormalization node '{_node_name(node)}': p={p} is not supported (1 or 2)")
+        raise ConversionError(f"LpNormalization node '{node_name(node)}': p={p} is not supported (1 or 2)")
     rank = ctx.rank(node.input[0])
     axis = int(a.get("axis", -1))
     if not -rank <= axis < rank:
-        raise ConversionError(f"LpNormalization node '{_node_name(node)}': axis {axis} is out of range for rank {rank}")
+        raise ConversionError(f"LpNormalization node '{node_name(node)}': axis {axis} is out of range for rank {rank}")
     axis = axis + rank if axis < 0 else axis
     x = ctx.tensor(node.input[0])
     dt = ctx.graph.tensors[x].dtype
@@ -140,7 +137,83 @@ def lp_normalization(ctx: OnnxContext, node) -> None:
                    "norm")
     else:
         norm = _op(ctx, node, "ReduceSum", [_op(ctx, node, "ElementWiseAbs", [x], "abs")], "norm", params=red)
-    zero = ctx.add_const(f"{_node_name(node)}.zero", np.asarray(0, dt))
+    zero = ctx.add_const(f"{node_name(node)}.zero", np.asarray(0, dt))
     is0 = _op(ctx, node, "ElementWiseEqual", [norm, zero], "is0")
     q = _op(ctx, node, "ElementWiseDivide", [x, norm], "div")
     _op(ctx, node, "ElementWiseSelect", [is0, zero, q], "", node.output[0])
+
+
+# ---- LayerNormalization ------------------------------------------------------------------------
+@onnx_op("LayerNormalization")
+def layer_norm(ctx: OnnxContext, node) -> None:
+    """QNN LayerNorm over axes [axis, rank); the optional Mean / InvStdDev outputs are computed with
+    ReduceMean, Subtract, Multiply, Add and Rsqrt (their ONNX definition)."""
+    a = attrs(node)
+    n = node_name(node)
+    if int(a.get("stash_type", 1)) != 1:
+        raise ConversionError(f"LayerNormalization node '{n}': stash_type {a['stash_type']} is not supported")
+    dt = require_float(ctx, node)
+    shape = list(ctx.shape(node.input[0]))
+    rank = len(shape)
+    axis = int(a.get("axis", -1))
+    if not -rank <= axis < rank:
+        raise ConversionError(f"LayerNormalization node '{n}': axis {axis} is out of range for rank {rank}")
+    axis = axis + rank if axis < 0 else axis
+    axes = list(range(axis, rank))
+    eps = float(a.get("epsilon", 1e-5))
+    norm_shape = shape[axis:]
+    if len(node.input) < 2 or not node.input[1]:
+        raise ConversionError(f"LayerNormalization node '{n}': the Scale input is missing")
+    extra = []
+    for k, what in ((1, "Scale"), (2, "B")):
+        if len(node.input) <= k or not node.input[k]:
+            continue
+        name = node.input[k]
+        s = list(ctx.shape(name))
+        if s == norm_shape:
+            extra.append(ctx.tensor(name))
+        elif ctx.is_const(name):
+            try:
+                full = np.broadcast_to(ctx.const(name), norm_shape)
+            except ValueError:
+                raise ConversionError(f"LayerNormalization node '{n}': {what} shape {s} does not broadcast to "
+                                      f"the normalised shape {norm_shape}") from None
+            extra.append(ctx.add_const(f"{name}.full", np.ascontiguousarray(full)))
+        else:
+            raise ConversionError(f"LayerNormalization node '{n}': {what} shape {s} differs from the normalised "
+                                  f"shape {norm_shape} and is not constant")
+    x = ctx.tensor(node.input[0])
+    outs = list(node.output) + ["", ""]
+    ctx.emit("LayerNorm", [x] + extra, [outs[0]], {"epsilon": eps, "axes": axes}, name=n)
+    if not outs[1] and not outs[2]:
+        return
+    mean_out = outs[1] or tmp_name(ctx, node, "mean")
+    m = ctx.emit("ReduceMean", [x], [mean_out], {"axes": axes, "keep_dims": True}, name=f"{n}.mean")[0]
+    if not outs[2]:
+        return
+    d = ctx.emit("ElementWiseSubtract", [x, m], [tmp_name(ctx, node, "diff")], name=f"{n}.diff")[0]
+    sq = ctx.emit("ElementWiseMultiply", [d, d], [tmp_name(ctx, node, "sq")], name=f"{n}.sq")[0]
+    var = ctx.emit("ReduceMean", [sq], [tmp_name(ctx, node, "var")], {"axes": axes, "keep_dims": True},
+                   name=f"{n}.var")[0]
+    ve = ctx.emit("ElementWiseAdd", [var, scalar_const(ctx, node, "eps", eps, dt)], [tmp_name(ctx, node, "veps")],
+                  name=f"{n}.veps")[0]
+    ctx.emit("ElementWiseRsqrt", [ve], [outs[2]], name=f"{n}.invstd")
+
+
+@onnx_op("MeanVarianceNormalization")
+def mean_variance_normalization(ctx: OnnxContext, node) -> None:
+    """(x - E[x]) / (sqrt(E[(x - E[x])^2]) + 1e-9) over ``axes`` (the ONNX function's epsilon)."""
+    b = NodeBuilder(ctx, node)
+    x = ctx.tensor(node.input[0])
+    dt = b.dtype(x)
+    if not np.issubdtype(dt, np.floating):
+        raise node_error(node, f"input type {dt} is not supported (float only)")
+    rank = len(b.shape(x))
+    axes = sorted({norm_axis(node, int(v), rank, "axis") for v in attrs(node).get("axes", [0, 2, 3])})
+    mean = b.op("ReduceMean", [x], {"axes": axes, "keep_dims": True}, "mean")
+    d = b.op("ElementWiseSubtract", [x, mean], tag="centered")
+    var = b.op("ReduceMean", [b.op("ElementWiseMultiply", [d, d], tag="sq")], {"axes": axes, "keep_dims": True},
+               "var")
+    std = b.op("ElementWiseAdd", [b.op("ElementWiseSquareRoot", [var], tag="std"), b.const("eps", 1e-9, dt)],
+               tag="std_eps")
+    b.op("ElementWiseDivide", [d, std], out=node.output[0])

@@ -8,15 +8,10 @@ import onnx
 
 from ....errors import ConversionError
 from ...lowering import conv as lower
-from ..context import OnnxContext, attrs
+from ..context import OnnxContext, attrs, node_name
 from ..padding import explicit_pads
 from ..registry import onnx_op
 from .conv import check_spatial_rank
-
-
-def _node_name(node: onnx.NodeProto) -> str:
-    return node.name or node.output[0]
-
 
 #: ONNX pool -> (kind for :func:`lower.pool`, whether the window is the whole map)
 _POOLS = {"MaxPool": ("max", False), "AveragePool": ("avg", False), "GlobalMaxPool": ("max", True),
@@ -28,7 +23,7 @@ def pool(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     kind, global_ = _POOLS[node.op_type]
     a = attrs(node)
     if len([o for o in node.output if o]) > 1:
-        raise ConversionError(f"{node.op_type} node '{_node_name(node)}': the Indices output is not supported")
+        raise ConversionError(f"{node.op_type} node '{node_name(node)}': the Indices output is not supported")
     in_shape = list(ctx.shape(node.input[0]))
     rank = len(in_shape)
     check_spatial_rank(node, rank)
@@ -42,16 +37,16 @@ def pool(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     else:
         kernel = list(a["kernel_shape"])
         if len(kernel) != rank - 2:
-            raise ConversionError(f"{node.op_type} node '{_node_name(node)}': kernel_shape does not match "
+            raise ConversionError(f"{node.op_type} node '{node_name(node)}': kernel_shape does not match "
                                   "the input rank")
         strides = list(a.get("strides", [1] * len(kernel)))
         dil = list(a.get("dilations", [1] * len(kernel)))
         ceil = int(a.get("ceil_mode", 0))
         if any(d != 1 for d in dil):
             if rank == 5:
-                raise ConversionError(f"{node.op_type} node '{_node_name(node)}': dilated pooling is not supported")
+                raise ConversionError(f"{node.op_type} node '{node_name(node)}': dilated pooling is not supported")
             if kind != "max" or ceil:
-                raise ConversionError(f"{node.op_type} node '{_node_name(node)}': dilated pooling is only "
+                raise ConversionError(f"{node.op_type} node '{node_name(node)}': dilated pooling is only "
                                       "supported for MaxPool without ceil_mode (QNN pools have no dilation)")
         pads = explicit_pads(node, a, in_shape[2:], kernel, strides, dil if rank < 5 else [1, 1, 1])
     lower.pool(ctx, kind, ctx.tensor(node.input[0]), node.output[0], kernel=kernel, stride=strides, pads=pads,
@@ -61,7 +56,7 @@ def pool(ctx: OnnxContext, node: onnx.NodeProto) -> None:
 def _op(ctx: OnnxContext, node, qnn: str, ins: list[str], tag: str, out: str | None = None,
         params: dict | None = None) -> str:
     out = out or ctx.graph.unique_name(f"{node.output[0]}.{tag}")
-    return ctx.emit(qnn, ins, [out], params, name=_node_name(node) if out == node.output[0] else out)[0]
+    return ctx.emit(qnn, ins, [out], params, name=node_name(node) if out == node.output[0] else out)[0]
 
 
 def _power(ctx: OnnxContext, node, x: str, p: float, tag: str, out: str | None = None) -> str:
@@ -71,15 +66,15 @@ def _power(ctx: OnnxContext, node, x: str, p: float, tag: str, out: str | None =
     if p == 2:
         return _op(ctx, node, "ElementWiseMultiply", [x, x], tag, out)
     ab = _op(ctx, node, "ElementWiseAbs", [x], f"{tag}.abs")
-    return _op(ctx, node, "ElementWisePower", [ab, ctx.add_const(f"{_node_name(node)}.p", np.asarray(p, dt))], tag, out)
+    return _op(ctx, node, "ElementWisePower", [ab, ctx.add_const(f"{node_name(node)}.p", np.asarray(p, dt))], tag, out)
 
 
 def _root(ctx: OnnxContext, node, s: str, p: float, out: str) -> str:
     if p == 1:
-        return ctx.emit("Reshape", [s], [out], {"shape": list(ctx.graph.tensors[s].shape)}, name=_node_name(node))[0]
+        return ctx.emit("Reshape", [s], [out], {"shape": list(ctx.graph.tensors[s].shape)}, name=node_name(node))[0]
     if p == 2:
         return _op(ctx, node, "ElementWiseSquareRoot", [s], "", out)
-    inv = ctx.add_const(f"{_node_name(node)}.invp", np.asarray(1.0 / p, ctx.graph.tensors[s].dtype))
+    inv = ctx.add_const(f"{node_name(node)}.invp", np.asarray(1.0 / p, ctx.graph.tensors[s].dtype))
     return _op(ctx, node, "ElementWisePower", [s, inv], "", out)
 
 
@@ -89,7 +84,7 @@ def lp_pool(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     padding, strides and dilations as given), then the ``1/p`` power: exactly the windowed p-norm,
     with no divisor to get wrong at padded borders."""
     a = attrs(node)
-    name = _node_name(node)
+    name = node_name(node)
     p = float(a.get("p", 2))
     if not p > 0:
         raise ConversionError(f"LpPool node '{name}': p={p} is not supported")

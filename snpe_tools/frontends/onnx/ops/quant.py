@@ -1,5 +1,5 @@
 """ONNX QuantizeLinear / DequantizeLinear / DynamicQuantizeLinear, QLinearMatMul / QLinearConv /
-MatMulInteger / ConvInteger and sampling ops (GridSample, AffineGrid) -> QNN ops.
+MatMulInteger / ConvInteger -> QNN ops (``snpe_tools/ops/quant.py``: Quantize, Dequantize, Convert).
 
 Every translator is an exact composition of ops with verified reference kernels, written the way
 the ONNX reference implementation computes (integer steps stay integer):
@@ -25,80 +25,16 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from ....errors import ConversionError
 from ....ir import dtypes as qd
-from ..context import OnnxContext, attrs
+from ..context import FLOATS, OnnxContext, ValueBuilder, attrs
 from ..registry import get_translator, onnx_op
 
 # ONNX element type -> numpy type of the integer types a quantized DLC tensor can hold
 _QTYPES = {2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16}
 _RANGES = {np.dtype(t): (int(np.iinfo(t).min), int(np.iinfo(t).max)) for t in _QTYPES.values()}
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float16))
 
 
-def _nname(node) -> str:
-    return node.name or next((o for o in node.output if o), node.op_type)
-
-
-class _Q:
-    """Emits ops named after the node; values are numpy arrays (constants) or IR tensor names."""
-
-    def __init__(self, ctx: OnnxContext, node) -> None:
-        self.ctx, self.node, self.base = ctx, node, _nname(node)
-
-    def err(self, msg: str) -> ConversionError:
-        return ConversionError(f"{self.node.op_type} node '{self.base}': {msg}")
-
-    def val(self, idx: int):
-        """Input ``idx``: None (absent), numpy array (constant) or IR tensor name."""
-        node = self.node
-        if idx >= len(node.input) or not node.input[idx]:
-            return None
-        name = node.input[idx]
-        if self.ctx.is_const(name):
-            return np.asarray(self.ctx.const(self.ctx.aliases.get(name, name)))
-        return self.ctx.tensor(name)
-
-    def dtype(self, v) -> np.dtype:
-        return np.dtype(v.dtype) if not isinstance(v, str) else np.dtype(self.ctx.graph.tensors[v].dtype)
-
-    def shape(self, v) -> tuple[int, ...]:
-        return tuple(np.shape(v)) if not isinstance(v, str) else tuple(self.ctx.graph.tensors[v].shape)
-
-    def t(self, v, tag: str) -> str:
-        if isinstance(v, str):
-            return v
-        return self.ctx.graph.add_const(f"{self.base}.{tag}", np.ascontiguousarray(v))
-
-    def op(self, type_: str, ins: list, tag: str, params: dict | None = None, out: str | None = None) -> str:
-        out = out or self.ctx.graph.unique_name(f"{self.base}.{tag}")
-        ins = [self.t(v, f"{tag}.c{k}") for k, v in enumerate(ins)]
-        return self.ctx.emit(type_, ins, [out], params, name=out)[0]
-
-    def cast(self, v, dtype, tag: str):
-        dtype = np.dtype(dtype)
-        if not isinstance(v, str):
-            return np.asarray(v).astype(dtype)
-        if self.dtype(v) == dtype:
-            return v
-        return self.op("Cast", [v], tag, {"to": qd.to_qnn(dtype)})
-
-    def scalar(self, v, rank: int, tag: str):
-        """A one-element value as something that broadcasts against a rank-``rank`` tensor without
-        changing its shape (run-time values keep their shape when that already holds)."""
-        if not isinstance(v, str):
-            return np.asarray(v).reshape(())
-        if len(self.shape(v)) <= rank:
-            return v
-        return self.op("Reshape", [v], tag, {"shape": [1] * rank})
-
-    def binary(self, type_: str, fn, a, b, tag: str):
-        if not isinstance(a, str) and not isinstance(b, str):
-            return np.asarray(fn(np.asarray(a), np.asarray(b)))
-        return self.op(type_, [a, b], tag)
-
-
-def _broadcast_param(q: _Q, v, x_shape: tuple[int, ...], axis: int, block: int, what: str):
+def _broadcast_param(q: ValueBuilder, v, x_shape: tuple[int, ...], axis: int, block: int, what: str):
     """Scale / zero point made broadcastable to ``x``: scalar, per-axis 1-D, or blocked."""
     if v is None:
         return None
@@ -131,20 +67,20 @@ def _broadcast_param(q: _Q, v, x_shape: tuple[int, ...], axis: int, block: int, 
     return q.op("Gather", [v, idx], f"{what}.blocks", {"axis": axis})
 
 
-def _onnx_type_of(q: _Q, v, what: str) -> np.dtype:
+def _onnx_type_of(q: ValueBuilder, v, what: str) -> np.dtype:
     dt = q.dtype(v)
     if dt not in _RANGES and dt != np.dtype(np.int32):
         raise q.err(f"{what} type {dt} is not supported (int8/uint8/int16/uint16/int32)")
     return dt
 
 
-def _quantize(q: _Q, x, scale, zp, out_dtype: np.dtype, axis: int, block: int, precision: np.dtype | None,
+def _quantize(q: ValueBuilder, x, scale, zp, out_dtype: np.dtype, axis: int, block: int, precision: np.dtype | None,
               out: str) -> None:
     """y = clip(int32(round(x / scale)) + zp) cast to ``out_dtype`` (ONNX reference order)."""
     x_shape = q.shape(x)
     xdt = q.dtype(x)
-    fdt = precision or (xdt if xdt in _FLOATS else q.dtype(scale))
-    if fdt not in _FLOATS:
+    fdt = precision or (xdt if xdt in FLOATS else q.dtype(scale))
+    if fdt not in FLOATS:
         raise q.err(f"computation type {fdt} is not supported (float32/float16)")
     sc = _broadcast_param(q, scale, x_shape, axis, block, "scale")
     zpb = _broadcast_param(q, zp, x_shape, axis, block, "zero_point")
@@ -172,7 +108,7 @@ def _qnn(dtype) -> int:
     return qd.to_qnn(np.dtype(dtype))
 
 
-def _const_type(q: _Q, v, what: str) -> None:
+def _const_type(q: ValueBuilder, v, what: str) -> None:
     """Refuse constants of element types without a DLC equivalent (int4, float8 ...)."""
     if v is not None and not isinstance(v, str):
         dt = np.dtype(v.dtype)
@@ -184,7 +120,7 @@ def _const_type(q: _Q, v, what: str) -> None:
 
 @onnx_op("QuantizeLinear")
 def quantize_linear(ctx: OnnxContext, node) -> None:
-    q = _Q(ctx, node)
+    q = ValueBuilder(ctx, node)
     a = attrs(node)
     x, scale, zp = q.val(0), q.val(1), q.val(2)
     for v, what in ((x, "x"), (scale, "y_scale"), (zp, "y_zero_point")):
@@ -228,13 +164,13 @@ def _same_grid(enc, scale, zp, storage: np.dtype) -> bool:
     return (mine.bitwidth, mine.offset) == (enc.bitwidth, enc.offset) and np.isclose(mine.scale, enc.scale, rtol=1e-7)
 
 
-def _keep_as_qnn_op(q: _Q, x, scale, zp, out_dtype: np.dtype, a: dict) -> bool:
+def _keep_as_qnn_op(q: ValueBuilder, x, scale, zp, out_dtype: np.dtype, a: dict) -> bool:
     """--keep_quant_nodes: a per-tensor QuantizeLinear of a run-time float tensor becomes a QNN
     Quantize op whose output carries the grid as its encoding (SNPE's legacy behaviour)."""
     from ....quantization.source import from_zero_point
 
     if not isinstance(x, str) or isinstance(scale, str) or isinstance(zp, str) or np.size(scale) != 1 \
-            or int(a.get("block_size", 0)) or q.dtype(x) not in _FLOATS:
+            or int(a.get("block_size", 0)) or q.dtype(x) not in FLOATS:
         return False
     try:
         enc = from_zero_point(scale, zp, out_dtype.itemsize * 8, out_dtype.kind == "i")
@@ -251,7 +187,7 @@ def _keep_as_qnn_op(q: _Q, x, scale, zp, out_dtype: np.dtype, a: dict) -> bool:
 
 @onnx_op("DequantizeLinear")
 def dequantize_linear(ctx: OnnxContext, node) -> None:
-    q = _Q(ctx, node)
+    q = ValueBuilder(ctx, node)
     a = attrs(node)
     x, scale, zp = q.val(0), q.val(1), q.val(2)
     for v, what in ((x, "x"), (scale, "x_scale"), (zp, "x_zero_point")):
@@ -260,7 +196,7 @@ def dequantize_linear(ctx: OnnxContext, node) -> None:
         raise q.err("x_scale is required")
     xdt = _onnx_type_of(q, x, "x")
     sdt = q.dtype(scale)
-    if sdt not in _FLOATS:
+    if sdt not in FLOATS:
         raise q.err(f"x_scale type {sdt} is not supported (float32/float16)")
     out_attr = int(a.get("output_dtype", 0))
     out_dtype = sdt
@@ -297,7 +233,7 @@ def dequantize_linear(ctx: OnnxContext, node) -> None:
 def dynamic_quantize_linear(ctx: OnnxContext, node) -> None:
     """ONNX function body: scale = (max(0, max x) - min(0, min x)) / 255 (1 if that is 0),
     zp = round(clip(-min / scale, 0, 255)), y = clip(round(x / scale) + zp, 0, 255)."""
-    q = _Q(ctx, node)
+    q = ValueBuilder(ctx, node)
     x = q.val(0)
     if not isinstance(x, str):
         raise q.err("the input is a constant; nothing to convert")
@@ -332,7 +268,7 @@ def dynamic_quantize_linear(ctx: OnnxContext, node) -> None:
 
 
 # ---- integer matmul / conv ---------------------------------------------------------------------
-def _shifted(q: _Q, v, zp, what: str, per_axis: int | None = None):
+def _shifted(q: ValueBuilder, v, zp, what: str, per_axis: int | None = None):
     """int32(v) - int32(zp); ``per_axis`` broadcasts a 1-D zero point along that axis of ``v``."""
     dt = _onnx_type_of(q, v, what)
     if dt not in (np.dtype(np.uint8), np.dtype(np.int8)):
@@ -359,11 +295,11 @@ def _shifted(q: _Q, v, zp, what: str, per_axis: int | None = None):
     return q.binary("ElementWiseSubtract", np.subtract, v32, q.cast(zpb, np.int32, f"{what}.zp32"), f"{what}.sub")
 
 
-def _requantize(q: _Q, acc: str, scale_in, scale_w, y_scale, y_zp, out: str, default_dtype: np.dtype,
+def _requantize(q: ValueBuilder, acc: str, scale_in, scale_w, y_scale, y_zp, out: str, default_dtype: np.dtype,
                 per_axis_len: int | None, channel_axis: int) -> None:
     """clip(round(float(acc) * (s_in * s_w / s_y)) + zp_y) cast to the zero point's type."""
     sdt = q.dtype(scale_in)
-    if sdt not in _FLOATS:
+    if sdt not in FLOATS:
         raise q.err(f"scale type {sdt} is not supported (float32/float16)")
     out_dtype = q.dtype(y_zp) if y_zp is not None else default_dtype
     if out_dtype not in (np.dtype(np.uint8), np.dtype(np.int8)):
@@ -399,7 +335,7 @@ def _requantize(q: _Q, acc: str, scale_in, scale_w, y_scale, y_zp, out: str, def
     q.op("Cast", [r], "cast", {"to": _qnn(out_dtype)}, out=out)
 
 
-def _int_matmul(q: _Q, a, b, azp, bzp, out: str | None) -> str:
+def _int_matmul(q: ValueBuilder, a, b, azp, bzp, out: str | None) -> str:
     sa, sb = q.shape(a), q.shape(b)
     if len(sa) < 1 or len(sb) < 1:
         raise q.err("scalar operands are not supported")
@@ -410,7 +346,7 @@ def _int_matmul(q: _Q, a, b, azp, bzp, out: str | None) -> str:
 
 @onnx_op("MatMulInteger")
 def matmul_integer(ctx: OnnxContext, node) -> None:
-    q = _Q(ctx, node)
+    q = ValueBuilder(ctx, node)
     a, b, azp, bzp = q.val(0), q.val(1), q.val(2), q.val(3)
     for v, what in ((a, "A"), (b, "B"), (azp, "a_zero_point"), (bzp, "b_zero_point")):
         _const_type(q, v, what)
@@ -419,7 +355,7 @@ def matmul_integer(ctx: OnnxContext, node) -> None:
 
 @onnx_op("QLinearMatMul")
 def qlinear_matmul(ctx: OnnxContext, node) -> None:
-    q = _Q(ctx, node)
+    q = ValueBuilder(ctx, node)
     a, a_s, a_zp, b, b_s, b_zp, y_s, y_zp = (q.val(i) for i in range(8))
     for v, what in ((a, "a"), (b, "b"), (a_zp, "a_zero_point"), (b_zp, "b_zero_point"), (y_zp, "y_zero_point")):
         _const_type(q, v, what)
@@ -430,7 +366,7 @@ def qlinear_matmul(ctx: OnnxContext, node) -> None:
     _requantize(q, acc, a_s, b_s, y_s, y_zp, node.output[0], q.dtype(a), n, len(q.shape(acc)) - 1)
 
 
-def _int_conv(q: _Q, x32, w32, bias, a: dict, out: str) -> str:
+def _int_conv(q: ValueBuilder, x32, w32, bias, a: dict, out: str) -> str:
     """Emit an ONNX Conv through the Conv translator on int32 operands."""
     ctx = q.ctx
     names = []
@@ -454,7 +390,7 @@ def _int_conv(q: _Q, x32, w32, bias, a: dict, out: str) -> str:
 
 @onnx_op("ConvInteger")
 def conv_integer(ctx: OnnxContext, node) -> None:
-    q = _Q(ctx, node)
+    q = ValueBuilder(ctx, node)
     x, w, xzp, wzp = q.val(0), q.val(1), q.val(2), q.val(3)
     for v, what in ((x, "x"), (w, "w"), (xzp, "x_zero_point"), (wzp, "w_zero_point")):
         _const_type(q, v, what)
@@ -466,7 +402,7 @@ def conv_integer(ctx: OnnxContext, node) -> None:
 
 @onnx_op("QLinearConv")
 def qlinear_conv(ctx: OnnxContext, node) -> None:
-    q = _Q(ctx, node)
+    q = ValueBuilder(ctx, node)
     x, x_s, x_zp, w, w_s, w_zp, y_s, y_zp, bias = (q.val(i) for i in range(9))
     for v, what in ((x, "x"), (w, "w"), (x_zp, "x_zero_point"), (w_zp, "w_zero_point"), (y_zp, "y_zero_point"),
                     (bias, "B")):
@@ -482,75 +418,3 @@ def qlinear_conv(ctx: OnnxContext, node) -> None:
     _int_conv(q, x32, w32, bias, attrs(node), acc)
     cout = q.shape(w)[0]
     _requantize(q, acc, x_s, w_s, y_s, y_zp, node.output[0], q.dtype(x), cout, 1)
-
-
-# ---- sampling -----------------------------------------------------------------------------------
-_GS_MODES = {"bilinear": 0, "linear": 0, "nearest": 1}
-_GS_PADDING = {"zeros": 0, "border": 1, "reflection": 2}
-
-
-@onnx_op("GridSample")
-def grid_sample(ctx: OnnxContext, node) -> None:
-    """QNN GridSample on the channel-last input; the grid keeps its [N, *out, k] layout."""
-    q = _Q(ctx, node)
-    a = attrs(node)
-    x, grid = q.val(0), q.val(1)
-    if x is None or grid is None:
-        raise q.err("inputs X and grid are required")
-    xs, gs = q.shape(x), q.shape(grid)
-    k = len(xs) - 2
-    if k not in (2, 3):
-        raise q.err(f"rank-{len(xs)} input is not supported (2-D and 3-D sampling only)")
-    if len(gs) != k + 2 or gs[-1] != k or gs[0] != xs[0]:
-        raise q.err(f"grid shape {list(gs)} does not fit input {list(xs)}")
-    if q.dtype(x) not in _FLOATS or q.dtype(grid) not in _FLOATS:
-        raise q.err(f"input types {q.dtype(x)} / {q.dtype(grid)} are not supported (float only)")
-    mode = str(a.get("mode", "linear" if ctx.opset >= 20 else "bilinear"))
-    padding = str(a.get("padding_mode", "zeros"))
-    if mode not in _GS_MODES:
-        raise q.err(f"mode '{mode}' is not supported (QNN GridSample interpolates bilinear or nearest only)")
-    if padding not in _GS_PADDING:
-        raise q.err(f"padding_mode '{padding}' is not supported")
-    params = {"align_corners": bool(a.get("align_corners", 0)), "mode": _GS_MODES[mode],
-              "padding_mode": _GS_PADDING[padding]}
-    ctx.emit_channel_last("GridSample", node, [node.input[0]], params, [q.t(grid, "grid")])
-
-
-def _affine_base(sizes: list[int], align: bool) -> np.ndarray:
-    """Homogeneous source grid ``[prod(sizes), k + 1]``, components (x, y[, z], 1) (ONNX reference)."""
-    axes = []
-    for length in sizes:
-        if align:
-            v = np.array([-1.0]) if length == 1 else -1.0 + np.arange(length) * (2.0 / (length - 1))
-        else:
-            step = 2.0 / length
-            v = -1.0 + step / 2 + np.arange(length) * step
-        axes.append(v)
-    mesh = np.meshgrid(*axes, indexing="ij")          # D/H/W order
-    comps = [m.reshape(-1) for m in reversed(mesh)]    # x (W) first
-    comps.append(np.ones(int(np.prod(sizes))))
-    return np.stack(comps, axis=1)
-
-
-@onnx_op("AffineGrid")
-def affine_grid(ctx: OnnxContext, node) -> None:
-    """grid[n] = base @ theta[n]^T: one broadcast MatMul with a constant base grid, then a Reshape."""
-    q = _Q(ctx, node)
-    theta = q.val(0)
-    size = np.asarray(ctx.require_const(node, 1, "size")).astype(np.int64).reshape(-1)
-    if theta is None:
-        raise q.err("input theta is required")
-    k = len(size) - 2
-    ts = q.shape(theta)
-    if k not in (2, 3) or ts != (int(size[0]), k, k + 1):
-        raise q.err(f"theta {list(ts)} / size {size.tolist()} are not a 2-D ([N,2,3], 4 sizes) or 3-D "
-                    "([N,3,4], 5 sizes) affine grid")
-    if np.any(size <= 0):
-        raise q.err(f"size {size.tolist()} must be positive")
-    dt = q.dtype(theta)
-    if dt not in _FLOATS:
-        raise q.err(f"theta type {dt} is not supported (float only)")
-    sizes = [int(s) for s in size[2:]]
-    base = _affine_base(sizes, bool(attrs(node).get("align_corners", 0))).astype(dt)[None]
-    mm = q.op("MatMul", [base, theta], "matmul", {"transpose_in1": True})
-    q.op("Reshape", [mm], "grid", {"shape": [int(size[0])] + sizes + [k]}, out=node.output[0])

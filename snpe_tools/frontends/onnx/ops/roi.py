@@ -1,4 +1,4 @@
-"""ONNX RoiAlign, Col2Im, MaxUnpool, SwiGLU -> QNN ops.
+"""ONNX RoiAlign -> QNN RoiAlign (``snpe_tools/ops/roi.py``).
 
 * ``RoiAlign`` (opset 10, 16, 22), mode ``avg``: QNN ``RoiAlign`` on the channel-last feature map.
   ONNX's multiplicative ``spatial_scale`` becomes QNN's ``img_size_ratio = 1 / spatial_scale`` (the
@@ -9,55 +9,18 @@
   ReduceMax that repeats ONNX's float32 arithmetic step by step (see :func:`_roi_align_max`), for a
   fixed ``sampling_ratio`` or, with adaptive sampling (``sampling_ratio=0``), for constant rois (the
   per-roi sample counts are then known); adaptive max over run-time rois is refused.
-* ``Col2Im``: no QNN op folds columns back into an image, so it is the exact composition
-  ``Reshape -> Transpose -> ScatterNd(add) -> [StridedSlice] -> Transpose -> Reshape``: every column
-  entry ``(k, l)`` (kernel offset, block) is added into its image position, a static index table
-  computed from ``image_shape`` / ``block_shape`` / strides / pads / dilations; entries falling into the
-  padding are sent to one spare row that is sliced off.
-* ``MaxUnpool``: ``ScatterNd`` of the flattened ``X`` into a zero vector of the inferred output size
-  at the (whole-tensor) flat indices ``I``, ``Reshape``, and a zero ``Pad`` at the end of each spatial
-  axis when ``output_shape`` is larger (the ONNX reference and conformance data place the inferred
-  output in the leading corner; onnxruntime instead re-reads the indices in ``output_shape``).
-* ``SwiGLU`` (opset 28): ``A * Sigmoid(alpha * A) * B`` (its ONNX function body, Swish then Mul).
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 import onnx
 
-from ....errors import ConversionError
 from ....ir import axis_format as af
 from ....ir import dtypes as qd
-from ....ops.scatter import REDUCTION_ADD, REDUCTION_NONE
-from ..context import NodeBuilder, OnnxContext, attrs
+from ..context import FLOATS, NodeBuilder, OnnxContext, attrs, node_error, str_attr
 from ..registry import onnx_op
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float16))
-
-
-def _name(node: onnx.NodeProto) -> str:
-    return node.name or node.output[0]
-
-
-def _fail(node: onnx.NodeProto, msg: str) -> ConversionError:
-    return ConversionError(f"{node.op_type} node '{_name(node)}': {msg}")
-
-
-def _str(v, default: str) -> str:
-    if v is None:
-        return default
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
-def _ints(node: onnx.NodeProto, a: dict, key: str, default: list[int], n: int) -> list[int]:
-    vals = [int(v) for v in a.get(key, default)]
-    if len(vals) != n:
-        raise _fail(node, f"{key} {vals} has {len(vals)} values, expected {n}")
-    return vals
-
 
 # ---- RoiAlign ----------------------------------------------------------------------------------
 def img_size_ratio(spatial_scale: float) -> np.float32:
@@ -105,23 +68,23 @@ def _roi_geometry(ctx: OnnxContext, node: onnx.NodeProto) -> _RoiGeometry:
     """Attributes with their opset defaults: RoiAlign-10 has no coordinate_transformation_mode and
     behaves as ``output_half_pixel``; from opset 16 the default is ``half_pixel``."""
     a = attrs(node)
-    mode = _str(a.get("mode"), "avg")
+    mode = str_attr(a.get("mode"), "avg")
     if mode not in ("avg", "max"):
-        raise _fail(node, f"mode '{mode}' is not supported (avg or max)")
-    transform = _str(a.get("coordinate_transformation_mode"), "half_pixel" if ctx.opset >= 16 else
+        raise node_error(node, f"mode '{mode}' is not supported (avg or max)")
+    transform = str_attr(a.get("coordinate_transformation_mode"), "half_pixel" if ctx.opset >= 16 else
                      "output_half_pixel")
     if transform not in ("half_pixel", "output_half_pixel"):
-        raise _fail(node, f"coordinate_transformation_mode '{transform}' is not supported (half_pixel or "
+        raise node_error(node, f"coordinate_transformation_mode '{transform}' is not supported (half_pixel or "
                           "output_half_pixel)")
     out_h, out_w = int(a.get("output_height", 1)), int(a.get("output_width", 1))
     if out_h < 1 or out_w < 1:
-        raise _fail(node, f"output size {out_h}x{out_w} must be positive")
+        raise node_error(node, f"output size {out_h}x{out_w} must be positive")
     scale = float(a.get("spatial_scale", 1.0))
     if not np.isfinite(scale) or np.float32(scale) == 0:
-        raise _fail(node, f"spatial_scale {scale} must be finite and non-zero")
+        raise node_error(node, f"spatial_scale {scale} must be finite and non-zero")
     sampling = int(a.get("sampling_ratio", 0))
     if sampling < 0:
-        raise _fail(node, f"sampling_ratio {sampling} must be >= 0 (0 = adaptive)")
+        raise node_error(node, f"sampling_ratio {sampling} must be >= 0 (0 = adaptive)")
     return _RoiGeometry(mode, transform == "half_pixel", scale, out_h, out_w, sampling)
 
 
@@ -129,14 +92,14 @@ def _roi_geometry(ctx: OnnxContext, node: onnx.NodeProto) -> _RoiGeometry:
 def roi_align(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     e = NodeBuilder(ctx, node)
     if len(node.input) < 3 or not all(node.input[:3]):
-        raise _fail(node, "inputs X, rois and batch_indices are required")
+        raise node_error(node, "inputs X, rois and batch_indices are required")
     x, rois, idx = (ctx.tensor(i) for i in node.input[:3])
     xs, rs, is_ = e.shape(x), e.shape(rois), e.shape(idx)
     if len(xs) != 4 or len(rs) != 2 or rs[1] != 4 or is_ != rs[:1]:
-        raise _fail(node, f"rois {rs} / batch_indices {is_} do not fit a 4-D input {xs} (rois [n, 4], "
+        raise node_error(node, f"rois {rs} / batch_indices {is_} do not fit a 4-D input {xs} (rois [n, 4], "
                           "batch_indices [n])")
-    if e.dtype(x) not in _FLOATS:
-        raise _fail(node, f"input type {e.dtype(x)} is not supported (float32/float16 only)")
+    if e.dtype(x) not in FLOATS:
+        raise node_error(node, f"input type {e.dtype(x)} is not supported (float32/float16 only)")
     geo = _roi_geometry(ctx, node)
     if e.dtype(rois) != e.dtype(x):
         rois = e.op("Cast", [rois], {"to": qd.to_qnn(e.dtype(x))}, "rois_cast")
@@ -158,7 +121,7 @@ def _max_grids(ctx: OnnxContext, node: onnx.NodeProto, geo: _RoiGeometry,
         return np.array([geo.sampling]), np.array([geo.sampling])
     name = ctx.aliases.get(node.input[1], node.input[1])
     if name not in ctx.consts:
-        raise _fail(node, "mode 'max' with adaptive sampling (sampling_ratio=0) needs constant rois: its "
+        raise node_error(node, "mode 'max' with adaptive sampling (sampling_ratio=0) needs constant rois: its "
                           "sample count depends on the roi sizes; set sampling_ratio > 0")
     return geo.adaptive_grids(np.asarray(ctx.consts[name]).astype(dtype))
 
@@ -267,118 +230,3 @@ def _roi_align_max(e: NodeBuilder, x: str, rois: str, idx: str, geo: _RoiGeometr
     ctx.emit("ReduceMax", [best], [out_cl], {"axes": [2, 4], "keep_dims": False}, name=f"{e.n}.bin_max",
              fmt=af.TO_SPATIAL_FIRST[af.onnx_default(4)][0])
     ctx.from_channel_last(out_cl, e.node.output[0])
-
-
-# ---- Col2Im ------------------------------------------------------------------------------------
-def col2im_positions(image: list[int], block: list[int], strides: list[int], pads: list[int],
-                     dilations: list[int]) -> tuple[np.ndarray, int]:
-    """Flat image position of every column entry ``(k, l)`` (k-major), and the number of blocks L.
-
-    Entries landing in the padding get position ``prod(image)`` (one spare slot).  Row-major order
-    of both the kernel offsets and the blocks, as ONNX lays out ``[N, C * prod(block), L]``.
-    """
-    k = len(image)
-    counts = [(image[i] + pads[i] + pads[k + i] - dilations[i] * (block[i] - 1) - 1) // strides[i] + 1
-              for i in range(k)]
-    if min(counts) < 1:
-        return np.zeros(0, np.int64), 0
-    offs = np.array(list(itertools.product(*[range(b) for b in block])), np.int64).reshape(-1, k)
-    blocks = np.array(list(itertools.product(*[range(c) for c in counts])), np.int64).reshape(-1, k)
-    pos = (blocks[None, :, :] * np.array(strides) - np.array(pads[:k])
-           + offs[:, None, :] * np.array(dilations))                    # [K, L, k]
-    inside = np.all((pos >= 0) & (pos < np.array(image)), axis=-1)
-    flat = np.ravel_multi_index(tuple(np.clip(pos, 0, np.array(image) - 1).reshape(-1, k).T), image)
-    flat = np.where(inside.reshape(-1), flat, int(np.prod(image)))
-    return flat, int(np.prod(counts))
-
-
-@onnx_op("Col2Im")
-def col2im(ctx: OnnxContext, node: onnx.NodeProto) -> None:
-    e = NodeBuilder(ctx, node)
-    a = attrs(node)
-    x = ctx.tensor(node.input[0])
-    image = [int(v) for v in np.asarray(ctx.require_const(node, 1, "image_shape")).reshape(-1)]
-    block = [int(v) for v in np.asarray(ctx.require_const(node, 2, "block_shape")).reshape(-1)]
-    k = len(image)
-    if k < 1 or len(block) != k:
-        raise _fail(node, f"image_shape {image} and block_shape {block} must have the same, non-zero length")
-    strides = _ints(node, a, "strides", [1] * k, k)
-    dilations = _ints(node, a, "dilations", [1] * k, k)
-    pads = _ints(node, a, "pads", [0] * 2 * k, 2 * k)
-    if min(image) < 1 or min(block) < 1 or min(strides) < 1 or min(dilations) < 1 or min(pads) < 0:
-        raise _fail(node, "image_shape, block_shape, strides and dilations must be positive, pads >= 0")
-    xs = e.shape(x)
-    kk = int(np.prod(block))
-    if len(xs) != 3 or xs[1] % kk:
-        raise _fail(node, f"input {xs} is not [N, C * {kk}, L] for block_shape {block}")
-    pos, n_blocks = col2im_positions(image, block, strides, pads, dilations)
-    if n_blocks != xs[2]:
-        raise _fail(node, f"input has {xs[2]} blocks but image_shape {image}, block_shape {block}, strides "
-                          f"{strides}, pads {pads}, dilations {dilations} give {n_blocks}")
-    n, c, p = xs[0], xs[1] // kk, int(np.prod(image))
-    spare = bool(np.any(pos == p))
-    cols = e.transpose(e.reshape(x, [n, c, kk * n_blocks], "cols"), [2, 0, 1], "cols_t")      # [K*L, N, C]
-    zeros = e.const("zeros", np.zeros((p + spare, n, c), e.dtype(x)))
-    img = e.op("ScatterNd", [zeros, e.const("positions", pos.reshape(-1, 1).astype(np.int32)), cols],
-               {"reduction": REDUCTION_ADD}, "scatter")
-    if spare:
-        ranges = [[0, p, 1], [0, n, 1], [0, c, 1]]
-        img = e.op("StridedSlice", [img], {"ranges": ranges}, "crop")
-    e.reshape(e.transpose(img, [1, 2, 0], "image_t"), [n, c] + image, out=node.output[0])
-
-
-# ---- MaxUnpool ---------------------------------------------------------------------------------
-@onnx_op("MaxUnpool")
-def max_unpool(ctx: OnnxContext, node: onnx.NodeProto) -> None:
-    e = NodeBuilder(ctx, node)
-    a = attrs(node)
-    x, ind = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
-    xs = e.shape(x)
-    k = len(xs) - 2
-    if k < 1:
-        raise _fail(node, f"input {xs} has no spatial axes")
-    if e.shape(ind) != xs:
-        raise _fail(node, f"indices {e.shape(ind)} must have the shape of X {xs}")
-    if "kernel_shape" not in a:
-        raise _fail(node, "the kernel_shape attribute is required")
-    kernel = _ints(node, a, "kernel_shape", [], k)
-    strides = _ints(node, a, "strides", [1] * k, k)
-    pads = _ints(node, a, "pads", [0] * 2 * k, 2 * k)
-    inferred = xs[:2] + [(xs[2 + i] - 1) * strides[i] - pads[i] - pads[k + i] + kernel[i] for i in range(k)]
-    if min(inferred) < 1:
-        raise _fail(node, f"kernel_shape {kernel}, strides {strides}, pads {pads} give an empty output "
-                          f"{inferred}")
-    target = inferred
-    if len(node.input) > 2 and node.input[2]:
-        target = [int(v) for v in np.asarray(ctx.require_const(node, 2, "output_shape")).reshape(-1)]
-        if len(target) != len(xs) or target[:2] != xs[:2] or any(t < i for t, i in zip(target, inferred)):
-            raise _fail(node, f"output_shape {target} must keep N, C of {xs} and be at least the inferred "
-                              f"shape {inferred} on every spatial axis")
-    total = int(np.prod(inferred))
-    flat_x = e.reshape(x, [int(np.prod(xs))], "values")
-    flat_i = e.reshape(e.int32(ind, "indices_i32"), [int(np.prod(xs)), 1], "flat_indices")
-    zeros = e.const("zeros", np.zeros(total, e.dtype(x)))
-    y = e.op("ScatterNd", [zeros, flat_i, flat_x], {"reduction": REDUCTION_NONE}, "scatter")
-    if target == inferred:
-        e.reshape(y, inferred, out=node.output[0])
-        return
-    y = e.reshape(y, inferred, "unpooled")
-    pad = [[0, t - i] for t, i in zip(target, inferred)]
-    e.op("Pad", [y], {"pad_amount": pad, "pad_constant_value": 0.0}, "pad", out=node.output[0])
-
-
-# ---- SwiGLU ------------------------------------------------------------------------------------
-@onnx_op("SwiGLU")
-def swiglu(ctx: OnnxContext, node: onnx.NodeProto) -> None:
-    e = NodeBuilder(ctx, node)
-    gate, value = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
-    if e.shape(gate) != e.shape(value):
-        raise _fail(node, f"A {e.shape(gate)} and B {e.shape(value)} must have the same shape (SwiGLU does "
-                          "not broadcast)")
-    dt = e.dtype(gate)
-    if dt not in _FLOATS or e.dtype(value) != dt:
-        raise _fail(node, f"input types {dt} / {e.dtype(value)} are not supported (float32/float16 only)")
-    alpha = float(attrs(node).get("alpha", 1.0))
-    z = gate if alpha == 1.0 else e.op("ElementWiseMultiply", [gate, e.const("alpha", alpha, dt)], tag="scaled")
-    swish = e.op("ElementWiseMultiply", [gate, e.op("Sigmoid", [z], tag="sigmoid")], tag="swish")
-    e.op("ElementWiseMultiply", [swish, value], out=node.output[0])
