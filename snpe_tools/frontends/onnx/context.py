@@ -98,7 +98,11 @@ class NodeBuilder:
     """Emits the QNN ops of one ONNX node, with tensor and op names derived from the node.
 
     An op that writes one of the node's own outputs takes the node's name; intermediate tensors and
-    ops get ``<output>.<tag>`` / ``<node>.<tag>`` names, made unique.
+    ops get ``<output>.<tag>`` / ``<node>.<tag>`` names, made unique.  It is the one helper the ONNX
+    translators use for multi-op compositions; it keeps a class (rather than free functions over
+    ``ctx.emit``) because it holds the node those names derive from, so a composition does not pass
+    the node and invent names at every call.  Everything it emits goes through ``ctx.emit`` /
+    ``ctx.add_const`` (:class:`~snpe_tools.frontends.emit.EmitMixin`).
     """
 
     def __init__(self, ctx: OnnxContext, node: onnx.NodeProto) -> None:
@@ -227,7 +231,7 @@ def require_float(ctx: OnnxContext, node: onnx.NodeProto) -> np.dtype:
     return dt
 
 
-def node_label(node: onnx.NodeProto) -> str:
+def node_base_name(node: onnx.NodeProto) -> str:
     """Name for ops derived from ``node``: its name, else its first non-empty output, else its type."""
     return node.name or next((o for o in node.output if o), node.op_type)
 
@@ -242,7 +246,7 @@ class ValueBuilder:
     """
 
     def __init__(self, ctx: OnnxContext, node) -> None:
-        self.ctx, self.node, self.base = ctx, node, node_label(node)
+        self.ctx, self.node, self.base = ctx, node, node_base_name(node)
 
     def err(self, msg: str) -> ConversionError:
         return ConversionError(f"{self.node.op_type} node '{self.base}': {msg}")

@@ -96,43 +96,32 @@ def is_inf(ctx: OnnxContext, node) -> None:
              name=node_name(node))
 
 
-class _Chain:
-    """Builds a short chain of QNN elementwise ops for one ONNX node (intermediate names derive from its output)."""
-
-    def __init__(self, ctx: OnnxContext, node) -> None:
-        self.ctx, self.node, self.n = ctx, node, 0
-        self.dtype = ctx.graph.tensors[ctx.tensor(node.input[0])].dtype
-
-    def c(self, value: float) -> str:
-        return self.ctx.add_const(f"{node_name(self.node)}.c", np.asarray(value, self.dtype))
-
-    def op(self, qnn: str, *ins: str, out: str | None = None) -> str:
-        self.n += 1
-        name = out or self.ctx.graph.unique_name(f"{self.node.output[0]}.t{self.n}")
-        return self.ctx.emit(qnn, list(ins), [name], name=name)[0]
-
-
 @onnx_op("Tan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh", "Acos")
 def trig(ctx: OnnxContext, node) -> None:
     """Trigonometric/hyperbolic functions QNN lacks, as exact identities over Sin/Cos/Exp/Log/Sqrt/Asin."""
-    b = _Chain(ctx, node)
+    b = NodeBuilder(ctx, node)
     x, out, t = ctx.tensor(node.input[0]), node.output[0], node.op_type
+    dt = b.dtype(x)
+
+    def c(value: float) -> str:
+        return b.const("c", value, dt)
+
     if t == "Tan":
-        b.op("ElementWiseDivide", b.op("ElementWiseSin", x), b.op("ElementWiseCos", x), out=out)
+        b.op("ElementWiseDivide", [b.op("ElementWiseSin", [x]), b.op("ElementWiseCos", [x])], out=out)
     elif t in ("Sinh", "Cosh"):
-        e, en = b.op("ElementWiseExp", x), b.op("ElementWiseExp", b.op("ElementWiseNeg", x))
-        s = b.op("ElementWiseSubtract" if t == "Sinh" else "ElementWiseAdd", e, en)
-        b.op("ElementWiseMultiply", s, b.c(0.5), out=out)
+        e, en = b.op("ElementWiseExp", [x]), b.op("ElementWiseExp", [b.op("ElementWiseNeg", [x])])
+        s = b.op("ElementWiseSubtract" if t == "Sinh" else "ElementWiseAdd", [e, en])
+        b.op("ElementWiseMultiply", [s, c(0.5)], out=out)
     elif t in ("Asinh", "Acosh"):
-        sq = b.op("ElementWiseMultiply", x, x)
-        r = b.op("ElementWiseSquareRoot", b.op("ElementWiseAdd" if t == "Asinh" else "ElementWiseSubtract",
-                                               sq, b.c(1.0)))
-        b.op("ElementWiseLog", b.op("ElementWiseAdd", x, r), out=out)
+        sq = b.op("ElementWiseMultiply", [x, x])
+        r = b.op("ElementWiseSquareRoot", [b.op("ElementWiseAdd" if t == "Asinh" else "ElementWiseSubtract",
+                                                [sq, c(1.0)])])
+        b.op("ElementWiseLog", [b.op("ElementWiseAdd", [x, r])], out=out)
     elif t == "Atanh":
-        q = b.op("ElementWiseDivide", b.op("ElementWiseAdd", b.c(1.0), x), b.op("ElementWiseSubtract", b.c(1.0), x))
-        b.op("ElementWiseMultiply", b.op("ElementWiseLog", q), b.c(0.5), out=out)
+        q = b.op("ElementWiseDivide", [b.op("ElementWiseAdd", [c(1.0), x]), b.op("ElementWiseSubtract", [c(1.0), x])])
+        b.op("ElementWiseMultiply", [b.op("ElementWiseLog", [q]), c(0.5)], out=out)
     else:  # Acos = pi/2 - asin(x)
-        b.op("ElementWiseSubtract", b.c(np.pi / 2), b.op("ElementWiseAsin", x), out=out)
+        b.op("ElementWiseSubtract", [c(np.pi / 2), b.op("ElementWiseAsin", [x])], out=out)
 
 
 # ---- selection ---------------------------------------------------------------------------------

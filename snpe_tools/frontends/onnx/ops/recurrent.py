@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from ....errors import ConversionError
-from ..context import OnnxContext, attrs
+from ..context import OnnxContext, ValueBuilder, attrs, node_base_name
 from ..registry import onnx_op
 
 _N_GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
@@ -55,33 +55,21 @@ _ACTS = {
 }
 
 
-def _nname(node) -> str:
-    return node.name or next((o for o in node.output if o), node.op_type)
+class _B(ValueBuilder):
+    """Builds the unrolled graph; values are numpy arrays (constants), IR tensor names, or None (zero).
 
-
-class _B:
-    """Builds the unrolled graph; values are numpy arrays (constants), IR tensor names, or None (zero)."""
+    State beyond :class:`ValueBuilder`: the cell's float type (constants are stored in it) and the
+    None-is-zero arithmetic that lets absent biases, peepholes and initial states vanish at convert time.
+    """
 
     def __init__(self, ctx: OnnxContext, node, dtype: np.dtype) -> None:
-        self.ctx, self.node, self.dt = ctx, node, np.dtype(dtype)
-        self.base = _nname(node)
+        super().__init__(ctx, node)
+        self.dt = np.dtype(dtype)
 
-    def err(self, msg: str) -> ConversionError:
-        return ConversionError(f"{self.node.op_type} node '{self.base}': {msg}")
-
-    # ---- values ------------------------------------------------------------------------
     def t(self, v, tag: str = "const") -> str:
         if isinstance(v, str):
             return v
         return self.ctx.graph.add_const(f"{self.base}.{tag}", np.ascontiguousarray(np.asarray(v, dtype=self.dt)))
-
-    def shape(self, v) -> tuple[int, ...]:
-        return tuple(np.shape(v)) if not isinstance(v, str) else tuple(self.ctx.graph.tensors[v].shape)
-
-    def op(self, type_: str, ins: list, tag: str, params: dict | None = None, out: str | None = None) -> str:
-        out = out or self.ctx.graph.unique_name(f"{self.base}.{tag}")
-        ins = [self.t(v, f"{tag}.c{k}") for k, v in enumerate(ins)]
-        return self.ctx.emit(type_, ins, [out], params, name=out)[0]
 
     def add(self, a, b, tag: str):
         if a is None:
@@ -233,7 +221,7 @@ def recurrent(ctx: OnnxContext, node) -> None:
     kind = node.op_type
     a = attrs(node)
     if not node.input or not node.input[0]:
-        raise ConversionError(f"{kind} node '{_nname(node)}' has no input X")
+        raise ConversionError(f"{kind} node '{node_base_name(node)}' has no input X")
     x = ctx.tensor(node.input[0])
     dt = ctx.graph.tensors[x].dtype
     b = _B(ctx, node, dt)
