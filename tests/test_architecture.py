@@ -107,3 +107,15 @@ def test_private_import_scan_finds_a_private_import(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", pkg)
     assert _private_imports() == {("snpe_tools/sub/b.py", "snpe_tools.sub.a", "_hidden")}
+
+
+def test_no_private_attributes_reached_across_modules():
+    """``graph._names`` and the like stay inside the module of their class: another module goes through the
+    public API (``Graph.reserve_names``/``release_name``), so the invariant has one owner."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+                    and isinstance(node.value, ast.Name) and node.value.id in ("graph", "ctx", "model", "op")):
+                found.append(f"{path.relative_to(ROOT).as_posix()}:{node.lineno} {node.value.id}.{node.attr}")
+    assert not found, "use the owner's public API: " + "; ".join(found)

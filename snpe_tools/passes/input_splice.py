@@ -27,9 +27,9 @@ def splice_input(graph: Graph, name: str, shape: Sequence[int], dtype: Any, axis
     graph.inputs[graph.inputs.index(post)] = name
     graph.input_info[name] = graph.input_info.pop(post)
     graph.tensors[name] = type(t)(name, tuple(int(d) for d in shape), np.dtype(dtype), axis_format)
-    graph._names.add(name)
+    graph.reserve_names([name])
     del graph.tensors[post]                 # add_op makes it again, and names the op after it (as Qualcomm does)
-    graph._names.discard(post)
+    graph.release_name(post)
     graph.add_op(op_type, [name, *extra_inputs], [post], params, name=post, index=0)
     graph.tensors[post].axis_format = fmt
     return post
