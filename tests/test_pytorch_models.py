@@ -432,6 +432,11 @@ CASES = {
     "avg_pool_ceil_pad_count": (lambda: Seq(lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True,
                                                                    count_include_pad=True)), (1, 3, 11, 11)),
     "adaptive_avg_pool_2x2": (lambda: Seq(lambda x: F.adaptive_avg_pool2d(x, (2, 2))), (1, 3, 8, 8)),
+    # dilated max pooling: QNN pools have no dilation; the shared lowering takes the max of strided slices
+    "max_pool_dilated": (lambda: Seq(lambda x: F.max_pool2d(x, 3, stride=2, padding=1, dilation=2)), (1, 3, 11, 10)),
+    "conv_transpose_dilated": (lambda: nn.Sequential(nn.Conv2d(3, 4, 1), nn.ConvTranspose2d(4, 5, 3, stride=2,
+                                                                                          dilation=2, padding=1)),
+                               (1, 3, 7, 6)),
     "hardswish": (lambda: Seq(F.hardswish), (1, 3, 8, 8)),
     "hardsigmoid": (lambda: Seq(F.hardsigmoid), (1, 3, 8, 8)),
     "silu": (lambda: Seq(F.silu), (1, 3, 8, 8)),

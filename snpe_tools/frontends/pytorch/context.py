@@ -17,7 +17,6 @@ from ...errors import ConversionError
 from ...ir import dtypes as qd
 from ...ir.graph import Graph
 from ..emit import EmitMixin, narrow
-from .schema import ir_dtype
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,7 @@ class TorchContext(EmitMixin):
 
     def cast_to(self, x: Any, dt, out: str) -> Ref | np.ndarray:
         """``x`` as IR dtype ``dt``: a Cast op for a run-time tensor, numpy for a convert-time value."""
-        dt = ir_dtype(dt)
+        dt = qd.narrow(dt)
         if not isinstance(x, Ref):
             return np.asarray(x).astype(dt)
         if np.dtype(self.dtype(x)) == dt:

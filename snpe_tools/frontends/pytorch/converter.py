@@ -19,6 +19,7 @@ import numpy as np
 
 from ...errors import ConversionError, UnsupportedOpError
 from ...ir import axis_format as af
+from ...ir import dtypes as qd
 from ...extras import install_hint
 from ...progress import track
 from ...ir.graph import Graph, InputInfo
@@ -623,15 +624,12 @@ _NEVER_FOLD = {"aten::rand", "aten::randn", "aten::rand_like", "aten::randn_like
 
 
 def _torch_dtype_code(dt: np.dtype) -> int:
+    """The torch dtype of an IR dtype (``prim::dtype``): torch names its dtypes as numpy does."""
     import torch
 
-    return {np.dtype(np.float32): torch.float32, np.dtype(np.int32): torch.int32,
-            np.dtype(np.int64): torch.int64, np.dtype(np.bool_): torch.bool,
-            np.dtype(np.float16): torch.float16}.get(np.dtype(dt), torch.float32)
+    return getattr(torch, np.dtype(dt).name, torch.float32)
 
 
-_DTYPES = {"float32": np.float32, "float16": np.float16, "int32": np.int32, "int64": np.int32,
-           "uint8": np.uint8, "int8": np.int8, "bool": np.bool_}
 # A saved TorchScript file does not record its arguments' types.  An index-like --input_dtype (token ids,
 # masks) is the type the model reads; any other (uint8 camera frames, float16 ...) is cast to the float32
 # the model computes in, so that only that input changes.
@@ -655,7 +653,7 @@ def convert_torchscript(path: str, opts: TorchOptions) -> Graph:
     for (name, dims), value in zip(opts.input_dims, inputs):
         requested = opts.input_dtypes.get(name)
         if requested in _INDEX_DTYPES:
-            dtype, cast_from = _DTYPES[requested], None
+            dtype, cast_from = qd.dlc_from_name(requested), None
         else:
             dtype, cast_from = model_input_dtype(requested, np.float32)
         fmt = af.LAYOUT_NAMES.get(opts.input_layouts.get(name, ""), af.onnx_default(len(dims)))

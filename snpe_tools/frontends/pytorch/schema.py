@@ -9,34 +9,32 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ConversionError
+from ...ir import dtypes as qd
 
-# c10::ScalarType codes (how TorchScript stores dtype arguments) -> numpy
-_SCALAR_TYPES = {0: np.uint8, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.int64, 5: np.float16, 6: np.float32,
-                 7: np.float64, 11: np.bool_, 15: np.float32}
-_TORCH_NAMES = {"uint8": np.uint8, "int8": np.int8, "int16": np.int16, "int32": np.int32, "int64": np.int64,
-                "float16": np.float16, "float32": np.float32, "float64": np.float64, "bool": np.bool_,
-                "bfloat16": np.float32}
+# c10::ScalarType codes (how TorchScript stores dtype arguments) -> data-type name (snpe_tools.ir.dtypes)
+_SCALAR_TYPES = {0: "uint8", 1: "int8", 2: "int16", 3: "int32", 4: "int64", 5: "float16", 6: "float32",
+                 7: "float64", 11: "bool", 15: "bfloat16"}
 
 
 def torch_dtype(v) -> np.dtype | None:
-    """numpy dtype of a TorchScript dtype argument (ScalarType int, torch.dtype or None)."""
+    """numpy dtype of a TorchScript dtype argument (ScalarType int, torch.dtype or None).
+
+    The names are those of :data:`snpe_tools.ir.dtypes.TYPE_NAMES`; bfloat16 (which numpy lacks) is
+    computed in float32.
+    """
     if v is None:
         return None
     if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
         if int(v) not in _SCALAR_TYPES:
             raise ConversionError(f"dtype code {int(v)} is not supported")
-        return np.dtype(_SCALAR_TYPES[int(v)])
-    name = str(v).replace("torch.", "")
-    if name in _TORCH_NAMES:
-        return np.dtype(_TORCH_NAMES[name])
+        name = _SCALAR_TYPES[int(v)]
+    else:
+        name = str(v).replace("torch.", "")
+    if name == "bfloat16":
+        return np.dtype(np.float32)
+    if name in qd.TYPE_NAMES:
+        return qd.TYPE_NAMES[name]
     raise ConversionError(f"dtype {v} is not supported")
-
-
-def ir_dtype(dt) -> np.dtype:
-    """The dtype a tensor of torch dtype ``dt`` has in the IR (no 64-bit types on QNN targets)."""
-    dt = np.dtype(dt)
-    return {np.dtype(np.int64): np.dtype(np.int32), np.dtype(np.float64): np.dtype(np.float32),
-            np.dtype(np.uint64): np.dtype(np.uint32)}.get(dt, dt)
 
 
 def schema_args(node) -> list[str]:

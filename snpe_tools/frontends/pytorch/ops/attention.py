@@ -4,59 +4,43 @@ decomposed into the same ops as the slow path (MatMul, Softmax, FullyConnected, 
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ....errors import ConversionError
+from ...lowering import attention as lower
 from ..context import Ref, TorchContext
 from ..registry import aten_op
-from .linear import torch_matmul
 
 
 def attention(ctx: TorchContext, q, k, v, out: str, mask=None, is_causal: bool = False, scale=None,
               masked_where_true: bool = False, weights_out: str | None = None, avg_weights: bool = True):
-    """softmax(q k^T * scale + mask) v  (PyTorch's reference math for scaled_dot_product_attention).
+    """softmax(q k^T * scale + mask) v, lowered by the attention lowering every frontend shares.
 
     A bool ``mask`` keeps positions where it is True (``masked_where_true`` flips that, as the
     fused MHA kernels do, and then any non-zero float is a masked position too); a float mask is
-    added to the scores.  Returns the output Ref (and the attention weights when ``weights_out``).
+    added to the scores.  K/V with fewer heads than Q are grouped, not repeated
+    (:mod:`snpe_tools.frontends.lowering.attention`).  Returns the output Ref (and the attention
+    weights, averaged over the heads when ``avg_weights``, when ``weights_out``).
     """
-    sq, sk = ctx.shape(q), ctx.shape(k)
-    e, ll, s = sq[-1], sq[-2], sk[-2]
-    sc = 1.0 / math.sqrt(e) if scale is None else float(scale)
-    scores = torch_matmul(ctx, q, k, ctx.graph.unique_name(f"{out}.scores"), t1=True)
-    scores = ctx.emit_to("ElementWiseMultiply", [scores, np.asarray(sc, np.float32)],
-                   ctx.graph.unique_name(f"{out}.scaled"))
-    if is_causal:
-        if mask is not None:
-            raise ConversionError("scaled_dot_product_attention with both attn_mask and is_causal")
-        mask = np.tril(np.ones((ll, s), np.bool_))
+    if is_causal and mask is not None:
+        raise ConversionError("scaled_dot_product_attention with both attn_mask and is_causal")
     if mask is not None:
         mdt = np.dtype(ctx.dtype(mask))
-        if masked_where_true:
-            if mdt != np.bool_:
-                if isinstance(mask, Ref):
-                    mask = ctx.emit_to("ElementWiseNotEqual", [mask, np.asarray(0, mdt)],
-                                 ctx.graph.unique_name(f"{out}.mask"))
-                else:
-                    mask = np.asarray(mask) != 0
-            # keep where NOT mask: select(mask, -inf, scores)
-            neg = np.asarray(-np.inf, np.float32)
-            scores = ctx.emit_to("ElementWiseSelect", [mask, neg, scores], ctx.graph.unique_name(f"{out}.masked"))
-        elif mdt == np.bool_:
-            neg = np.asarray(-np.inf, np.float32)
-            scores = ctx.emit_to("ElementWiseSelect", [mask, scores, neg], ctx.graph.unique_name(f"{out}.masked"))
-        else:
-            m = mask if isinstance(mask, Ref) else np.asarray(mask, np.float32)
-            scores = ctx.emit_to("ElementWiseAdd", [scores, m], ctx.graph.unique_name(f"{out}.masked"))
-    rank = len(ctx.shape(scores))
-    probs = ctx.emit_to("Softmax", [scores], ctx.graph.unique_name(f"{out}.probs"), {"axis": rank - 1})
-    res = torch_matmul(ctx, probs, v, out)
+        if masked_where_true and mdt != np.bool_:
+            mask = ctx.emit_to("ElementWiseNotEqual", [mask, np.asarray(0, mdt)],
+                               ctx.graph.unique_name(f"{out}.mask")) if isinstance(mask, Ref) else np.asarray(mask) != 0
+        elif mdt != np.bool_ and not isinstance(mask, Ref):
+            mask = np.asarray(mask, np.float32)
+        mask = ctx.tensor(mask)
+    t = lower.scaled_dot_product_attention(ctx, ctx.tensor(q), ctx.tensor(k), ctx.tensor(v), out,
+                                           scale=None if scale is None else float(scale), mask=mask,
+                                           mask_keeps=not masked_where_true, causal=is_causal, out=out)
+    res = Ref(t.output)
     if weights_out is None:
         return res
+    probs = Ref(t.probs)
     if avg_weights:
-        w = ctx.emit_to("ReduceMean", [probs], weights_out, {"axes": [rank - 3], "keep_dims": False})
+        w = ctx.emit_to("ReduceMean", [probs], weights_out, {"axes": [ctx.rank(probs) - 3], "keep_dims": False})
     else:
         w = ctx.reshape_to(probs, ctx.shape(probs), weights_out)
     return res, w
@@ -76,23 +60,9 @@ def sdpa(ctx: TorchContext, node):
     if isinstance(scale, Ref):
         raise ConversionError("scaled_dot_product_attention with a run-time scale is not supported")
     hq, hk = ctx.shape(q)[:-2], ctx.shape(k)[:-2]
-    if len(a) > 7 and a[7] and hq and hk and hq[-1] != hk[-1]:
-        if hq[-1] % hk[-1]:
-            raise ConversionError(f"enable_gqa: {hq[-1]} query heads are not a multiple of {hk[-1]} key heads")
-        k = _repeat_heads(ctx, node, k, hq[-1] // hk[-1], "k")
-        v = _repeat_heads(ctx, node, v, hq[-1] // hk[-1], "v")
+    if len(a) > 7 and a[7] and hq and hk and hq[-1] != hk[-1] and hq[-1] % hk[-1]:
+        raise ConversionError(f"enable_gqa: {hq[-1]} query heads are not a multiple of {hk[-1]} key heads")
     return attention(ctx, q, k, v, ctx.out_name(node), mask, is_causal, scale)
-
-
-def _repeat_heads(ctx: TorchContext, node, t, rep: int, tag: str):
-    """repeat_interleave(t, rep, dim=-3) for grouped-query attention."""
-    s = list(ctx.shape(t))
-    if not isinstance(t, Ref):
-        return np.repeat(np.asarray(t), rep, axis=-3)
-    lifted = ctx.reshape_to(t, s[:-2] + [1] + s[-2:], ctx.tmp_name(node, f"{tag}.lift"))
-    mult = [1] * (len(s) - 2) + [rep, 1, 1]
-    tiled = ctx.emit_to("Tile", [lifted], ctx.tmp_name(node, f"{tag}.tile"), {"multiples": mult})
-    return ctx.reshape_to(tiled, s[:-3] + [s[-3] * rep] + s[-2:], ctx.tmp_name(node, f"{tag}.gqa"))
 
 
 def _fc(ctx, x, w, b, out: str) -> Ref:
@@ -109,7 +79,6 @@ def _native_mha(ctx: TorchContext, base: str, query, key, value, embed_dim: int,
         if isinstance(t, Ref):
             raise ConversionError("attention projection weights must be constants")
     e, h = int(embed_dim), int(heads)
-    d = e // h
     qkv_w = np.asarray(qkv_w, np.float32)
     qkv_b = np.zeros(3 * e, np.float32) if qkv_b is None else np.asarray(qkv_b, np.float32)
     heads_out = []
@@ -118,9 +87,7 @@ def _native_mha(ctx: TorchContext, base: str, query, key, value, embed_dim: int,
         if len(shape) != 3:
             raise ConversionError(f"fused multi-head attention on a rank-{len(shape)} input (expects [B, L, E])")
         p = _fc(ctx, t, qkv_w[i * e:(i + 1) * e], qkv_b[i * e:(i + 1) * e], ctx.graph.unique_name(f"{base}.{tag}"))
-        r = ctx.reshape_to(p, [shape[0], shape[1], h, d], ctx.graph.unique_name(f"{base}.{tag}.heads"))
-        heads_out.append(ctx.emit_to("Transpose", [r], ctx.graph.unique_name(f"{base}.{tag}.bhld"),
-                                     {"perm": [0, 2, 1, 3]}))
+        heads_out.append(Ref(lower.split_heads(ctx, p.name, h, base, tag)))
     q, k, v = heads_out
     b, ll = ctx.shape(query)[:2]
     s = ctx.shape(key)[1]
@@ -138,8 +105,7 @@ def _native_mha(ctx: TorchContext, base: str, query, key, value, embed_dim: int,
     res = attention(ctx, q, k, v, ctx.graph.unique_name(f"{base}.attn"), mask, False, None,
                     masked_where_true=True, weights_out=weights_out, avg_weights=avg)
     attn = res[0] if weights_out else res
-    t = ctx.emit_to("Transpose", [attn], ctx.graph.unique_name(f"{base}.blhd"), {"perm": [0, 2, 1, 3]})
-    merged = ctx.reshape_to(t, [b, ll, e], ctx.graph.unique_name(f"{base}.merged"))
+    merged = Ref(lower.merge_heads(ctx, attn.name, base, "merged"))
     o = _fc(ctx, merged, proj_w, proj_b, out)
     return (o, res[1]) if weights_out else o
 

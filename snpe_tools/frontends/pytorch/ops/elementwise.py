@@ -7,7 +7,6 @@ from ....errors import ConversionError
 from ....ir import dtypes as qd
 from ..context import Ref, TorchContext
 from ..registry import aten_op
-from ..schema import ir_dtype
 
 
 def _operand(ctx: TorchContext, v, like):
@@ -98,7 +97,7 @@ def _cond(ctx: TorchContext, node, c):
 def masked_fill(ctx: TorchContext, node):
     a = node.args
     x, mask, value = a[:3]
-    dt = np.dtype(ir_dtype(ctx.dtype(x)))
+    dt = np.dtype(qd.narrow(ctx.dtype(x)))
     if isinstance(value, Ref):
         if np.dtype(ctx.dtype(value)) != dt:
             value = ctx.emit_to("Cast", [value], ctx.tmp_name(node, "value"), {"to": qd.to_qnn(dt)})
@@ -117,7 +116,7 @@ def _result_dtype(ctx, vals) -> np.dtype:
         dt = np.dtype(np.float32)
     if dt == np.bool_ and any(np.issubdtype(s.dtype, np.integer) for s in scalars):
         dt = np.dtype(np.int32)
-    return ir_dtype(dt)
+    return qd.narrow(dt)
 
 
 @aten_op("where")
@@ -143,5 +142,5 @@ def tril(ctx: TorchContext, node):
         raise ConversionError(f"{node.kind()} needs a tensor of rank >= 2")
     ones = np.ones(shape[-2:], np.bool_)
     keep = np.tril(ones, k) if node.kind().startswith("aten::tril") else np.triu(ones, k)
-    zero = np.zeros((), ir_dtype(ctx.dtype(x)))
+    zero = np.zeros((), qd.narrow(ctx.dtype(x)))
     return ctx.op("ElementWiseSelect", [keep, x, zero], node)

@@ -8,10 +8,11 @@ from __future__ import annotations
 import numpy as np
 
 from ....errors import ConversionError
+from ....ir import dtypes as qd
 from ....ir.limits import check_fold_shape
 from ..context import Ref, TorchContext
 from ..registry import aten_op
-from ..schema import ir_dtype, schema_arg, schema_args, torch_dtype
+from ..schema import schema_arg, schema_args, torch_dtype
 
 
 def _filled(ctx, shape, fill, dt) -> np.ndarray:
@@ -20,8 +21,8 @@ def _filled(ctx, shape, fill, dt) -> np.ndarray:
     fill = np.asarray(fill)
     if dt is None:
         dt = fill.dtype if fill.dtype != np.float64 else np.float32
-    check_fold_shape([int(s) for s in shape], ir_dtype(dt), "a constant-filled tensor")
-    return np.full([int(s) for s in shape], fill, dtype=ir_dtype(dt))
+    check_fold_shape([int(s) for s in shape], qd.narrow(dt), "a constant-filled tensor")
+    return np.full([int(s) for s in shape], fill, dtype=qd.narrow(dt))
 
 
 @aten_op("zeros_like", "ones_like", "full_like", "empty_like")

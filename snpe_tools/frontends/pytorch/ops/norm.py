@@ -86,7 +86,8 @@ def group_norm(ctx: TorchContext, node):
     d = ctx.emit_to("ElementWiseSubtract", [grouped, mean], ctx.tmp_name(node, "centered"), None, nt)
     sq = ctx.emit_to("ElementWiseMultiply", [d, d], ctx.tmp_name(node, "sq"), None, nt)
     var = ctx.emit_to("ReduceMean", [sq], ctx.tmp_name(node, "var"), red, nt)
-    veps = ctx.emit_to("ElementWiseAdd", [var, np.asarray(float(eps), np.float32)], ctx.tmp_name(node, "veps"), None, nt)
+    veps = ctx.emit_to("ElementWiseAdd", [var, np.asarray(float(eps), np.float32)], ctx.tmp_name(node, "veps"),
+                       None, nt)
     inv = ctx.emit_to("ElementWiseRsqrt", [veps], ctx.tmp_name(node, "inv"), None, nt)
     y = ctx.emit_to("ElementWiseMultiply", [d, inv], ctx.tmp_name(node, "norm"), None, nt)
     fmt = _cl_fmt(rank) if rank > 2 else af.onnx_default(rank)
