@@ -97,13 +97,14 @@ def group_factor(q_shape: tuple[int, ...], kv_shape: tuple[int, ...]) -> int:
 
 
 def attention_scores(ctx: EmitMixin, q: str, k: str, name: str, *, scale: float,
-                     scale_inputs: bool = True) -> str:
+                     scale_inputs: bool = False) -> str:
     """``Q K^T * scale`` as ``[..., Hq, Sq, Skv]``, grouping Q heads when K has fewer heads.
 
-    ``scale_inputs`` scales Q and K by ``sqrt(scale)`` each before the MatMul, as ONNX's Attention
-    function body and PyTorch's math reference do (bit-exact in float16, where scaling the product
-    can overflow first); ``False`` scales the scores once (one op fewer).  The scale constant has
-    the input's dtype.
+    By default the scores are scaled once after the MatMul (one op; PyTorch's translators always
+    did this).  ``scale_inputs`` scales Q and K by ``sqrt(scale)`` each before the MatMul instead
+    (one op more), as ONNX's Attention function body does: needed to match it bit for bit in
+    float16, where the unscaled product can overflow first.  The scale constant has the input's
+    dtype.
     """
     dt = _dtype(ctx, q)
     qs, ks = _shape(ctx, q), _shape(ctx, k)
@@ -159,7 +160,7 @@ def scaled_dot_product_attention(ctx: EmitMixin, q: str, k: str, v: str, name: s
                                  scale: float | None = None, mask: str | None = None, mask_keeps: bool = True,
                                  causal: bool = False, causal_offset: int = 0, softcap: float = 0.0,
                                  softmax_dtype: Any = None, row_masked: str | None = None,
-                                 scale_inputs: bool = True, out: str | None = None) -> AttentionTensors:
+                                 scale_inputs: bool = False, out: str | None = None) -> AttentionTensors:
     """``softmax(Q K^T * scale [+ mask]) V`` for ``[..., H, S, D]`` Q/K/V (rank >= 2); see the module doc.
 
     * ``scale``: default ``1/sqrt(D)``; ``scale_inputs`` as in :func:`attention_scores`.

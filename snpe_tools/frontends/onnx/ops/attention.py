@@ -161,8 +161,8 @@ def attention(ctx: OnnxContext, node) -> None:
     if qk_out and mode not in (0, 1, 2, 3):
         raise _err(node, f"qk_matmul_output_mode {mode} is not defined (0-3)")
     att = lowering.scaled_dot_product_attention(
-        ctx, q4, k4, v4, b.n, scale=scale, mask=bias, softcap=softcap, softmax_dtype=sdt, row_masked=row_masked,
-        out=y_out if rank == 4 else None)
+        ctx, q4, k4, v4, b.n, scale=scale, scale_inputs=True, mask=bias, softcap=softcap, softmax_dtype=sdt,
+        row_masked=row_masked, out=y_out if rank == 4 else None)
     if qk_out:
         ctx.alias(qk_out, (att.scores, att.capped, att.masked, att.probs)[mode])
     if rank == 3:
@@ -666,7 +666,7 @@ def flex_attention(ctx: OnnxContext, node) -> None:
     scale = float(a["scale"]) if "scale" in a else 1.0 / math.sqrt(d)
     q, k, v = ctx.tensor(q_in), ctx.tensor(k_in), ctx.tensor(v_in)
     # the sqrt of the float32-rounded scale, as the reference computes it (float64 sqrt rounds the same)
-    scores = lowering.attention_scores(ctx, q, k, b.n, scale=float(np.float32(scale)))
+    scores = lowering.attention_scores(ctx, q, k, b.n, scale=float(np.float32(scale)), scale_inputs=True)
     if cdt != dt:
         scores = b.op("Cast", [scores], {"to": qd.to_qnn(cdt)}, "scores_cast")
     if "score_mod" in a:
