@@ -8,12 +8,14 @@ hand them to the channel-last lowering every channel-first frontend shares
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import onnx
 
 from ....errors import ConversionError
 from ...lowering import conv as lower
+from ...lowering.padding import auto_pads, begin_end_pads
 from ..context import OnnxContext, attrs, node_name
-from ..padding import explicit_pads
 from ..registry import onnx_op
 
 
@@ -46,6 +48,16 @@ def _check_conv_input(ctx: OnnxContext, node: onnx.NodeProto, transposed: bool) 
                               f"expect {expect} input channels; {hint}")
 
 
+def explicit_pads(a: dict, in_spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
+                  dilations: Sequence[int]) -> list[tuple[int, int]]:
+    """ONNX ``auto_pad`` / ``pads`` of a Conv or pool -> (begin, end) per spatial axis: SAME_UPPER puts the
+    odd pixel at the end, SAME_LOWER at the beginning (as onnxruntime), NOTSET reads ``pads``."""
+    auto = a.get("auto_pad", "NOTSET")
+    if auto in ("SAME_UPPER", "SAME_LOWER", "VALID"):
+        return auto_pads(auto, in_spatial, kernel, strides, dilations)
+    return begin_end_pads(a.get("pads", [0] * (2 * len(kernel))))
+
+
 def check_spatial_rank(node: onnx.NodeProto, rank: int, max_rank: int = 5) -> None:
     """ONNX conv/pool inputs are [N, C, spatial...]: 1-D, 2-D and (up to ``max_rank``) 3-D are lowered."""
     if rank < 3 or rank > max_rank:
@@ -70,7 +82,7 @@ def conv(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     x = ctx.tensor(node.input[0])
     suffix = "dhwio" if len(x_shape) == 5 else "hwio"
     lower.conv(ctx, x, _weight(ctx, node), _bias(ctx, node), node.output[0], stride=strides, dilation=dil,
-               pads=explicit_pads(node, a, x_shape[2:], kernel, strides, dil), groups=g,
+               pads=explicit_pads(a, x_shape[2:], kernel, strides, dil), groups=g,
                weight_name=f"{node.input[1]}.{suffix}", name=node.name or None)
 
 

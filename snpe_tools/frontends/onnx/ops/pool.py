@@ -9,9 +9,8 @@ import onnx
 from ....errors import ConversionError
 from ...lowering import conv as lower
 from ..context import OnnxContext, attrs, node_name
-from ..padding import explicit_pads
 from ..registry import onnx_op
-from .conv import check_spatial_rank
+from .conv import check_spatial_rank, explicit_pads
 
 #: ONNX pool -> (kind for :func:`lower.pool`, whether the window is the whole map)
 _POOLS = {"MaxPool": ("max", False), "AveragePool": ("avg", False), "GlobalMaxPool": ("max", True),
@@ -48,7 +47,7 @@ def pool(ctx: OnnxContext, node: onnx.NodeProto) -> None:
             if kind != "max" or ceil:
                 raise ConversionError(f"{node.op_type} node '{node_name(node)}': dilated pooling is only "
                                       "supported for MaxPool without ceil_mode (QNN pools have no dilation)")
-        pads = explicit_pads(node, a, in_shape[2:], kernel, strides, dil if rank < 5 else [1, 1, 1])
+        pads = explicit_pads(a, in_shape[2:], kernel, strides, dil if rank < 5 else [1, 1, 1])
     lower.pool(ctx, kind, ctx.tensor(node.input[0]), node.output[0], kernel=kernel, stride=strides, pads=pads,
                ceil=bool(ceil), count_pad=bool(a.get("count_include_pad", 0)), dilation=dil, name=node.name or None)
 
@@ -100,7 +99,7 @@ def lp_pool(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     strides = [int(s) for s in a.get("strides", [1] * n_sp)]
     dil = [int(d) for d in a.get("dilations", [1] * n_sp)]
     channels = ctx.shape(node.input[0])[1]
-    pads = explicit_pads(node, a, ctx.shape(node.input[0])[2:], kernel, strides, dil)
+    pads = explicit_pads(a, ctx.shape(node.input[0])[2:], kernel, strides, dil)
     for size, k, st, d, (pb, pe) in zip(ctx.shape(node.input[0])[2:], kernel, strides, dil, pads):
         if size + pb + pe < (k - 1) * d + 1:
             raise ConversionError(f"LpPool node '{name}': the (dilated) kernel {kernel} does not fit the padded input")
