@@ -437,6 +437,11 @@ CASES = {
     "conv_transpose_dilated": (lambda: nn.Sequential(nn.Conv2d(3, 4, 1), nn.ConvTranspose2d(4, 5, 3, stride=2,
                                                                                           dilation=2, padding=1)),
                                (1, 3, 7, 6)),
+    # 1-D and 3-D convolutions and pools through the same lowering as ONNX's (1-D runs as 2-D on [N, C, 1, L])
+    "pool1d": (lambda: nn.Sequential(nn.Conv1d(3, 4, 3, padding=1), Fn(lambda x: F.max_pool1d(x, 3, 2, 1) + (
+        F.avg_pool1d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)))), (1, 3, 13)),
+    "conv3d_pool3d": (lambda: nn.Sequential(nn.Conv3d(3, 4, 3, padding=1), nn.BatchNorm3d(4), nn.ReLU(),
+                                            Fn(lambda x: F.max_pool3d(x, 2) + F.avg_pool3d(x, 2))), (1, 3, 4, 6, 6)),
     "hardswish": (lambda: Seq(F.hardswish), (1, 3, 8, 8)),
     "hardsigmoid": (lambda: Seq(F.hardsigmoid), (1, 3, 8, 8)),
     "silu": (lambda: Seq(F.silu), (1, 3, 8, 8)),
@@ -466,7 +471,7 @@ CASES = {
 }
 # cases whose data movement genuinely needs a Transpose in the legacy (NHWC) layout; conv1d
 # lifts [N,C,L] to 4-D with Reshapes, as the ONNX frontend does
-NEEDS_TRANSPOSE = {"conv1d", "flatten", "view_size", "reshape_permute_transpose", "pool_then_view"}
+NEEDS_TRANSPOSE = {"conv1d", "pool1d", "flatten", "view_size", "reshape_permute_transpose", "pool_then_view"}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

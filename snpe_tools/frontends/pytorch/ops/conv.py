@@ -1,9 +1,11 @@
-"""aten convolutions (conv1d/2d, transposed, _convolution) -> QNN Conv2d / DepthWiseConv2d / TransposeConv2d.
+"""aten convolutions (conv1d/2d/3d, transposed 1-D/2-D, _convolution) -> QNN Conv2d / DepthWiseConv2d /
+TransposeConv2d / Conv3d.
 
 The whole PyTorch side of a convolution: check the node against its weights (a wrong ``-d`` shows up
 here), turn ``stride``/``padding``/``dilation``/``output_padding`` into explicit numbers, and hand them
 to the channel-last lowering every channel-first frontend shares
-(:mod:`snpe_tools.frontends.lowering.conv`).  The IR ops are defined in ``snpe_tools/ops/conv.py``.
+(:mod:`snpe_tools.frontends.lowering.conv`).  The IR ops are defined in ``snpe_tools/ops/conv.py``
+(Conv3d: ``snpe_tools/ops/volumetric.py``).
 """
 from __future__ import annotations
 
@@ -24,8 +26,9 @@ def _conv(ctx: TorchContext, node, x, w, b, stride, padding, dilation, transpose
     if w.ndim != rank:
         raise ConversionError(f"the input has rank {rank} ({list(ctx.shape(x))}) but this convolution expects "
                               f"rank {w.ndim}; check -d/--input_dim")
-    if rank not in (3, 4):
-        raise ConversionError(f"rank-{rank} convolution input is not supported (1-D and 2-D only)")
+    if rank not in ((3, 4) if transposed else (3, 4, 5)):
+        raise ConversionError(f"rank-{rank} {'transposed ' if transposed else ''}convolution input is not supported "
+                              f"({'1-D and 2-D' if transposed else '1-D, 2-D and 3-D'} only)")
     x_shape = list(ctx.shape(x))
     groups = int(groups)
     expect = w.shape[0] if transposed else w.shape[1] * groups
@@ -65,7 +68,7 @@ def _convolution_mode(ctx, node):
     return _conv(ctx, node, x, w, b, stride, padding, dilation, False, None, groups)
 
 
-@aten_op("conv1d", "conv2d")
+@aten_op("conv1d", "conv2d", "conv3d")
 def conv_nd(ctx, node):
     a = node.args
     x, w, b, stride, padding, dilation, groups = a
