@@ -4,6 +4,8 @@
   A translator is ``fn(ctx, layer)``; the layer holds exactly one node.
 * Pattern resolvers (``@resolver``), run in ``priority`` order (lower first): each looks at the
   dynamic nodes not yet claimed and proposes multi-node layers (e.g. Conv2D + BiasAdd).
+
+Both kinds live in ``ops/<family>.py``, one module per IR family, so loading ``ops._all`` registers both.
 """
 from __future__ import annotations
 
@@ -61,5 +63,5 @@ def resolvers() -> list[Resolver]:
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        importlib.import_module(__package__ + ".resolvers._all")
+        importlib.import_module(__package__ + ".ops._all")
     return sorted(_RESOLVERS.values(), key=lambda r: (r.priority, r.name))

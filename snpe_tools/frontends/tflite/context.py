@@ -23,6 +23,11 @@ from .model import QuantParams, TflOp, TflSubgraph, TflTensor
 ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_TANH, ACT_SIGN_BIT = range(6)
 
 
+def ints(v) -> list[int]:
+    """A constant (or option vector) as a flat list of Python ints: axes, sizes, begin/end indices."""
+    return [int(d) for d in np.asarray(v).reshape(-1)]
+
+
 def encoding_of(q: QuantParams, dtype: np.dtype, axis: int | None = None) -> Encoding:
     """QNN encoding (real = (q + offset) * scale) of TFLite params (real = scale * (q - zero_point))."""
     info = np.iinfo(dtype)
@@ -69,6 +74,15 @@ class TfliteContext(EmitMixin):
             raise ConversionError(f"{op.name} op #{op.index} ({self.out_label(op)}): {what} must be a constant "
                                   "tensor; computing it at run time is not supported")
         return self.consts[idx]
+
+    def const_scalar(self, op: TflOp, k: int, what: str) -> float:
+        """Real value of the constant scalar input ``k`` (a quantized one read with its own parameters)."""
+        self.require_const(op, k, what)
+        return float(np.asarray(self.real_const(op.inputs[k])).reshape(-1)[0])
+
+    def fail(self, op: TflOp, what: str) -> ConversionError:
+        """The one-line error of a translator: the op, its index and outputs, then what is wrong."""
+        return ConversionError(f"{op.name} op #{op.index} ({self.out_label(op)}): {what}")
 
     def real_const(self, idx: int) -> np.ndarray:
         """Float value of a constant: fp16 widened, quantized integers dequantized."""
@@ -145,6 +159,12 @@ class TfliteContext(EmitMixin):
             tt.encoding = encoding_of(t.quant, tt.dtype, q_axis)
         return name
 
+    def bias(self, op: TflOp, k: int, quantized: bool) -> list[str]:
+        """The optional bias input ``k`` of a conv / fully connected op as an input list (empty if left out)."""
+        if len(op.inputs) > k and op.inputs[k] >= 0:
+            return [self.weight(op.inputs[k], quantized=quantized)]
+        return []
+
     def quantized_io(self, op: TflOp) -> bool:
         """True when the op computes on quantized activations (its first input is quantized)."""
         return op.inputs[0] >= 0 and self.is_quantized(op.inputs[0]) and not self.is_const(op.inputs[0])
@@ -186,6 +206,13 @@ class TfliteContext(EmitMixin):
             self.activation(act, tmp, final, op)
         self.like(final, out_idx)
         return final
+
+    def step(self, op: TflOp, type_: str, inputs: list[str], params: dict[str, Any] | None, tag: str,
+             like: int) -> str:
+        """An intermediate op of a decomposition, named ``<output>.<tag>`` and typed like TFLite tensor ``like``."""
+        y = self.emit(type_, inputs, None, params, name=f"{self.t(op.outputs[0]).name}.{tag}")[0]
+        self.like(y, like)
+        return y
 
     def activation(self, act: int, x: str, out: str, op: TflOp) -> str:
         if act == ACT_RELU:

@@ -75,6 +75,12 @@ class TflOp:
     version: int = 1
     custom_options: bytes = b""          # a custom op's option bytes (a FlexBuffer map for TFLite's own)
 
+    @property
+    def padding(self) -> str:
+        """The schema's ``padding`` option (enum SAME = 0, VALID = 1) as a scheme name of
+        ``frontends/lowering/padding.py``; an op without options reads as VALID."""
+        return "SAME" if self.options.get("padding", 1) == 0 else "VALID"
+
 
 @dataclass
 class Signature:

@@ -1,4 +1,6 @@
-"""Elementwise TFLite ops: arithmetic (with fused activations), comparisons, logic, unary math, activations."""
+"""Elementwise builtins -> QNN ElementWise* ops (``snpe_tools/ops/elementwise.py``): arithmetic (with fused
+activations), comparisons, logic, unary math, SELECT, ADD_N, the StableHLO elementwise ops, and
+ATAN2 / MATRIX_DIAG / MATRIX_SET_DIAG as exact compositions (selects against an identity mask)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +9,7 @@ from ....errors import ConversionError
 from ..context import TfliteContext
 from ..model import TflOp
 from ..registry import tflite_op
+
 
 _BINARY = {
     "ADD": "ElementWiseAdd", "SUB": "ElementWiseSubtract", "MUL": "ElementWiseMultiply",
@@ -17,12 +20,13 @@ _BINARY = {
     "GREATER_EQUAL": "ElementWiseGreaterEqual", "EQUAL": "ElementWiseEqual", "NOT_EQUAL": "ElementWiseNotEqual",
     "LOGICAL_AND": "ElementWiseAnd", "LOGICAL_OR": "ElementWiseOr",
 }
+
+
 _UNARY = {
     "ABS": "ElementWiseAbs", "EXP": "ElementWiseExp", "LOG": "ElementWiseLog", "SQRT": "ElementWiseSquareRoot",
     "RSQRT": "ElementWiseRsqrt", "SIN": "ElementWiseSin", "COS": "ElementWiseCos", "NEG": "ElementWiseNeg",
     "FLOOR": "ElementWiseFloor", "CEIL": "ElementWiseCeil", "ROUND": "ElementWiseRound",
     "SIGN": "ElementWiseSign", "LOGICAL_NOT": "ElementWiseNot",
-    "LOGISTIC": "Sigmoid", "TANH": "Tanh", "RELU": "Relu", "HARD_SWISH": "HardSwish", "ELU": "Elu",
 }
 
 
@@ -45,51 +49,6 @@ for _name in _UNARY:
 def square(ctx: TfliteContext, op: TflOp) -> None:
     x = ctx.tensor(op.inputs[0])
     ctx.emit_out(op, "ElementWiseMultiply", [x, x], act=0)
-
-
-@tflite_op("RELU6", "RELU_N1_TO_1", "RELU_0_TO_1")
-def relu_clip(ctx: TfliteContext, op: TflOp) -> None:
-    lo, hi = {"RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0), "RELU_0_TO_1": (0.0, 1.0)}[op.name]
-    ctx.emit_out(op, "ReluMinMax", [ctx.tensor(op.inputs[0])], {"min_value": lo, "max_value": hi}, act=0)
-
-
-@tflite_op("LEAKY_RELU")
-def leaky_relu(ctx: TfliteContext, op: TflOp) -> None:
-    x = ctx.tensor(op.inputs[0])
-    alpha = ctx.add_const(f"{ctx.t(op.outputs[0]).name}.alpha", np.asarray([op.options.get("alpha", 0.2)], np.float32))
-    ctx.emit_out(op, "Prelu", [x, alpha], act=0)
-
-
-@tflite_op("PRELU")
-def prelu(ctx: TfliteContext, op: TflOp) -> None:
-    x = ctx.tensor(op.inputs[0])
-    alpha = ctx.weight(op.inputs[1], quantized=ctx.quantized_io(op)) if ctx.is_const(op.inputs[1]) \
-        else ctx.tensor(op.inputs[1])
-    ctx.emit_out(op, "Prelu", [x, alpha], act=0)
-
-
-@tflite_op("GELU")
-def gelu(ctx: TfliteContext, op: TflOp) -> None:
-    if op.options.get("approximate", False):     # QNN Gelu is the erf form: decompose the tanh form
-        _gelu_tanh(ctx, op)
-        return
-    ctx.emit_out(op, "Gelu", [ctx.tensor(op.inputs[0])], act=0)
-
-
-def _gelu_tanh(ctx: TfliteContext, op: TflOp) -> None:
-    """0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))) with elementwise QNN ops."""
-    x = ctx.tensor(op.inputs[0])
-    base = ctx.t(op.outputs[0]).name
-    c = lambda v, tag: ctx.add_const(f"{base}.{tag}", np.asarray(v, np.float32))  # noqa: E731
-    x2 = ctx.emit("ElementWiseMultiply", [x, x], None, name=f"{base}.x2")[0]
-    x3 = ctx.emit("ElementWiseMultiply", [x2, x], None, name=f"{base}.x3")[0]
-    inner = ctx.emit("ElementWiseMultiply", [x3, c(0.044715, "k")], None, name=f"{base}.kx3")[0]
-    inner = ctx.emit("ElementWiseAdd", [x, inner], None, name=f"{base}.inner")[0]
-    inner = ctx.emit("ElementWiseMultiply", [inner, c(np.sqrt(2 / np.pi), "s")], None, name=f"{base}.scaled")[0]
-    th = ctx.emit("Tanh", [inner], None, name=f"{base}.tanh")[0]
-    th = ctx.emit("ElementWiseAdd", [th, c(1.0, "one")], None, name=f"{base}.onep")[0]
-    hx = ctx.emit("ElementWiseMultiply", [x, c(0.5, "half")], None, name=f"{base}.halfx")[0]
-    ctx.emit_out(op, "ElementWiseMultiply", [hx, th], act=0)
 
 
 @tflite_op("SELECT", "SELECT_V2")
@@ -166,40 +125,44 @@ def atan2(ctx: TfliteContext, op: TflOp) -> None:
     ctx.emit_out(op, "ElementWiseSelect", [origin, zero, angle], act=0)
 
 
-@tflite_op("FAKE_QUANT")
-def fake_quant(ctx: TfliteContext, op: TflOp) -> None:
-    """TFLite's FakeQuant on float data, step by step in float32 as its kernel computes it:
-    clamp to the nudged range, then round((x - nudged_min) / scale) * scale + nudged_min, the
-    rounding of a non-negative value being floor(v + 0.5)."""
-    if op.options.get("narrow_range", False):
-        raise ConversionError(f"FAKE_QUANT op #{op.index} ({ctx.out_label(op)}): narrow_range is meant for weights "
-                              "and LiteRT refuses it on activations too; re-export without narrow_range")
-    lo, hi, scale = _nudged_range(op)
-    x = ctx.tensor(op.inputs[0])
+def _eye(rows: int, cols: int) -> np.ndarray:
+    return np.eye(rows, cols, dtype=np.bool_)
+
+
+@tflite_op("MATRIX_DIAG")
+def matrix_diag(ctx: TfliteContext, op: TflOp) -> None:
+    """out[..., i, j] = d[..., j] if i == j else 0: Select(eye, d as a row, 0), broadcast."""
+    d = ctx.tensor(op.inputs[0])
+    shape = list(ctx.graph.tensors[d].shape)
+    n = shape[-1]
     base = ctx.t(op.outputs[0]).name
-
-    def step(type_: str, ins: list[str], tag: str, params: dict | None = None) -> str:
-        return ctx.emit(type_, ins, None, params, name=f"{base}.{tag}")[0]
-
-    def const(v: np.float32, tag: str) -> str:
-        return ctx.add_const(f"{base}.{tag}", np.asarray([v], np.float32))
-
-    v = step("ReluMinMax", [x], "clamped", {"min_value": float(lo), "max_value": float(hi)})
-    v = step("ElementWiseSubtract", [v, const(lo, "nudged_min")], "shifted")
-    v = step("ElementWiseMultiply", [v, const(np.float32(1.0) / scale, "inv_scale")], "steps")
-    v = step("ElementWiseFloor", [step("ElementWiseAdd", [v, const(np.float32(0.5), "half")], "half_up")], "rounded")
-    v = step("ElementWiseMultiply", [v, const(scale, "scale")], "rescaled")
-    ctx.emit_out(op, "ElementWiseAdd", [v, const(lo, "offset")], act=0)
+    row = ctx.step(op, "Reshape", [d], {"shape": shape[:-1] + [1, n]}, "row", op.inputs[0])
+    zero = ctx.add_const(f"{base}.zero", np.zeros(1, ctx.graph.tensors[d].dtype))
+    enc = ctx.graph.tensors[d].encoding
+    if enc is not None:                               # the quantized zero is the zero point
+        ctx.graph.tensors[zero].data = np.full(1, -enc.offset, ctx.graph.tensors[d].dtype)
+        ctx.graph.tensors[zero].encoding = enc
+    mask = ctx.add_const(f"{base}.eye", _eye(n, n))
+    ctx.emit_out(op, "ElementWiseSelect", [mask, row, zero], act=0)
 
 
-def _nudged_range(op: TflOp) -> tuple[np.float32, np.float32, np.float32]:
-    """(nudged_min, nudged_max, scale): [min, max] moved so that real 0 is exactly representable."""
-    o = op.options
-    f32 = np.float32
-    mn, mx = f32(o.get("min", 0.0)), f32(o.get("max", 0.0))
-    qmin = f32(0)
-    qmax = f32((1 << int(o.get("num_bits", 8))) - 1)
-    scale = f32((mx - mn) / (qmax - qmin))
-    zp_from_min = f32(qmin - mn / scale)
-    zp = qmin if zp_from_min < qmin else qmax if zp_from_min > qmax else f32(np.floor(zp_from_min + f32(0.5)))
-    return f32((qmin - zp) * scale), f32((qmax - zp) * scale), scale
+@tflite_op("MATRIX_SET_DIAG")
+def matrix_set_diag(ctx: TfliteContext, op: TflOp) -> None:
+    """Select(eye[m, n], diagonal as a row (padded to n columns), x)."""
+    x, d = ctx.tensor(op.inputs[0]), ctx.tensor(op.inputs[1])
+    shape = list(ctx.graph.tensors[x].shape)
+    m, n = shape[-2:]
+    dshape = list(ctx.graph.tensors[d].shape)
+    k = dshape[-1]
+    if k != min(m, n):
+        raise ctx.fail(op, f"diagonal length {k} != min{(m, n)}")
+    if ctx.is_quantized(op.inputs[0]) != ctx.is_quantized(op.inputs[1]):
+        raise ctx.fail(op, "the matrix and the diagonal must both be float or both quantized")
+    if k < n:
+        pad = [[0, 0]] * (len(dshape) - 1) + [[0, n - k]]
+        d = ctx.step(op, "Pad", [d], {"pad_amount": pad, "scheme": 0}, "padded", op.inputs[1])
+    row = ctx.step(op, "Reshape", [d], {"shape": dshape[:-1] + [1, n]}, "row", op.inputs[1])
+    if ctx.is_quantized(op.inputs[1]) and ctx.graph.tensors[row].encoding != ctx.graph.tensors[x].encoding:
+        row = ctx.step(op, "Convert", [row], None, "requantized", op.inputs[0])
+    mask = ctx.add_const(f"{ctx.t(op.outputs[0]).name}.eye", _eye(m, n))
+    ctx.emit_out(op, "ElementWiseSelect", [mask, row, x], act=0)

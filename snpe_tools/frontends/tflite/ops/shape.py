@@ -1,5 +1,6 @@
-"""Data movement: reshape family, concat/split, slicing, padding, transpose, tile, pack/unpack, gather,
-depth/space rearrangement, and SHAPE (always static here, so it folds to a constant)."""
+"""Data movement -> QNN Reshape / Concat / Split / StridedSlice / Pad / Transpose / Tile / Gather / Cast
+(``snpe_tools/ops/shape.py``): the reshape family, concat/split, slicing, REVERSE_V2, padding, DILATE,
+transpose, tile, pack/unpack, gather, CAST, and SHAPE (always static here, so it folds to a constant)."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,17 +8,14 @@ from typing import Any
 import numpy as np
 
 from ....errors import ConversionError
-from ..context import TfliteContext
+from ....ir import dtypes as qd
+from ..context import TfliteContext, ints
 from ..model import TflOp
 from ..registry import tflite_op
 
 
 def _out_shape(ctx: TfliteContext, op: TflOp, k: int = 0) -> list[int]:
     return list(ctx.t(op.outputs[k]).shape)
-
-
-def _ints(v) -> list[int]:
-    return [int(d) for d in np.asarray(v).reshape(-1)]
 
 
 def _resolve_shape(ctx: TfliteContext, op: TflOp, want: list[int], in_shape: tuple[int, ...]) -> list[int]:
@@ -44,7 +42,7 @@ def _reshape_target(ctx: TfliteContext, op: TflOp, in_shape: tuple[int, ...]) ->
     """
     rank = len(in_shape)
     if op.name == "SQUEEZE":
-        dims = {int(d) % rank for d in _ints(op.options.get("squeeze_dims", []))}
+        dims = {int(d) % rank for d in ints(op.options.get("squeeze_dims", []))}
         dims = dims or {i for i, d in enumerate(in_shape) if d == 1}
         bad = [i for i in dims if in_shape[i] != 1]
         if bad:
@@ -52,13 +50,13 @@ def _reshape_target(ctx: TfliteContext, op: TflOp, in_shape: tuple[int, ...]) ->
                                   f"{list(in_shape)} are not 1")
         return [d for i, d in enumerate(in_shape) if i not in dims]
     if op.name == "EXPAND_DIMS":
-        axis = _ints(ctx.require_const(op, 1, "the axis"))[0]
+        axis = ints(ctx.require_const(op, 1, "the axis"))[0]
         axis = axis + rank + 1 if axis < 0 else axis
         return list(in_shape[:axis]) + [1] + list(in_shape[axis:])
     if len(op.inputs) > 1 and op.inputs[1] >= 0:
-        want = _ints(ctx.require_const(op, 1, "the target shape"))
+        want = ints(ctx.require_const(op, 1, "the target shape"))
     elif "new_shape" in op.options and np.asarray(op.options["new_shape"]).size:
-        want = _ints(op.options["new_shape"])
+        want = ints(op.options["new_shape"])
     else:
         want = _out_shape(ctx, op)
     return _resolve_shape(ctx, op, want, in_shape)
@@ -160,9 +158,9 @@ def strided_slice(ctx: TfliteContext, op: TflOp) -> None:
     o = op.options
     x = ctx.tensor(op.inputs[0])
     shape = ctx.graph.tensors[x].shape
-    begin = _ints(ctx.require_const(op, 1, "begin"))
-    end = _ints(ctx.require_const(op, 2, "end"))
-    strides = _ints(ctx.require_const(op, 3, "strides")) if len(op.inputs) > 3 else [1] * len(begin)
+    begin = ints(ctx.require_const(op, 1, "begin"))
+    end = ints(ctx.require_const(op, 2, "end"))
+    strides = ints(ctx.require_const(op, 3, "strides")) if len(op.inputs) > 3 else [1] * len(begin)
     if o.get("offset", False):
         end = [b + e for b, e in zip(begin, end)]
     if 0 in strides:
@@ -189,6 +187,17 @@ def slice_(ctx: TfliteContext, op: TflOp) -> None:
     ctx.emit_out(op, "StridedSlice", [x], {"ranges": ranges}, act=0)
 
 
+@tflite_op("REVERSE_V2")
+def reverse_v2(ctx: TfliteContext, op: TflOp) -> None:
+    """StridedSlice with stride -1 (begin and end masked) on every reversed axis."""
+    x = ctx.tensor(op.inputs[0])
+    shape = ctx.graph.tensors[x].shape
+    axes = {a % len(shape) for a in ints(ctx.require_const(op, 1, "the axes"))}
+    ranges = [[0, 0, -1] if i in axes else [0, d, 1] for i, d in enumerate(shape)]
+    mask = sum(1 << i for i in axes)
+    ctx.emit_out(op, "StridedSlice", [x], {"ranges": ranges, "begin_mask": mask, "end_mask": mask}, act=0)
+
+
 @tflite_op("PAD", "PADV2", "MIRROR_PAD")
 def pad(ctx: TfliteContext, op: TflOp) -> None:
     x = ctx.tensor(op.inputs[0])
@@ -203,6 +212,40 @@ def pad(ctx: TfliteContext, op: TflOp) -> None:
                                   "tensor; computing it at run time is not supported")
         params["pad_constant_value"] = float(np.asarray(value).reshape(-1)[0])
     ctx.emit_out(op, "Pad", [x], params, act=0)
+
+
+def _interleave(ctx: TfliteContext, op: TflOp, x: str, axis: int, s: int, value: float, tag: str) -> str:
+    """x with s-1 copies of ``value`` between neighbours along ``axis`` (length (n-1)*s + 1).
+
+    Reshape to put a unit axis after ``axis``, Pad it to s with the value, merge, drop the s-1 values
+    after the last element.
+    """
+    if s == 1:
+        return x
+    like = op.inputs[0]
+    shape = list(ctx.graph.tensors[x].shape)
+    split = shape[:axis + 1] + [1] + shape[axis + 1:]
+    y = ctx.step(op, "Reshape", [x], {"shape": split}, f"{tag}.split", like)
+    pad = [[0, 0]] * len(split)
+    pad[axis + 1] = [0, s - 1]
+    y = ctx.step(op, "Pad", [y], {"pad_amount": pad, "scheme": 0, "pad_constant_value": value}, f"{tag}.pad", like)
+    merged = shape[:axis] + [shape[axis] * s] + shape[axis + 1:]
+    y = ctx.step(op, "Reshape", [y], {"shape": merged}, f"{tag}.merged", like)
+    ranges = [[0, d - (s - 1 if i == axis else 0), 1] for i, d in enumerate(merged)]
+    return ctx.step(op, "StridedSlice", [y], {"ranges": ranges}, tag, like)
+
+
+@tflite_op("DILATE")
+def dilate(ctx: TfliteContext, op: TflOp) -> None:
+    """Spread the elements s apart along every axis, the gaps filled with padding_value."""
+    x = ctx.tensor(op.inputs[0])
+    rates = ints(ctx.require_const(op, 1, "the dilations"))
+    value = ctx.const_scalar(op, 2, "the padding value")
+    if len(rates) != ctx.graph.tensors[x].rank or min(rates, default=1) < 1:
+        raise ctx.fail(op, f"dilations {rates} do not fit the input rank; the model is malformed, re-export it")
+    for axis, s in enumerate(rates):
+        x = _interleave(ctx, op, x, axis, s, value, f"dilated{axis}")
+    ctx.emit_out(op, "Reshape", [x], {"shape": list(ctx.graph.tensors[x].shape)}, act=0)
 
 
 @tflite_op("TRANSPOSE")
@@ -221,7 +264,7 @@ def tile(ctx: TfliteContext, op: TflOp) -> None:
 def broadcast_to(ctx: TfliteContext, op: TflOp) -> None:
     """Tile after aligning ranks (numpy broadcasting: leading 1s), target from the shape input."""
     x = ctx.tensor(op.inputs[0])
-    shape = _ints(ctx.require_const(op, 1, "the target shape"))
+    shape = ints(ctx.require_const(op, 1, "the target shape"))
     src = list(ctx.graph.tensors[x].shape)
     if len(src) > len(shape) or any(s not in (1, d) for s, d in zip(src[::-1], shape[::-1])):
         raise ConversionError(f"BROADCAST_TO op #{op.index} ({ctx.out_label(op)}): {src} does not broadcast "
@@ -318,13 +361,10 @@ def _batched_gather(ctx: TfliteContext, op: TflOp, x: str, idx: str, axis: int, 
     ctx.emit_out(op, "Transpose", [g], {"perm": perm}, act=0)
 
 
-@tflite_op("GATHER_ND")
-def gather_nd(ctx: TfliteContext, op: TflOp) -> None:
-    ctx.emit_out(op, "GatherNd", [ctx.tensor(op.inputs[0]), ctx.tensor(op.inputs[1])], act=0)
-
-
-@tflite_op("DEPTH_TO_SPACE", "SPACE_TO_DEPTH")
-def depth_space(ctx: TfliteContext, op: TflOp) -> None:
-    b = int(op.options["block_size"])
-    ctx.emit_out(op, "DepthToSpace" if op.name == "DEPTH_TO_SPACE" else "SpaceToDepth",
-                 [ctx.tensor(op.inputs[0])], {"block_size": [b, b], "mode": 0}, act=0)
+@tflite_op("CAST")
+def cast(ctx: TfliteContext, op: TflOp) -> None:
+    x = ctx.tensor(op.inputs[0])
+    target = ctx.t(op.outputs[0]).dtype
+    target = {np.dtype(np.float64): np.dtype(np.float32), np.dtype(np.int64): np.dtype(np.int32),
+              np.dtype(np.float16): np.dtype(np.float32)}.get(target, target)
+    ctx.emit_out(op, "Cast", [x], {"to": qd.to_qnn(target)}, act=0)

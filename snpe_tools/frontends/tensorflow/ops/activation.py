@@ -1,16 +1,41 @@
-"""PReLU written out as arithmetic (there is no PReLU op in TensorFlow).
+"""TensorFlow activations -> QNN Relu / ReluMinMax / Sigmoid / Tanh / Elu / ElementWiseNeuron / Prelu
+(``snpe_tools/ops/activation.py``).
 
-Keras (tf_keras and Keras 3): ``relu(x) + (-alpha) * relu(-x)``; TFLearn:
-``relu(x) + alpha * (x - abs(x)) * 0.5``.  Both equal ``x >= 0 ? x : slope * x``; the slope is
-read from the constant factors along the negative branch.
+* single-op translators: Relu, Relu6, Sigmoid, Tanh, Elu, Softplus, LeakyRelu;
+* topology (PReLU): PReLU written out as arithmetic (there is no PReLU op in TensorFlow).
+  Keras (tf_keras and Keras 3): ``relu(x) + (-alpha) * relu(-x)``; TFLearn:
+  ``relu(x) + alpha * (x - abs(x)) * 0.5``.  Both equal ``x >= 0 ? x : slope * x``; the slope is
+  read from the constant factors along the negative branch.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..layers import make_layer
-from ..registry import resolver
-from .common import candidates, producer, split_static
+from ..layers import make_layer, node_of_layer
+from ..patterns import candidates, producer, split_static
+from ..registry import resolver, tf_op
+
+
+_UNARY = {"Relu": ("Relu", {}), "Relu6": ("ReluMinMax", {"min_value": 0.0, "max_value": 6.0}),
+          "Sigmoid": ("Sigmoid", {}), "Tanh": ("Tanh", {}), "Elu": ("Elu", {"alpha": 1.0}),
+          "Softplus": ("ElementWiseNeuron", {"operation": 7})}
+
+
+@tf_op(*_UNARY)
+def activation(ctx, layer):
+    node = node_of_layer(ctx, layer)
+    type_, params = _UNARY[node.op]
+    ctx.op(type_, [ctx.tensor(node.inputs[0])], params, out=f"{node.name}:0", name=layer.name)
+
+
+@tf_op("LeakyRelu")
+def leaky_relu(ctx, layer):
+    node = node_of_layer(ctx, layer)
+    x = node.inputs[0]
+    c = ctx.shape(x)[-1]
+    slope = np.full(c, float(node.attr("alpha", 0.2)), np.float32)
+    ctx.op("Prelu", [ctx.tensor(x), ctx.add_const(f"{layer.name}/alpha", slope)], out=f"{node.name}:0",
+           name=layer.name)
 
 
 def _negative_branch(model, claimed, tensor: str, x: str):

@@ -1,12 +1,13 @@
-"""Small graph-walking helpers shared by the resolvers."""
+"""Graph-walking helpers of the pattern resolvers (the ``@resolver`` topologies in ``ops/<family>.py``):
+unclaimed candidates, producers through Identity-like nodes, per-channel constants, the static operand."""
 from __future__ import annotations
 
 from typing import Iterator
 
 import numpy as np
 
-from ..model import ALIAS_OPS, TFModel, node_of
-from ..nodes import TFNode
+from .model import ALIAS_OPS, TFModel, node_of
+from .nodes import TFNode
 
 
 def candidates(model: TFModel, claimed: set, op_types) -> Iterator[TFNode]:
@@ -60,3 +61,19 @@ def split_static(model: TFModel, node: TFNode) -> tuple[str | None, str | None]:
     if model.is_dynamic(b) and not model.is_dynamic(a) and node.op != "Sub":
         return b, a
     return None, None
+
+
+def constant_adds(model: TFModel, claimed: set, add_types,
+                  producer_types) -> Iterator[tuple[TFNode, str, TFNode, list[str]]]:
+    """(add, its static operand, producer, alias nodes) for every unclaimed add of a constant onto the output
+    of an unclaimed producer of ``producer_types``: the anchor of the bias/shift topologies.
+
+    Anchored at the add, so one producer feeding two such adds yields two candidates claiming it (an error).
+    """
+    for add in candidates(model, claimed, add_types):
+        x, b = split_static(model, add)
+        if x is None:
+            continue
+        prod, via = producer(model, x, claimed, producer_types)
+        if prod is not None:
+            yield add, b, prod, via

@@ -30,14 +30,25 @@ import numpy as np
 from ....errors import ConversionError
 from ..layers import make_layer
 from ..model import node_of
+from ..patterns import candidates
 from ..registry import resolver
-from .common import candidates
+
 
 log = logging.getLogger("snpe_tools")
+
+
 NMS_OPS = ("CombinedNonMaxSuppression",)
+
+
 PER_CLASS_NMS = ("NonMaxSuppressionV2", "NonMaxSuppressionV3", "NonMaxSuppressionV4", "NonMaxSuppressionV5")
+
+
 BATCH_NMS_SCOPE = "BatchMultiClassNonMaxSuppression"
+
+
 RESULTS = ("scores", "boxes", "classes", "num_detections")       # QNN DetectionOutput's output order
+
+
 SEED_ORDER = ("classes", "boxes", "scores")                         # DLC outputs, as SNPE's model tips list them
 
 

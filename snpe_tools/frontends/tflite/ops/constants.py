@@ -11,13 +11,9 @@ import numpy as np
 
 from ....errors import ConversionError
 from ....ir.limits import check_fold_shape
-from ..context import TfliteContext
+from ..context import TfliteContext, ints
 from ..model import TflOp
 from ..registry import tflite_op
-
-
-def _ints(v) -> list[int]:
-    return [int(d) for d in np.asarray(v).reshape(-1)]
 
 
 def _out_dtype(ctx: TfliteContext, op: TflOp) -> np.dtype:
@@ -36,7 +32,7 @@ def _shape_of(ctx: TfliteContext, idx: int) -> tuple[int, ...]:
 
 @tflite_op("FILL")
 def fill(ctx: TfliteContext, op: TflOp) -> None:
-    dims = _ints(ctx.require_const(op, 0, "the dims"))
+    dims = ints(ctx.require_const(op, 0, "the dims"))
     if ctx.is_const(op.inputs[1]):
         value = np.asarray(ctx.const(op.inputs[1])).reshape(-1)[0]
         if any(d < 0 for d in dims):
@@ -79,8 +75,8 @@ def range_(ctx: TfliteContext, op: TflOp) -> None:
 
 @tflite_op("BROADCAST_ARGS")
 def broadcast_args(ctx: TfliteContext, op: TflOp) -> None:
-    a = _ints(ctx.require_const(op, 0, "shape s0"))
-    b = _ints(ctx.require_const(op, 1, "shape s1"))
+    a = ints(ctx.require_const(op, 0, "shape s0"))
+    b = ints(ctx.require_const(op, 1, "shape s1"))
     try:
         out = np.broadcast_shapes(tuple(a), tuple(b))
     except ValueError:

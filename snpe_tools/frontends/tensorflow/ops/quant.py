@@ -15,9 +15,10 @@ import numpy as np
 
 from ....errors import ConversionError
 from ....quantization.source import SourceEncoding, fake_quant_encoding
-from ...tensorflow.model import ALIAS_OPS
 from ..layers import node_of_layer
+from ..model import ALIAS_OPS
 from ..registry import tf_op
+
 
 FAKE_QUANT_OPS = ("FakeQuantWithMinMaxVars", "FakeQuantWithMinMaxVarsPerChannel", "FakeQuantWithMinMaxArgs")
 

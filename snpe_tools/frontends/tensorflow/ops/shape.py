@@ -1,13 +1,14 @@
-"""Data-movement nodes: reshapes, concat/split/pack/unpack, slices, pads, resizes, transposes."""
+"""TensorFlow data-movement nodes -> QNN Reshape / Concat / Split / Pad / Transpose / StridedSlice / Tile /
+Gather / Cast (``snpe_tools/ops/shape.py``): reshapes, concat/split/pack/unpack, slices, pads, transposes,
+casts."""
 from __future__ import annotations
 
 import numpy as np
 
 from ....errors import ConversionError
-from ....ops import resize as rz
+from ....ir import dtypes as qd
 from ..layers import node_of_layer
 from ..registry import tf_op
-from .nn import check_nhwc
 
 
 def _out_shape(ctx, node, idx: int = 0) -> tuple[int, ...]:
@@ -18,7 +19,7 @@ def _out_shape(ctx, node, idx: int = 0) -> tuple[int, ...]:
 def reshape(ctx, layer):
     """Every reshape-like node becomes QNN Reshape to TF's static output shape."""
     node = node_of_layer(ctx, layer)
-    ctx.op("Reshape", [ctx.tensor(node.inputs[0])], {"shape": list(_out_shape(ctx, node))},
+    ctx.op("Reshape", [ctx.tensor(node.inputs[0])], {"shape": list(ctx.shape(f"{node.name}:0"))},
            out=f"{node.name}:0", name=layer.name)
 
 
@@ -111,27 +112,6 @@ def pad(ctx, layer):
     ctx.op("Pad", [ctx.tensor(node.inputs[0])], params, out=f"{node.name}:0", name=layer.name)
 
 
-@tf_op("ResizeBilinear", "ResizeNearestNeighbor")
-def resize(ctx, layer):
-    """TF's three coordinate rules map onto QNN Resize's transformation modes exactly."""
-    node = node_of_layer(ctx, layer)
-    align, half = bool(node.attr("align_corners", False)), bool(node.attr("half_pixel_centers", False))
-    if node.op == "ResizeBilinear":
-        mode = rz.ALIGN_CORNERS if align else (rz.HALF_PIXEL if half else rz.ASYMMETRIC)
-        params = {"interpolation_mode": rz.LINEAR, "transformation_mode": mode}
-    else:
-        # TF nearest: asymmetric floor; half-pixel and align-corners round half up
-        if align:
-            params = {"transformation_mode": rz.ALIGN_CORNERS, "nearest_mode": rz.ROUND_PREFER_CEIL}
-        elif half:
-            params = {"transformation_mode": rz.HALF_PIXEL, "nearest_mode": rz.ROUND_PREFER_CEIL}
-        else:
-            params = {"transformation_mode": rz.ASYMMETRIC, "nearest_mode": rz.FLOOR}
-        params["interpolation_mode"] = rz.NEAREST
-    params["shape"] = list(_out_shape(ctx, node))
-    ctx.op("Resize", [ctx.tensor(node.inputs[0])], params, out=f"{node.name}:0", name=layer.name)
-
-
 @tf_op("Transpose")
 def transpose(ctx, layer):
     node = node_of_layer(ctx, layer)
@@ -154,7 +134,7 @@ def _emit_slice(ctx, layer, node, x: str, index: list) -> None:
                 e = -dim - 1          # through element 0 when stepping backwards
             ranges.append([b, e, s])
     out = f"{node.name}:0"
-    target = list(_out_shape(ctx, node))
+    target = list(ctx.shape(f"{node.name}:0"))
     view = np.lib.stride_tricks.as_strided(np.zeros(1, np.int8), shape, [0] * len(shape))
     sliced = list(view[tuple(index)].shape)
     params = {"ranges": np.asarray(ranges, np.int32), "shrink_axes": shrink}
@@ -221,26 +201,16 @@ def gather(ctx, layer):
     ctx.op("Gather", [ctx.tensor(x), ctx.tensor(idx)], {"axis": axis}, out=f"{node.name}:0", name=layer.name)
 
 
-@tf_op("DepthToSpace", "SpaceToDepth")
-def depth_space(ctx, layer):
-    node = node_of_layer(ctx, layer)
-    check_nhwc(node)
-    b = int(node.attr("block_size"))
-    ctx.op(node.op, [ctx.tensor(node.inputs[0])], {"block_size": [b, b], "mode": 0}, out=f"{node.name}:0",
-           name=layer.name)
+_NP = {np.dtype(np.float64): np.float32, np.dtype(np.int64): np.int32, np.dtype(np.uint64): np.uint32}
 
 
-@tf_op("SpaceToBatchND", "BatchToSpaceND")
-def space_batch(ctx, layer):
-    """Standalone (not part of an atrous convolution): QNN SpaceToBatch / BatchToSpace on NHWC, 2 block dims."""
+@tf_op("Cast")
+def cast(ctx, layer):
     node = node_of_layer(ctx, layer)
-    block = ctx.require_const(layer, node.inputs[1], "the block shape").astype(int).reshape(-1).tolist()
-    amounts = ctx.require_const(layer, node.inputs[2], "the paddings/crops").astype(int).reshape(-1, 2).tolist()
-    if ctx.rank(node.inputs[0]) != 4 or len(block) != 2:
-        raise ConversionError(f"{node.op} '{node.name}': only 4-D NHWC inputs with 2 block dimensions are "
-                              "supported")
-    if node.op == "SpaceToBatchND":
-        qnn, params = "SpaceToBatch", {"block_shape": block, "pad_amount": amounts}
-    else:
-        qnn, params = "BatchToSpace", {"block_shape": block, "crops": amounts}
-    ctx.op(qnn, [ctx.tensor(node.inputs[0])], params, out=f"{node.name}:0", name=layer.name)
+    dt = np.dtype(ctx.model.dtype(f"{node.name}:0"))
+    dt = np.dtype(_NP.get(dt, dt))
+    try:
+        code = qd.to_qnn(dt)
+    except (KeyError, ValueError):
+        raise ConversionError(f"Cast '{node.name}': target type {dt} is not supported") from None
+    ctx.op("Cast", [ctx.tensor(node.inputs[0])], {"to": code}, out=f"{node.name}:0", name=layer.name)

@@ -1,1 +1,0 @@
-"""Pattern resolvers, one module per topology family; importing :mod:`._all` registers them in order."""

@@ -1,2 +1,0 @@
-"""Imports every resolver module so each registers itself (the order that matters is ``priority``)."""
-from . import activation, conv, detection, linear, norm  # noqa: F401
