@@ -16,6 +16,7 @@ import numpy as np
 
 from ...errors import ConversionError
 from ...ir import axis_format as af
+from ...ir import dtypes as qd
 from ...ir.graph import Encoding, Graph
 from ..emit import EmitMixin, narrow
 from .model import QuantParams, TflOp, TflSubgraph, TflTensor
@@ -181,10 +182,10 @@ class TfliteContext(EmitMixin):
         t = self.t(idx)
         it = self.graph.tensors[ir_name]
         if self.is_quantized(idx):
-            it.dtype = np.dtype(np.int32) if t.dtype == np.int64 else t.dtype
+            it.dtype = qd.narrow(t.dtype)
             it.encoding = encoding_of(t.quant, it.dtype, t.quant.axis)
         elif t.type_code not in (0, 1, 10):          # integer / bool outputs keep their type
-            it.dtype = np.dtype(narrow(np.zeros(0, t.dtype)).dtype)
+            it.dtype = qd.narrow(t.dtype)
         it.axis_format = af.channel_last_default(it.rank)
 
     # ---- emitting ----------------------------------------------------------------------------

@@ -201,14 +201,10 @@ def gather(ctx, layer):
     ctx.op("Gather", [ctx.tensor(x), ctx.tensor(idx)], {"axis": axis}, out=f"{node.name}:0", name=layer.name)
 
 
-_NP = {np.dtype(np.float64): np.float32, np.dtype(np.int64): np.int32, np.dtype(np.uint64): np.uint32}
-
-
 @tf_op("Cast")
 def cast(ctx, layer):
     node = node_of_layer(ctx, layer)
-    dt = np.dtype(ctx.model.dtype(f"{node.name}:0"))
-    dt = np.dtype(_NP.get(dt, dt))
+    dt = qd.narrow(ctx.model.dtype(f"{node.name}:0"))
     try:
         code = qd.to_qnn(dt)
     except (KeyError, ValueError):

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from ....errors import ConversionError
+from ....ir import dtypes as qd
 from ....ir.limits import check_fold_shape
 from ..context import TfliteContext, ints
 from ..model import TflOp
@@ -17,8 +18,7 @@ from ..registry import tflite_op
 
 
 def _out_dtype(ctx: TfliteContext, op: TflOp) -> np.dtype:
-    dt = ctx.t(op.outputs[0]).dtype
-    return {np.dtype(np.int64): np.dtype(np.int32), np.dtype(np.float64): np.dtype(np.float32)}.get(dt, dt)
+    return qd.narrow(ctx.t(op.outputs[0]).dtype)
 
 
 def _what(ctx: TfliteContext, op: TflOp) -> str:

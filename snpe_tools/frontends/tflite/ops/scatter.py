@@ -37,7 +37,7 @@ def one_hot(ctx: TfliteContext, op: TflOp) -> None:
     depth = ints(ctx.require_const(op, 1, "depth"))[0]
     on, off = ctx.const_scalar(op, 2, "on_value"), ctx.const_scalar(op, 3, "off_value")
     out_t = ctx.t(op.outputs[0])
-    dtype = np.dtype(np.int32) if out_t.dtype == np.int64 else out_t.dtype
+    dtype = qd.narrow(out_t.dtype)
     y = ctx.emit_out(op, "OneHot", [idx], {"depth": depth, "axis": int(op.options.get("axis", -1)), "on_value": on,
                                            "off_value": off, "out_dtype": qd.to_qnn(dtype)}, act=0)
     ctx.graph.tensors[y].dtype = dtype
@@ -62,7 +62,7 @@ def _background(ctx: TfliteContext, op: TflOp, shape: list[int], value: float, l
         name = ctx.graph.add_const(base, np.full(shape, stored, t.dtype))
         ctx.graph.tensors[name].encoding = encoding_of(q, t.dtype)
         return name
-    dtype = np.dtype(np.int32) if t.dtype == np.int64 else np.dtype(np.float32) if t.dtype == np.float64 else t.dtype
+    dtype = qd.narrow(t.dtype)
     return ctx.add_const(base, np.full(shape, value, dtype))
 
 

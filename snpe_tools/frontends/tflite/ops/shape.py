@@ -364,7 +364,7 @@ def _batched_gather(ctx: TfliteContext, op: TflOp, x: str, idx: str, axis: int, 
 @tflite_op("CAST")
 def cast(ctx: TfliteContext, op: TflOp) -> None:
     x = ctx.tensor(op.inputs[0])
-    target = ctx.t(op.outputs[0]).dtype
-    target = {np.dtype(np.float64): np.dtype(np.float32), np.dtype(np.int64): np.dtype(np.int32),
-              np.dtype(np.float16): np.dtype(np.float32)}.get(target, target)
+    target = qd.narrow(ctx.t(op.outputs[0]).dtype)
+    if target == np.float16:            # fp16 activations are float32 in the IR (see DEQUANTIZE)
+        target = np.dtype(np.float32)
     ctx.emit_out(op, "Cast", [x], {"to": qd.to_qnn(target)}, act=0)
