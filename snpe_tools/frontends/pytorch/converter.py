@@ -513,20 +513,28 @@ class _Walker:
             fn = get_translator(kind)
             if fn is None:
                 raise UnsupportedOpError(f"1 node(s) use ops the converter does not support: {describe(node)}")
-            try:
-                result = fn(self.ctx, TorchNode(node, args))
-            except ConversionError as exc:
-                msg = str(exc)
-                raise ConversionError(msg if msg.startswith(kind) else f"{describe(node)}: {msg}") from None
-            except (OverflowError, ZeroDivisionError) as exc:   # values no DLC field can hold
-                raise ConversionError(f"{describe(node)}: cannot be converted ({type(exc).__name__}: {exc}); a "
-                                      "dimension or argument is out of range - check the model and -d/--input_dim") \
-                    from None
-            if len(outs) == 1:
-                self.set(outs[0], result)
-            else:
-                for o, r in zip(outs, result):
-                    self.set(o, r)
+            self.bind(outs, self.translate(fn, node, args))
+
+    def translate(self, fn, node, args: list) -> Any:
+        """Run translator ``fn`` on ``node``; its errors leave naming the node (kind and source line)."""
+        kind = node.kind()
+        try:
+            return fn(self.ctx, TorchNode(node, args))
+        except ConversionError as exc:
+            msg = str(exc)
+            raise ConversionError(msg if msg.startswith(kind) else f"{describe(node)}: {msg}") from None
+        except (OverflowError, ZeroDivisionError) as exc:   # values no DLC field can hold
+            raise ConversionError(f"{describe(node)}: cannot be converted ({type(exc).__name__}: {exc}); a "
+                                  "dimension or argument is out of range - check the model and -d/--input_dim") \
+                from None
+
+    def bind(self, outs: list, result: Any) -> None:
+        """Bind a node's result (one value, or one per output) to its outputs."""
+        if len(outs) == 1:
+            self.set(outs[0], result)
+        else:
+            for o, r in zip(outs, result):
+                self.set(o, r)
 
     def loop(self, node, args, outs) -> None:
         """Unroll a prim::Loop whose trip count and condition are known at convert time."""
@@ -572,20 +580,10 @@ class _Walker:
             translator = get_translator(kind)
             if translator is None:
                 raise ConversionError(f"{describe(node)}: cannot evaluate at convert time ({exc})") from None
-            result = translator(self.ctx, TorchNode(node, args))
-            if len(outs) == 1:
-                self.set(outs[0], result)
-            else:
-                for o, r in zip(outs, result):
-                    self.set(o, r)
+            self.bind(outs, self.translate(translator, node, args))
             return
         _check_meta_result(self.torch, node, res)
-        res = _from_torch(res)
-        if len(outs) == 1:
-            self.set(outs[0], res)
-        else:
-            for o, r in zip(outs, res):
-                self.set(o, r)
+        self.bind(outs, _from_torch(res))
 
 
 def _div(a, b):
