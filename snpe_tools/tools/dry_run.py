@@ -1,24 +1,57 @@
-"""``--dry_run`` of the converters: one table of op types (count, supported or not), written the same way by
-every frontend, then whether the whole model is convertible.  Nothing is written to disk."""
+"""``--dry_run [info|debug]`` of every converter (snpe-<framework>-to-dlc and qairt-converter): one path.
+
+The frontend surveys the model without converting it (``survey(path, opts, debug)`` in its
+``converter.py``, returning a :class:`~snpe_tools.frontends.front_half.OpSurvey`); this module prints the
+survey the same way for every framework: a table of op types (count, supported or not), the per-node
+lines at level ``debug``, the frontend's notes, then whether the whole model is convertible.  Nothing is
+written to disk and the exit code is 0 either way (the report is the result).
+"""
 from __future__ import annotations
 
-from collections import Counter
-from typing import Callable
+import importlib
+from typing import Any, Callable
 
 from ..errors import ConversionError
+from ..frontends.front_half import OpSurvey
+
+# framework -> module whose ``survey(path, opts, debug)`` describes a model of that framework
+_SURVEYS = {"onnx": "..frontends.onnx.converter", "tensorflow": "..frontends.tensorflow.converter",
+            "tflite": "..frontends.tflite.converter"}
 
 
-def report(counts: Counter, is_supported: Callable[[str], bool], check: Callable[[], None],
-           details: list[str] | None = None) -> int:
-    width = max([len(t) for t in counts] + [7])
-    print(f"{'Op type':<{width}}  Count  Status")
-    for name, n in sorted(counts.items()):
-        print(f"{name:<{width}}  {n:>5}  {'supported' if is_supported(name) else 'unsupported'}")
-    for line in details or []:
+def _torch_survey(path: str, opts: Any, debug: bool) -> OpSurvey:
+    from ..frontends.pytorch.converter import check_supported, kind_supported, load_scripted, op_census, op_details
+
+    _module, tgraph = load_scripted(path, opts.fold_batchnorm)
+    return OpSurvey.from_census(op_census(tgraph), kind_supported, lambda: check_supported(tgraph),
+                                details=op_details(tgraph) if debug else [])
+
+
+def _survey_fn(framework: str) -> Callable[[str, Any, bool], OpSurvey]:
+    if framework == "pytorch":
+        return _torch_survey
+    return importlib.import_module(_SURVEYS[framework], __package__).survey
+
+
+def print_survey(survey: OpSurvey, debug: bool) -> None:
+    """The dry-run report of one survey, on stdout."""
+    width = max([len(t) for t, _, _ in survey.rows] + [len(survey.column)])
+    print(f"{survey.column:<{width}}  Count  Status")
+    for name, n, ok in survey.rows:
+        print(f"{name:<{width}}  {n:>5}  {'supported' if ok else 'unsupported'}")
+    for line in survey.details if debug else []:
         print(f"  {line}")
+    for line in survey.notes:
+        print(line)
     try:
-        check()
+        survey.check()
         print("All ops are supported.")
     except ConversionError as exc:
         print(f"Unsupported: {exc}")
+
+
+def dry_run(framework: str, path: str, opts: Any, level: str) -> int:
+    """``--dry_run LEVEL`` on the ``framework`` model at ``path`` with the converter's options; returns 0."""
+    debug = level == "debug"
+    print_survey(_survey_fn(framework)(path, opts, debug), debug)
     return 0

@@ -1,16 +1,14 @@
 """snpe-onnx-to-dlc: convert an ONNX model into a DLC (legacy spatial-first layout)."""
 from __future__ import annotations
 
-import collections
 import os
 import sys
 
 from ..errors import ConversionError
-from ..frontends.onnx.converter import OnnxOptions, check_supported, convert_onnx, load_model
-from ..frontends.onnx.registry import get_translator
+from ..frontends.onnx.converter import OnnxOptions, convert_onnx
 from ..ir import axis_format as af
 from .common import check_not_input, run_main, setup_logging
-from .dry_run import report
+from .dry_run import dry_run
 from .converter_args import (DTYPES, INPUT_TYPES, build_parser, check_paths, encoding_layouts, encodings,
                              model_version, pairs, parse_dims, read_copyright)
 from .dlc_backend import optimise_and_save
@@ -31,14 +29,6 @@ def make_parser():
                         "translates (and the IR constant-folding pass is off), so a constant subgraph of an "
                         "unsupported op (e.g. HannWindow, Det) is refused, as SNPE's -n warns.")
     return p
-
-
-def dry_run_report(path: str, level: str, simplify: bool = True) -> int:
-    model = load_model(path)
-    details = [f"{n.op_type} {n.name or n.output[0]}: inputs={list(n.input)} outputs={list(n.output)}"
-               for n in model.graph.node] if level == "debug" else None
-    return report(collections.Counter(n.op_type for n in model.graph.node),
-                  lambda t: bool(get_translator(t)) or t == "Constant", lambda: check_supported(model, simplify), details)
 
 
 def _external_data_files(model_path: str, out: str) -> list[str]:
@@ -84,8 +74,6 @@ def main(argv: list[str] | None = None) -> int:
                         "the external-data file")
     if args.batch is not None and args.batch <= 0:
         raise ConversionError("-b/--batch must be a positive integer")
-    if args.dry_run:
-        return dry_run_report(args.input_network, args.dry_run, not args.no_simplification)
     symbols = {}
     for name, val in args.define_symbol or []:
         try:
@@ -106,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, lay in opts.input_layouts.items():
         if lay not in af.LAYOUT_NAMES:
             raise ConversionError(f"--input_layout {name} {lay}: layout must be one of {', '.join(af.LAYOUT_NAMES)}")
+    if args.dry_run:
+        return dry_run("onnx", args.input_network, opts, args.dry_run)
     # validate the file-type flags before the (possibly long) conversion
     read_copyright(args.copyright_file)
     model_version(args.model_version)

@@ -4,10 +4,9 @@ from __future__ import annotations
 import importlib.util
 import sys
 
-from ..frontends.pytorch.converter import (TorchOptions, check_supported, convert_torchscript, import_torch,
-                                          kind_supported, load_scripted, op_census, op_details)
+from ..frontends.pytorch.converter import TorchOptions, convert_torchscript, import_torch
 from .common import run_main, setup_logging
-from .dry_run import report
+from .dry_run import dry_run
 from .converter_args import (build_parser, check_input_names, check_paths, input_flags, model_version,
                              parse_dims, read_copyright)
 from .dlc_backend import optimise_and_save
@@ -24,25 +23,18 @@ def make_parser():
     return p
 
 
-def dry_run_report(path: str, level: str, fold_batchnorm: bool) -> int:
-    """Per-kind table of the TorchScript graph (supported or not) and whether it converts; no DLC."""
-    _module, tgraph = load_scripted(path, fold_batchnorm)
-    return report(op_census(tgraph), kind_supported, lambda: check_supported(tgraph),
-                  op_details(tgraph) if level == "debug" else None)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     setup_logging(args.debug)
     if importlib.util.find_spec("torch") is None:      # a missing extra is reported before any path
         import_torch()
     check_paths(args)
-    if args.dry_run:
-        return dry_run_report(args.input_network, args.dry_run, not args.disable_batchnorm_folding)
     flags = input_flags(args)
     opts = TorchOptions(input_dims=[(n, parse_dims(n, d)) for n, d in args.input_dim], out_names=list(args.out_names),
                         fold_batchnorm=not args.disable_batchnorm_folding, **flags)
     check_input_names([n for n, _ in opts.input_dims], flags)
+    if args.dry_run:
+        return dry_run("pytorch", args.input_network, opts, args.dry_run)
     read_copyright(args.copyright_file)
     model_version(args.model_version)
     graph = convert_torchscript(args.input_network, opts)

@@ -21,6 +21,7 @@ from .common import LOG, ArgumentParser, check_input_file, run_main, setup_loggi
 from .converter_args import (DTYPES, add_float_args, add_quant_args, check_overrides_file, check_paths, encodings,
                              model_version, parse_dims, read_copyright)
 from .dlc_backend import optimise_and_save
+from .dry_run import dry_run
 from .io_config import (IoRequest, TensorRequest, layout_name, layout_tag, qairt_template, read_qairt_config,
                         write_template)
 
@@ -325,19 +326,12 @@ def convert(framework: str, path: str, opts):
     return convert_torchscript(path, opts)
 
 
-def dry_run(framework: str, args: argparse.Namespace, opts) -> int:
+def qairt_dry_run(framework: str, args: argparse.Namespace, opts) -> int:
+    """The converters' one --dry_run report; for ONNX followed by the unused graph inputs and outputs."""
+    rc = dry_run(framework, args.input_network, opts, args.dry_run)
     if framework == "onnx":
-        from .onnx_to_dlc import dry_run_report
-        rc = dry_run_report(args.input_network, args.dry_run)
         _unused_io(args.input_network)
-        return rc
-    if framework == "tensorflow":
-        from .tensorflow_to_dlc import dry_run_report
-        return dry_run_report(args.input_network, opts, args.dry_run)
-    if framework == "tflite":
-        from .tflite_to_dlc import dry_run_report
-        return dry_run_report(args.input_network, args.tflite_signature_name, args.dry_run)
-    raise ConversionError("--dry_run is not supported for PyTorch models yet; run without it")
+    return rc
 
 
 def _unused_io(path: str) -> None:
@@ -369,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     opts = frontend_options(framework, args, req)
     check_overrides_file(args)
     if args.dry_run:
-        return dry_run(framework, args, opts)
+        return qairt_dry_run(framework, args, opts)
     read_copyright(args.copyright_file)
     model_version(args.model_version)
     graph = convert(framework, args.input_network, opts)

@@ -6,13 +6,13 @@ conversion runs (``pip install 'snpe-tools[tensorflow]'``).
 """
 from __future__ import annotations
 
-import collections
 import sys
 
 from .common import LOG, run_main, setup_logging
 from .converter_args import (build_parser, check_input_names, check_paths, input_flags, model_version,
                              parse_dims, read_copyright)
 from .dlc_backend import optimise_and_save
+from .dry_run import dry_run
 
 PROG = "snpe-tensorflow-to-dlc"
 
@@ -59,26 +59,6 @@ def _options(args):
     return opts
 
 
-def dry_run_report(path: str, opts, level: str) -> int:
-    from ..frontends.tensorflow.converter import prepare
-
-    model, res, _ = prepare(path, opts)
-    kinds = collections.Counter(layer.kind for layer in res.layers)
-    width = max([len(k) for k in kinds] + [len(model.nodes[n].op) for n in res.unconsumed] + [10])
-    print(f"{'Layer type':<{width}}  Count  Status")
-    for k, c in sorted(kinds.items()):
-        print(f"{k:<{width}}  {c:>5}  supported")
-    for k, c in sorted(collections.Counter(model.nodes[n].op for n in res.unconsumed).items()):
-        print(f"{k:<{width}}  {c:>5}  unsupported")
-    if level == "debug":
-        for layer in res.layers:
-            print(f"  {layer.kind:<{width}} {layer.name}: nodes={layer.nodes}")
-    for n in res.unconsumed:
-        print(f"Operation ({n}) of type ({model.nodes[n].op}) is not supported by converter.")
-    print("All ops are supported." if not res.unconsumed else f"Unsupported: {len(res.unconsumed)} operation(s)")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     setup_logging(args.debug)
@@ -88,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         LOG.warning("WARNING_TF_ALLOW_UNCONSUMED_OPTION_USED: --allow_unconsumed_nodes is accepted for old scripts; "
                     "unsupported operations are skipped only when no converted layer needs their output")
     if args.dry_run:
-        return dry_run_report(args.input_network, opts, args.dry_run)
+        return dry_run("tensorflow", args.input_network, opts, args.dry_run)
     read_copyright(args.copyright_file)
     model_version(args.model_version)
     from ..frontends.tensorflow.converter import convert_tensorflow

@@ -1,16 +1,13 @@
 """snpe-tflite-to-dlc: convert a TFLite flatbuffer (float, fp16 weights, dynamic-range or int8/int16 quantized)."""
 from __future__ import annotations
 
-import collections
 import sys
 
 from ..errors import ConversionError
-from ..frontends.tflite.converter import TfliteOptions, check_supported, convert_tflite, select_subgraph
-from ..frontends.tflite.model import load_tflite
-from ..frontends.tflite.registry import get_translator
+from ..frontends.tflite.converter import TfliteOptions, convert_tflite
 from ..ir import axis_format as af
 from .common import run_main, setup_logging
-from .dry_run import report
+from .dry_run import dry_run
 from .converter_args import (DTYPES, INPUT_TYPES, build_parser, check_paths, encoding_layouts, encodings,
                              model_version, pairs, parse_dims, read_copyright)
 from .dlc_backend import optimise_and_save
@@ -29,22 +26,10 @@ def make_parser():
     return p
 
 
-def dry_run_report(path: str, signature: str | None, level: str) -> int:
-    """Per-op-type table of the subgraph that would be converted; no DLC."""
-    sg, _ = select_subgraph(load_tflite(path), signature)
-    details = [f"#{op.index} {op.name} inputs={[sg.tensors[i].name for i in op.inputs if i >= 0]} "
-               f"outputs={[sg.tensors[i].name for i in op.outputs if i >= 0]}" for op in sg.ops] \
-        if level == "debug" else None
-    return report(collections.Counter(op.name for op in sg.ops), lambda t: get_translator(t) is not None,
-                  lambda: check_supported(sg), details)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     setup_logging(args.debug)
     check_paths(args)
-    if args.dry_run:
-        return dry_run_report(args.input_network, args.signature_name, args.dry_run)
     dims = {}
     for name, text in args.input_dim:
         if name in dims:
@@ -61,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         if layout not in ("NHWC", "NDHWC", "NFC", "NF", "NTF", "F", "NONTRIVIAL"):
             raise ConversionError(f"--input_layout {name} {layout}: TFLite tensors are channel-last; a "
                                   "channel-first layout cannot be declared for them")
+    if args.dry_run:
+        return dry_run("tflite", args.input_network, opts, args.dry_run)
     read_copyright(args.copyright_file)
     model_version(args.model_version)
     graph = convert_tflite(args.input_network, opts)

@@ -6,6 +6,7 @@ unsupported op at once -> walk nodes in order, folding constant subgraphs with
 """
 from __future__ import annotations
 
+import collections
 import logging
 import math
 import os
@@ -16,12 +17,13 @@ import numpy as np
 import onnx
 from onnx import external_data_helper, numpy_helper
 
-from ...errors import ConversionError, UnsupportedOpError
+from ...errors import ConversionError
 from ...ir import axis_format as af
 from ...ir import dtypes as qd
-from ...ir.graph import Graph, InputInfo
+from ...ir.graph import Graph
 from ...progress import track
-from ...passes.input_cast import model_input_dtype
+from ..front_half import OpSurvey, bind_output, check_input_names, declare_input, unsupported_ops
+from ..translator_registry import translate
 from .context import OnnxContext
 from .folding import ALWAYS_FOLDED, NO_FOLD, fold_node, node_label
 from .fusions import fuse_erf_gelu
@@ -430,12 +432,21 @@ def check_supported(model: onnx.ModelProto, simplify: bool = True) -> None:
         if get_translator(node.op_type) is None:
             missing.setdefault(node.op_type, []).append(node.name or node.output[0])
     if missing:
-        parts = [f"{t} x{len(n)} ({', '.join(n[:3])}{', ...' if len(n) > 3 else ''})"
-                 for t, n in sorted(missing.items())]
         hint = " (with -n/--no_simplification, constant subgraphs of such ops are not simplified away; drop -n " \
                "to fold them)" if static_only else ""
-        raise UnsupportedOpError(f"{sum(len(n) for n in missing.values())} node(s) use op types the converter "
-                                 f"does not support: {'; '.join(parts)}{hint}")
+        raise unsupported_ops(missing, hint=hint)
+
+
+def survey(path: str, opts: OnnxOptions, debug: bool = False) -> OpSurvey:
+    """What ``--dry_run`` reports: the main graph's op types and whether it converts (external data is
+    checked, not read)."""
+    model = load_model(path)
+    nodes = model.graph.node
+    details = [f"{n.op_type} {n.name or n.output[0]}: inputs={list(n.input)} outputs={list(n.output)}"
+               for n in nodes] if debug else []
+    return OpSurvey.from_census(collections.Counter(n.op_type for n in nodes),
+                                lambda t: get_translator(t) is not None or t == "Constant",
+                                lambda: check_supported(model, opts.simplify), details=details)
 
 
 def translate_node(ctx: OnnxContext, node: onnx.NodeProto, model: onnx.ModelProto) -> None:
@@ -445,15 +456,9 @@ def translate_node(ctx: OnnxContext, node: onnx.NodeProto, model: onnx.ModelProt
         return
     translator = get_translator(node.op_type)
     if translator is None:  # only reachable if folding failed on a const-only unsupported op
-        raise UnsupportedOpError(f"1 node(s) use op types the converter does not support: "
-                                 f"{node.op_type} x1 ({node.name or node.output[0]})")
+        raise unsupported_ops({node.op_type: [node.name or node.output[0]]})
     _check_window_attrs(node)
-    try:
-        translator(ctx, node)
-    except (OverflowError, ZeroDivisionError) as exc:   # values from the file that no DLC field can hold
-        raise ConversionError(f"{node_label(node)}: cannot be converted ({type(exc).__name__}: {exc}); a "
-                              "dimension or attribute value is out of range - check the model and -d/--input_dim") \
-            from None
+    translate(translator, ctx, node, lambda: node_label(node))
 
 
 def _check_window_attrs(node: onnx.NodeProto) -> None:
@@ -482,12 +487,7 @@ def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
     for init in model.graph.initializer:
         ctx.consts[init.name] = initializer_array(init, base)
     real_inputs = [vi for vi in model.graph.input if vi.name not in ctx.consts]
-    known = {vi.name for vi in real_inputs}
-    for name in list(opts.input_dims) + list(opts.input_layouts) + list(opts.input_types) + \
-            list(opts.input_dtypes) + list(opts.input_encodings):
-        if name not in known:
-            raise ConversionError(f"input '{name}' given on the command line is not an input of the model; "
-                                  f"model inputs: {', '.join(sorted(known)) or '(none)'}")
+    check_input_names(opts, [vi.name for vi in real_inputs])
     # sequence-major inputs of recurrent nodes are TNF, which the legacy layout makes NTF (as SNPE)
     rnn_inputs = {n.input[0] for n in model.graph.node if n.op_type in ("LSTM", "GRU", "RNN")
                   and not any(a.name == "layout" and a.i == 1 for a in n.attribute)}
@@ -498,17 +498,13 @@ def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
         if elem in _ONNX_TO_NP or elem == 0:
             dtype = _ONNX_TO_NP.get(elem, np.float32)
         elif requested is not None:
-            dtype, requested = qd.from_name(requested), None
+            dtype = qd.from_name(requested)
         else:
             tname = onnx.TensorProto.DataType.Name(elem) if elem in onnx.TensorProto.DataType.values() else elem
             raise ConversionError(f"input '{vi.name}' has ONNX element type {tname}, which the DLC runtime "
                                   f"cannot hold; give a supported type with --input_dtype {vi.name} float32")
-        dtype, cast_from = model_input_dtype(requested, qd.narrow(dtype))     # another --input_dtype: a Cast, not a re-type
         default = af.TNF if vi.name in rnn_inputs and len(shape) == 3 else af.onnx_default(len(shape))
-        fmt = af.LAYOUT_NAMES.get(opts.input_layouts.get(vi.name, ""), default)
-        enc_in, enc_out = opts.input_encodings.get(vi.name, ("bgr", "bgr"))
-        info = InputInfo(opts.input_types.get(vi.name, "default"), enc_in, enc_out, cast_from)
-        graph.add_input(vi.name, shape, dtype, fmt, info)
+        declare_input(graph, opts, vi.name, shape, dtype, default)
 
     ctx.translate_node = lambda node: translate_node(ctx, node, model)
     for node in track(model.graph.node, "Converting", "node"):
@@ -518,11 +514,7 @@ def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
     for name in outputs:
         src = ctx.aliases.get(name)
         if src is not None and name not in graph.tensors:
-            if src in graph.inputs or src in outputs:
-                graph.add_op("Reshape", [src], [name], {"shape": list(graph.tensors[src].shape)}, name=name)
-                graph.tensors[name].axis_format = graph.tensors[src].axis_format
-            else:
-                graph.rename_tensor(src, name)
+            if bind_output(graph, src, name, keep=outputs) == name and src not in graph.tensors:   # renamed
                 for k, v in list(ctx.aliases.items()):
                     if v == src:
                         ctx.aliases[k] = name

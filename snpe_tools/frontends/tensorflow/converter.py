@@ -6,12 +6,12 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-from ...errors import ConversionError, UnsupportedOpError
+from ...errors import ConversionError
 from ...ir import axis_format as af
-from ...ir import dtypes as qd
-from ...ir.graph import Graph, InputInfo
+from ...ir.graph import Graph
 from ...progress import track
-from ...passes.input_cast import model_input_dtype
+from ..front_half import OpSurvey, bind_output, declare_input, unsupported_ops
+from ..translator_registry import translate
 from .context import TFContext
 from .layers import Resolution, resolve
 from .loader import load
@@ -59,22 +59,44 @@ def prepare(path: str, opts: TFOptions) -> tuple[TFModel, Resolution, dict[str, 
     return model, resolve(model), renamed
 
 
+def _unconsumed_message(model: TFModel, node: str) -> str:
+    return f"Operation ({node}) of type ({model.nodes[node].op}) is not supported by converter."
+
+
+def _check_unconsumed(model: TFModel, res: Resolution, opts: TFOptions) -> None:
+    """The one-line error for the operations between the inputs and outputs no layer translates."""
+    if res.unconsumed:
+        missing: dict[str, list[str]] = {}
+        for n in res.unconsumed:
+            missing.setdefault(model.nodes[n].op, []).append(n)
+        hint = "" if opts.show_unconsumed_nodes else "; run with --show_unconsumed_nodes to list them"
+        raise unsupported_ops(missing, unit="operation", hint=hint, prefix="ERROR_TF_UNSUPPORTED_OPS: ")
+
+
 def _report_unconsumed(model: TFModel, res: Resolution, opts: TFOptions) -> None:
     if not res.unconsumed:
         return
     for n in res.unconsumed:
         if opts.show_unconsumed_nodes:
-            log.warning("Operation (%s) of type (%s) is not supported by converter.", n, model.nodes[n].op)
-    counts = collections.Counter(model.nodes[n].op for n in res.unconsumed)
-    kinds = ", ".join(f"{t} x{c}" for t, c in sorted(counts.items()))
+            log.warning(_unconsumed_message(model, n))
     if opts.allow_unconsumed_nodes:
+        counts = collections.Counter(model.nodes[n].op for n in res.unconsumed)
+        kinds = ", ".join(f"{t} x{c}" for t, c in sorted(counts.items()))
         log.warning("WARNING_UNSUPPORTED_OPS_FOUND: %d operation(s) not supported by the converter (%s); "
                     "continuing because of --allow_unconsumed_nodes", len(res.unconsumed), kinds)
         return
-    first = ", ".join(res.unconsumed[:3]) + (", ..." if len(res.unconsumed) > 3 else "")
-    hint = "" if opts.show_unconsumed_nodes else "; run with --show_unconsumed_nodes to list them"
-    raise UnsupportedOpError(f"ERROR_TF_UNSUPPORTED_OPS: {len(res.unconsumed)} operation(s) between the inputs and "
-                             f"outputs are not supported by the converter: {kinds} ({first}){hint}")
+    _check_unconsumed(model, res, opts)
+
+
+def survey(path: str, opts: TFOptions, debug: bool = False) -> OpSurvey:
+    """What ``--dry_run`` reports: the layers the graph resolves into (supported) and the operations no
+    layer translates (unsupported), each listed, and whether it converts."""
+    model, res, _ = prepare(path, opts)
+    rows = [(k, c, True) for k, c in sorted(collections.Counter(layer.kind for layer in res.layers).items())]
+    rows += [(k, c, False) for k, c in sorted(collections.Counter(model.nodes[n].op for n in res.unconsumed).items())]
+    details = [f"{layer.kind} {layer.name}: nodes={layer.nodes}" for layer in res.layers] if debug else []
+    return OpSurvey(rows, lambda: _check_unconsumed(model, res, opts), details,
+                    [_unconsumed_message(model, n) for n in res.unconsumed], column="Layer type")
 
 
 def convert_tensorflow(path: str, opts: TFOptions) -> Graph:
@@ -95,23 +117,10 @@ def convert_tensorflow(path: str, opts: TFOptions) -> Graph:
     for given, real in renamed.items():
         dims = model.inputs[real]
         t = f"{real}:0"
-        dt = opts.input_dtypes.get(given) or opts.input_dtypes.get(real)
-        dtype, cast_from = model_input_dtype(dt, qd.narrow(model.dtype(t)))     # another --input_dtype: a Cast, not a re-type
-        fmt = af.LAYOUT_NAMES.get(opts.input_layouts.get(given, opts.input_layouts.get(real, "")), af.channel_last_default(len(dims)))
-        enc = opts.input_encodings.get(given, opts.input_encodings.get(real, ("bgr", "bgr")))
-        itype = opts.input_types.get(given, opts.input_types.get(real, "default"))
-        graph.add_input(t, dims, dtype, fmt, InputInfo(itype, *enc, cast_from))
+        declare_input(graph, opts, t, dims, model.dtype(t), af.channel_last_default(len(dims)), lookup=[given, real])
         ctx.produced[t] = t
     for layer in track(res.layers, "Converting", "layer"):
-        try:
-            layer.translate(ctx, layer)
-        except ConversionError as exc:
-            msg = str(exc)
-            raise ConversionError(msg if layer.name in msg else f"{layer.kind} layer '{layer.name}': {msg}") from None
-        except (OverflowError, ZeroDivisionError) as exc:   # values no DLC field can hold
-            raise ConversionError(f"{layer.kind} layer '{layer.name}': cannot be converted ({type(exc).__name__}: "
-                                  f"{exc}); a dimension or attribute is out of range - check the model and "
-                                  "-d/--input_dim") from None
+        translate(layer.translate, ctx, layer, f"{layer.kind} layer '{layer.name}'", key=layer.name)
     _set_outputs(graph, ctx, model)
     return graph
 
@@ -129,16 +138,11 @@ def _set_outputs(graph: Graph, ctx: TFContext, model: TFModel) -> None:
         if src == t:
             names.append(t)
             continue
-        if t in graph.tensors or src in graph.inputs or src in names or src in graph.outputs:
-            new = graph.unique_name(t) if t in graph.tensors else t
-            graph.add_op("Reshape", [src], [new], {"shape": list(graph.tensors[src].shape)}, name=new)
-            graph.tensors[new].axis_format = graph.tensors[src].axis_format
-            names.append(new)
-        else:
-            graph.rename_tensor(src, t)
+        new = bind_output(graph, src, t, keep=names + graph.outputs)
+        if new == t and src not in graph.tensors:      # renamed
             for k, v in list(ctx.produced.items()):
                 if v == src:
                     ctx.produced[k] = t
-            names.append(t)
+        names.append(new)
     graph.outputs = names
 

@@ -7,19 +7,20 @@ all constant right away (shape arithmetic, fp16 DEQUANTIZE of weights) -> name t
 """
 from __future__ import annotations
 
-import difflib
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...errors import ConversionError, UnsupportedOpError
+from ...errors import ConversionError
 from ...ir import axis_format as af
-from ...ir.graph import Graph, InputInfo
+from ...ir.graph import Graph
 from ...ir.limits import check_fold_shape
 from ...progress import track
 from ...runtime.fixed_point import run_op
+from ..front_half import OpSurvey, bind_output, check_input_names, closest, declare_input, unsupported_ops
+from ..translator_registry import translate
 from .context import TfliteContext, encoding_of
 from .model import TflModel, TflOp, TflSubgraph, load_tflite
 from .registry import get_translator
@@ -51,25 +52,24 @@ def select_subgraph(model: TflModel, signature: str | None) -> tuple[TflSubgraph
 
 
 def check_supported(sg: TflSubgraph) -> None:
-    missing: dict[str, list[TflOp]] = defaultdict(list)
+    """One error listing every builtin / custom op of the subgraph without a translator."""
+    missing: dict[str, list[str]] = defaultdict(list)
     for op in sg.ops:
         if get_translator(op.name) is None:
-            missing[op.name].append(op)
-    if not missing:
-        return
-    parts = []
-    for name, ops in sorted(missing.items()):
-        kind = "custom op" if ops[0].custom else "builtin"
-        outs = ", ".join(sg.tensors[o].name for op in ops[:3] for o in op.outputs if o >= 0)
-        parts.append(f"{name} ({kind}, {len(ops)}x, producing {outs}{' ...' if len(ops) > 3 else ''})")
-    total = sum(len(v) for v in missing.values())
-    raise UnsupportedOpError(f"{total} op(s) of the TFLite model are not supported by the converter: "
-                             + "; ".join(parts))
+            kind = "custom op" if op.custom else "builtin"
+            missing[f"{op.name} ({kind})"].append("+".join(sg.tensors[o].name for o in op.outputs if o >= 0))
+    if missing:
+        raise unsupported_ops(missing, unit="op")
 
 
-def _closest(name: str, names: list[str]) -> str:
-    near = difflib.get_close_matches(name, names, n=3, cutoff=0.3) or names[:3]
-    return ", ".join(near)
+def survey(path: str, opts: TfliteOptions, debug: bool = False) -> OpSurvey:
+    """What ``--dry_run`` reports: the op types of the subgraph that would be converted and whether it
+    converts."""
+    sg, _ = select_subgraph(load_tflite(path), opts.signature_name)
+    details = [f"#{op.index} {op.name} inputs={[sg.tensors[i].name for i in op.inputs if i >= 0]} "
+               f"outputs={[sg.tensors[i].name for i in op.outputs if i >= 0]}" for op in sg.ops] if debug else []
+    return OpSurvey.from_census(Counter(op.name for op in sg.ops), lambda t: get_translator(t) is not None,
+                                lambda: check_supported(sg), details=details)
 
 
 def convert_tflite(path: str, opts: TfliteOptions) -> Graph:
@@ -79,6 +79,7 @@ def convert_tflite(path: str, opts: TfliteOptions) -> Graph:
     graph = Graph(sg.name or "model")
     ctx = TfliteContext(graph, sg)
     _resolve_input_names(opts, _signature_aliases(model, sg), [sg.tensors[i].name for i in sg.inputs])
+    check_input_names(opts, [sg.tensors[i].name for i in sg.inputs])
     _declare_inputs(ctx, sg, opts)
     for op in track(sg.ops, "Converting", "op"):
         _translate(ctx, op)
@@ -105,12 +106,6 @@ def _resolve_input_names(opts: TfliteOptions, aliases: dict[str, str], tensor_na
 
 
 def _declare_inputs(ctx: TfliteContext, sg: TflSubgraph, opts: TfliteOptions) -> None:
-    in_names = [sg.tensors[i].name for i in sg.inputs]
-    for given in list(opts.input_dims) + list(opts.input_dtypes) + list(opts.input_types) + \
-            list(opts.input_encodings) + list(opts.input_layouts):
-        if given not in in_names:
-            raise ConversionError(f"input '{given}' is not an input of the TFLite model; its inputs are: "
-                                  f"{', '.join(in_names)} (closest: {_closest(given, in_names)})")
     for idx in sg.inputs:
         t = sg.tensors[idx]
         if idx in ctx.consts:
@@ -128,18 +123,17 @@ def _declare_inputs(ctx: TfliteContext, sg: TflSubgraph, opts: TfliteOptions) ->
                                   f"-d {t.name} \"<comma-separated dims>\"")
         dtype = t.dtype
         want = opts.input_dtypes.get(t.name)
-        info = InputInfo(input_type=opts.input_types.get(t.name, "default"))
-        if t.name in opts.input_encodings:
-            info.encoding_in, info.encoding_out = opts.input_encodings[t.name]
+        cast_from = None
         if want is not None and want != "float32" and np.dtype(want) != dtype:
             if dtype != np.float32 or ctx.is_quantized(idx):
                 raise ConversionError(f"--input_dtype {t.name} {want}: the model's input is {t.type_name}; only "
                                       "float32 (for a quantized input) or the model's own type can be given")
-            info.dtype = want       # a float input: a DLC input of that type and a Cast (passes/input_cast.py)
+            cast_from = want        # a float input: a DLC input of that type and a Cast (passes/input_cast.py)
         if want == "float32" and ctx.is_quantized(idx):
             # float I/O asked for: a float DLC input quantized by a Quantize op to the model's encoding
             fname = ctx.graph.unique_name(t.name)
-            ctx.graph.add_input(fname, shape, np.float32, af.channel_last_default(len(shape)), info)
+            declare_input(ctx.graph, opts, fname, shape, np.float32, af.channel_last_default(len(shape)),
+                          lookup=[t.name], requested=None)
             q = ctx.emit("Quantize", [fname], [ctx.graph.unique_name(f"{t.name}.quantized")])[0]
             ctx.graph.tensors[q].dtype = dtype
             ctx.graph.tensors[q].encoding = encoding_of(t.quant, dtype)
@@ -147,9 +141,8 @@ def _declare_inputs(ctx: TfliteContext, sg: TflSubgraph, opts: TfliteOptions) ->
             continue
         if want is None and dtype not in (np.float32, np.int8, np.uint8, np.int16, np.int32, np.bool_):
             dtype = np.dtype(np.float32) if dtype in (np.float16, np.float64) else np.dtype(np.int32)
-        layout = opts.input_layouts.get(t.name)
-        fmt = af.LAYOUT_NAMES[layout] if layout else af.channel_last_default(len(shape))   # --input_layout declares it
-        tensor = ctx.graph.add_input(t.name, shape, dtype, fmt, info)
+        tensor = declare_input(ctx.graph, opts, t.name, shape, dtype, af.channel_last_default(len(shape)),
+                               requested=cast_from)
         if ctx.is_quantized(idx):
             tensor.encoding = encoding_of(t.quant, tensor.dtype)
         ctx.names[idx] = t.name
@@ -158,15 +151,16 @@ def _declare_inputs(ctx: TfliteContext, sg: TflSubgraph, opts: TfliteOptions) ->
 def _translate(ctx: TfliteContext, op: TflOp) -> None:
     start = len(ctx.graph.ops)
     all_const = all(i < 0 or ctx.is_const(i) for i in op.inputs)
-    try:
-        get_translator(op.name)(ctx, op)
-    except ConversionError:
-        raise
-    except (ValueError, IndexError, KeyError, TypeError) as exc:
-        raise ConversionError(f"{op.name} op #{op.index} ({ctx.out_label(op)}): cannot be converted "
-                              f"({type(exc).__name__}: {exc})") from None
+    # errors from reading the op's flatbuffer tables: this op of the file is malformed
+    translate(get_translator(op.name), ctx, op, lambda: _label(ctx, op),
+              malformed=(ValueError, IndexError, KeyError, TypeError))
     if all_const and op.inputs:
         _fold(ctx, op, start)
+
+
+def _label(ctx: TfliteContext, op: TflOp) -> str:
+    """How errors name a TFLite op: builtin name, execution index, output tensors."""
+    return f"{op.name} op #{op.index} ({ctx.out_label(op)})"
 
 
 def _fold(ctx: TfliteContext, op: TflOp, start: int) -> None:
@@ -176,7 +170,7 @@ def _fold(ctx: TfliteContext, op: TflOp, start: int) -> None:
     for ir_op in emitted:
         for name in ir_op.outputs:   # sizes come from shape inference: checked before anything is computed
             t = g.tensors[name]
-            check_fold_shape(t.shape, t.dtype, f"{op.name} op #{op.index} ({ctx.out_label(op)})")
+            check_fold_shape(t.shape, t.dtype, _label(ctx, op))
         ys = run_op(g, ir_op, [g.tensors[i].data if i else None for i in ir_op.inputs])
         for name, y in zip(ir_op.outputs, ys):
             g.tensors[name].data = np.asarray(y).astype(g.tensors[name].dtype, copy=False)
@@ -194,13 +188,12 @@ def _declare_outputs(ctx: TfliteContext, sg: TflSubgraph, opts: TfliteOptions) -
     for name in wanted:
         if name not in by_name:
             raise ConversionError(f"--out_node {name}: no tensor of that name in the TFLite model "
-                                  f"(closest: {_closest(name, list(by_name))})")
+                                  f"(closest: {closest(name, list(by_name))})")
         idx = by_name[name]
         if idx not in ctx.names:
             raise ConversionError(f"--out_node {name}: the tensor is a constant or not computed by the "
                                   "converted subgraph; choose an op output")
         ir = ctx.names[idx]
-        if ir != name and name not in ctx.graph.tensors:
-            ctx.graph.rename_tensor(ir, name)
-            ctx.names[idx] = name
-        ctx.graph.outputs.append(ctx.names[idx])
+        if ir != name and name not in ctx.graph.tensors:      # the TFLite name, unless an IR tensor has it
+            ir = ctx.names[idx] = bind_output(ctx.graph, ir, name, keep=ctx.graph.outputs)
+        ctx.graph.outputs.append(ir)
