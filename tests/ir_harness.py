@@ -89,15 +89,6 @@ def run_op(type_: str, inputs: Sequence[np.ndarray | None], params: dict[str, An
     return [np.asarray(y) for y in ys]
 
 
-def run_op_graph(type_: str, inputs: Sequence[np.ndarray | None], params: dict[str, Any] | None = None,
-                 static: Iterable[int] = ()) -> list[np.ndarray]:
-    """The same op run through the runtime executor (which checks every output against ``infer``)."""
-    g, op = one_op_graph(type_, inputs, params, static)
-    feeds = {f"x{i}": x for i, x in enumerate(inputs) if x is not None and i not in set(static)}
-    out = execute(g, feeds)
-    return [out[n] for n in op.outputs]
-
-
 # ---- ONNX reference ----------------------------------------------------------------------------------
 def onnx_ref(op_type: str, inputs: Sequence[np.ndarray | None], n_out: int = 1, domain: str = "",
              **attrs: Any) -> list[np.ndarray]:
@@ -144,16 +135,24 @@ def check_pass(name: str, graph: Graph, feeds: dict[str, np.ndarray],
                pre: Callable[[Graph], bool], post: Callable[[Graph], bool],
                options: dict[str, Any] | None = None, expect_change: bool = True,
                feeds_after: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]] | None = None,
+               outputs_after: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None,
+               expect: Callable[[list[np.ndarray]], list[np.ndarray]] | None = None,
                rtol: float = 1e-5, atol: float = 1e-5) -> Graph:
     """Run the pass registered as ``name`` on ``graph``: ``pre`` must hold before, ``post`` after, the
     pass must report whether it changed the graph, and the graph must compute the same outputs (the
-    feeds may be re-laid out for the rewritten graph by ``feeds_after``)."""
+    feeds may be re-laid out for the rewritten graph by ``feeds_after``, its outputs mapped back to the
+    original layout by ``outputs_after``; ``expect`` turns the outputs before into the ones expected after,
+    for passes that change the numbers on purpose, e.g. attach quantization grids)."""
     assert pre(graph), f"{name}: pre-condition does not hold on the test graph"
     before = run_graph(graph, feeds)
     changed = get_pass(name)(graph, dict(options or {}))
     assert bool(changed) == expect_change, f"{name} reported changed={changed}"
     assert post(graph), f"{name}: post-condition fails; ops now {op_types(graph)}"
     after = run_graph(graph, feeds_after(feeds) if feeds_after else feeds)
+    if outputs_after:
+        after = outputs_after(after)
+    if expect:
+        before = expect(before)
     assert len(before) == len(after)
     for b, a in zip(before, after):
         assert_close(a, b, rtol=rtol, atol=atol)
