@@ -55,8 +55,8 @@ class OnnxContext(EmitMixin):
     def require_const(self, node: onnx.NodeProto, idx: int, what: str) -> np.ndarray:
         name = node.input[idx] if idx < len(node.input) else ""
         if not name or name not in self.consts:
-            raise ConversionError(f"{node.op_type} node '{node.name or node.output[0]}': {what} must be a "
-                                  "constant (computed from initializers); dynamic values are not supported")
+            raise ConversionError(f"{what} must be a constant (computed from initializers); dynamic values are "
+                                  "not supported")
         return self.consts[name]
 
     def tensor(self, name: str) -> str:
@@ -178,9 +178,10 @@ def node_name(node: onnx.NodeProto) -> str:
     return node.name or node.output[0]
 
 
-def node_error(node: onnx.NodeProto, msg: str) -> ConversionError:
-    """A translator's one-line error about ``node`` (``<OpType> node '<name>': <msg>``)."""
-    return ConversionError(f"{node.op_type} node '{node_name(node)}': {msg}")
+def node_error(node: onnx.NodeProto, msg: str) -> ConversionError:  # noqa: ARG001 - the node documents the call
+    """A translator's one-line error about ``node``: what is wrong and the fix.  The converter's node loop
+    (:func:`snpe_tools.frontends.translator_registry.translate`) prefixes ``<OpType> node '<name>': `` once."""
+    return ConversionError(msg)
 
 
 def has_input(node: onnx.NodeProto, idx: int) -> bool:
@@ -249,7 +250,7 @@ class ValueBuilder:
         self.ctx, self.node, self.base = ctx, node, node_base_name(node)
 
     def err(self, msg: str) -> ConversionError:
-        return ConversionError(f"{self.node.op_type} node '{self.base}': {msg}")
+        return ConversionError(msg)   # the converter's node loop names the node
 
     def val(self, idx: int):
         """Input ``idx``: None (absent), numpy array (constant) or IR tensor name."""

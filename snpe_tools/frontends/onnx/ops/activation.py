@@ -12,7 +12,6 @@ import math
 import numpy as np
 import onnx
 
-from ....errors import ConversionError
 from ..context import (FLOATS, NodeBuilder, OnnxContext, attrs, node_error, node_name, require_float,
                       scalar_const, tmp_name)
 from ..registry import onnx_op
@@ -33,7 +32,7 @@ def _gelu_tanh(ctx: OnnxContext, node) -> None:
     """Gelu approximate='tanh': 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))."""
     a = attrs(node).get("approximate")
     if a != "tanh":
-        raise ConversionError(f"Gelu node '{node_name(node)}': approximate='{a}' is not supported")
+        raise node_error(node, f"approximate='{a}' is not supported")
     x = ctx.tensor(node.input[0])
     dt = ctx.graph.tensors[x].dtype
     n = node_name(node)

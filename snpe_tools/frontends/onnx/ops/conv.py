@@ -12,10 +12,9 @@ from typing import Sequence
 
 import onnx
 
-from ....errors import ConversionError
 from ...lowering import conv as lower
 from ...lowering.padding import auto_pads, begin_end_pads
-from ..context import OnnxContext, attrs, node_name
+from ..context import OnnxContext, attrs, node_error
 from ..registry import onnx_op
 
 
@@ -36,14 +35,14 @@ def _check_conv_input(ctx: OnnxContext, node: onnx.NodeProto, transposed: bool) 
     g = int(attrs(node).get("group", 1))
     hint = f"check -d/--input_dim {node.input[0]}" if node.input[0] in ctx.graph.inputs else "check -d/--input_dim"
     if len(x_shape) != len(w_shape) or len(x_shape) < 3:
-        raise ConversionError(f"{node.op_type} node '{node_name(node)}': input '{node.input[0]}' has shape "
+        raise node_error(node, f"input '{node.input[0]}' has shape "
                               f"{x_shape} (rank {len(x_shape)}) but the weights '{node.input[1]}' {w_shape} need a "
                               f"rank-{len(w_shape)} input; {hint}")
     if g < 1:
-        raise ConversionError(f"{node.op_type} node '{node_name(node)}': group must be >= 1, got {g}")
+        raise node_error(node, f"group must be >= 1, got {g}")
     expect = w_shape[0] if transposed else w_shape[1] * g
     if x_shape[1] != expect:
-        raise ConversionError(f"{node.op_type} node '{node_name(node)}': input '{node.input[0]}' has shape {x_shape} "
+        raise node_error(node, f"input '{node.input[0]}' has shape {x_shape} "
                               f"({x_shape[1]} channels) but the weights '{node.input[1]}' {w_shape} (group {g}) "
                               f"expect {expect} input channels; {hint}")
 
@@ -61,7 +60,7 @@ def explicit_pads(a: dict, in_spatial: Sequence[int], kernel: Sequence[int], str
 def check_spatial_rank(node: onnx.NodeProto, rank: int, max_rank: int = 5) -> None:
     """ONNX conv/pool inputs are [N, C, spatial...]: 1-D, 2-D and (up to ``max_rank``) 3-D are lowered."""
     if rank < 3 or rank > max_rank:
-        raise ConversionError(f"{node.op_type} node '{node_name(node)}': rank-{rank} input is not supported "
+        raise node_error(node, f"rank-{rank} input is not supported "
                               "(only 1-D and 2-D spatial)")
 
 
@@ -73,7 +72,7 @@ def conv(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     w_shape = list(ctx.shape(node.input[1]))
     g = int(a.get("group", 1))
     if len(x_shape) == 5 and w_shape[0] % g:
-        raise ConversionError(f"Conv node '{node_name(node)}': weights {w_shape} do not match {x_shape[1]} input "
+        raise node_error(node, f"weights {w_shape} do not match {x_shape[1]} input "
                               f"channels in {g} group(s)")
     check_spatial_rank(node, len(x_shape))
     kernel = w_shape[2:]
@@ -104,7 +103,7 @@ def _transposed_pads(node: onnx.NodeProto, a: dict, in_sp: list[int], kernel: li
             total = strides[i] * (in_sp[i] - 1) + opad[i] + kernel[i] - target[i]
             if total < 0 and out_shape is not None:
                 if -total >= strides[i]:
-                    raise ConversionError(f"ConvTranspose node '{node_name(node)}': output_shape {list(out_shape)} "
+                    raise node_error(node, f"output_shape {list(out_shape)} "
                                           "is inconsistent with the input size, strides and kernel")
                 opad[i] += -total   # output_shape asks for a longer tail (it holds only the bias)
             total = max(total, 0)
@@ -132,7 +131,7 @@ def conv_transpose(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     opad = list(a.get("output_padding", [0] * n))
     weight = _weight(ctx, node)
     if any(d != 1 for d in dil) and isinstance(weight, str):
-        raise ConversionError(f"ConvTranspose node '{node_name(node)}': dilations need constant weights "
+        raise node_error(node, "dilations need constant weights "
                               "(QNN TransposeConv2d has no dilation; the kernel is dilated at convert time)")
     kernel = [(k - 1) * d + 1 for k, d in zip(w_shape[2:], dil)]   # the dilated kernel QNN runs
     pads = _transposed_pads(node, a, x_shape[2:], kernel, strides, opad)

@@ -129,7 +129,7 @@ def trig(ctx: OnnxContext, node) -> None:
 def where(ctx: OnnxContext, node) -> None:
     c, x, y = (ctx.tensor(i) for i in node.input[:3])
     if ctx.graph.tensors[c].dtype != np.bool_:
-        raise ConversionError(f"Where node '{node_name(node)}': the condition must be bool")
+        raise node_error(node, "the condition must be bool")
     ctx.emit("ElementWiseSelect", [c, x, y], [node.output[0]], name=node_name(node))
 
 
@@ -174,7 +174,7 @@ def erf(ctx: OnnxContext, node) -> None:
     """erf as a QNN composition (QNN has no Erf op): absolute error below 1e-6 over all of float32."""
     dt = require_float(ctx, node)
     if dt != np.float32:
-        raise ConversionError(f"Erf node '{node_name(node)}': input type {dt} is not supported (float32 only)")
+        raise node_error(node, f"input type {dt} is not supported (float32 only)")
     n = node_name(node)
     x = ctx.tensor(node.input[0])
 

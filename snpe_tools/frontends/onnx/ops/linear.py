@@ -18,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from ....errors import ConversionError
 from ..context import NodeBuilder, OnnxContext, attrs, node_error, node_name, str_attr
 from ..registry import onnx_op
 
@@ -253,7 +252,7 @@ def dft(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     rank = len(shape)
     dt = b.dtype(x)
     if dt not in (np.float32, np.float16) or shape[-1] not in (1, 2):
-        raise ConversionError(f"DFT node '{b.n}': the input must be float32/float16 with a last dimension of 1 "
+        raise node_error(node, f"the input must be float32/float16 with a last dimension of 1 "
                               f"(real) or 2 (complex); got {dt} {shape}")
     if ctx.opset >= 20:
         axis = int(np.asarray(ctx.require_const(node, 2, "the axis")).reshape(-1)[0]) \
@@ -262,7 +261,7 @@ def dft(ctx: OnnxContext, node: onnx.NodeProto) -> None:
         axis = int(a.get("axis", 1))
     axis = axis % rank
     if axis == rank - 1:
-        raise ConversionError(f"DFT node '{b.n}': the axis cannot be the last (real/imaginary) dimension")
+        raise node_error(node, "the axis cannot be the last (real/imaginary) dimension")
     inverse, onesided = bool(a.get("inverse", 0)), bool(a.get("onesided", 0))
     n_in = shape[axis]
     if len(node.input) > 1 and node.input[1]:
@@ -270,7 +269,7 @@ def dft(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     else:
         length = 2 * (n_in - 1) if inverse and onesided else n_in
     if length < 1:
-        raise ConversionError(f"DFT node '{b.n}': dft_length must be positive")
+        raise node_error(node, "dft_length must be positive")
     _emit_dft(b, x, axis, length, inverse, onesided, node.output[0])
 
 
@@ -315,7 +314,7 @@ def stft(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     shape = b.shape(x)
     dt = b.dtype(x)
     if len(shape) != 3 or shape[-1] not in (1, 2) or dt not in (np.float32, np.float16):
-        raise ConversionError(f"STFT node '{b.n}': the signal must be float32/float16 [batch, length, 1|2]; got "
+        raise node_error(node, f"the signal must be float32/float16 [batch, length, 1|2]; got "
                               f"{dt} {shape}")
     step = int(np.asarray(ctx.require_const(node, 1, "frame_step")).reshape(-1)[0])
     window = ctx.tensor(node.input[2]) if len(node.input) > 2 and node.input[2] else None   # may be run-time
@@ -324,15 +323,15 @@ def stft(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     elif window is not None:
         frame = int(b.shape(window)[0])
     else:
-        raise ConversionError(f"STFT node '{b.n}': give frame_length or a window")
+        raise node_error(node, "give frame_length or a window")
     if window is not None and b.shape(window) != [frame]:
-        raise ConversionError(f"STFT node '{b.n}': the window has shape {b.shape(window)}, frame_length is {frame}")
+        raise node_error(node, f"the window has shape {b.shape(window)}, frame_length is {frame}")
     onesided = bool(attrs(node).get("onesided", 1))
     if onesided and shape[-1] == 2:
-        raise ConversionError(f"STFT node '{b.n}': onesided output is only defined for a real signal")
+        raise node_error(node, "onesided output is only defined for a real signal")
     n_frames = (shape[1] - frame) // step + 1
     if n_frames < 1 or step < 1:
-        raise ConversionError(f"STFT node '{b.n}': a signal of {shape[1]} samples holds no frame of {frame} "
+        raise node_error(node, f"a signal of {shape[1]} samples holds no frame of {frame} "
                               f"with step {step}")
     index = np.arange(n_frames)[:, None] * step + np.arange(frame)[None, :]
     frames = b.op("Gather", [x, b.const("frame_index", index, np.int32)], {"axis": 1}, "frames")

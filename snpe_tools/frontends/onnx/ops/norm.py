@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ....errors import ConversionError
 from ..context import (NodeBuilder, OnnxContext, attrs, node_error, node_name, norm_axis, require_float,
                       scalar_const, tmp_name)
 from ..registry import onnx_op
@@ -16,7 +15,7 @@ from ..registry import onnx_op
 def batch_norm(ctx: OnnxContext, node) -> None:
     a = attrs(node)
     if a.get("training_mode", 0):
-        raise ConversionError(f"BatchNormalization node '{node_name(node)}': training_mode=1 is not supported")
+        raise node_error(node, "training_mode=1 is not supported")
     eps = float(a.get("epsilon", 1e-5))
     if not all(ctx.is_const(node.input[i]) for i in range(1, 5)):
         _batch_norm_dynamic(ctx, node, eps)
@@ -87,7 +86,7 @@ def group_norm(ctx: OnnxContext, node) -> None:
     shape = list(ctx.shape(node.input[0]))
     n, c, rank = shape[0], shape[1], len(shape)
     if c % groups:
-        raise ConversionError(f"GroupNormalization node '{node_name(node)}': {c} channels do not split into "
+        raise node_error(node, f"{c} channels do not split into "
                               f"{groups} groups")
     scale = np.asarray(ctx.require_const(node, 1, "scale"), np.float32).reshape(-1)
     bias = np.asarray(ctx.require_const(node, 2, "bias"), np.float32).reshape(-1)
@@ -123,11 +122,11 @@ def lp_normalization(ctx: OnnxContext, node) -> None:
     a = attrs(node)
     p = int(a.get("p", 2))
     if p not in (1, 2):
-        raise ConversionError(f"LpNormalization node '{node_name(node)}': p={p} is not supported (1 or 2)")
+        raise node_error(node, f"p={p} is not supported (1 or 2)")
     rank = ctx.rank(node.input[0])
     axis = int(a.get("axis", -1))
     if not -rank <= axis < rank:
-        raise ConversionError(f"LpNormalization node '{node_name(node)}': axis {axis} is out of range for rank {rank}")
+        raise node_error(node, f"axis {axis} is out of range for rank {rank}")
     axis = axis + rank if axis < 0 else axis
     x = ctx.tensor(node.input[0])
     dt = ctx.graph.tensors[x].dtype
@@ -151,19 +150,19 @@ def layer_norm(ctx: OnnxContext, node) -> None:
     a = attrs(node)
     n = node_name(node)
     if int(a.get("stash_type", 1)) != 1:
-        raise ConversionError(f"LayerNormalization node '{n}': stash_type {a['stash_type']} is not supported")
+        raise node_error(node, f"stash_type {a['stash_type']} is not supported")
     dt = require_float(ctx, node)
     shape = list(ctx.shape(node.input[0]))
     rank = len(shape)
     axis = int(a.get("axis", -1))
     if not -rank <= axis < rank:
-        raise ConversionError(f"LayerNormalization node '{n}': axis {axis} is out of range for rank {rank}")
+        raise node_error(node, f"axis {axis} is out of range for rank {rank}")
     axis = axis + rank if axis < 0 else axis
     axes = list(range(axis, rank))
     eps = float(a.get("epsilon", 1e-5))
     norm_shape = shape[axis:]
     if len(node.input) < 2 or not node.input[1]:
-        raise ConversionError(f"LayerNormalization node '{n}': the Scale input is missing")
+        raise node_error(node, "the Scale input is missing")
     extra = []
     for k, what in ((1, "Scale"), (2, "B")):
         if len(node.input) <= k or not node.input[k]:
@@ -176,11 +175,11 @@ def layer_norm(ctx: OnnxContext, node) -> None:
             try:
                 full = np.broadcast_to(ctx.const(name), norm_shape)
             except ValueError:
-                raise ConversionError(f"LayerNormalization node '{n}': {what} shape {s} does not broadcast to "
+                raise node_error(node, f"{what} shape {s} does not broadcast to "
                                       f"the normalised shape {norm_shape}") from None
             extra.append(ctx.add_const(f"{name}.full", np.ascontiguousarray(full)))
         else:
-            raise ConversionError(f"LayerNormalization node '{n}': {what} shape {s} differs from the normalised "
+            raise node_error(node, f"{what} shape {s} differs from the normalised "
                                   f"shape {norm_shape} and is not constant")
     x = ctx.tensor(node.input[0])
     outs = list(node.output) + ["", ""]

@@ -6,9 +6,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from ....errors import ConversionError
 from ...lowering import conv as lower
-from ..context import OnnxContext, attrs, node_name
+from ..context import OnnxContext, attrs, node_error, node_name
 from ..registry import onnx_op
 from .conv import check_spatial_rank, explicit_pads
 
@@ -22,7 +21,7 @@ def pool(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     kind, global_ = _POOLS[node.op_type]
     a = attrs(node)
     if len([o for o in node.output if o]) > 1:
-        raise ConversionError(f"{node.op_type} node '{node_name(node)}': the Indices output is not supported")
+        raise node_error(node, "the Indices output is not supported")
     in_shape = list(ctx.shape(node.input[0]))
     rank = len(in_shape)
     check_spatial_rank(node, rank)
@@ -36,16 +35,16 @@ def pool(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     else:
         kernel = list(a["kernel_shape"])
         if len(kernel) != rank - 2:
-            raise ConversionError(f"{node.op_type} node '{node_name(node)}': kernel_shape does not match "
+            raise node_error(node, "kernel_shape does not match "
                                   "the input rank")
         strides = list(a.get("strides", [1] * len(kernel)))
         dil = list(a.get("dilations", [1] * len(kernel)))
         ceil = int(a.get("ceil_mode", 0))
         if any(d != 1 for d in dil):
             if rank == 5:
-                raise ConversionError(f"{node.op_type} node '{node_name(node)}': dilated pooling is not supported")
+                raise node_error(node, "dilated pooling is not supported")
             if kind != "max" or ceil:
-                raise ConversionError(f"{node.op_type} node '{node_name(node)}': dilated pooling is only "
+                raise node_error(node, "dilated pooling is only "
                                       "supported for MaxPool without ceil_mode (QNN pools have no dilation)")
         pads = explicit_pads(a, in_shape[2:], kernel, strides, dil if rank < 5 else [1, 1, 1])
     lower.pool(ctx, kind, ctx.tensor(node.input[0]), node.output[0], kernel=kernel, stride=strides, pads=pads,
@@ -86,15 +85,15 @@ def lp_pool(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     name = node_name(node)
     p = float(a.get("p", 2))
     if not p > 0:
-        raise ConversionError(f"LpPool node '{name}': p={p} is not supported")
+        raise node_error(node, f"p={p} is not supported")
     if int(a.get("ceil_mode", 0)):
-        raise ConversionError(f"LpPool node '{name}': ceil_mode=1 is not supported")
+        raise node_error(node, "ceil_mode=1 is not supported")
     rank = ctx.rank(node.input[0])
     kernel = [int(k) for k in a["kernel_shape"]]
     if len(kernel) != rank - 2 or rank not in (3, 4, 5):
-        raise ConversionError(f"LpPool node '{name}': rank-{rank} input with a {len(kernel)}-D kernel is not supported")
+        raise node_error(node, f"rank-{rank} input with a {len(kernel)}-D kernel is not supported")
     if not np.issubdtype(ctx.graph.tensors[ctx.tensor(node.input[0])].dtype, np.floating):
-        raise ConversionError(f"LpPool node '{name}': only float inputs are supported")
+        raise node_error(node, "only float inputs are supported")
     n_sp = rank - 2
     strides = [int(s) for s in a.get("strides", [1] * n_sp)]
     dil = [int(d) for d in a.get("dilations", [1] * n_sp)]
@@ -102,7 +101,7 @@ def lp_pool(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     pads = explicit_pads(a, ctx.shape(node.input[0])[2:], kernel, strides, dil)
     for size, k, st, d, (pb, pe) in zip(ctx.shape(node.input[0])[2:], kernel, strides, dil, pads):
         if size + pb + pe < (k - 1) * d + 1:
-            raise ConversionError(f"LpPool node '{name}': the (dilated) kernel {kernel} does not fit the padded input")
+            raise node_error(node, f"the (dilated) kernel {kernel} does not fit the padded input")
     powered = _power(ctx, node, ctx.tensor(node.input[0]), p, "pow")
     summed = ctx.graph.unique_name(f"{node.output[0]}.sum")
     lower.conv(ctx, powered, np.ones([channels, 1] + kernel, np.float32), None, summed, stride=strides,

@@ -11,7 +11,8 @@ import numpy as np
 
 from ....errors import ConversionError
 from ....ir import dtypes as qd
-from ..context import OnnxContext, attrs, node_name, require_float, scalar_const, tensor_dtype, tmp_name
+from ..context import (OnnxContext, attrs, node_error, node_name, require_float, scalar_const, tensor_dtype,
+                      tmp_name)
 from ..registry import onnx_op
 
 _QNN = {"ReduceMean": "ReduceMean", "ReduceMax": "ReduceMax", "ReduceMin": "ReduceMin",
@@ -34,7 +35,7 @@ def reduce_axes(ctx: OnnxContext, node, rank: int) -> list[int] | None:
         return list(range(rank))
     bad = [ax for ax in axes if not -rank <= ax < rank]
     if bad:
-        raise ConversionError(f"{node.op_type} node '{node_name(node)}': axes {bad} are out of range for a "
+        raise node_error(node, f"axes {bad} are out of range for a "
                               f"rank-{rank} input")
     return sorted({ax + rank if ax < 0 else ax for ax in axes})
 
@@ -121,7 +122,7 @@ def arg_max_min(ctx: OnnxContext, node) -> None:
     rank = len(shape)
     axis = int(a.get("axis", 0))
     if not -rank <= axis < rank:
-        raise ConversionError(f"{node.op_type} node '{node_name(node)}': axis {axis} is out of range for a "
+        raise node_error(node, f"axis {axis} is out of range for a "
                               f"rank-{rank} input")
     axis = axis + rank if axis < 0 else axis
     keep = bool(int(a.get("keepdims", 1)))
@@ -150,7 +151,7 @@ def hardmax(ctx: OnnxContext, node) -> None:
     rank = len(shape)
     axis = int(attrs(node).get("axis", -1 if ctx.opset >= 13 else 1))
     if not -rank <= axis < rank:
-        raise ConversionError(f"Hardmax node '{n}': axis {axis} is out of range for rank {rank}")
+        raise node_error(node, f"axis {axis} is out of range for rank {rank}")
     axis = axis + rank if axis < 0 else axis
     x = ctx.tensor(node.input[0])
     work = shape

@@ -14,9 +14,8 @@ import math
 
 import numpy as np
 
-from ....errors import ConversionError
 from ....ops import resize as rz
-from ..context import OnnxContext, attrs
+from ..context import OnnxContext, attrs, node_error
 from ..registry import onnx_op
 
 _TRANSFORMS = {"half_pixel": rz.HALF_PIXEL, "half_pixel_symmetric": rz.HALF_PIXEL,
@@ -27,10 +26,6 @@ _INTERP = {"nearest": rz.NEAREST, "linear": rz.LINEAR, "bilinear": rz.LINEAR, "t
 _NEAREST = {"round_prefer_floor": rz.ROUND_PREFER_FLOOR, "round_prefer_ceil": rz.ROUND_PREFER_CEIL,
             "floor": rz.FLOOR, "ceil": rz.CEIL}
 _ATOL = 1e-6
-
-
-def _name(node) -> str:
-    return node.name or node.output[0]
 
 
 def _onnx_coords(mode: str, in_size: int, out_size: int, scale: float) -> np.ndarray:
@@ -63,7 +58,6 @@ def _scales_and_sizes(ctx: OnnxContext, node, shape: list[int]) -> tuple[list[fl
     """Per-axis ONNX scale and output size (both full rank)."""
     a = attrs(node)
     rank = len(shape)
-    name = _name(node)
 
     def given(idx: int, what: str) -> np.ndarray | None:
         if len(node.input) <= idx or not node.input[idx]:
@@ -74,28 +68,28 @@ def _scales_and_sizes(ctx: OnnxContext, node, shape: list[int]) -> tuple[list[fl
     sizes = None
     if node.op_type == "Upsample" and ctx.opset < 9:
         if "scales" not in a:
-            raise ConversionError(f"Upsample node '{name}': the scales attribute is missing")
+            raise node_error(node, "the scales attribute is missing")
         scales = [float(v) for v in a["scales"]]
     elif node.op_type == "Upsample" or ctx.opset < 11:
         sc = given(1, "scales")
         if sc is None:
-            raise ConversionError(f"{node.op_type} node '{name}': scales are not given")
+            raise node_error(node, "scales are not given")
         scales = [float(v) for v in sc.astype(np.float32)]
     else:
         sz = given(3, "sizes")
         sc = given(2, "scales") if sz is None else None
         if sz is None and sc is None:
-            raise ConversionError(f"Resize node '{name}': neither scales nor sizes is given")
+            raise node_error(node, "neither scales nor sizes is given")
         sizes = [int(v) for v in sz] if sz is not None else None
         scales = [float(v) for v in sc.astype(np.float32)] if sc is not None else None
         axes = a.get("axes")
         if axes is not None:
             axes = [int(ax) + rank if int(ax) < 0 else int(ax) for ax in axes]
             if any(not 0 <= ax < rank for ax in axes) or len(set(axes)) != len(axes):
-                raise ConversionError(f"Resize node '{name}': invalid axes {list(a['axes'])} for rank {rank}")
+                raise node_error(node, f"invalid axes {list(a['axes'])} for rank {rank}")
             vals = sizes if sizes is not None else scales
             if len(vals) != len(axes):
-                raise ConversionError(f"Resize node '{name}': {len(vals)} scales/sizes for {len(axes)} axes")
+                raise node_error(node, f"{len(vals)} scales/sizes for {len(axes)} axes")
             full = list(shape) if sizes is not None else [1.0] * rank
             for ax, v in zip(axes, vals):
                 full[ax] = v
@@ -106,53 +100,52 @@ def _scales_and_sizes(ctx: OnnxContext, node, shape: list[int]) -> tuple[list[fl
         if sizes is not None:
             policy = a.get("keep_aspect_ratio_policy", "stretch")
             if policy != "stretch":
-                raise ConversionError(f"Resize node '{name}': keep_aspect_ratio_policy '{policy}' is not supported")
+                raise node_error(node, f"keep_aspect_ratio_policy '{policy}' is not supported")
             if len(sizes) != rank:
-                raise ConversionError(f"Resize node '{name}': {len(sizes)} sizes for a rank-{rank} input")
+                raise node_error(node, f"{len(sizes)} sizes for a rank-{rank} input")
             if any(v <= 0 for v in sizes):
-                raise ConversionError(f"Resize node '{name}': output sizes {sizes} must be positive")
+                raise node_error(node, f"output sizes {sizes} must be positive")
             return [v / d for v, d in zip(sizes, shape)], sizes
     if len(scales) != rank:
-        raise ConversionError(f"{node.op_type} node '{name}': {len(scales)} scales for a rank-{rank} input")
+        raise node_error(node, f"{len(scales)} scales for a rank-{rank} input")
     if any(not (v > 0 and math.isfinite(v)) for v in scales):
-        raise ConversionError(f"{node.op_type} node '{name}': scales {scales} must be positive and finite")
+        raise node_error(node, f"scales {scales} must be positive and finite")
     sizes = [int(math.floor(v * d)) for v, d in zip(scales, shape)]
     if any(v <= 0 for v in sizes):
-        raise ConversionError(f"{node.op_type} node '{name}': scales {scales} give an empty output")
+        raise node_error(node, f"scales {scales} give an empty output")
     return scales, sizes
 
 
 @onnx_op("Resize", "Upsample")
 def resize(ctx: OnnxContext, node) -> None:
     a = attrs(node)
-    name = _name(node)
     shape = list(ctx.shape(node.input[0]))
     rank = len(shape)
     legacy = node.op_type == "Upsample" or ctx.opset < 11
     mode = a.get("mode", "nearest")
     if mode not in _INTERP or (legacy and _INTERP[mode] == rz.CUBIC):
-        raise ConversionError(f"{node.op_type} node '{name}': mode '{mode}' is not supported")
+        raise node_error(node, f"mode '{mode}' is not supported")
     interp = _INTERP[mode]
     transform = "asymmetric" if legacy else a.get("coordinate_transformation_mode", "half_pixel")
     if transform == "tf_crop_and_resize":
-        raise ConversionError(f"Resize node '{name}': coordinate_transformation_mode 'tf_crop_and_resize' is "
+        raise node_error(node, "coordinate_transformation_mode 'tf_crop_and_resize' is "
                               "not supported")
     if transform not in _TRANSFORMS:
-        raise ConversionError(f"Resize node '{name}': coordinate_transformation_mode '{transform}' is not "
+        raise node_error(node, f"coordinate_transformation_mode '{transform}' is not "
                               "supported")
     if int(a.get("antialias", 0)):
-        raise ConversionError(f"Resize node '{name}': antialias=1 is not supported")
+        raise node_error(node, "antialias=1 is not supported")
     nearest = a.get("nearest_mode", "round_prefer_floor")
     if nearest not in _NEAREST:
-        raise ConversionError(f"Resize node '{name}': nearest_mode '{nearest}' is not supported")
+        raise node_error(node, f"nearest_mode '{nearest}' is not supported")
     cubic = float(a.get("cubic_coeff_a", -0.75))
     exclude = bool(int(a.get("exclude_outside", 0)))
     if not 3 <= rank <= 5:
-        raise ConversionError(f"{node.op_type} node '{name}': rank-{rank} input is not supported (QNN Resize "
+        raise node_error(node, f"rank-{rank} input is not supported (QNN Resize "
                               "takes rank 3 to 5)")
     dtype = ctx.graph.tensors[ctx.tensor(node.input[0])].dtype
     if interp != rz.NEAREST and not np.issubdtype(dtype, np.floating):
-        raise ConversionError(f"{node.op_type} node '{name}': {mode} interpolation of {dtype} data is not "
+        raise node_error(node, f"{mode} interpolation of {dtype} data is not "
                               "supported")
     scales, sizes = _scales_and_sizes(ctx, node, shape)
 
@@ -162,7 +155,7 @@ def resize(ctx: OnnxContext, node) -> None:
         if math.isclose(scales[ax], 1.0) and sizes[ax] == shape[ax]:
             continue
         if ax < 2:
-            raise ConversionError(f"{node.op_type} node '{name}': resizing axis {ax} (batch/channel) is not "
+            raise node_error(node, f"resizing axis {ax} (batch/channel) is not "
                                   "supported; QNN Resize only resamples spatial axes")
         coords = _onnx_coords(transform, shape[ax], sizes[ax], scales[ax])
         if legacy and interp == rz.NEAREST:
@@ -202,6 +195,6 @@ def _match(node, shape, sizes, scales, wanted, interp, transform, nearest, cubic
             if ok:
                 return {"transformation_mode": t, "interpolation_mode": interp, "nearest_mode": m,
                         "cubic_coeff": cubic, "exclude_outside": exclude}
-    raise ConversionError(f"{node.op_type} node '{_name(node)}': scales {[round(float(v), 6) for v in scales]} "
+    raise node_error(node, f"scales {[round(float(v), 6) for v in scales]} "
                           f"resize {shape} to {sizes}, whose output/input ratios differ from the scales; QNN "
                           "Resize samples with output/input, so this sampling cannot be expressed")

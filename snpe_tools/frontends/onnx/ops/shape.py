@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
-from ....errors import ConversionError
 from ....ir import dtypes as qd
 from ..context import (DLC_SOURCE_TYPES, NodeBuilder, OnnxContext, attrs, node_error, node_name, norm_axis,
                       onnx_np_dtype, tensor_dtype, tmp_name)
@@ -124,7 +123,7 @@ def pad(ctx: OnnxContext, node) -> None:
     rank = ctx.rank(node.input[0])
     mode = a.get("mode", "constant")
     if mode not in _PAD_MODES:
-        raise ConversionError(f"Pad node '{node_name(node)}': mode '{mode}' is not supported")
+        raise node_error(node, f"mode '{mode}' is not supported")
     if ctx.opset < 11:
         pads, value = list(a.get("pads", a.get("paddings", []))), float(a.get("value", 0.0))
     else:
@@ -139,7 +138,7 @@ def pad(ctx: OnnxContext, node) -> None:
     for k, ax in enumerate(axes):
         amount[ax] = [int(pads[k]), int(pads[k + n])]
     if any(v < 0 for row in amount for v in row):
-        raise ConversionError(f"Pad node '{node_name(node)}': negative pads (cropping) are not supported")
+        raise node_error(node, "negative pads (cropping) are not supported")
     ctx.emit("Pad", [ctx.tensor(node.input[0])], [node.output[0]],
              {"scheme": _PAD_MODES[mode], "pad_amount": amount, "pad_constant_value": value}, name=node_name(node))
 
@@ -193,7 +192,7 @@ def center_crop_pad(ctx: OnnxContext, node) -> None:
     target = [int(v) for v in ctx.require_const(node, 1, "shape")]
     axes = [a + rank if a < 0 else a for a in attrs(node).get("axes", list(range(rank)))]
     if len(axes) != len(target):
-        raise ConversionError(f"CenterCropPad node '{node_name(node)}': shape has {len(target)} values for "
+        raise node_error(node, f"shape has {len(target)} values for "
                               f"{len(axes)} axes")
     ranges = [[0, d, 1] for d in shape]
     pads = [[0, 0] for _ in shape]
@@ -226,7 +225,7 @@ def identity(ctx: OnnxContext, node) -> None:
         ratio = (ctx.const(node.input[1]) if len(node.input) > 1 and node.input[1] and ctx.is_const(node.input[1])
                  else None if len(node.input) > 1 and node.input[1] else 0.5)
         if training and (ratio is None or float(np.asarray(ratio).reshape(-1)[0]) != 0.0):
-            raise ConversionError(f"Dropout node '{node_name(node)}': training mode drops random elements; only "
+            raise node_error(node, "training mode drops random elements; only "
                                   "inference graphs (training_mode False, or ratio 0) can be converted")
     ctx.alias(node.output[0], node.input[0])
     if len(node.output) > 1 and node.output[1]:
@@ -241,13 +240,13 @@ def cast(ctx: OnnxContext, node) -> None:
         to = int(attrs(node)["to"])
         target = onnx_np_dtype(to)
         if target is None:
-            raise ConversionError(f"Cast node '{node_name(node)}': target type "
+            raise node_error(node, f"target type "
                                   f"{onnx.TensorProto.DataType.Name(to)} has no QNN equivalent")
     else:
         like = node.input[1]
         target = np.dtype(ctx.const(like).dtype) if ctx.is_const(like) else tensor_dtype(ctx, like)
         if target not in DLC_SOURCE_TYPES:
-            raise ConversionError(f"CastLike node '{node_name(node)}': target type {target} has no QNN equivalent")
+            raise node_error(node, f"target type {target} has no QNN equivalent")
     target = qd.narrow(target)
     ctx.emit("Cast", [ctx.tensor(node.input[0])], [node.output[0]], {"to": qd.to_qnn(target)}, name=node_name(node))
 
@@ -260,7 +259,7 @@ def expand(ctx: OnnxContext, node) -> None:
     try:
         out_shape = list(np.broadcast_shapes(tuple(src), tuple(target)))
     except ValueError:
-        raise ConversionError(f"Expand node '{node_name(node)}': shape {target} does not broadcast with the "
+        raise node_error(node, f"shape {target} does not broadcast with the "
                               f"input shape {src}") from None
     aligned = [1] * (len(out_shape) - len(src)) + src
     mult = [o // a if a != o else 1 for a, o in zip(aligned, out_shape)]
