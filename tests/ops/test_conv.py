@@ -15,6 +15,7 @@ CONV = {   # id -> (x shape, w shape HWIO, params)
     "dilation": ((1, 8, 8, 2), (3, 3, 2, 3), {"dilation": [2, 3], "pad_amount": [[2, 2], [1, 1]]}),
     "group": ((1, 5, 5, 4), (3, 3, 2, 6), {"group": 2, "stride": [2, 2]}),
     "pointwise": ((2, 4, 4, 5), (1, 1, 5, 3), {}),
+    "pointwise_stride": ((1, 5, 5, 2), (1, 1, 2, 3), {"stride": [2, 2]}),
 }
 
 

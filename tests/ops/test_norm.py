@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from ir_harness import assert_close, family_ops, nchw, nhwc, onnx_ref, positive, rand, run_op
+from snpe_tools.errors import ConversionError
 
 X = rand(2, 4, 5, 6)
 
@@ -44,6 +45,39 @@ def test_layer_norm_matches_onnx(axes, with_beta):
     (y,) = run_op("LayerNorm", ins, {"axes": axes, "epsilon": 1e-5}, static=[1, 2])
     ref = onnx_ref("LayerNormalization", ins, axis=axes[0], epsilon=1e-5)[0]
     assert_close(y, ref, rtol=1e-4, atol=1e-4)
+
+
+def _differs_or_refused(type_, inputs, params, other_params, static):
+    """True when ``params`` are refused (one-line error at add_op) or change the result against
+    ``other_params``: a parameter QNN defines must not be accepted and then ignored."""
+    try:
+        (y,) = run_op(type_, inputs, params, static=static)
+    except ConversionError:
+        return True
+    (z,) = run_op(type_, inputs, other_params, static=static)
+    return not np.allclose(y, z)
+
+
+@pytest.mark.xfail(strict=True, reason="Lrn kernel ignores region: WITHIN_CHANNEL (1) computes the "
+                                       "ACROSS_CHANNEL (0) result instead of being refused")
+def test_lrn_within_channel_is_not_silently_across_channel():
+    assert _differs_or_refused("Lrn", [X], {"radius": 1, "region": 1}, {"radius": 1, "region": 0}, [])
+
+
+@pytest.mark.xfail(strict=True, reason="InstanceNorm kernel ignores normalize_variance: False must give "
+                                       "(x - mean) * gamma + beta, it divides by the deviation anyway")
+def test_instance_norm_without_variance_normalisation_only_subtracts_the_mean():
+    g, b = positive(6), rand(6)
+    (y,) = run_op("InstanceNorm", [X, g, b], {"normalize_variance": False}, static=[1, 2])
+    assert_close(y, (X - X.mean(axis=(1, 2), keepdims=True)) * g + b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.xfail(strict=True, reason="InstanceNorm kernel ignores mode (RMS 1) and region (ACROSS_CHANNEL 1 / "
+                                       "ACROSS_ALL 2): both compute the MU_SIGMA across-spatial result")
+@pytest.mark.parametrize("params", [{"mode": 1}, {"region": 1}, {"region": 2}])
+def test_instance_norm_mode_and_region_are_not_ignored(params):
+    g, b = positive(6), rand(6)
+    assert _differs_or_refused("InstanceNorm", [X, g, b], params, {}, [1, 2])
 
 
 def test_table_covers_the_family():

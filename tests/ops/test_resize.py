@@ -36,7 +36,7 @@ def test_resize_linear_and_cubic_match_onnx(interp, mode, transform, size):
 
 
 @pytest.mark.parametrize("nearest", sorted(NEAREST))
-@pytest.mark.parametrize("transform", [0, 3])
+@pytest.mark.parametrize("transform", sorted(TRANSFORM))
 def test_resize_nearest_matches_onnx(transform, nearest):
     size = (2, 7, 3, 3)
     (y,) = run_op("Resize", [X], {"shape": size, "transformation_mode": transform, "nearest_mode": nearest})
@@ -71,10 +71,10 @@ def test_resize_may_not_change_batch_or_channels():
         run_op("Resize", [X], {"shape": [2, 8, 10, 4]})
 
 
+@pytest.mark.parametrize("size", [(2, 7, 9, 3), (2, 3, 2, 3)])
 @pytest.mark.parametrize("ac,hp,transform", [(False, False, "asymmetric"), (True, False, "align_corners"),
                                              (False, True, "half_pixel")])
-def test_resize_bilinear_matches_onnx_linear(ac, hp, transform):
-    size = (2, 7, 9, 3)
+def test_resize_bilinear_matches_onnx_linear(ac, hp, transform, size):
     (y,) = run_op("ResizeBilinear", [X], {"shape": size, "align_corners": ac, "half_pixel_centers": hp})
     assert_close(y, _ref(X, size, mode="linear", coordinate_transformation_mode=transform), rtol=1e-5)
 

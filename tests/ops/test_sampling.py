@@ -25,12 +25,13 @@ def test_grid_sample_2d_matches_onnx(mode, padding, align):
     assert_close(y, nhwc(ref), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("mode", sorted(MODES))
 @pytest.mark.parametrize("padding", sorted(PADDING))
-def test_grid_sample_3d_matches_onnx(padding):
+def test_grid_sample_3d_matches_onnx(padding, mode):
     x = rand(1, 3, 4, 5, 2)
     grid = rand(1, 2, 3, 2, 3, lo=-1.3, hi=1.3)
-    (y,) = run_op("GridSample", [x, grid], {"padding_mode": padding})
-    ref = onnx_ref("GridSample", [nchw(x), grid], mode="linear", padding_mode=PADDING[padding])[0]
+    (y,) = run_op("GridSample", [x, grid], {"padding_mode": padding, "mode": mode})
+    ref = onnx_ref("GridSample", [nchw(x), grid], mode=MODES[mode], padding_mode=PADDING[padding])[0]
     assert_close(y, nhwc(ref), rtol=1e-4, atol=1e-5)
 
 

@@ -85,6 +85,22 @@ def test_one_hot_matches_onnx(axis):
     assert_close(y, ref)
 
 
+def test_one_hot_negative_index_is_all_off():
+    # QNN: an index outside [0, depth) gives an all-off row (the ONNX frontend wraps in-range negatives first)
+    (y,) = run_op("OneHot", [np.asarray([-1, 1], np.int32)], {"depth": 3}, static=[0])
+    assert y.tolist() == [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+
+
+def test_scatter_elements_indices_smaller_than_data():
+    data, idx, upd = rand(3, 5), np.asarray([[4, -1], [0, 2]], np.int32), rand(2, 2)
+    (y,) = run_op("ScatterElements", [data, idx, upd], {"axis": 1}, static=[1])
+    ref = data.copy()
+    for i in range(2):
+        for j in range(2):
+            ref[i, idx[i, j]] = upd[i, j]
+    assert_close(y, ref)
+
+
 def test_one_hot_output_dtype_is_out_dtype():
     (y,) = run_op("OneHot", [np.asarray([1, 0], np.int32)], {"depth": 2, "out_dtype": qd.INT_32}, static=[0])
     assert y.dtype == np.int32 and y.tolist() == [[0, 1], [1, 0]]

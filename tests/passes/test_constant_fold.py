@@ -29,6 +29,17 @@ def test_static_chain_is_folded():
                and np.allclose(g.tensors["abt"].data, expect) and g.tensors["abt"].data.dtype == np.float32)
 
 
+def test_multi_output_static_op_folds_every_output():
+    g = Graph()
+    g.add_input("x", (2, 2))
+    g.add_op("Split", [g.add_const("c", rand(2, 5))], ["s0", "s1"], {"axis": 1, "split_index": [2]})
+    g.add_op("Concat", ["x", "s0"], ["cat"], {"axis": 0})
+    g.outputs = ["cat"]
+    check_pass("fold_constants", g, {"x": rand(2, 2)}, pre=lambda g: op_types(g) == ["Split", "Concat"],
+               post=lambda g: op_types(g) == ["Concat"] and g.tensors["s0"].is_static
+               and g.tensors["s1"].data.shape == (2, 3))
+
+
 def test_dynamic_ops_and_static_graph_outputs_are_left_alone():
     g = Graph()
     g.add_input("x", (3,))

@@ -46,6 +46,22 @@ def test_transposes_vanish_and_io_becomes_spatial_first():
                feeds_after=lambda f: {"x": nhwc(f["x"])}, outputs_after=lambda outs: [nchw(o) for o in outs])
 
 
+def test_global_average_through_reduce_mean_needs_no_transpose():
+    g = Graph()
+    g.add_input("x", (2, 3, 4, 5), axis_format=af.NCS)
+    g.add_op("Transpose", ["x"], ["x_t"], {"perm": TO_NHWC})
+    g.add_op("Conv2d", ["x_t", g.add_const("w", rand(1, 1, 3, 6))], ["c"])
+    g.add_op("Transpose", ["c"], ["c_cf"], {"perm": TO_NCHW})
+    g.tensors["x_t"].axis_format = g.tensors["c"].axis_format = af.NSC
+    g.tensors["c_cf"].axis_format = af.NCS
+    g.outputs = g.add_op("ReduceMean", ["c_cf"], ["y"], {"axes": [2, 3]}).outputs       # [2, 6]
+    check_pass("spatial_first_layout", g, {"x": rand(2, 3, 4, 5)},
+               pre=lambda g: op_types(g).count("Transpose") == 2,
+               post=lambda g: op_types(g) == ["Conv2d", "ReduceMean"] and g.ops[1].params["axes"].tolist() == [1, 2]
+               and g.tensors["y"].shape == (2, 6),
+               feeds_after=lambda f: {"x": nhwc(f["x"])})
+
+
 def test_flatten_of_a_spatial_map_keeps_its_transpose():
     g = Graph()
     g.add_input("x", (1, 2, 3, 3), axis_format=af.NCS)
