@@ -24,7 +24,7 @@ from ...ir.graph import Graph
 from ...progress import track
 from ..front_half import OpSurvey, bind_output, check_input_names, declare_input, unsupported_ops
 from ..translator_registry import translate
-from .context import OnnxContext
+from .context import OnnxContext, onnx_np_dtype
 from .folding import ALWAYS_FOLDED, NO_FOLD, fold_node, node_label
 from .fusions import fuse_erf_gelu
 from .qdq import fold_qdq, qoperator_to_qdq
@@ -37,8 +37,6 @@ _SHAPE_ONLY = {"Shape", "Size"}
 # ops that may appear with zero inputs and produce a constant
 _SOURCE_CONST = {"Constant"}
 
-_ONNX_TO_NP = {1: np.float32, 2: np.uint8, 3: np.int8, 5: np.int16, 6: np.int32, 7: np.int64,
-               9: np.bool_, 10: np.float16, 11: np.float64, 12: np.uint32, 13: np.uint64, 4: np.uint16}
 
 
 @dataclass
@@ -495,11 +493,10 @@ def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
         shape = _resolve_input_shape(vi, opts)
         elem = vi.type.tensor_type.elem_type
         requested = opts.input_dtypes.get(vi.name)
-        if elem in _ONNX_TO_NP or elem == 0:
-            dtype = _ONNX_TO_NP.get(elem, np.float32)
-        elif requested is not None:
+        dtype = np.dtype(np.float32) if elem == 0 else onnx_np_dtype(elem)     # 0: no type declared
+        if dtype is None and requested is not None:
             dtype = qd.from_name(requested)
-        else:
+        elif dtype is None:
             tname = onnx.TensorProto.DataType.Name(elem) if elem in onnx.TensorProto.DataType.values() else elem
             raise ConversionError(f"input '{vi.name}' has ONNX element type {tname}, which the DLC runtime "
                                   f"cannot hold; give a supported type with --input_dtype {vi.name} float32")
