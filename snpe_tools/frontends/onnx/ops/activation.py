@@ -235,7 +235,7 @@ def swiglu(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     gate, value = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
     if e.shape(gate) != e.shape(value):
         raise node_error(node, f"A {e.shape(gate)} and B {e.shape(value)} must have the same shape (SwiGLU does "
-                          "not broadcast)")
+                               "not broadcast)")
     dt = e.dtype(gate)
     if dt not in FLOATS or e.dtype(value) != dt:
         raise node_error(node, f"input types {dt} / {e.dtype(value)} are not supported (float32/float16 only)")

@@ -36,15 +36,15 @@ def _check_conv_input(ctx: OnnxContext, node: onnx.NodeProto, transposed: bool) 
     hint = f"check -d/--input_dim {node.input[0]}" if node.input[0] in ctx.graph.inputs else "check -d/--input_dim"
     if len(x_shape) != len(w_shape) or len(x_shape) < 3:
         raise node_error(node, f"input '{node.input[0]}' has shape "
-                              f"{x_shape} (rank {len(x_shape)}) but the weights '{node.input[1]}' {w_shape} need a "
-                              f"rank-{len(w_shape)} input; {hint}")
+                               f"{x_shape} (rank {len(x_shape)}) but the weights '{node.input[1]}' {w_shape} need a "
+                               f"rank-{len(w_shape)} input; {hint}")
     if g < 1:
         raise node_error(node, f"group must be >= 1, got {g}")
     expect = w_shape[0] if transposed else w_shape[1] * g
     if x_shape[1] != expect:
         raise node_error(node, f"input '{node.input[0]}' has shape {x_shape} "
-                              f"({x_shape[1]} channels) but the weights '{node.input[1]}' {w_shape} (group {g}) "
-                              f"expect {expect} input channels; {hint}")
+                               f"({x_shape[1]} channels) but the weights '{node.input[1]}' {w_shape} (group {g}) "
+                               f"expect {expect} input channels; {hint}")
 
 
 def explicit_pads(a: dict, in_spatial: Sequence[int], kernel: Sequence[int], strides: Sequence[int],
@@ -61,7 +61,7 @@ def check_spatial_rank(node: onnx.NodeProto, rank: int, max_rank: int = 5) -> No
     """ONNX conv/pool inputs are [N, C, spatial...]: 1-D, 2-D and (up to ``max_rank``) 3-D are lowered."""
     if rank < 3 or rank > max_rank:
         raise node_error(node, f"rank-{rank} input is not supported "
-                              "(only 1-D and 2-D spatial)")
+                               "(only 1-D and 2-D spatial)")
 
 
 @onnx_op("Conv")
@@ -73,7 +73,7 @@ def conv(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     g = int(a.get("group", 1))
     if len(x_shape) == 5 and w_shape[0] % g:
         raise node_error(node, f"weights {w_shape} do not match {x_shape[1]} input "
-                              f"channels in {g} group(s)")
+                               f"channels in {g} group(s)")
     check_spatial_rank(node, len(x_shape))
     kernel = w_shape[2:]
     strides = list(a.get("strides", [1] * len(kernel)))
@@ -104,7 +104,7 @@ def _transposed_pads(node: onnx.NodeProto, a: dict, in_sp: list[int], kernel: li
             if total < 0 and out_shape is not None:
                 if -total >= strides[i]:
                     raise node_error(node, f"output_shape {list(out_shape)} "
-                                          "is inconsistent with the input size, strides and kernel")
+                                           "is inconsistent with the input size, strides and kernel")
                 opad[i] += -total   # output_shape asks for a longer tail (it holds only the bias)
             total = max(total, 0)
             if auto == "SAME_UPPER" or (out_shape is not None and auto != "SAME_LOWER"):
@@ -132,7 +132,7 @@ def conv_transpose(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     weight = _weight(ctx, node)
     if any(d != 1 for d in dil) and isinstance(weight, str):
         raise node_error(node, "dilations need constant weights "
-                              "(QNN TransposeConv2d has no dilation; the kernel is dilated at convert time)")
+                               "(QNN TransposeConv2d has no dilation; the kernel is dilated at convert time)")
     kernel = [(k - 1) * d + 1 for k, d in zip(w_shape[2:], dil)]   # the dilated kernel QNN runs
     pads = _transposed_pads(node, a, x_shape[2:], kernel, strides, opad)
     # ONNX weights [ci, co/g, kh, kw] -> QNN [kh, kw, ci, co/g]

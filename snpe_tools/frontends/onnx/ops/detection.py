@@ -56,7 +56,7 @@ def _static_scalar(ctx: OnnxContext, node: onnx.NodeProto, idx: int, what: str) 
     value = ctx.const(node.input[idx])
     if value is None:
         raise node_error(node, f"{what} is computed at run time, but a DLC needs it at conversion time; "
-                          "make it an initializer or Constant")
+                               "make it an initializer or Constant")
     arr = np.asarray(value).reshape(-1)
     if arr.size == 0:
         return None
@@ -80,17 +80,17 @@ def nonmaxsuppression(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     center_point_box = int(attrs(node).get("center_point_box", 0))
     if center_point_box not in (0, 1):
         raise node_error(node, f"center_point_box {center_point_box} is not defined by ONNX; use 0 (corners) or 1 "
-                          "(centre, size)")
+                               "(centre, size)")
     boxes, scores = ctx.tensor(node.input[0]), ctx.tensor(node.input[1])
     bshape, sshape = ctx.shape(node.input[0]), ctx.shape(node.input[1])
     if len(bshape) != 3 or bshape[2] != 4 or len(sshape) != 3 or sshape[0] != bshape[0] or sshape[2] != bshape[1]:
         raise node_error(node, f"boxes {list(bshape)} / scores {list(sshape)} must be [batch, num_boxes, 4] / "
-                          "[batch, num_classes, num_boxes]")
+                               "[batch, num_classes, num_boxes]")
     max_out = _static_scalar(ctx, node, 2, "max_output_boxes_per_class")
     if max_out is None or int(max_out) <= 0:
         given = "absent" if max_out is None else int(max_out)
         raise node_error(node, f"max_output_boxes_per_class is {given}, so ONNX always selects nothing and a DLC "
-                          "cannot hold the empty result; give it a positive value or remove the node")
+                               "cannot hold the empty result; give it a positive value or remove the node")
     iou = _static_scalar(ctx, node, 3, "iou_threshold")
     score = _static_scalar(ctx, node, 4, "score_threshold")
     params = {"iou_threshold": 0.0 if iou is None else float(iou),

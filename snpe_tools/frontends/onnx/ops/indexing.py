@@ -15,6 +15,6 @@ def gather_elements(ctx: OnnxContext, node) -> None:
     axis = axis + rank if axis < 0 else axis
     if len(idx) != rank or any(i > d for k, (i, d) in enumerate(zip(idx, data)) if k != axis):
         raise node_error(node, f"indices shape {idx} does not fit data "
-                              f"shape {data}")
+                               f"shape {data}")
     ctx.emit("GatherElements", [ctx.tensor(node.input[0]), ctx.tensor(node.input[1])], [node.output[0]],
              {"axis": axis}, name=node_name(node))

@@ -253,7 +253,7 @@ def dft(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     dt = b.dtype(x)
     if dt not in (np.float32, np.float16) or shape[-1] not in (1, 2):
         raise node_error(node, f"the input must be float32/float16 with a last dimension of 1 "
-                              f"(real) or 2 (complex); got {dt} {shape}")
+                               f"(real) or 2 (complex); got {dt} {shape}")
     if ctx.opset >= 20:
         axis = int(np.asarray(ctx.require_const(node, 2, "the axis")).reshape(-1)[0]) \
             if len(node.input) > 2 and node.input[2] else -2
@@ -315,7 +315,7 @@ def stft(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     dt = b.dtype(x)
     if len(shape) != 3 or shape[-1] not in (1, 2) or dt not in (np.float32, np.float16):
         raise node_error(node, f"the signal must be float32/float16 [batch, length, 1|2]; got "
-                              f"{dt} {shape}")
+                               f"{dt} {shape}")
     step = int(np.asarray(ctx.require_const(node, 1, "frame_step")).reshape(-1)[0])
     window = ctx.tensor(node.input[2]) if len(node.input) > 2 and node.input[2] else None   # may be run-time
     if len(node.input) > 3 and node.input[3]:
@@ -332,7 +332,7 @@ def stft(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     n_frames = (shape[1] - frame) // step + 1
     if n_frames < 1 or step < 1:
         raise node_error(node, f"a signal of {shape[1]} samples holds no frame of {frame} "
-                              f"with step {step}")
+                               f"with step {step}")
     index = np.arange(n_frames)[:, None] * step + np.arange(frame)[None, :]
     frames = b.op("Gather", [x, b.const("frame_index", index, np.int32)], {"axis": 1}, "frames")
     if window is not None:

@@ -87,7 +87,7 @@ def group_norm(ctx: OnnxContext, node) -> None:
     n, c, rank = shape[0], shape[1], len(shape)
     if c % groups:
         raise node_error(node, f"{c} channels do not split into "
-                              f"{groups} groups")
+                               f"{groups} groups")
     scale = np.asarray(ctx.require_const(node, 1, "scale"), np.float32).reshape(-1)
     bias = np.asarray(ctx.require_const(node, 2, "bias"), np.float32).reshape(-1)
     if scale.size == groups and groups != c:
@@ -176,11 +176,11 @@ def layer_norm(ctx: OnnxContext, node) -> None:
                 full = np.broadcast_to(ctx.const(name), norm_shape)
             except ValueError:
                 raise node_error(node, f"{what} shape {s} does not broadcast to "
-                                      f"the normalised shape {norm_shape}") from None
+                                       f"the normalised shape {norm_shape}") from None
             extra.append(ctx.add_const(f"{name}.full", np.ascontiguousarray(full)))
         else:
             raise node_error(node, f"{what} shape {s} differs from the normalised "
-                                  f"shape {norm_shape} and is not constant")
+                                   f"shape {norm_shape} and is not constant")
     x = ctx.tensor(node.input[0])
     outs = list(node.output) + ["", ""]
     ctx.emit("LayerNorm", [x] + extra, [outs[0]], {"epsilon": eps, "axes": axes}, name=n)

@@ -36,7 +36,7 @@ def pool(ctx: OnnxContext, node: onnx.NodeProto) -> None:
         kernel = list(a["kernel_shape"])
         if len(kernel) != rank - 2:
             raise node_error(node, "kernel_shape does not match "
-                                  "the input rank")
+                                   "the input rank")
         strides = list(a.get("strides", [1] * len(kernel)))
         dil = list(a.get("dilations", [1] * len(kernel)))
         ceil = int(a.get("ceil_mode", 0))
@@ -45,7 +45,7 @@ def pool(ctx: OnnxContext, node: onnx.NodeProto) -> None:
                 raise node_error(node, "dilated pooling is not supported")
             if kind != "max" or ceil:
                 raise node_error(node, "dilated pooling is only "
-                                      "supported for MaxPool without ceil_mode (QNN pools have no dilation)")
+                                       "supported for MaxPool without ceil_mode (QNN pools have no dilation)")
         pads = explicit_pads(a, in_shape[2:], kernel, strides, dil if rank < 5 else [1, 1, 1])
     lower.pool(ctx, kind, ctx.tensor(node.input[0]), node.output[0], kernel=kernel, stride=strides, pads=pads,
                ceil=bool(ceil), count_pad=bool(a.get("count_include_pad", 0)), dilation=dil, name=node.name or None)

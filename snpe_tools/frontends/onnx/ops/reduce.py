@@ -36,7 +36,7 @@ def reduce_axes(ctx: OnnxContext, node, rank: int) -> list[int] | None:
     bad = [ax for ax in axes if not -rank <= ax < rank]
     if bad:
         raise node_error(node, f"axes {bad} are out of range for a "
-                              f"rank-{rank} input")
+                               f"rank-{rank} input")
     return sorted({ax + rank if ax < 0 else ax for ax in axes})
 
 
@@ -123,7 +123,7 @@ def arg_max_min(ctx: OnnxContext, node) -> None:
     axis = int(a.get("axis", 0))
     if not -rank <= axis < rank:
         raise node_error(node, f"axis {axis} is out of range for a "
-                              f"rank-{rank} input")
+                               f"rank-{rank} input")
     axis = axis + rank if axis < 0 else axis
     keep = bool(int(a.get("keepdims", 1)))
     x = ctx.tensor(node.input[0])

@@ -129,10 +129,10 @@ def resize(ctx: OnnxContext, node) -> None:
     transform = "asymmetric" if legacy else a.get("coordinate_transformation_mode", "half_pixel")
     if transform == "tf_crop_and_resize":
         raise node_error(node, "coordinate_transformation_mode 'tf_crop_and_resize' is "
-                              "not supported")
+                               "not supported")
     if transform not in _TRANSFORMS:
         raise node_error(node, f"coordinate_transformation_mode '{transform}' is not "
-                              "supported")
+                               "supported")
     if int(a.get("antialias", 0)):
         raise node_error(node, "antialias=1 is not supported")
     nearest = a.get("nearest_mode", "round_prefer_floor")
@@ -142,11 +142,11 @@ def resize(ctx: OnnxContext, node) -> None:
     exclude = bool(int(a.get("exclude_outside", 0)))
     if not 3 <= rank <= 5:
         raise node_error(node, f"rank-{rank} input is not supported (QNN Resize "
-                              "takes rank 3 to 5)")
+                               "takes rank 3 to 5)")
     dtype = ctx.graph.tensors[ctx.tensor(node.input[0])].dtype
     if interp != rz.NEAREST and not np.issubdtype(dtype, np.floating):
         raise node_error(node, f"{mode} interpolation of {dtype} data is not "
-                              "supported")
+                               "supported")
     scales, sizes = _scales_and_sizes(ctx, node, shape)
 
     # ONNX's own sampling on every axis that is not an identity (scale 1, same size)
@@ -156,7 +156,7 @@ def resize(ctx: OnnxContext, node) -> None:
             continue
         if ax < 2:
             raise node_error(node, f"resizing axis {ax} (batch/channel) is not "
-                                  "supported; QNN Resize only resamples spatial axes")
+                                   "supported; QNN Resize only resamples spatial axes")
         coords = _onnx_coords(transform, shape[ax], sizes[ax], scales[ax])
         if legacy and interp == rz.NEAREST:
             idx = _legacy_nearest(coords, shape[ax], scales[ax]).astype(np.intp)[:, None]
@@ -196,5 +196,5 @@ def _match(node, shape, sizes, scales, wanted, interp, transform, nearest, cubic
                 return {"transformation_mode": t, "interpolation_mode": interp, "nearest_mode": m,
                         "cubic_coeff": cubic, "exclude_outside": exclude}
     raise node_error(node, f"scales {[round(float(v), 6) for v in scales]} "
-                          f"resize {shape} to {sizes}, whose output/input ratios differ from the scales; QNN "
-                          "Resize samples with output/input, so this sampling cannot be expressed")
+                           f"resize {shape} to {sizes}, whose output/input ratios differ from the scales; QNN "
+                           "Resize samples with output/input, so this sampling cannot be expressed")

@@ -75,7 +75,7 @@ def _roi_geometry(ctx: OnnxContext, node: onnx.NodeProto) -> _RoiGeometry:
                      "output_half_pixel")
     if transform not in ("half_pixel", "output_half_pixel"):
         raise node_error(node, f"coordinate_transformation_mode '{transform}' is not supported (half_pixel or "
-                          "output_half_pixel)")
+                               "output_half_pixel)")
     out_h, out_w = int(a.get("output_height", 1)), int(a.get("output_width", 1))
     if out_h < 1 or out_w < 1:
         raise node_error(node, f"output size {out_h}x{out_w} must be positive")
@@ -97,7 +97,7 @@ def roi_align(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     xs, rs, is_ = e.shape(x), e.shape(rois), e.shape(idx)
     if len(xs) != 4 or len(rs) != 2 or rs[1] != 4 or is_ != rs[:1]:
         raise node_error(node, f"rois {rs} / batch_indices {is_} do not fit a 4-D input {xs} (rois [n, 4], "
-                          "batch_indices [n])")
+                               "batch_indices [n])")
     if e.dtype(x) not in FLOATS:
         raise node_error(node, f"input type {e.dtype(x)} is not supported (float32/float16 only)")
     geo = _roi_geometry(ctx, node)
@@ -122,7 +122,7 @@ def _max_grids(ctx: OnnxContext, node: onnx.NodeProto, geo: _RoiGeometry,
     name = ctx.aliases.get(node.input[1], node.input[1])
     if name not in ctx.consts:
         raise node_error(node, "mode 'max' with adaptive sampling (sampling_ratio=0) needs constant rois: its "
-                          "sample count depends on the roi sizes; set sampling_ratio > 0")
+                               "sample count depends on the roi sizes; set sampling_ratio > 0")
     return geo.adaptive_grids(np.asarray(ctx.consts[name]).astype(dtype))
 
 

@@ -375,7 +375,7 @@ def col2im(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     pos, n_blocks = col2im_positions(image, block, strides, pads, dilations)
     if n_blocks != xs[2]:
         raise node_error(node, f"input has {xs[2]} blocks but image_shape {image}, block_shape {block}, strides "
-                          f"{strides}, pads {pads}, dilations {dilations} give {n_blocks}")
+                               f"{strides}, pads {pads}, dilations {dilations} give {n_blocks}")
     n, c, p = xs[0], xs[1] // kk, int(np.prod(image))
     spare = bool(np.any(pos == p))
     cols = e.transpose(e.reshape(x, [n, c, kk * n_blocks], "cols"), [2, 0, 1], "cols_t")      # [K*L, N, C]
@@ -408,13 +408,13 @@ def max_unpool(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     inferred = xs[:2] + [(xs[2 + i] - 1) * strides[i] - pads[i] - pads[k + i] + kernel[i] for i in range(k)]
     if min(inferred) < 1:
         raise node_error(node, f"kernel_shape {kernel}, strides {strides}, pads {pads} give an empty output "
-                          f"{inferred}")
+                               f"{inferred}")
     target = inferred
     if len(node.input) > 2 and node.input[2]:
         target = [int(v) for v in np.asarray(ctx.require_const(node, 2, "output_shape")).reshape(-1)]
         if len(target) != len(xs) or target[:2] != xs[:2] or any(t < i for t, i in zip(target, inferred)):
             raise node_error(node, f"output_shape {target} must keep N, C of {xs} and be at least the inferred "
-                              f"shape {inferred} on every spatial axis")
+                                   f"shape {inferred} on every spatial axis")
     total = int(np.prod(inferred))
     flat_x = e.reshape(x, [int(np.prod(xs))], "values")
     flat_i = e.reshape(e.int32(ind, "indices_i32"), [int(np.prod(xs)), 1], "flat_indices")

@@ -193,7 +193,7 @@ def center_crop_pad(ctx: OnnxContext, node) -> None:
     axes = [a + rank if a < 0 else a for a in attrs(node).get("axes", list(range(rank)))]
     if len(axes) != len(target):
         raise node_error(node, f"shape has {len(target)} values for "
-                              f"{len(axes)} axes")
+                               f"{len(axes)} axes")
     ranges = [[0, d, 1] for d in shape]
     pads = [[0, 0] for _ in shape]
     for ax, want in zip(axes, target):
@@ -226,7 +226,7 @@ def identity(ctx: OnnxContext, node) -> None:
                  else None if len(node.input) > 1 and node.input[1] else 0.5)
         if training and (ratio is None or float(np.asarray(ratio).reshape(-1)[0]) != 0.0):
             raise node_error(node, "training mode drops random elements; only "
-                                  "inference graphs (training_mode False, or ratio 0) can be converted")
+                                   "inference graphs (training_mode False, or ratio 0) can be converted")
     ctx.alias(node.output[0], node.input[0])
     if len(node.output) > 1 and node.output[1]:
         ctx.consts[node.output[1]] = np.ones(ctx.shape(node.input[0]), dtype=np.bool_)
@@ -241,7 +241,7 @@ def cast(ctx: OnnxContext, node) -> None:
         target = onnx_np_dtype(to)
         if target is None:
             raise node_error(node, f"target type "
-                                  f"{onnx.TensorProto.DataType.Name(to)} has no QNN equivalent")
+                                   f"{onnx.TensorProto.DataType.Name(to)} has no QNN equivalent")
     else:
         like = node.input[1]
         target = np.dtype(ctx.const(like).dtype) if ctx.is_const(like) else tensor_dtype(ctx, like)
@@ -260,7 +260,7 @@ def expand(ctx: OnnxContext, node) -> None:
         out_shape = list(np.broadcast_shapes(tuple(src), tuple(target)))
     except ValueError:
         raise node_error(node, f"shape {target} does not broadcast with the "
-                              f"input shape {src}") from None
+                               f"input shape {src}") from None
     aligned = [1] * (len(out_shape) - len(src)) + src
     mult = [o // a if a != o else 1 for a, o in zip(aligned, out_shape)]
     x = ctx.tensor(node.input[0])

@@ -24,5 +24,5 @@ def depth_space(ctx: OnnxContext, node) -> None:
         raise node_error(node, f"{c} channels are not a multiple of blocksize^2 = {b * b}")
     if node.op_type == "SpaceToDepth" and (h % b or w % b):
         raise node_error(node, f"spatial size {h}x{w} is not a multiple of "
-                              f"blocksize {b}")
+                               f"blocksize {b}")
     ctx.emit_channel_last(node.op_type, node, [node.input[0]], {"block_size": [b, b], "mode": _MODES[mode]})
