@@ -173,3 +173,11 @@ def check_pool_against_onnx(ir_type: str, onnx_type: str, x: np.ndarray, params:
                    pads=onnx_pads(params.get("pad_amount", [[0, 0]] * k)),
                    ceil_mode=params.get("rounding_mode", 0), **onnx_attrs)[0]
     assert_close(y, nhwc(ref))
+
+
+def op_macs(type_: str, inputs: Sequence[np.ndarray | None], params: dict[str, Any] | None = None,
+            static: Iterable[int] = ()) -> int:
+    """The multiply-accumulate count ``snpe-dlc-info`` reports for one op."""
+    g, op = one_op_graph(type_, inputs, params, static)
+    return get_op_def(type_).macs(op, [g.tensors[n] if n else None for n in op.inputs],
+                                  [g.tensors[n] for n in op.outputs])

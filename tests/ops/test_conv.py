@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ir_harness import assert_close, family_ops, nchw, nhwc, oihw, onnx_pads, onnx_ref, rand, run_op
+from ir_harness import assert_close, family_ops, nchw, nhwc, oihw, onnx_pads, onnx_ref, op_macs, rand, run_op
 from snpe_tools.errors import ConversionError
 
 
@@ -82,6 +82,15 @@ def test_conv_hand_value():
     (y,) = run_op("Conv2d", [x, np.ones((2, 2, 1, 1), np.float32)], {"stride": [2, 2], "pad_amount": [[0, 1], [0, 1]]},
                   static=[1])
     assert y[0, :, :, 0].tolist() == [[8.0, 7.0], [13.0, 8.0]]
+
+
+def test_macs_count_one_multiply_per_tap_and_input_channel():
+    # Conv2d: 1x5x6x4 outputs x 3x3 taps x 3 input channels; grouped: 1x2x2x6 outputs x 9 taps x 2 channels
+    assert op_macs("Conv2d", [rand(1, 5, 6, 3), rand(3, 3, 3, 4)], {"pad_amount": [[1, 1], [1, 1]]}, [1]) == 3240
+    assert op_macs("Conv2d", [rand(1, 5, 5, 4), rand(3, 3, 2, 6)], {"group": 2, "stride": [2, 2]}, [1]) == 432
+    # depthwise: one tap product per output; transposed: every input pixel x taps x output channels
+    assert op_macs("DepthWiseConv2d", [rand(1, 5, 5, 2), rand(3, 3, 1, 2)], {}, [1]) == 1 * 3 * 3 * 2 * 9
+    assert op_macs("TransposeConv2d", [rand(1, 3, 4, 3), rand(2, 3, 3, 5)], {"stride": [2, 2]}, [1]) == 12 * 6 * 15
 
 
 def test_kernel_larger_than_padded_input_is_rejected():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ir_harness import assert_close, family_ops, onnx_ref, rand, run_op
+from ir_harness import assert_close, family_ops, onnx_ref, op_macs, rand, run_op
 from snpe_tools.errors import ConversionError
 
 
@@ -47,6 +47,11 @@ def test_matmul_matches_onnx(case):
     ra = np.swapaxes(a, -1, -2) if params.get("transpose_in0") else a
     rb = np.swapaxes(b, -1, -2) if params.get("transpose_in1") else b
     assert_close(y, onnx_ref("MatMul", [ra.copy(), rb.copy()])[0])
+
+
+def test_macs_are_outputs_times_inner_dimension():
+    assert op_macs("FullyConnected", [rand(3, 7), rand(5, 7)], {}, [1]) == 3 * 5 * 7
+    assert op_macs("MatMul", [rand(2, 4, 3), rand(2, 5, 4)], {"transpose_in0": True, "transpose_in1": True}) == 2 * 3 * 5 * 4
 
 
 def test_matmul_rejects_mismatched_inner_dims():

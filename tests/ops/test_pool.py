@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ir_harness import check_pool_against_onnx, family_ops, rand, run_op
+from ir_harness import check_pool_against_onnx, family_ops, op_macs, rand, run_op
 from snpe_tools.errors import ConversionError
 
 CASES = {   # id -> (x shape, params)
@@ -36,6 +36,10 @@ def test_max_pool_padding_never_wins():
     x = -np.ones((1, 2, 2, 1), np.float32)
     (y,) = run_op("PoolMax2d", [x], {"filter_size": [2, 2], "pad_amount": [[1, 1], [1, 1]]})
     assert (y == -1).all()
+
+
+def test_macs_are_outputs_times_window():
+    assert op_macs("PoolAvg2d", [rand(2, 6, 6, 3)], {"filter_size": [2, 3], "stride": [2, 3]}) == 2 * 3 * 2 * 3 * 6
 
 
 def test_window_larger_than_input_is_rejected():
