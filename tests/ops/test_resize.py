@@ -25,10 +25,10 @@ def _ref(x, size, **attrs):
 @pytest.mark.parametrize("interp,mode", [(1, "linear"), (2, "cubic")])
 def test_resize_linear_and_cubic_match_onnx(interp, mode, transform, size):
     if transform == 2 and size[1] == 1:
-        pytest.skip("ONNX align_corners divides by out-1")
+        pytest.skip("onnx.reference divides by out - 1: test_single_output_row_reads_the_first_row checks it")
     if transform == 1 and size[1] == 1 and interp == 2:
         pytest.skip("onnx.reference's cubic path reads -0.5, not the 0 its spec gives pytorch_half_pixel at "
-                    "out == 1: test_pytorch_half_pixel_single_output_reads_the_first_row checks the spec")
+                    "out == 1: test_single_output_row_reads_the_first_row checks the spec")
     params = {"shape": size, "transformation_mode": transform, "interpolation_mode": interp, "cubic_coeff": -0.5}
     (y,) = run_op("Resize", [X], params)
     ref = _ref(X, size, mode=mode, coordinate_transformation_mode=TRANSFORM[transform], cubic_coeff_a=-0.5)
@@ -45,9 +45,12 @@ def test_resize_nearest_matches_onnx(transform, nearest):
     assert_close(y, ref, rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("interp", [1, 2])
-def test_pytorch_half_pixel_single_output_reads_the_first_row(interp):
-    (y,) = run_op("Resize", [X], {"shape": (2, 1, 5, 3), "transformation_mode": 1, "interpolation_mode": interp})
+@pytest.mark.parametrize("transform", [1, 2])
+@pytest.mark.parametrize("interp", [0, 1, 2])
+def test_single_output_row_reads_the_first_row(interp, transform):
+    # pytorch_half_pixel and align_corners both read source coordinate 0 when the output has one row
+    (y,) = run_op("Resize", [X], {"shape": (2, 1, 5, 3), "transformation_mode": transform,
+                                  "interpolation_mode": interp})
     assert_close(y, X[:, :1], rtol=1e-6)
 
 
