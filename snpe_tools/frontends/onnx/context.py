@@ -25,6 +25,10 @@ from ..emit import EmitMixin, narrow
 
 
 class OnnxContext(EmitMixin):
+    """What every ONNX translator gets: the IR graph being built with the one emitter API of all frontends
+    (``emit`` / ``transpose`` / ``wrap_channel_last`` / ``add_const`` from :class:`EmitMixin`), plus the
+    ONNX-only state -- constant values not yet in the graph, aliases (Identity), the opset, and flags."""
+
     def __init__(self, graph: Graph, opset: int) -> None:
         self.graph = graph
         self.opset = opset

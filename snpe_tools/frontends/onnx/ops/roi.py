@@ -45,7 +45,7 @@ def img_size_ratio(spatial_scale: float) -> np.float32:
 
 @dataclass(frozen=True)
 class _RoiGeometry:
-    """The RoiAlign attributes that place the samples (validated)."""
+    """The RoiAlign attributes that place the samples (validated); plain data, not an emitter."""
 
     mode: str
     half_pixel: bool
