@@ -7,6 +7,7 @@ import os
 
 from ..dlc.writer import output_target
 from ..errors import ConversionError
+from ..frontends.front_half import closest
 from ..ir import axis_format as af
 from .common import ArgumentParser, check_input_file, check_not_input
 
@@ -165,7 +166,8 @@ def check_input_names(names: list[str], flags: dict[str, dict]) -> None:
         flag = "--" + key[:-1]
         for name in given:
             if name not in names:
-                raise ConversionError(f"{flag} {name}: not one of the inputs named with -d ({', '.join(names)})")
+                raise ConversionError(f"{flag} {name}: not one of the inputs named with -d ({', '.join(names)}; "
+                                      f"closest: {closest(name, names)})")
 
 
 def read_copyright(path: str | None) -> str:

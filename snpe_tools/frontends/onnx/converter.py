@@ -22,7 +22,7 @@ from ...ir import axis_format as af
 from ...ir import dtypes as qd
 from ...ir.graph import Graph
 from ...progress import track
-from ..front_half import OpSurvey, bind_output, check_input_names, declare_input, unsupported_ops
+from ..front_half import OpSurvey, bind_output, check_input_names, closest, declare_input, unsupported_ops
 from ..translator_registry import translate
 from .context import OnnxContext, onnx_np_dtype
 from .folding import ALWAYS_FOLDED, NO_FOLD, fold_node, node_label
@@ -519,6 +519,8 @@ def convert_onnx(path: str, opts: OnnxOptions) -> Graph:
             if name in ctx.consts:
                 raise ConversionError(f"output '{name}' is a constant (it does not depend on any input); "
                                       "a DLC output must be computed from the inputs")
-            raise ConversionError(f"output '{name}' (--out_node) is not a tensor of the model")
+            known = [vi.name for vi in model.graph.input] + [o for n in model.graph.node for o in n.output if o]
+            raise ConversionError(f"output '{name}' (--out_node) is not a tensor of the model (closest: "
+                                  f"{closest(name, known) or 'none'})")
     graph.outputs = list(outputs)
     return graph
