@@ -8,6 +8,7 @@ here means a test file holds only its table of cases.
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
@@ -15,6 +16,7 @@ from onnx import helper
 from onnx.reference import ReferenceEvaluator
 
 import snpe_tools.ops  # noqa: F401  (binds the op registry to the IR)
+from snpe_tools.frontends.emit import EmitMixin
 from snpe_tools.ir.graph import Graph, Op
 from snpe_tools.ops.registry import all_op_types, get_op_def
 from snpe_tools.passes.registry import get_pass
@@ -181,3 +183,22 @@ def op_macs(type_: str, inputs: Sequence[np.ndarray | None], params: dict[str, A
     g, op = one_op_graph(type_, inputs, params, static)
     return get_op_def(type_).macs(op, [g.tensors[n] if n else None for n in op.inputs],
                                   [g.tensors[n] for n in op.outputs])
+
+
+# ---- frontend lowerings (snpe_tools/frontends/lowering) ---------------------------------------------
+class EmitContext(EmitMixin):
+    """The smallest frontend context: a Graph and the emitter API every frontend shares."""
+
+    def __init__(self) -> None:
+        self.graph = Graph()
+
+
+def run_lowering(build: Callable[..., str], feeds: dict[str, np.ndarray]) -> tuple[np.ndarray, Counter[str]]:
+    """Graph with ``feeds`` as inputs and the body ``build(ctx, *input_names) -> output name``; runs it and
+    returns the output and how many ops of each type the lowering emitted."""
+    ctx = EmitContext()
+    for name, x in feeds.items():
+        ctx.graph.add_input(name, x.shape, x.dtype)
+    out = build(ctx, *feeds)
+    ctx.graph.outputs = [out]
+    return execute(ctx.graph, feeds)[out], Counter(op_types(ctx.graph))
