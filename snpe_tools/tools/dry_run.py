@@ -16,20 +16,10 @@ from ..frontends.front_half import OpSurvey
 
 # framework -> module whose ``survey(path, opts, debug)`` describes a model of that framework
 _SURVEYS = {"onnx": "..frontends.onnx.converter", "tensorflow": "..frontends.tensorflow.converter",
-            "tflite": "..frontends.tflite.converter"}
-
-
-def _torch_survey(path: str, opts: Any, debug: bool) -> OpSurvey:
-    from ..frontends.pytorch.converter import check_supported, kind_supported, load_scripted, op_census, op_details
-
-    _module, tgraph = load_scripted(path, opts.fold_batchnorm)
-    return OpSurvey.from_census(op_census(tgraph), kind_supported, lambda: check_supported(tgraph),
-                                details=op_details(tgraph) if debug else [])
+            "tflite": "..frontends.tflite.converter", "pytorch": "..frontends.pytorch.converter"}
 
 
 def _survey_fn(framework: str) -> Callable[[str, Any, bool], OpSurvey]:
-    if framework == "pytorch":
-        return _torch_survey
     return importlib.import_module(_SURVEYS[framework], __package__).survey
 
 

@@ -17,14 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import ConversionError, UnsupportedOpError
+from ...errors import ConversionError
+from ...extras import install_hint
 from ...ir import axis_format as af
 from ...ir import dtypes as qd
-from ...extras import install_hint
-from ...progress import track
-from ...ir.graph import Graph, InputInfo
+from ...ir.graph import Graph
 from ...ir.limits import check_fold_size, fold_limit_bytes
-from ...passes.input_cast import model_input_dtype
+from ...progress import track
+from ..front_half import OpSurvey, bind_output, declare_input, unsupported_ops
+from ..translator_registry import translate
 from .context import Ref, TorchContext, TorchNode, describe, source_line
 from .registry import get_translator
 
@@ -356,9 +357,7 @@ def check_supported(graph) -> None:
             continue
         missing.setdefault(kind, []).append(source_line(node) or "?")
     if missing:
-        parts = [f"{k} x{len(v)} (at {', '.join(sorted(set(v))[:3])})" for k, v in sorted(missing.items())]
-        raise UnsupportedOpError(f"{sum(len(v) for v in missing.values())} node(s) use ops the converter does not "
-                                 f"support: {'; '.join(parts)}")
+        raise unsupported_ops({k: sorted(v) for k, v in missing.items()})
 
 
 def _in_error_branch(node) -> bool:
@@ -512,21 +511,12 @@ class _Walker:
         else:
             fn = get_translator(kind)
             if fn is None:
-                raise UnsupportedOpError(f"1 node(s) use ops the converter does not support: {describe(node)}")
+                raise unsupported_ops({kind: [source_line(node) or "?"]})
             self.bind(outs, self.translate(fn, node, args))
 
     def translate(self, fn, node, args: list) -> Any:
         """Run translator ``fn`` on ``node``; its errors leave naming the node (kind and source line)."""
-        kind = node.kind()
-        try:
-            return fn(self.ctx, TorchNode(node, args))
-        except ConversionError as exc:
-            msg = str(exc)
-            raise ConversionError(msg if msg.startswith(kind) else f"{describe(node)}: {msg}") from None
-        except (OverflowError, ZeroDivisionError) as exc:   # values no DLC field can hold
-            raise ConversionError(f"{describe(node)}: cannot be converted ({type(exc).__name__}: {exc}); a "
-                                  "dimension or argument is out of range - check the model and -d/--input_dim") \
-                from None
+        return translate(fn, self.ctx, TorchNode(node, args), lambda: describe(node), key=node.kind())
 
     def bind(self, outs: list, result: Any) -> None:
         """Bind a node's result (one value, or one per output) to its outputs."""
@@ -634,6 +624,13 @@ def _torch_dtype_code(dt: np.dtype) -> int:
 _INDEX_DTYPES = ("int32", "int64", "bool")
 
 
+def survey(path: str, opts: TorchOptions, debug: bool) -> OpSurvey:
+    """What ``--dry_run`` reports of a TorchScript model (``tools/dry_run.py`` prints it); nothing is converted."""
+    _module, tgraph = load_scripted(path, opts.fold_batchnorm)
+    return OpSurvey.from_census(op_census(tgraph), kind_supported, lambda: check_supported(tgraph),
+                                details=op_details(tgraph) if debug else [])
+
+
 def convert_torchscript(path: str, opts: TorchOptions) -> Graph:
     _module, tgraph = load_scripted(path, opts.fold_batchnorm)
     check_supported(tgraph)
@@ -650,13 +647,8 @@ def convert_torchscript(path: str, opts: TorchOptions) -> Graph:
     ctx = TorchContext(graph)
     for (name, dims), value in zip(opts.input_dims, inputs):
         requested = opts.input_dtypes.get(name)
-        if requested in _INDEX_DTYPES:
-            dtype, cast_from = qd.dlc_from_name(requested), None
-        else:
-            dtype, cast_from = model_input_dtype(requested, np.float32)
-        fmt = af.LAYOUT_NAMES.get(opts.input_layouts.get(name, ""), af.onnx_default(len(dims)))
-        enc = opts.input_encodings.get(name, ("bgr", "bgr"))
-        graph.add_input(name, dims, dtype, fmt, InputInfo(opts.input_types.get(name, "default"), *enc, cast_from))
+        model_dtype = qd.from_name(requested) if requested in _INDEX_DTYPES else np.float32
+        declare_input(graph, opts, name, dims, model_dtype, af.onnx_default(len(dims)))
         ctx.values[value.debugName()] = Ref(name)
     walker = _Walker(ctx)
     for node in track(tgraph.nodes(), "Converting", "node"):     # walker.block(tgraph), with a progress bar
@@ -685,27 +677,17 @@ def convert_torchscript(path: str, opts: TorchOptions) -> Graph:
         if clash:
             raise ConversionError(f"--out_node names must be unique and differ from the input names given with -d "
                                   f"(clashing: {', '.join(clash)})")
-        names = []
+        names: list[str] = []
         renamed: dict[str, str] = {}
         for ref, new in zip(refs, opts.out_names):
             src = renamed.get(ref.name, ref.name)
-            if src != new:
-                if new in graph.tensors or src in graph.inputs or src in names:
-                    graph.add_op("Reshape", [src], [new], {"shape": list(graph.tensors[src].shape)}, name=new)
-                    graph.tensors[new].axis_format = graph.tensors[src].axis_format
-                else:
-                    graph.rename_tensor(src, new)
-                    renamed[ref.name] = new
-            names.append(new)
+            names.append(bind_output(graph, src, new, keep=names))
+            if src not in graph.tensors:       # renamed: later references to the same value follow it
+                renamed[ref.name] = new
     else:
         names = []
-        for ref in refs:
-            if ref.name in graph.inputs or ref.name in names:
-                new = graph.unique_name(f"{ref.name}_out")
-                graph.add_op("Reshape", [ref.name], [new], {"shape": list(graph.tensors[ref.name].shape)},
-                             name=new)
-                names.append(new)
-            else:
-                names.append(ref.name)
+        for ref in refs:                       # an input or an output returned again gets its own tensor
+            dup = ref.name in graph.inputs or ref.name in names
+            names.append(bind_output(graph, ref.name, f"{ref.name}_out", keep=names) if dup else ref.name)
     graph.outputs = names
     return graph
