@@ -9,11 +9,14 @@ plain value (a shape, a constant) rather than an emitted tensor.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..translator_registry import TranslatorRegistry
 
-Translator = Callable[..., Any]
+if TYPE_CHECKING:
+    from .context import TorchContext, TorchNode
+
+Translator = Callable[["TorchContext", "TorchNode"], Any]
 
 _REGISTRY = TranslatorRegistry(__package__ + ".ops._all", "TorchScript op")
 
