@@ -270,21 +270,6 @@ def _gru_step(em: _Emitter, xp: Ref, h, whh: Ref, bkeep: Ref, bkeep_arr: np.ndar
     return h, None
 
 
-@aten_op("aten::lstm")
-def lstm(ctx, node):
-    return _rnn(ctx, node, "lstm")
-
-
-@aten_op("aten::gru")
-def gru(ctx, node):
-    return _rnn(ctx, node, "gru")
-
-
-@aten_op("aten::rnn_tanh")
-def rnn_tanh(ctx, node):
-    return _rnn(ctx, node, "rnn_tanh")
-
-
-@aten_op("aten::rnn_relu")
-def rnn_relu(ctx, node):
-    return _rnn(ctx, node, "rnn_relu")
+# aten::lstm, aten::gru, aten::rnn_tanh, aten::rnn_relu
+for _mode in _GATES:
+    aten_op(f"aten::{_mode}")(lambda ctx, node, _m=_mode: _rnn(ctx, node, _m))
