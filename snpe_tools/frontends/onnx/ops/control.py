@@ -19,7 +19,7 @@ import onnx
 from onnx import numpy_helper
 
 from ....errors import ConversionError
-from ..context import NodeBuilder, OnnxContext, attrs
+from ..context import NodeBuilder, OnnxContext, attrs, node_error
 from ..registry import onnx_op
 
 _MAX_ITERATIONS = 10000
@@ -75,8 +75,8 @@ def _const_input(ctx: OnnxContext, node: onnx.NodeProto, idx: int):
     if not name:
         return None
     if not ctx.is_const(name):
-        raise ConversionError(f"{node.op_type} node '{node.name or node.output[0]}': input {idx} ('{name}') is "
-                              "computed at run time; only control flow known at convert time can be unrolled")
+        raise node_error(node, f"input {idx} ('{name}') is "
+                               "computed at run time; only control flow known at convert time can be unrolled")
     return np.asarray(ctx.const(ctx.aliases.get(name, name)))
 
 
@@ -105,12 +105,12 @@ def loop(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     it = 0
     while cond and (trips is None or it < trips):
         if it >= _MAX_ITERATIONS:
-            raise ConversionError(f"Loop node '{label}': more than {_MAX_ITERATIONS} iterations; a loop this "
-                                  "long cannot be unrolled")
+            raise node_error(node, f"more than {_MAX_ITERATIONS} iterations; a loop this "
+                                   "long cannot be unrolled")
         outs = run_body(ctx, body, [np.array(it, np.int64), np.array(cond)] + values, f"{label}.{it}")
         if not ctx.is_const(outs[0]):
-            raise ConversionError(f"Loop node '{label}': the loop condition is computed from run-time data; "
-                                  "only loops whose iteration count is known at convert time can be unrolled")
+            raise node_error(node, "the loop condition is computed from run-time data; "
+                                   "only loops whose iteration count is known at convert time can be unrolled")
         cond = bool(np.asarray(ctx.const(ctx.aliases.get(outs[0], outs[0]))).reshape(-1)[0])
         values = outs[1:1 + n_carried]
         for k, s in enumerate(outs[1 + n_carried:]):
@@ -123,8 +123,8 @@ def loop(ctx: OnnxContext, node: onnx.NodeProto) -> None:
         if not o:
             continue
         if not parts:
-            raise ConversionError(f"Loop node '{label}': zero iterations leave scan output '{o}' empty; a DLC "
-                                  "cannot hold an empty tensor")
+            raise node_error(node, f"zero iterations leave scan output '{o}' empty; a DLC "
+                                   "cannot hold an empty tensor")
         _stack(ctx, node, parts, 0, o)
 
 
@@ -132,8 +132,8 @@ def loop(ctx: OnnxContext, node: onnx.NodeProto) -> None:
 def scan(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     label = node.name or node.output[0]
     if ctx.opset < 9:
-        raise ConversionError(f"Scan node '{label}': opset 8 Scan (batched, sequence_lens) is not supported; "
-                              "re-export with opset 9 or later")
+        raise node_error(node, "opset 8 Scan (batched, sequence_lens) is not supported; "
+                               "re-export with opset 9 or later")
     a = attrs(node)
     body = a["body"]
     m = int(a["num_scan_inputs"])
@@ -149,10 +149,10 @@ def scan(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     axes = [ax % len(b.shape(x)) for ax, x in zip(in_axes, xs)]
     lengths = {b.shape(x)[ax] for x, ax in zip(xs, axes)}
     if len(lengths) != 1:
-        raise ConversionError(f"Scan node '{label}': scan inputs have different sequence lengths {sorted(lengths)}")
+        raise node_error(node, f"scan inputs have different sequence lengths {sorted(lengths)}")
     steps = lengths.pop()
     if steps == 0:
-        raise ConversionError(f"Scan node '{label}': an empty sequence cannot be unrolled")
+        raise node_error(node, "an empty sequence cannot be unrolled")
     per_step: list[list[str]] = [[] for _ in range(k_out)]
     for t in range(steps):
         slices = []
