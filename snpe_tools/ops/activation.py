@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from ..ir import dtypes as qd
-from .registry import DlcAttr, OpDef, Param, register
+from .registry import DlcAttr, OpDef, Param, check_enum, register
 
 
 def _neuron(code: int) -> tuple[DlcAttr, ...]:
@@ -134,6 +134,10 @@ class ElementWiseNeuron(_Unary):
         "max_value": Param(qd.FLOAT_32, default=0.0, write_default=False),
         "threshold": Param(qd.FLOAT_32, default=0.0, write_default=False),
     }
+
+    def infer(self, op, ins):
+        check_enum(op, "operation", NEURON_OPS)
+        return [(ins[0].shape, ins[0].dtype)]
 
     def f(self, op, x):
         p = op.params

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import dtypes as qd
-from .registry import OpDef, Param, register
+from .registry import OpDef, Param, check_axes, register
 
 
 @register
@@ -26,9 +26,7 @@ class RmsNorm(OpDef):
 
     def infer(self, op, ins):
         x = ins[0]
-        axes = [int(a) for a in op.params["axes"]]
-        if any(not 0 <= a < len(x.shape) for a in axes):
-            raise ValueError(f"RmsNorm {op.name}: axes {axes} out of range for rank {len(x.shape)}")
+        check_axes(op, "axes", len(x.shape))
         for t in ins[1:]:
             if t is not None:
                 np.broadcast_shapes(tuple(x.shape), tuple(t.shape))

@@ -47,6 +47,17 @@ def conv_out_size(size: int, k: int, stride: int, dilation: int, pad_b: int, pad
     return (size + pad_b + pad_e - ((k - 1) * dilation + 1)) // stride + 1
 
 
+def check_group(op, cin: int, w_cin: int, cout: int) -> int:
+    """The ``group`` of a grouped convolution whose input has ``cin`` channels and whose weights take
+    ``w_cin`` input channels per group and give ``cout`` outputs; refused unless the groups split both."""
+    g = int(op.params["group"])
+    if g < 1 or cin != w_cin * g or cout % g:
+        raise ValueError(f"{op.type} {op.name}: group {g} does not fit {cin} input channels, weights taking "
+                         f"{w_cin} per group and {cout} outputs (supported: input channels = group x "
+                         "weight input channels, outputs a multiple of group)")
+    return g
+
+
 def patches(x: np.ndarray, kh: int, kw: int, stride, dilation, pads, pad_value=0.0) -> np.ndarray:
     """Strided view ``[b, oh, ow, kh, kw, c]`` over the padded NHWC input (no copy)."""
     (pt, pb), (pl, pr) = (int(pads[0][0]), int(pads[0][1])), (int(pads[1][0]), int(pads[1][1]))
@@ -84,7 +95,8 @@ class Conv2d(_ConvFamily):
 
     def infer(self, op, ins):
         x, w = ins[0], ins[1]
-        kh, kw, _, co = w.shape
+        kh, kw, cig, co = w.shape
+        check_group(op, x.shape[-1], cig, co)
         oh, ow = _spatial_out(op, x.shape, kh, kw)
         return [((x.shape[0], oh, ow, co), x.dtype)]
 
@@ -128,7 +140,10 @@ class DepthWiseConv2d(_ConvFamily):
 
     def infer(self, op, ins):
         x, w = ins[0], ins[1]
-        kh, kw, _, co = w.shape
+        kh, kw, one, co = w.shape
+        if one != 1 or co % x.shape[-1]:
+            raise ValueError(f"DepthWiseConv2d {op.name}: weights {list(w.shape)} do not fit {x.shape[-1]} input "
+                             "channels (supported: [kh, kw, 1, channels x multiplier])")
         oh, ow = _spatial_out(op, x.shape, kh, kw)
         return [((x.shape[0], oh, ow, co), x.dtype)]
 
@@ -176,7 +191,12 @@ class TransposeConv2d(_ConvFamily):
 
     def infer(self, op, ins):
         x, w = ins[0], ins[1]
-        kh, kw, _, cog = w.shape
+        kh, kw, ci, cog = w.shape
+        g = int(op.params["group"])
+        if g < 1 or ci != x.shape[-1] or ci % g:
+            raise ValueError(f"TransposeConv2d {op.name}: group {g} / weights {list(w.shape)} do not fit "
+                             f"{x.shape[-1]} input channels (supported: weights [kh, kw, input channels, "
+                             "outputs / group], input channels a multiple of group)")
         p = op.params
         st, pa, op_ = ([int(v) for v in p["stride"]], [[int(v) for v in r] for r in p["pad_amount"]],
                        [int(v) for v in p["output_padding"]])   # python ints: no uint32 wrap

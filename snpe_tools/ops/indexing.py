@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import dtypes as qd
-from .registry import OpDef, Param, register
+from .registry import OpDef, Param, check_axis, register
 
 
 @register
@@ -19,7 +19,7 @@ class GatherElements(OpDef):
 
     def infer(self, op, ins):
         data, idx = ins[0].shape, ins[1].shape
-        ax = op.params["axis"] % len(data)
+        ax = check_axis(op, "axis", len(data), negative=True)
         if len(idx) != len(data) or any(i > d for k, (i, d) in enumerate(zip(idx, data)) if k != ax):
             raise ValueError(f"GatherElements {op.name}: indices {list(idx)} do not fit data {list(data)}")
         return [(tuple(idx), ins[0].dtype)]

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..ir import dtypes as qd
 from .conv import patches
-from .registry import DlcAttr, OpDef, Param, register, u32
+from .registry import DlcAttr, OpDef, Param, check_enum, register, u32
 
 _POOL = {
     "filter_size": Param(qd.UINT_32, tensor=True),
@@ -19,6 +19,7 @@ _POOL = {
     "pad_amount": Param(qd.UINT_32, tensor=True, default=np.zeros((2, 2), np.uint32)),
     "rounding_mode": Param(qd.UINT_32, default=0, write_default=False),   # 2.25 writes none when floor
 }
+ROUNDING_MODES = {0: "FLOOR", 1: "CEIL"}
 
 
 def pool_out_size(size: int, k: int, s: int, pb: int, pe: int, ceil: bool) -> int:
@@ -47,6 +48,7 @@ class _Pool(OpDef):
 
     def infer(self, op, ins):
         x = ins[0]
+        check_enum(op, "rounding_mode", ROUNDING_MODES)
         oh, ow, _ = _geometry(op, x.shape)
         if oh < 1 or ow < 1:
             raise ValueError(f"{self.type} {op.name}: the window does not fit the padded input")

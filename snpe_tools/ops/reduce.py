@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import dtypes as qd
-from .registry import DlcAttr, OpDef, Param, kept_axes_perm, register
+from .registry import DlcAttr, OpDef, Param, check_axes, check_axis, kept_axes_perm, register
 
 _P = {"axes": Param(qd.UINT_32, tensor=True), "keep_dims": Param(qd.BOOL_8, default=False)}
 
@@ -27,7 +27,7 @@ class _Reduce(OpDef):
         return tuple(int(a) for a in op.params["axes"])
 
     def infer(self, op, ins):
-        axes = self._axes(op)
+        axes = check_axes(op, "axes", len(ins[0].shape))
         shape = [1 if i in axes else d for i, d in enumerate(ins[0].shape)]
         if not op.params["keep_dims"]:
             shape = [d for i, d in enumerate(ins[0].shape) if i not in axes]
@@ -68,7 +68,7 @@ class _Arg(OpDef):
         return list(perm) if op.params["keep_dims"] else kept_axes_perm(perm, [ax])
 
     def infer(self, op, ins):
-        ax = op.params["axis"]
+        ax = check_axis(op, "axis", len(ins[0].shape))
         s = list(ins[0].shape)
         if op.params["keep_dims"]:
             s[ax] = 1

@@ -244,6 +244,39 @@ def _load_all() -> None:
         from . import _all  # noqa: F401  (imports every op family module)
 
 
+# ---- validation shared by shape rules ---------------------------------------------------
+# A model or DLC is untrusted: a shape rule refuses every parameter value its kernel cannot compute
+# (``Graph.add_op`` turns the ValueError into a one-line ConversionError), so that nothing is accepted and
+# then crashes in the kernel or silently computes something else.
+def check_enum(op: Op, name: str, values: dict[int, str]) -> int:
+    """The enum parameter ``name`` of ``op``, refused unless it is one of ``values`` (code -> QNN name)."""
+    value = op.params[name]
+    if value not in values:
+        supported = ", ".join(f"{code} {label}" for code, label in values.items())
+        raise ValueError(f"{op.type} {op.name}: {name} {value} is not supported (supported: {supported})")
+    return int(value)
+
+
+def check_axis(op: Op, name: str, rank: int, negative: bool = False) -> int:
+    """The axis parameter ``name`` of ``op`` as an index in ``[0, rank)``; refused when out of range.
+    ``negative``: the parameter is signed (QNN INT_32) and ``-rank .. -1`` count from the end."""
+    axis = int(op.params[name])
+    low = -rank if negative else 0
+    if not low <= axis < rank:
+        raise ValueError(f"{op.type} {op.name}: {name} {axis} is out of range for rank {rank} "
+                         f"(supported: {low} .. {rank - 1})")
+    return axis % rank
+
+
+def check_axes(op: Op, name: str, rank: int) -> tuple[int, ...]:
+    """The axes parameter ``name`` of ``op``: distinct indices in ``[0, rank)``; refused otherwise."""
+    axes = tuple(int(a) for a in np.asarray(op.params[name]).reshape(-1))
+    if any(not 0 <= a < rank for a in axes) or len(set(axes)) != len(axes):
+        raise ValueError(f"{op.type} {op.name}: {name} {list(axes)} out of range or repeated for rank {rank} "
+                         f"(supported: distinct axes in 0 .. {rank - 1})")
+    return axes
+
+
 # ---- helpers shared by op families -----------------------------------------------------
 def broadcast_shape(*shapes: Sequence[int]) -> tuple[int, ...]:
     return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))

@@ -19,11 +19,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import dtypes as qd
-from .registry import OpDef, Param, register
+from .registry import OpDef, Param, check_enum, register
 
 HALF_PIXEL, PYTORCH_HALF_PIXEL, ALIGN_CORNERS, ASYMMETRIC = 0, 1, 2, 3
 NEAREST, LINEAR, CUBIC = 0, 1, 2
 ROUND_PREFER_FLOOR, ROUND_PREFER_CEIL, FLOOR, CEIL = 0, 1, 2, 3
+# the QNN names of the codes above, for the shape rule's refusal of any other code
+TRANSFORMATION_MODES = {HALF_PIXEL: "HALF_PIXEL", PYTORCH_HALF_PIXEL: "PYTORCH_HALF_PIXEL",
+                        ALIGN_CORNERS: "ALIGN_CORNERS", ASYMMETRIC: "ASYMMETRIC"}
+INTERPOLATION_MODES = {NEAREST: "NEAREST", LINEAR: "LINEAR", CUBIC: "CUBIC"}
+NEAREST_MODES = {ROUND_PREFER_FLOOR: "ROUND_PREFER_FLOOR", ROUND_PREFER_CEIL: "ROUND_PREFER_CEIL",
+                 FLOOR: "FLOOR", CEIL: "CEIL"}
 
 
 def source_coords(mode: int, in_size: int, out_size: int) -> np.ndarray:
@@ -126,6 +132,9 @@ class Resize(OpDef):
         if not 3 <= len(src) <= 5 or len(out) != len(src) or out[0] != src[0] or out[-1] != src[-1]:
             raise ValueError(f"Resize {op.name}: cannot resize {list(src)} to {list(out)} (rank 3-5, "
                              "batch and channel unchanged)")
+        check_enum(op, "transformation_mode", TRANSFORMATION_MODES)
+        check_enum(op, "interpolation_mode", INTERPOLATION_MODES)
+        check_enum(op, "nearest_mode", NEAREST_MODES)
         return [(out, ins[0].dtype)]
 
     def compute(self, op, xs):

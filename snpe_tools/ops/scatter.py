@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import dtypes as qd
-from .registry import OpDef, Param, register
+from .registry import OpDef, Param, check_axis, register
 
 # QNN ScatterElements / ScatterNd ``reduction`` values
 REDUCTION_NONE, REDUCTION_ADD, REDUCTION_MUL, REDUCTION_MAX = 0, 1, 2, 3
@@ -39,7 +39,7 @@ class ScatterElements(OpDef):
 
     def infer(self, op, ins):
         data, idx, upd = (t.shape for t in ins[:3])
-        ax = op.params["axis"] % len(data)
+        ax = check_axis(op, "axis", len(data), negative=True)
         if tuple(idx) != tuple(upd) or len(idx) != len(data) or any(
                 i > d for k, (i, d) in enumerate(zip(idx, data)) if k != ax):
             raise ValueError(f"ScatterElements {op.name}: indices {list(idx)} / updates {list(upd)} do not fit "
@@ -150,6 +150,10 @@ class CumulativeSum(OpDef):
     type = "CumulativeSum"
     params = {"axis": Param(qd.UINT_32), "exclusive": Param(qd.BOOL_8, default=False),
               "reverse": Param(qd.BOOL_8, default=False)}
+
+    def infer(self, op, ins):
+        check_axis(op, "axis", len(ins[0].shape))
+        return [(ins[0].shape, ins[0].dtype)]
 
     def compute(self, op, xs):
         x = xs[0]

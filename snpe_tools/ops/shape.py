@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import dtypes as qd
-from .registry import OpDef, Param, permuted, register
+from .registry import OpDef, Param, check_axis, check_enum, permuted, register
 
 
 @register
@@ -48,7 +48,12 @@ class Transpose(OpDef):
     params = {"perm": Param(qd.UINT_32, tensor=True)}
 
     def infer(self, op, ins):
-        return [(tuple(ins[0].shape[int(p)] for p in op.params["perm"]), ins[0].dtype)]
+        perm = [int(p) for p in op.params["perm"]]
+        rank = len(ins[0].shape)
+        if sorted(perm) != list(range(rank)):
+            raise ValueError(f"Transpose {op.name}: perm {perm} is not a permutation of the {rank} axes "
+                             f"(supported: each of 0 .. {rank - 1} once)")
+        return [(tuple(ins[0].shape[p] for p in perm), ins[0].dtype)]
 
     def compute(self, op, xs):
         return [np.ascontiguousarray(np.transpose(xs[0], [int(p) for p in op.params["perm"]]))]
@@ -69,8 +74,12 @@ class Concat(OpDef):
         return list(perm)
 
     def infer(self, op, ins):
-        ax = op.params["axis"]
         shape = list(ins[0].shape)
+        ax = check_axis(op, "axis", len(shape))
+        for t in ins[1:]:
+            if len(t.shape) != len(shape) or any(d != e for i, (d, e) in enumerate(zip(t.shape, shape)) if i != ax):
+                raise ValueError(f"Concat {op.name}: input {list(t.shape)} differs from {list(ins[0].shape)} "
+                                 f"off the concatenation axis {ax} (supported: equal dims except axis {ax})")
         shape[ax] = sum(t.shape[ax] for t in ins)
         return [(tuple(shape), ins[0].dtype)]
 
@@ -95,8 +104,11 @@ class Split(OpDef):
         return len(params["split_index"]) + 1
 
     def infer(self, op, ins):
-        ax = op.params["axis"]
+        ax = check_axis(op, "axis", len(ins[0].shape))
         bounds = [0] + [int(i) for i in op.params["split_index"]] + [ins[0].shape[ax]]
+        if any(b > e for b, e in zip(bounds[:-1], bounds[1:])):
+            raise ValueError(f"Split {op.name}: split_index {bounds[1:-1]} must not decrease and stay within "
+                             f"0 .. {bounds[-1]} (the size of axis {ax})")
         outs = []
         for b, e in zip(bounds[:-1], bounds[1:]):
             s = list(ins[0].shape)
@@ -109,7 +121,9 @@ class Split(OpDef):
                 np.split(xs[0], [int(i) for i in op.params["split_index"]], axis=op.params["axis"])]
 
 
-PAD_SCHEMES = {0: "constant", 1: "symmetric", 2: "reflect", 3: "edge"}
+# QNN Pad ``scheme`` code -> (QNN name, numpy.pad mode)
+PAD_SCHEMES = {0: ("CONSTANT", "constant"), 1: ("MIRROR_SYMMETRIC", "symmetric"), 2: ("MIRROR_REFLECT", "reflect"),
+               3: ("EDGE", "edge")}
 
 
 @register
@@ -125,13 +139,18 @@ class Pad(OpDef):
         return list(perm)
 
     def infer(self, op, ins):
+        check_enum(op, "scheme", {code: qnn for code, (qnn, _) in PAD_SCHEMES.items()})
         pa = op.params["pad_amount"]
+        rank = len(ins[0].shape)
+        if pa.shape != (rank, 2):
+            raise ValueError(f"Pad {op.name}: pad_amount has shape {list(pa.shape)} (supported: [{rank}, 2], "
+                             "[before, after] per axis)")
         return [(tuple(int(d + pa[i][0] + pa[i][1]) for i, d in enumerate(ins[0].shape)), ins[0].dtype)]
 
     def compute(self, op, xs):
         p = op.params
         widths = [(int(a), int(b)) for a, b in p["pad_amount"]]
-        mode = PAD_SCHEMES[p["scheme"]]
+        mode = PAD_SCHEMES[p["scheme"]][1]
         if mode == "constant":
             return [np.pad(xs[0], widths, constant_values=np.asarray(p["pad_constant_value"]).astype(xs[0].dtype))]
         return [np.pad(xs[0], widths, mode=mode)]
@@ -196,7 +215,11 @@ class Tile(OpDef):
         return list(perm)
 
     def infer(self, op, ins):
-        return [(tuple(int(d * m) for d, m in zip(ins[0].shape, op.params["multiples"])), ins[0].dtype)]
+        mult = [int(m) for m in op.params["multiples"]]
+        if len(mult) != len(ins[0].shape):
+            raise ValueError(f"Tile {op.name}: {len(mult)} multiples {mult} for rank {len(ins[0].shape)} "
+                             "(supported: one per axis)")
+        return [(tuple(d * m for d, m in zip(ins[0].shape, mult)), ins[0].dtype)]
 
     def compute(self, op, xs):
         return [np.tile(xs[0], [int(m) for m in op.params["multiples"]])]
@@ -216,7 +239,7 @@ class Gather(OpDef):
         return list(perm)
 
     def infer(self, op, ins):
-        ax = op.params["axis"] % len(ins[0].shape)
+        ax = check_axis(op, "axis", len(ins[0].shape), negative=True)
         s = ins[0].shape
         return [(tuple(s[:ax]) + tuple(ins[1].shape) + tuple(s[ax + 1:]), ins[0].dtype)]
 

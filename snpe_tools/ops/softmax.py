@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import dtypes as qd
-from .registry import OpDef, Param, register
+from .registry import OpDef, Param, check_axis, register
 
 _P = {"axis": Param(qd.UINT_32), "beta": Param(qd.FLOAT_32, default=1.0)}
 
@@ -15,6 +15,10 @@ class _OverOneAxis(OpDef):
     def permute_axes(self, op, perm, ins):
         op.params["axis"] = perm[op.params["axis"]]
         return list(perm)
+
+    def infer(self, op, ins):
+        check_axis(op, "axis", len(ins[0].shape))
+        return [(ins[0].shape, ins[0].dtype)]
 
 
 @register

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import dtypes as qd
-from .registry import OpDef, Param, register
+from .registry import OpDef, Param, check_enum, register
 
 DCR, CRD = 0, 1
+MODES = {DCR: "DCR", CRD: "CRD"}
 _P = {"block_size": Param(qd.UINT_32, tensor=True), "mode": Param(qd.UINT_32, default=DCR)}
 
 
@@ -33,6 +34,7 @@ class DepthToSpace(OpDef):
     def infer(self, op, ins):
         n, h, w, c = ins[0].shape
         bh, bw = _blocks(op)
+        check_enum(op, "mode", MODES)
         if c % (bh * bw):
             raise ValueError(f"DepthToSpace {op.name}: depth {c} is not a multiple of {bh}x{bw}")
         return [((n, h * bh, w * bw, c // (bh * bw)), ins[0].dtype)]
@@ -60,6 +62,7 @@ class SpaceToDepth(OpDef):
     def infer(self, op, ins):
         n, h, w, c = ins[0].shape
         bh, bw = _blocks(op)
+        check_enum(op, "mode", MODES)
         if h % bh or w % bw:
             raise ValueError(f"SpaceToDepth {op.name}: spatial size {h}x{w} is not a multiple of {bh}x{bw}")
         return [((n, h // bh, w // bw, c * bh * bw), ins[0].dtype)]

@@ -10,9 +10,9 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..ir import dtypes as qd
-from .conv import conv_out_size
-from .pool import pool_out_size
-from .registry import OpDef, Param, register, u32
+from .conv import check_group, conv_out_size
+from .pool import ROUNDING_MODES, pool_out_size
+from .registry import OpDef, Param, check_enum, register, u32
 
 _ONES3 = u32(1, 1, 1)
 _ZERO_PADS3 = np.zeros((3, 2), np.uint32)
@@ -54,6 +54,7 @@ class Conv3d(OpDef):
 
     def infer(self, op, ins):
         x, w = ins[0].shape, ins[1].shape
+        check_group(op, x[-1], w[3], w[4])
         p = op.params
         out = [conv_out_size(x[1 + i], w[i], int(p["stride"][i]), int(p["dilation"][i]), int(p["pad_amount"][i][0]),
                              int(p["pad_amount"][i][1])) for i in range(3)]
@@ -111,6 +112,7 @@ class _Pool3d(OpDef):
 
     def infer(self, op, ins):
         x = ins[0].shape
+        check_enum(op, "rounding_mode", ROUNDING_MODES)
         out, _ = _pool_geometry(op, x)
         if min(out) < 1:
             raise ValueError(f"{self.type} {op.name}: the window does not fit the padded input")

@@ -58,22 +58,37 @@ def _differs_or_refused(type_, inputs, params, other_params, static):
     return not np.allclose(y, z)
 
 
-@pytest.mark.xfail(strict=True, reason="Lrn kernel ignores region: WITHIN_CHANNEL (1) computes the "
-                                       "ACROSS_CHANNEL (0) result instead of being refused")
 def test_lrn_within_channel_is_not_silently_across_channel():
     assert _differs_or_refused("Lrn", [X], {"radius": 1, "region": 1}, {"radius": 1, "region": 0}, [])
 
 
-@pytest.mark.xfail(strict=True, reason="InstanceNorm kernel ignores normalize_variance: False must give "
-                                       "(x - mean) * gamma + beta, it divides by the deviation anyway")
+@pytest.mark.parametrize("radius", [0, 1, 2])
+def test_lrn_within_channel_sums_the_spatial_square(radius):
+    """WITHIN_CHANNEL: the (2r+1) x (2r+1) spatial window of the same channel, clipped at the edges (a loop
+    over the positions as the independent reference)."""
+    p = {"radius": radius, "region": 1, "alpha": 0.3, "beta": 0.75, "bias": 2.0}
+    (y,) = run_op("Lrn", [X], p)
+    _, h, w, _ = X.shape
+    sq = np.zeros(X.shape)
+    for i in range(h):
+        for j in range(w):
+            win = X[:, max(0, i - radius):i + radius + 1, max(0, j - radius):j + radius + 1, :]
+            sq[:, i, j, :] = np.sum(win.astype(np.float64) ** 2, axis=(1, 2))
+    assert_close(y, X / (p["bias"] + p["alpha"] * sq) ** p["beta"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("params", [{"region": 2}, {"radius": -1}])
+def test_lrn_refuses_unknown_region_and_negative_radius(params):
+    with pytest.raises(ConversionError, match="Lrn op .*(region 2 is not supported|radius -1 is negative)"):
+        run_op("Lrn", [X], {"radius": 1, **params})
+
+
 def test_instance_norm_without_variance_normalisation_only_subtracts_the_mean():
     g, b = positive(6), rand(6)
     (y,) = run_op("InstanceNorm", [X, g, b], {"normalize_variance": False}, static=[1, 2])
     assert_close(y, (X - X.mean(axis=(1, 2), keepdims=True)) * g + b, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.xfail(strict=True, reason="InstanceNorm kernel ignores mode (RMS 1) and region (ACROSS_CHANNEL 1 / "
-                                       "ACROSS_ALL 2): both compute the MU_SIGMA across-spatial result")
 @pytest.mark.parametrize("params", [{"mode": 1}, {"region": 1}, {"region": 2}])
 def test_instance_norm_mode_and_region_are_not_ignored(params):
     g, b = positive(6), rand(6)
