@@ -140,7 +140,8 @@ def thresholded_relu(ctx: OnnxContext, node) -> None:
     x = ctx.tensor(node.input[0])
     gt = ctx.emit("ElementWiseGreater", [x, scalar_const(ctx, node, "alpha", alpha, dt)], [tmp_name(ctx, node, "gt")],
                   name=f"{node_name(node)}.gt")[0]
-    ctx.emit("ElementWiseSelect", [gt, x, scalar_const(ctx, node, "zero", 0, dt)], [node.output[0]], name=node_name(node))
+    ctx.emit("ElementWiseSelect", [gt, x, scalar_const(ctx, node, "zero", 0, dt)], [node.output[0]],
+             name=node_name(node))
 
 
 @onnx_op("Mish")
@@ -189,10 +190,11 @@ def celu(ctx: OnnxContext, node) -> None:
         return ctx.emit(qnn, ins, [tmp_name(ctx, node, tag)], name=f"{n}.{tag}")[0]
 
     zero = scalar_const(ctx, node, "zero", 0, dt)
-    e = op("ElementWiseExp", [op("ElementWiseDivide", [x, scalar_const(ctx, node, "alpha", alpha, dt)], "scaled")], "exp")
+    scaled = op("ElementWiseDivide", [x, scalar_const(ctx, node, "alpha", alpha, dt)], "scaled")
+    e = op("ElementWiseExp", [scaled], "exp")
     em1 = op("ElementWiseSubtract", [e, scalar_const(ctx, node, "one", 1, dt)], "expm1")
-    neg = op("ElementWiseMinimum", [op("ElementWiseMultiply", [em1, scalar_const(ctx, node, "alpha", alpha, dt)], "neg"),
-                                    zero], "negpart")
+    scaled_em1 = op("ElementWiseMultiply", [em1, scalar_const(ctx, node, "alpha", alpha, dt)], "neg")
+    neg = op("ElementWiseMinimum", [scaled_em1, zero], "negpart")
     ctx.emit("ElementWiseAdd", [op("ElementWiseMaximum", [x, zero], "pospart"), neg], [node.output[0]], name=n)
 
 

@@ -92,7 +92,8 @@ def is_nan(ctx: OnnxContext, node) -> None:
 def is_inf(ctx: OnnxContext, node) -> None:
     a = attrs(node)
     ctx.emit("IsInf", [ctx.tensor(node.input[0])], [node.output[0]],
-             {"detect_negative": bool(a.get("detect_negative", 1)), "detect_positive": bool(a.get("detect_positive", 1))},
+             {"detect_negative": bool(a.get("detect_negative", 1)),
+              "detect_positive": bool(a.get("detect_positive", 1))},
              name=node_name(node))
 
 

@@ -272,7 +272,8 @@ def expand(ctx: OnnxContext, node) -> None:
             ctx.emit("Reshape", [x], [out], {"shape": aligned}, name=node_name(node))
         return
     if aligned != src:
-        x = ctx.emit("Reshape", [x], [tmp_name(ctx, node, "rank")], {"shape": aligned}, name=f"{node_name(node)}.rank")[0]
+        x = ctx.emit("Reshape", [x], [tmp_name(ctx, node, "rank")], {"shape": aligned},
+                     name=f"{node_name(node)}.rank")[0]
     ctx.emit("Tile", [x], [out], {"multiples": mult}, name=node_name(node))
 
 
