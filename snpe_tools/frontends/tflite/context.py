@@ -72,7 +72,7 @@ class TfliteContext(EmitMixin):
     def require_const(self, op: TflOp, k: int, what: str) -> np.ndarray:
         idx = op.inputs[k] if k < len(op.inputs) else -1
         if idx < 0 or idx not in self.consts:
-            raise ConversionError(f"{op.name} op #{op.index} ({self.out_label(op)}): {what} must be a constant "
+            raise ConversionError(f"{self.label(op)}: {what} must be a constant "
                                   "tensor; computing it at run time is not supported")
         return self.consts[idx]
 
@@ -83,7 +83,7 @@ class TfliteContext(EmitMixin):
 
     def fail(self, op: TflOp, what: str) -> ConversionError:
         """The one-line error of a translator: the op, its index and outputs, then what is wrong."""
-        return ConversionError(f"{op.name} op #{op.index} ({self.out_label(op)}): {what}")
+        return ConversionError(f"{self.label(op)}: {what}")
 
     def real_const(self, idx: int) -> np.ndarray:
         """Float value of a constant: fp16 widened, quantized integers dequantized."""
@@ -101,6 +101,10 @@ class TfliteContext(EmitMixin):
         if v.dtype in (np.float16, np.float64):
             return v.astype(np.float32)
         return v
+
+    def label(self, op: TflOp) -> str:
+        """How errors name a TFLite op: builtin name, execution index, output tensors (``CONV_2D op #3 (y)``)."""
+        return f"{op.name} op #{op.index} ({self.out_label(op)})"
 
     def out_label(self, op: TflOp) -> str:
         return ", ".join(self.t(i).name for i in op.outputs if i >= 0)[:200]
@@ -224,5 +228,5 @@ class TfliteContext(EmitMixin):
             return self.emit("ReluMinMax", [x], [out], {"min_value": -1.0, "max_value": 1.0}, name=out)[0]
         if act == ACT_TANH:
             return self.emit("Tanh", [x], [out], name=out)[0]
-        raise ConversionError(f"{op.name} op #{op.index} ({self.out_label(op)}): fused activation {act} "
+        raise ConversionError(f"{self.label(op)}: fused activation {act} "
                               "(SIGN_BIT) is not supported; re-export the model with a supported activation")
