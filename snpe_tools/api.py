@@ -19,7 +19,7 @@ import numpy as np
 from .dlc import DLC, read_dlc
 from .errors import ConversionError, RuntimeInputError
 from .runtime import execute
-from .runtime.fixed_point import dequantize, is_quantized, quantize
+from .ops.fixed_point import dequantize, is_quantized, quantize
 
 # model file suffix -> framework; a directory is a TensorFlow SavedModel
 _SUFFIX_FRAMEWORK = {".onnx": "onnx", ".pt": "pytorch", ".pth": "pytorch", ".torchscript": "pytorch",

@@ -292,7 +292,7 @@ def our_run(dlc: str, x_nhwc: np.ndarray) -> np.ndarray:
     DLC: float inputs quantized with the input's encoding, the output dequantized)."""
     from snpe_tools.dlc import read_dlc
     from snpe_tools.runtime import execute
-    from snpe_tools.runtime.fixed_point import dequantize, is_quantized, quantize
+    from snpe_tools.ops.fixed_point import dequantize, is_quantized, quantize
 
     g = read_dlc(dlc).graph
     t_in, t_out = g.tensors[g.inputs[0]], g.tensors[g.outputs[0]]

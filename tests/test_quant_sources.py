@@ -564,7 +564,7 @@ def test_golden_models_quantized_by_onnxruntime_convert_and_fall_back(name, fmt,
     if not src.exists():
         pytest.skip("golden models not found")
     from snpe_tools.runtime import execute
-    from snpe_tools.runtime.fixed_point import dequantize, is_quantized, quantize
+    from snpe_tools.ops.fixed_point import dequantize, is_quantized, quantize
 
     m = onnx.load(str(src))
     consts = {i.name for i in m.graph.initializer}

@@ -178,7 +178,7 @@ def _cosines(a: list[np.ndarray], b: list[np.ndarray]) -> list[float]:
 
 def _sqnr(graph_f: Graph, graph_q: Graph, lst: str) -> float:
     """Mean output SQNR (dB) of the quantized graph against the float graph over the input list."""
-    from snpe_tools.runtime.fixed_point import dequantize, is_quantized, quantize
+    from snpe_tools.ops.fixed_point import dequantize, is_quantized, quantize
 
     vals = []
     for line in open(lst).read().split():
@@ -398,7 +398,7 @@ def test_conv_relu_quantized_as_one_group(resnet, tmp_path):
              and producer[op.inputs[0]].type == "Conv2d" and readers[op.inputs[0]] == 1]
     assert pairs, "resnet_small has Conv -> Relu pairs"
     x = np.fromfile(open(resnet["list"]).read().split()[0], np.float32)
-    from snpe_tools.runtime.fixed_point import quantize
+    from snpe_tools.ops.fixed_point import quantize
 
     t_in = g.tensors[g.inputs[0]]
     env = execute(g, {g.inputs[0]: quantize(t_in, x.reshape(t_in.shape))}, keep_intermediates=True)

@@ -1,7 +1,7 @@
 """Quantize / Dequantize / Convert: move between float and fixed-point tensors carrying QNN encodings.
 
 The encodings live on the tensors (:class:`~snpe_tools.ir.graph.Encoding`), not in op params, so the
-kernels are identities on real values: the runtime (:mod:`snpe_tools.runtime.fixed_point`) reads a
+kernels are identities on real values: the runtime (:mod:`snpe_tools.ops.fixed_point`) reads a
 quantized input as real numbers and stores a quantized output as integers.  The output dtype is the
 output tensor's (set by the frontend), hence ``infer`` keeps the dtype a frontend gave it when re-run.
 """

@@ -76,7 +76,7 @@ class OpDef:
     type: ClassVar[str] = ""
     params: ClassVar[dict[str, Param]] = {}
     # fixed-point runtime: True when the op averages stored integers, so a quantized output rounds its
-    # ties away from the stored zero rather than the real zero (see runtime/fixed_point.py)
+    # ties away from the stored zero rather than the real zero (see ops/fixed_point.py)
     rounds_stored_values: ClassVar[bool] = False
     # quantizer: outputs that hold indices or counts (class ids), integer-valued whatever the inputs; and
     # whether integer-valued inputs give integer-valued outputs (add, multiply, max ...).  Such tensors get
@@ -114,7 +114,7 @@ class OpDef:
     fuses_into_producer: ClassVar[bool] = False
     # fixed-point runtime: the output is an integer accumulator sum(x_q * w_q) of inputs 0 and 1 (+ the
     # bias at the same scale), output channels on the last axis, requantized from the exact accumulator
-    # as integer kernels do it (see runtime/fixed_point.py)
+    # as integer kernels do it (see ops/fixed_point.py)
     integer_accumulator: ClassVar[bool] = False
     # strip_encodings pass: the kernel is the identity on real values; the op only changes how they are
     # stored (float / fixed point, encoding), so between two float tensors it is a no-op

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..ir.graph import Graph
 from ..ir.limits import check_fold_size, nbytes_of
-from ..runtime.fixed_point import run_op
+from ..ops.fixed_point import run_op
 from .registry import register_pass
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..ir.graph import Graph
 from ..ops.registry import get_op_def
-from ..runtime.fixed_point import dequantize, is_quantized
+from ..ops.fixed_point import dequantize, is_quantized
 from .registry import register_pass
 
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import RuntimeInputError
 from ..ir.graph import Graph, Op
-from ..runtime.fixed_point import run_op
+from ..ops.fixed_point import run_op
 
 BATCH_BYTES = 256 << 20         # live activations (and convolution work buffers) of one batch
 MAX_BATCH = 16                  # beyond this the matrix products are as tall as they usefully get

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..ir.graph import Graph
 from ..ops.registry import get_op_def
-from ..runtime.fixed_point import dequantize, is_quantized, quantize, run_op
+from ..ops.fixed_point import dequantize, is_quantized, quantize, run_op
 from .calibration import _aligned, _batches, _input_array, batch_size, batched_graph
 from .quantizer import fusable_activations
 

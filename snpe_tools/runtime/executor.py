@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import RuntimeInputError
 from ..ir.graph import Graph
-from .fixed_point import fake_quantize, is_fake_quantized, run_op
+from ..ops.fixed_point import fake_quantize, is_fake_quantized, run_op
 
 _F16 = np.dtype(np.float16)
 

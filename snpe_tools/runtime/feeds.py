@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import RuntimeInputError, file_kind, os_error_reason
 from ..ir.encodings import dequantize_array, is_signed, quantize_array, tf_encoding
 from ..ir.graph import Encoding, Graph, Tensor
-from .fixed_point import dequantize, is_quantized, quantize
+from ..ops.fixed_point import dequantize, is_quantized, quantize
 
 #: buffer type name -> (kind, bits); the names of ``--data_type_map`` and the userbuffer flags
 BUFFER_TYPES: dict[str, tuple[str, int]] = {

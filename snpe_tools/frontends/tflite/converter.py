@@ -18,7 +18,7 @@ from ...ir import axis_format as af
 from ...ir.graph import Graph
 from ...ir.limits import check_fold_shape
 from ...progress import track
-from ...runtime.fixed_point import run_op
+from ...ops.fixed_point import run_op
 from ..front_half import OpSurvey, bind_output, check_input_names, closest, declare_input, unsupported_ops
 from ..translator_registry import translate
 from .context import TfliteContext, encoding_of

@@ -1,4 +1,6 @@
-"""Fixed-point semantics of the reference runtime: how a quantized tensor turns into real numbers and back.
+"""Fixed-point semantics of the ops: how a quantized tensor turns into real numbers and back, and how an op
+runs on quantized tensors.  It lives with the op definitions because the runtime, the quantizer and the
+passes that fold or strip quantized constants all need the same semantics.
 
 A tensor is *quantized* when it has an integer dtype and a QNN encoding (``real = (q + offset) * scale``,
 per tensor or per channel along ``Encoding.axis``).  Every op runs its float kernel (in float64) on the
@@ -16,7 +18,7 @@ import numpy as np
 
 from ..ir.encodings import scale_offset
 from ..ir.graph import Graph, Op, Tensor
-from ..ops.registry import get_op_def
+from .registry import get_op_def
 
 _REAL = np.float64
 _SNAP = float(1 << 20)
