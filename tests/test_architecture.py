@@ -18,12 +18,7 @@ CONFIG = ROOT / ".importlinter"
 
 # `from x import _y` across modules that remain, each with its reason.  The test fails on a new one
 # and on one listed here that is gone (then delete its line).
-KNOWN_PRIVATE_IMPORTS = {
-    # calibration's batching helpers; calibration.py is being reworked (bench/ + calibration, issue 16)
-    ("snpe_tools/quantization/report.py", "snpe_tools.quantization.calibration", "_aligned"),
-    ("snpe_tools/quantization/report.py", "snpe_tools.quantization.calibration", "_batches"),
-    ("snpe_tools/quantization/report.py", "snpe_tools.quantization.calibration", "_input_array"),
-}
+KNOWN_PRIVATE_IMPORTS: set[tuple[str, str, str]] = set()
 
 
 def _lint_imports() -> list[str]:

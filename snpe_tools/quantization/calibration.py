@@ -194,7 +194,7 @@ def batch_size(graph: Graph, ops: list[Op], total: int, budget: int = BATCH_BYTE
 
 
 # ---- the run ----------------------------------------------------------------------------------------
-def _aligned(a: np.ndarray | None) -> np.ndarray | None:
+def aligned_static(a: np.ndarray | None) -> np.ndarray | None:
     """Static data as an aligned, contiguous array: a DLC's parameters are read from a byte buffer at
     arbitrary offsets, and numpy's matrix product falls back from BLAS to a loop several times slower
     for unaligned operands."""
@@ -237,7 +237,9 @@ class _Runner:
         return env
 
 
-def _batches(feeds: Iterable[dict[str, np.ndarray]], size: int) -> Iterator[list[dict[str, np.ndarray]]]:
+def batches_of(feeds: Iterable[dict[str, np.ndarray]], size: int) -> Iterator[list[dict[str, np.ndarray]]]:
+    """Lists of ``size`` feeds (the last one shorter), read lazily so that memory stays bounded
+    (calibration and the per-layer report)."""
     chunk: list[dict[str, np.ndarray]] = []
     for feed in feeds:
         chunk.append(feed)
@@ -248,7 +250,8 @@ def _batches(feeds: Iterable[dict[str, np.ndarray]], size: int) -> Iterator[list
         yield chunk
 
 
-def _input_array(graph: Graph, name: str, feed: dict[str, np.ndarray]) -> np.ndarray:
+def input_array(graph: Graph, name: str, feed: dict[str, np.ndarray]) -> np.ndarray:
+    """Graph input ``name`` of one feed in the shape and dtype the graph declares."""
     t = graph.tensors[name]
     arr = np.asarray(feed[name])
     if tuple(arr.shape) != tuple(t.shape):
@@ -340,7 +343,7 @@ def calibrate(graph: Graph, feeds: Iterable[dict[str, np.ndarray]], total: int,
     names = [n for n in activation_tensors(graph) if n in computed]
     factory = make_stats or (lambda _name: RangeStats())
     stats = {n: factory(n) for n in names}
-    statics = {n: _aligned(graph.tensors[n].data) for op in ops for n in op.inputs
+    statics = {n: aligned_static(graph.tensors[n].data) for op in ops for n in op.inputs
                if n and graph.tensors[n].is_static}
     keep = set(outputs or ()) | set(graph.outputs) if on_batch is not None else set()
     size = batch if batch is not None else batch_size(graph, ops, total, batch_bytes)
@@ -365,9 +368,9 @@ def calibrate(graph: Graph, feeds: Iterable[dict[str, np.ndarray]], total: int,
         for group in groups:
             rr = r if len(group) > 1 else runners[1]
             if len(group) == 1:
-                env = {n: _input_array(graph, n, group[0]) for n in graph.inputs}
+                env = {n: input_array(graph, n, group[0]) for n in graph.inputs}
             else:
-                env = {n: np.concatenate([_input_array(graph, n, f) for f in group]) for n in graph.inputs}
+                env = {n: np.concatenate([input_array(graph, n, f) for f in group]) for n in graph.inputs}
             env = rr.run(env, shared)
             if on_batch is not None:
                 on_batch(env, len(group))
@@ -386,7 +389,7 @@ def calibrate(graph: Graph, feeds: Iterable[dict[str, np.ndarray]], total: int,
             bar.update(len(chunk))
 
     try:
-        _run_chunks(_batches(feeds, size), run_chunk, finished, n_workers)
+        _run_chunks(batches_of(feeds, size), run_chunk, finished, n_workers)
     finally:
         if bar is not None:
             bar.close()

@@ -22,7 +22,7 @@ import numpy as np
 from ..ir.graph import Graph
 from ..ops.registry import get_op_def
 from ..ops.fixed_point import dequantize, is_quantized, quantize, run_op
-from .calibration import _aligned, _batches, _input_array, batch_size, batched_graph
+from .calibration import aligned_static, batches_of, input_array, batch_size, batched_graph
 from .quantizer import fusable_activations
 
 
@@ -75,17 +75,17 @@ def layer_sqnr(float_graph: Graph, quant_graph: Graph, feeds: Iterable[dict[str,
 
     if size > 1 and pair(size) is None:
         size = 1
-    statics_f = {n: _aligned(t.data) for n, t in float_graph.tensors.items() if t.is_static}
-    statics_q = {n: _aligned(t.data) for n, t in quant_graph.tensors.items() if t.is_static}
+    statics_f = {n: aligned_static(t.data) for n, t in float_graph.tensors.items() if t.is_static}
+    statics_q = {n: aligned_static(t.data) for n, t in quant_graph.tensors.items() if t.is_static}
     last_use: dict[str, int] = {}
     for i, op in enumerate(ops_f):
         for n in op.inputs:
             last_use[n] = i
-    for chunk in _batches(feeds, size):
+    for chunk in batches_of(feeds, size):
         groups = [chunk] if len(chunk) == 1 or pair(len(chunk)) is not None else [[f] for f in chunk]
         for group in groups:
             gf, gq = pair(len(group))
-            env_f = {n: np.concatenate([_input_array(float_graph, n, f) for f in group]) for n in gf.inputs}
+            env_f = {n: np.concatenate([input_array(float_graph, n, f) for f in group]) for n in gf.inputs}
             env_q = {}
             for n in gq.inputs:
                 t = gq.tensors[n]
