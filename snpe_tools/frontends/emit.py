@@ -50,7 +50,7 @@ class EmitMixin:
         t = self.graph.tensors[x]
         perm = af.spatial_first_perm(t.rank)
         if t.is_static:
-            return self.graph.add_const(f"{x}.nhwc", np.ascontiguousarray(np.transpose(t.data, perm)))
+            return self.graph.derived_const(x, "nhwc", np.ascontiguousarray(np.transpose(t.data, perm)))
         return self.transpose(x, perm)
 
     def from_channel_last(self, x: str, out: str) -> str:
@@ -60,7 +60,7 @@ class EmitMixin:
     def wrap_channel_last(self, type_: str, x_cl: str, out: str, params: dict[str, Any],
                           extra_inputs: list[str] | None = None, name: str | None = None) -> str:
         """Run a QNN op on channel-last ``x_cl`` and bring its output back to channel-first ``out``."""
-        tmp = self.graph.unique_name(f"{out}.nhwc")
+        tmp = self.graph.derived_name(out, "nhwc")
         rank = self.graph.tensors[x_cl].rank
         fmt = af.TO_SPATIAL_FIRST.get(af.onnx_default(rank), (af.NONTRIVIAL,))[0]
         self.emit(type_, [x_cl] + list(extra_inputs or []), [tmp], params, name=name or out, fmt=fmt)
@@ -68,3 +68,9 @@ class EmitMixin:
 
     def add_const(self, base: str, arr: np.ndarray) -> str:
         return self.graph.add_const(base, narrow(arr))
+
+    def derived_const(self, source: str, role: str, arr: np.ndarray) -> str:
+        """Constant made from source tensor ``source`` (e.g. its weights re-laid out): named
+        ``<source>.<role>`` and recorded as derived, so the DLC can give it ``source`` back
+        (``restore_source_names``) when nothing else holds that name."""
+        return self.graph.derived_const(source, role, narrow(arr))

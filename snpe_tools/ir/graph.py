@@ -120,6 +120,11 @@ class Graph:
         # encodings read from a quantized source model (QDQ, FakeQuant) by source tensor name, attached
         # after the IR passes (snpe_tools.quantization.source.apply_source_encodings)
         self.source_encodings: dict[str, Any] = {}
+        # name of a derived tensor (weights re-laid out, a channel-last twin, a lifted 1-D tensor ...)
+        # -> name of the tensor it was made from, recorded by derived_name where the tensor is made;
+        # restore_source_names gives the source name back once it is free.  Records are about names and
+        # outlive the tensors, so that a chain of derivations resolves to the original source.
+        self.source_names: dict[str, str] = {}
 
     # ---- naming -------------------------------------------------------------------
     def unique_name(self, base: str) -> str:
@@ -135,14 +140,36 @@ class Graph:
                 return cand
         raise AssertionError("unreachable")
 
+    def derived_name(self, base: str, role: str) -> str:
+        """A fresh name ``<base>.<role>`` (made unique) for a tensor derived from tensor ``base``, which is
+        recorded as its source name (:meth:`source_chain`)."""
+        name = self.unique_name(f"{base}.{role}")
+        self.source_names[name] = base
+        return name
+
+    def derived_const(self, base: str, role: str, data: np.ndarray, axis_format: str = af.ANY) -> str:
+        """Static data derived from tensor ``base`` (e.g. weights re-laid out), named by :meth:`derived_name`."""
+        return self.add_const(self.derived_name(base, role), data, axis_format, unique=False)
+
+    def source_chain(self, name: str) -> list[str]:
+        """The names ``name`` was derived from, nearest first, ending at the original source name
+        (empty for a tensor that was not derived)."""
+        chain: list[str] = []
+        while name in self.source_names and len(chain) <= len(self.source_names):
+            name = self.source_names[name]
+            chain.append(name)
+        return chain
+
     def reserve_names(self, names: Iterable[str]) -> None:
         """Mark ``names`` as taken, so that :meth:`unique_name` never hands them out (a graph built
         without ``add_*``, e.g. read from a DLC, reserves its tensor and op names)."""
         self._names.update(names)
 
     def release_name(self, name: str) -> None:
-        """Make ``name`` available to :meth:`unique_name` again (its tensor was removed)."""
+        """Make ``name`` available to :meth:`unique_name` again (its tensor was removed); a derivation
+        recorded for it no longer applies."""
         self._names.discard(name)
+        self.source_names.pop(name, None)
 
     def structure_copy(self) -> "Graph":
         """A copy with its own op list, tensor dict, I/O lists and name set; tensors and weights are
@@ -153,6 +180,7 @@ class Graph:
         g.inputs, g.outputs = list(self.inputs), list(self.outputs)
         g.input_info = dict(self.input_info)
         g._names = set(self._names)
+        g.source_names = dict(self.source_names)
         return g
 
     # ---- building -----------------------------------------------------------------
@@ -250,7 +278,11 @@ class Graph:
             op.inputs = [new if i == old else i for i in op.inputs]
 
     def rename_tensor(self, old: str, new: str) -> None:
-        """Rename a tensor everywhere (``new`` must be free); keeps graph I/O names in sync."""
+        """Rename a tensor everywhere (``new`` must be free); keeps graph I/O names in sync.
+
+        Derivation records (:attr:`source_names`) are about names and stay as they are: the tensor now
+        called ``new`` takes over whatever ``new`` was derived from (a rewrite that gives a tensor an
+        existing name replaces the tensor that held it), and ``old`` still links a chain through it."""
         t = self.tensors.pop(old)
         t.name = new
         self.tensors[new] = t

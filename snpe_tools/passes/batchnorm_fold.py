@@ -11,20 +11,13 @@ import numpy as np
 
 from ..ir.graph import Graph
 from ..ops.registry import get_op_def
-from .cleanup import DERIVED_SUFFIXES
 from .registry import register_pass
 
 
 def _has_source_encoding(graph: Graph, name: str) -> bool:
     """The tensor (or the source tensor it was derived from) has an encoding from a quantized source:
     folding the BatchNorm would leave that grid on changed values."""
-    while True:
-        if name in graph.source_encodings:
-            return True
-        stripped = next((name[: -len(s)] for s in DERIVED_SUFFIXES if name.endswith(s)), None)
-        if not stripped:
-            return False
-        name = stripped
+    return any(n in graph.source_encodings for n in [name, *graph.source_chain(name)])
 
 
 @register_pass("fold_batchnorm")
@@ -60,8 +53,8 @@ def fold_batchnorm(graph: Graph, options) -> bool:
         new_b = (b.astype(np.float32) * s + t).astype(np.float32)
         b_src = prod.inputs[2] if len(prod.inputs) > 2 and prod.inputs[2] else (
             bn.inputs[2] if len(bn.inputs) > 2 else f"{prod.name}_bias")
-        prod.inputs = [prod.inputs[0], graph.add_const(f"{prod.inputs[1]}.bn", new_w),
-                       graph.add_const(f"{b_src}.bn", new_b)]
+        prod.inputs = [prod.inputs[0], graph.derived_const(prod.inputs[1], "bn", new_w),
+                       graph.derived_const(b_src, "bn", new_b)]
         out = bn.outputs[0]
         graph.remove_op(bn)
         fmt = graph.tensors[out].axis_format

@@ -75,27 +75,18 @@ def remove_dead_nodes(graph: Graph, options) -> bool:
     return changed
 
 
-# Suffixes the frontends and passes append to derived tensors (weights re-laid out, channel-last
-# twins of source tensors).  After the rewrite the source name is often free again.
-DERIVED_SUFFIXES = (".nhwc", ".sf", ".hwio", ".fc", ".src", ".bn", ".4d")
-
-
 @register_pass("restore_source_names")
 def restore_source_names(graph: Graph, options) -> bool:
-    """Give derived tensors back their source-framework name when nothing else holds it (SNPE keeps names)."""
+    """Give derived tensors back their source-framework name when nothing else holds it (SNPE keeps names).
+
+    Which tensor was derived from which is recorded where it is made (``Graph.derived_name``), not read
+    from the name; of a chain of derivations the most original free name wins."""
     changed = False
     graph.prune_tensors()
     for name in list(graph.tensors):
         if name in graph.inputs or name in graph.outputs:
             continue
-        base, best = name, None
-        while True:
-            stripped = next((base[: -len(s)] for s in DERIVED_SUFFIXES if base.endswith(s)), None)
-            if not stripped:
-                break
-            base = stripped
-            if base not in graph.tensors:
-                best = base          # the most-stripped free name is the source name
+        best = next((src for src in reversed(graph.source_chain(name)) if src not in graph.tensors), None)
         if best is not None:
             graph.rename_tensor(name, best)
             changed = True

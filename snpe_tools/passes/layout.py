@@ -53,7 +53,7 @@ class _Rewriter:
         """Make ``op`` write a fresh tensor and re-create its old output with a Transpose."""
         g = self.g
         old = op.outputs[idx]
-        new = g.unique_name(f"{old}.sf")
+        new = g.derived_name(old, "sf")
         t = g.tensors.pop(old)
         op.outputs[idx] = new
         g.tensors[new] = type(t)(new, t.shape, t.dtype, x_fmt)
@@ -113,7 +113,7 @@ class _Rewriter:
                 if t.rank > rank:
                     return False
                 data = t.data.reshape((1,) * (rank - t.rank) + tuple(t.shape))
-                new_inputs.append(g.add_const(f"{name}.sf", np.ascontiguousarray(np.transpose(data, inv))))
+                new_inputs.append(g.derived_const(name, "sf", np.ascontiguousarray(np.transpose(data, inv))))
                 continue
             prod = self.producer(name)
             if prod is not None and prod.type == "Transpose" and _perm(prod) == p:
@@ -290,7 +290,9 @@ def retarget_input(graph: Graph, name: str, wanted: str, suffix: str | None = No
     perm = layout_perm(current, wanted, t.rank)
     if perm is None or perm == tuple(range(t.rank)):
         return False
-    inner = graph.unique_name(f"{name}.{suffix or _suffix(current)}")
+    # the input's own inner tensor (``suffix``) is derived from it; the ``<name>.<fmt>`` one of a
+    # requested layout is named as Qualcomm's converter names it
+    inner = graph.derived_name(name, suffix) if suffix else graph.unique_name(f"{name}.{_suffix(current)}")
     graph.tensors[inner] = type(t)(inner, t.shape, t.dtype, t.axis_format, encoding=t.encoding)
     graph.replace_uses(name, inner)
     t.shape = tuple(t.shape[i] for i in perm)

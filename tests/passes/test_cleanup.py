@@ -82,8 +82,8 @@ def test_an_op_feeding_an_output_is_kept():
 def _derived_names_graph(taken: bool):
     g = Graph()
     g.add_input("x", (1, 4, 4, 2))
-    w = g.add_const("conv_w.hwio", rand(1, 1, 2, 3))
-    g.add_op("Conv2d", ["x", w], ["conv.nhwc.bn"])
+    w = g.derived_const("conv_w", "hwio", rand(1, 1, 2, 3))
+    g.add_op("Conv2d", ["x", w], [g.derived_name(g.derived_name("conv", "nhwc"), "bn")])
     if taken:
         g.add_op("Relu", ["conv.nhwc.bn"], ["conv"])         # the source name is in use
         g.add_op("Relu", ["conv"], ["y"])
@@ -105,3 +105,30 @@ def test_a_name_in_use_is_not_taken_but_an_intermediate_one_is():
     check_pass("restore_source_names", g, {"x": rand(1, 4, 4, 2)}, pre=lambda g: "conv" in g.tensors,
                post=lambda g: g.ops[0].outputs == ["conv.nhwc"] and g.ops[1].outputs == ["conv"]
                and np.array_equal(g.ops[0].inputs, ["x", "conv_w"]))
+
+
+def test_a_derivation_is_read_from_the_record_not_from_the_name():
+    """Any role name works (the record says where a tensor came from); a source tensor whose name merely
+    ends like a derived one (``feat.bn``, ``x.nhwc``) keeps it."""
+    g = Graph()
+    g.add_input("x", (1, 4, 4, 2))
+    w = g.derived_const("conv_w", "kernel_last", rand(1, 1, 2, 3))
+    conv = g.derived_name(g.derived_name("conv", "channels_last"), "folded")
+    g.add_op("Conv2d", ["x", w], [conv])
+    g.add_op("Relu", [conv], ["feat.bn"])                     # a source name, not derived: "feat" is free
+    g.add_op("Sigmoid", ["feat.bn"], ["x2.nhwc"])
+    g.add_op("Relu", ["x2.nhwc"], ["y"])
+    g.outputs = ["y"]
+    check_pass("restore_source_names", g, {"x": rand(1, 4, 4, 2)},
+               pre=lambda g: conv == "conv.channels_last.folded" and w == "conv_w.kernel_last",
+               post=lambda g: [op.outputs[0] for op in g.ops] == ["conv", "feat.bn", "x2.nhwc", "y"]
+               and g.ops[0].inputs == ["x", "conv_w"])
+
+
+def test_derivation_records_follow_copies_and_released_names():
+    g = Graph()
+    d = g.derived_name("a", "nhwc")
+    assert g.source_chain(g.derived_name(d, "sf")) == ["a.nhwc", "a"] and g.source_chain("a") == []
+    copy = g.structure_copy()
+    g.release_name(d)                      # the name may be handed out again: its record goes with it
+    assert g.source_chain("a.nhwc.sf") == ["a.nhwc"] and copy.source_chain("a.nhwc.sf") == ["a.nhwc", "a"]

@@ -24,8 +24,9 @@ Conventions shared by the three:
 - ``name`` is the name of the main op (the source node's name); when ``None`` the op takes the name of
   the tensor it writes. Intermediate tensors are named after ``x`` / ``out`` plus a suffix, made unique.
 - ``weight`` is a numpy array in the source layout (converted at convert time into the constant
-  ``weight_name``) or, for a weight computed at run time, an IR tensor name (an in-graph Transpose
-  reorders it). ``bias`` is an IR tensor name or ``None``.
+  ``weight_name``: a plain name, or ``(source, role)`` for a constant derived from source tensor
+  ``source``, named by ``Graph.derived_name``) or, for a weight computed at run time, an IR tensor
+  name (an in-graph Transpose reorders it). ``bias`` is an IR tensor name or ``None``.
 
 Validation that names the source node or flag (channel counts, unsupported attributes) stays in the
 translator, which knows the node; these functions assume consistent shapes.
@@ -50,9 +51,9 @@ def _lifted_1d(ctx: EmitMixin, x: str, out: str, name: str | None,
     if len(shape) != 3:
         body(x, out)
         return out
-    lifted = ctx.graph.unique_name(f"{x}.4d")
+    lifted = ctx.graph.derived_name(x, "4d")
     ctx.emit("Reshape", [x], [lifted], {"shape": [shape[0], shape[1], 1, shape[2]]}, name=lifted)
-    tmp = ctx.graph.unique_name(f"{out}.4d")
+    tmp = ctx.graph.derived_name(out, "4d")
     body(lifted, tmp)
     s = ctx.graph.tensors[tmp].shape
     ctx.emit("Reshape", [tmp], [out], {"shape": [s[0], s[1], s[3]]}, name=(name or out) + ".3d")
@@ -68,15 +69,22 @@ def _pairs(rank: int, pads: Pads) -> list[tuple[int, int]]:
     return ([(0, 0)] if rank == 3 else []) + [(int(b), int(e)) for b, e in pads]
 
 
-def _weight(ctx: EmitMixin, weight: np.ndarray | str, weight_name: str, perm: tuple[int, ...]) -> str:
+#: name of a converted weight constant: a plain name, or ``(source tensor, role)`` (``Graph.derived_name``)
+WeightName = str | tuple[str, str]
+
+
+def _weight(ctx: EmitMixin, weight: np.ndarray | str, weight_name: WeightName, perm: tuple[int, ...]) -> str:
     """Weights (source layout) -> QNN layout: a constant transposed now, or an in-graph Transpose."""
     if isinstance(weight, str):
         shape = ctx.graph.tensors[weight].shape
         if len(shape) == 3:   # 1-D kernel [O, I, k] -> [O, I, 1, k]
-            r = ctx.graph.unique_name(f"{weight}.4d")
+            r = ctx.graph.derived_name(weight, "4d")
             weight = ctx.emit("Reshape", [weight], [r], {"shape": [shape[0], shape[1], 1, shape[2]]}, name=r)[0]
         return ctx.transpose(weight, perm)
-    return ctx.add_const(weight_name, np.ascontiguousarray(weight.transpose(perm)))
+    data = np.ascontiguousarray(weight.transpose(perm))
+    if isinstance(weight_name, tuple):
+        return ctx.derived_const(*weight_name, data)
+    return ctx.add_const(weight_name, data)
 
 
 def _kernel_4d(weight: np.ndarray | str) -> np.ndarray | str:
@@ -87,7 +95,7 @@ def _kernel_4d(weight: np.ndarray | str) -> np.ndarray | str:
 
 
 def conv(ctx: EmitMixin, x: str, weight: np.ndarray | str, bias: str | None, out: str, *,
-         stride: Sequence[int], dilation: Sequence[int], pads: Pads, groups: int, weight_name: str,
+         stride: Sequence[int], dilation: Sequence[int], pads: Pads, groups: int, weight_name: WeightName,
          name: str | None = None, depthwise: bool | None = None) -> str:
     """Convolution of channel-first ``x`` with ``[O, I/groups, *kernel]`` weights into ``out``.
 
@@ -136,7 +144,7 @@ def dilate_kernel(w: np.ndarray, dilation: Sequence[int]) -> np.ndarray:
 
 def transpose_conv(ctx: EmitMixin, x: str, weight: np.ndarray | str, bias: str | None, out: str, *,
                    stride: Sequence[int], dilation: Sequence[int], pads: Pads, output_padding: Sequence[int],
-                   groups: int, weight_name: str, name: str | None = None) -> str:
+                   groups: int, weight_name: WeightName, name: str | None = None) -> str:
     """Transposed convolution of channel-first ``x`` (rank 3 or 4) with ``[I, O/groups, *kernel]`` weights.
 
     QNN TransposeConv2d takes ``[kH, kW, I, O/g]`` weights and has no dilation: a constant kernel is

@@ -79,10 +79,11 @@ def conv(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     strides = list(a.get("strides", [1] * len(kernel)))
     dil = list(a.get("dilations", [1] * len(kernel)))
     x = ctx.tensor(node.input[0])
-    suffix = "dhwio" if len(x_shape) == 5 else "hwio"
+    # 3-D weights keep their ``.dhwio`` name in the DLC; 2-D ones are derived (given the source name back)
+    weight_name = f"{node.input[1]}.dhwio" if len(x_shape) == 5 else (node.input[1], "hwio")
     lower.conv(ctx, x, _weight(ctx, node), _bias(ctx, node), node.output[0], stride=strides, dilation=dil,
                pads=explicit_pads(a, x_shape[2:], kernel, strides, dil), groups=g,
-               weight_name=f"{node.input[1]}.{suffix}", name=node.name or None)
+               weight_name=weight_name, name=node.name or None)
 
 
 def _transposed_pads(node: onnx.NodeProto, a: dict, in_sp: list[int], kernel: list[int], strides: list[int],
@@ -138,4 +139,4 @@ def conv_transpose(ctx: OnnxContext, node: onnx.NodeProto) -> None:
     # ONNX weights [ci, co/g, kh, kw] -> QNN [kh, kw, ci, co/g]
     lower.transpose_conv(ctx, ctx.tensor(node.input[0]), weight, _bias(ctx, node), node.output[0],
                          stride=strides, dilation=dil, pads=pads, output_padding=opad, groups=int(a.get("group", 1)),
-                         weight_name=f"{node.input[1]}.hwio", name=node.name or None)
+                         weight_name=(node.input[1], "hwio"), name=node.name or None)

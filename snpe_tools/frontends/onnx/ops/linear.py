@@ -43,17 +43,17 @@ def gemm(ctx: OnnxContext, node) -> None:
         w = b if trans_b else b.T
         if alpha != 1.0:
             w = w * alpha
-        wq = ctx.add_const(f"{node.input[1]}.fc", np.ascontiguousarray(w, dtype=np.float32))
+        wq = ctx.derived_const(node.input[1], "fc", np.ascontiguousarray(w, dtype=np.float32))
         n = w.shape[0]
         ins = [x, wq]
         late_c = None
         if has_c:
             if c is not None and c.size in (1, n) and (c.ndim <= 1 or c.shape[0] == 1):
-                ins.append(ctx.add_const(f"{node.input[2]}.fc",
-                                         np.broadcast_to(c.reshape(-1) * beta, (n,)).astype(np.float32)))
+                ins.append(ctx.derived_const(node.input[2], "fc",
+                                             np.broadcast_to(c.reshape(-1) * beta, (n,)).astype(np.float32)))
             else:
                 late_c = node.input[2]
-        tmp = out if late_c is None else ctx.graph.unique_name(f"{out}.fc")
+        tmp = out if late_c is None else ctx.graph.derived_name(out, "fc")
         ctx.emit("FullyConnected", ins, [tmp], {}, name=node_name(node))
         if late_c is not None:
             cc = ctx.tensor(late_c) if beta == 1.0 else ctx.add_const(f"{late_c}.beta", ctx.const(late_c) * beta)
@@ -80,7 +80,7 @@ def matmul(ctx: OnnxContext, node) -> None:
     a_shape = ctx.shape(node.input[0])
     x = ctx.tensor(node.input[0])
     if b is not None and b.ndim == 2 and len(a_shape) >= 2 and b.dtype.kind == "f" and b.nbytes < LARGE_WEIGHT:
-        w = ctx.add_const(f"{node.input[1]}.fc", np.ascontiguousarray(b.T, dtype=np.float32))
+        w = ctx.derived_const(node.input[1], "fc", np.ascontiguousarray(b.T, dtype=np.float32))
         ctx.emit("FullyConnected", [x, w], [node.output[0]], {"keep_dims": True}, name=node_name(node))
         return
     ctx.emit("MatMul", [x, ctx.tensor(node.input[1])], [node.output[0]], name=node_name(node))

@@ -23,8 +23,8 @@ def batch_norm(ctx: OnnxContext, node) -> None:
     gamma, beta, mean, var = (ctx.require_const(node, i, "scale/bias/mean/var") for i in range(1, 5))
     scale = (gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)).astype(np.float32)
     bias = (beta - mean * scale).astype(np.float32)
-    w = ctx.add_const(f"{node.input[1]}.bn", scale)
-    b = ctx.add_const(f"{node.input[2]}.bn", bias)
+    w = ctx.derived_const(node.input[1], "bn", scale)
+    b = ctx.derived_const(node.input[2], "bn", bias)
     rank = ctx.rank(node.input[0])
     if rank <= 2:
         ctx.emit("Batchnorm", [ctx.tensor(node.input[0]), w, b], [node.output[0]], name=node_name(node))

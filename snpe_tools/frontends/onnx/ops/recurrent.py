@@ -411,7 +411,10 @@ def _lstm_step(b: _B, xp, h, c, r, p_i, p_o, p_f, acts, clip, input_forget, hidd
         f = b.act(f_act, b.add(gf, b.mul(p_f, c, f"{st}.pfc"), f"{st}.fpre"), clip, f"{st}.f")
     g = b.act(g_act, gc, clip, f"{st}.g")
     ig = b.mul(i, g, f"{st}.ig")
-    c_new = b.add(b.mul(f, c, f"{st}.fc"), ig, f"{st}.c")
+    fc = b.mul(f, c, f"{st}.fc")
+    if isinstance(fc, str):     # the step's f*c product has always taken the step's name in the DLC
+        b.ctx.graph.source_names[fc] = f"{b.base}.{st}"
+    c_new = b.add(fc, ig, f"{st}.c")
     o = b.act(f_act, b.add(go, b.mul(p_o, c_new, f"{st}.poc"), f"{st}.opre"), clip, f"{st}.o")
     # ONNX Runtime applies clip to the gate inputs only, never to the cell state fed to h()
     h_new = b.mul(o, b.act(h_act, c_new, None, f"{st}.hc"), f"{st}.h")

@@ -226,7 +226,7 @@ def _roi_align_max(e: NodeBuilder, x: str, rois: str, idx: str, geo: _RoiGeometr
     best = corners[0]
     for k, other in enumerate(corners[1:]):
         best = e.op("ElementWiseMaximum", [best, other], tag=f"corner_max{k}")
-    out_cl = ctx.graph.unique_name(f"{e.node.output[0]}.nhwc")
+    out_cl = ctx.graph.derived_name(e.node.output[0], "nhwc")
     ctx.emit("ReduceMax", [best], [out_cl], {"axes": [2, 4], "keep_dims": False}, name=f"{e.n}.bin_max",
              fmt=af.TO_SPATIAL_FIRST[af.onnx_default(4)][0])
     ctx.from_channel_last(out_cl, e.node.output[0])

@@ -27,8 +27,8 @@ def batch_norm(ctx: TorchContext, node):
     bt = np.zeros(c, np.float32) if beta is None else np.asarray(beta, np.float64)
     scale = g / np.sqrt(np.asarray(var, np.float64) + float(eps))
     bias = bt - np.asarray(mean, np.float64) * scale
-    w = ctx.add_const(f"{ctx.out_name(node)}.bn", scale.astype(np.float32))
-    b = ctx.add_const(f"{ctx.out_name(node)}.bn", bias.astype(np.float32))
+    w = ctx.derived_const(ctx.out_name(node), "bn", scale.astype(np.float32))
+    b = ctx.derived_const(ctx.out_name(node), "bn", bias.astype(np.float32))
     if ctx.rank(x) == 2:
         return ctx.op("Batchnorm", [x, Ref(w), Ref(b)], node)
     return ctx.channel_last("Batchnorm", x, node, {}, [Ref(w), Ref(b)])

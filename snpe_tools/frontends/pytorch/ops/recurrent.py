@@ -238,7 +238,9 @@ def _lstm_step(em: _Emitter, xp: Ref, h, c, whh: Ref, whr, hidden: int, st: str)
     if c is None:
         c = ig
     else:
-        c = em.tmp("ElementWiseAdd", [em.tmp("ElementWiseMultiply", [f, c], f"{st}.fc"), ig], f"{st}.c")
+        fc = em.tmp("ElementWiseMultiply", [f, c], f"{st}.fc")
+        em.ctx.graph.source_names[fc.name] = f"{em.base}.{st}"   # the f*c product takes the step's name in the DLC
+        c = em.tmp("ElementWiseAdd", [fc, ig], f"{st}.c")
     h = em.tmp("ElementWiseMultiply", [o, em.tmp("Tanh", [c], f"{st}.tc")], f"{st}.h")
     if whr is not None:
         h = em.tmp("FullyConnected", [h, whr], f"{st}.hr")

@@ -53,7 +53,7 @@ def emit_conv(ctx, layer, conv_node, x: str, bias: np.ndarray | None, out: str, 
         wq, type_ = w, "Conv2d"
     b = np.zeros(cout, np.float32) if bias is None else np.broadcast_to(
         np.asarray(bias, np.float32).reshape(-1), (cout,)).copy()
-    ins = [ctx.tensor(x), ctx.add_const(f"{conv_node.inputs[1]}.hwio", wq), ctx.add_const(f"{layer.name}/bias", b)]
+    ins = [ctx.tensor(x), ctx.derived_const(conv_node.inputs[1], "hwio", wq), ctx.add_const(f"{layer.name}/bias", b)]
     weight_encoding(ctx, conv_node.inputs[1], ins[1])        # quantization-aware filters keep their grid
     return ctx.op(type_, ins, p, out=out, name=layer.name)
 
@@ -84,7 +84,7 @@ def emit_deconv(ctx, layer, node, bias, out: str) -> str:
         pads.append(pair)
         outpad.append(extra)
     b = np.zeros(cout, np.float32) if bias is None else np.asarray(bias, np.float32).reshape(-1)
-    ins = [ctx.tensor(x), ctx.add_const(f"{node.inputs[1]}.hwio", np.ascontiguousarray(w.transpose(0, 1, 3, 2))),
+    ins = [ctx.tensor(x), ctx.derived_const(node.inputs[1], "hwio", np.ascontiguousarray(w.transpose(0, 1, 3, 2))),
            ctx.add_const(f"{layer.name}/bias", b)]
     return ctx.op("TransposeConv2d", ins, {"stride": [int(st[1]), int(st[2])], "pad_amount": pad_amount(pads),
                                           "output_padding": outpad}, out=out, name=layer.name)

@@ -24,7 +24,7 @@ def emit_matmul(ctx, layer, node, bias: np.ndarray | None, out: str, x: str | No
         w = np.asarray(w, np.float32)
         wq = w if tb else w.T
         bb = np.zeros(wq.shape[0], np.float32) if bias is None else np.asarray(bias, np.float32).reshape(-1)
-        return ctx.op("FullyConnected", [ctx.tensor(x or a), ctx.add_const(f"{b}.fc", np.ascontiguousarray(wq)),
+        return ctx.op("FullyConnected", [ctx.tensor(x or a), ctx.derived_const(b, "fc", np.ascontiguousarray(wq)),
                                          ctx.add_const(f"{layer.name}/bias", bb)], out=out, name=layer.name)
     y = ctx.op("MatMul", [ctx.tensor(a), ctx.tensor(b)], {"transpose_in0": ta, "transpose_in1": tb},
                out=None if bias is not None else out, name=layer.name)

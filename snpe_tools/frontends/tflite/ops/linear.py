@@ -53,7 +53,7 @@ def fully_connected(ctx: TfliteContext, op: TflOp) -> None:
     if out_shape == [rows, n_out]:
         ctx.emit_out(op, type_, inputs, params)
         return
-    y = ctx.emit(type_, inputs, None, params, name=f"{base}.fc")[0]
+    y = ctx.emit(type_, inputs, [ctx.graph.derived_name(base, "fc")], params, name=f"{base}.fc")[0]
     ctx.like(y, op.outputs[0])
     ctx.emit_out(op, "Reshape", [y], {"shape": out_shape})
 
