@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ir_harness import run_op
 from snpe_tools.ir import dtypes as qd
 from snpe_tools.ir.graph import Op, Tensor
 from snpe_tools.ops.registry import OpDef, all_op_types, get_op_def
@@ -24,10 +25,6 @@ def _op(type_: str, params: dict[str, Any] | None = None, n_in: int = 1, n_out: 
     p = d.complete_params(dict(params or {}))
     n_out = d.num_outputs(p, n_in) if n_out is None else n_out
     return Op(f"{type_}_0", type_, [f"in{i}" for i in range(n_in)], [f"out{i}" for i in range(n_out)], p)
-
-
-def _run(type_: str, xs: list[np.ndarray], params: dict[str, Any] | None = None) -> list[np.ndarray]:
-    return get_op_def(type_).compute(_op(type_, params, len(xs)), xs)
 
 
 def _distinct(*shape: int) -> np.ndarray:
@@ -164,7 +161,7 @@ def test_accumulator_kernel_is_an_exact_integer_sum(case):
     params, (xs, ws) = WEIGHTED[case]
     x = RNG.integers(-20, 20, xs).astype(np.float32)
     w = RNG.integers(-20, 20, ws).astype(np.float32)
-    y = _run(_type(case), [x, w], params)[0]
+    y = run_op(_type(case), [x, w], params)[0]
     np.testing.assert_array_equal(y, np.round(y))
     np.testing.assert_array_equal(y, _reference(case, x.astype(np.float64), w.astype(np.float64), params))
 
@@ -210,7 +207,7 @@ def test_data_invariant_kernel_moves_input_values(type_):
     holds exactly): the output can take input 0's encoding and the op moves stored integers unchanged."""
     params, shape, extra = INVARIANT[type_]
     x = _distinct(*shape)
-    outs = _run(type_, [x, *extra], params)
+    outs = run_op(type_, [x, *extra], params)
     allowed = set(x.reshape(-1).tolist()) | {0.0}
     for y in outs:
         assert y.size and set(np.asarray(y).reshape(-1).tolist()) <= allowed, type_
@@ -218,7 +215,7 @@ def test_data_invariant_kernel_moves_input_values(type_):
 
 def test_concat_joins_its_inputs_values():
     a, b = _distinct(2, 3), _distinct(2, 2) + 100.0
-    y = _run("Concat", [a, b], {"axis": 1})[0]
+    y = run_op("Concat", [a, b], {"axis": 1})[0]
     assert set(y.reshape(-1).tolist()) == set(a.reshape(-1).tolist()) | set(b.reshape(-1).tolist())
 
 
@@ -232,7 +229,7 @@ def test_storage_conversions_are_identities_on_real_values():
     assert _declaring("converts_storage") == {"Quantize", "Dequantize", "Convert"}
     x = RNG.standard_normal((2, 3)).astype(np.float32)
     for t in _declaring("converts_storage"):
-        np.testing.assert_array_equal(_run(t, [x])[0], x)
+        np.testing.assert_array_equal(run_op(t, [x])[0], x)
 
 
 # ---- identities ------------------------------------------------------------------------------------------

@@ -195,7 +195,9 @@ class Graph:
 
     def add_const(self, name: str, data: np.ndarray, axis_format: str = af.ANY,
                   unique: bool = True) -> str:
-        """Add static data; float64 is narrowed to float32 and int64 to int32 (QNN target types)."""
+        """Add static data; float64 is narrowed to float32.  Integers are stored as given: the frontends
+        narrow int64 to int32 for QNN targets (``ir.dtypes.narrow_array`` through their emitter), while
+        passes may hold int64 index data until the DLC writer narrows it."""
         arr = np.asarray(data)
         if arr.dtype == np.float64:
             arr = arr.astype(np.float32)
