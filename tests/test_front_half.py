@@ -63,7 +63,7 @@ def test_translate_turns_out_of_range_values_into_one_line():
         translate(_raiser(KeyError("k")), None, None, "op")
     with pytest.raises(ConversionError, match=r"^ADD op #3 \(y\): cannot be converted \(KeyError: 'k'\)$"):
         translate(_raiser(KeyError("k")), None, None, "ADD op #3 (y)", malformed=(KeyError,))
-    assert translate(lambda ctx, node, a: (ctx, node, a), 1, 2, "n", args=(3,)) == (1, 2, 3)
+    assert translate(lambda ctx, node: (ctx, node), 1, 2, "n") == (1, 2)      # returns what fn returns
 
 
 # ---- inputs, outputs, unsupported ops ----------------------------------------------------------------

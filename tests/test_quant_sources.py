@@ -155,14 +155,21 @@ def test_qdq_pairs_become_encodings_equal_to_the_source(qdq):
     assert violations(dlc) == []
 
 
-def _net_run(work, dlc: str, samples: list[np.ndarray], graph) -> list[np.ndarray]:
+def _input_list(work, samples: list[np.ndarray], fmt: str) -> str:
+    """``work/list.txt`` naming one float32 ``.raw`` file per sample, in the DLC layout of format ``fmt``."""
     lines = []
     for k, x in enumerate(samples):
         raw = os.path.join(work, f"in{k}.raw")
-        helpers.to_dlc_layout(x, graph.tensors["x"].axis_format).astype(np.float32).tofile(raw)
+        helpers.to_dlc_layout(x, fmt).astype(np.float32).tofile(raw)
         lines.append(raw)
-    with open(os.path.join(work, "list.txt"), "w") as fh:
+    path = os.path.join(work, "list.txt")
+    with open(path, "w") as fh:
         fh.write("\n".join(lines) + "\n")
+    return path
+
+
+def _net_run(work, dlc: str, samples: list[np.ndarray], graph) -> list[np.ndarray]:
+    _input_list(work, samples, graph.tensors["x"].axis_format)
     helpers.run_tool("snpe-net-run", "--container", dlc, "--input_list", "list.txt", "--output_dir", "out",
                      cwd=str(work))
     return [np.fromfile(os.path.join(work, "out", f"Result_{k}", "y.raw"), np.float32) for k in range(len(samples))]
@@ -498,12 +505,7 @@ def test_qairt_quantizer_overrides_float_and_4_bit(qdq, tmp_path):
          "offset": [-8] * 8}]}))
     dlc, out = str(tmp_path / "f.dlc"), str(tmp_path / "q.dlc")
     helpers.run_tool("snpe-onnx-to-dlc", "-i", str(d / "float.onnx"), "-o", dlc)
-    raws = []
-    for k, x in enumerate(samples):
-        helpers.to_dlc_layout(x, "NCHW").astype(np.float32).tofile(tmp_path / f"c{k}.raw")
-        raws.append(str(tmp_path / f"c{k}.raw"))
-    (tmp_path / "list.txt").write_text("\n".join(raws) + "\n")
-    helpers.run_tool("qairt-quantizer", "--input_dlc", dlc, "--input_list", str(tmp_path / "list.txt"),
+    helpers.run_tool("qairt-quantizer", "--input_dlc", dlc, "--input_list", _input_list(tmp_path, samples, "NCHW"),
                      "--output_dlc", out, "--quantization_overrides", str(jf))
     assert violations(out) == []
     g = read_dlc(out).graph
@@ -535,12 +537,7 @@ def test_float16_override_is_mixed_precision(qdq, tmp_path):
     sess = ort.InferenceSession(str(d / "float.onnx"), providers=["CPUExecutionProvider"])
     ref = sess.run(None, {"x": samples[0]})[0]
     assert float(np.max(np.abs(helpers.run_dlc(dlc, {"x": samples[0]})["y"] - ref))) < 2e-3
-    raws = []
-    for k, x in enumerate(samples):
-        helpers.to_dlc_layout(x, "NCHW").astype(np.float32).tofile(tmp_path / f"c{k}.raw")
-        raws.append(str(tmp_path / f"c{k}.raw"))
-    (tmp_path / "list.txt").write_text("\n".join(raws) + "\n")
-    helpers.run_tool("qairt-quantizer", "--input_dlc", dlc, "--input_list", str(tmp_path / "list.txt"),
+    helpers.run_tool("qairt-quantizer", "--input_dlc", dlc, "--input_list", _input_list(tmp_path, samples, "NCHW"),
                      "--output_dlc", out)
     assert violations(out) == []
     q = read_dlc(out).graph

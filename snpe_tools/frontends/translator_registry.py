@@ -63,19 +63,18 @@ def with_node_context(message: str, label: str, key: str | None = None) -> str:
 
 
 def translate(fn: Translator, ctx: Any, node: Any, label: Label, *, key: str | None = None,
-              args: tuple = (), malformed: tuple[type[BaseException], ...] = ()) -> Any:
-    """Run translator ``fn(ctx, node, *args)``; every error leaves as one :class:`ConversionError` naming the node.
+              malformed: tuple[type[BaseException], ...] = ()) -> Any:
+    """Run translator ``fn(ctx, node)``; every error leaves as one :class:`ConversionError` naming the node.
 
     ``label`` (a string, or a function computed only when an error occurs) names the node as users know it:
     ``Conv node 'conv1'``, ``Conv2D layer 'block1/conv'``, ``CONV_2D op #3 (out)``.  A ConversionError gets
     it as a prefix once -- not when its message already holds ``key`` (default: the label itself).  Values
     no DLC field can hold (OverflowError, ZeroDivisionError) become a ConversionError with the fix;
     ``malformed`` lists further exception types a frontend reads as "this node of the file is malformed"
-    (TFLite: errors from reading its flatbuffer tables).  ``args`` are extra positional arguments
-    (TorchScript passes the node's resolved inputs).  Returns what ``fn`` returns.
+    (TFLite: errors from reading its flatbuffer tables).  Returns what ``fn`` returns.
     """
     try:
-        return fn(ctx, node, *args)
+        return fn(ctx, node)
     except ConversionError as exc:
         text = label() if callable(label) else label
         msg = str(exc)

@@ -263,16 +263,13 @@ def input_array(graph: Graph, name: str, feed: dict[str, np.ndarray]) -> np.ndar
 MAX_WORKERS = 4                 # batches in flight at most (each holds up to the batch byte budget)
 
 
-def default_workers(on_batch: Callable | None = None) -> int:
+def default_workers() -> int:
     """How many batches to run at once: one per CPU this process may use (at most :data:`MAX_WORKERS`),
     each on single-threaded BLAS.  Measured on a 2-core machine, two 16-image ResNet-18 batches side by
     side beat one batch on two-threaded OpenBLAS: a skinny convolution product (64-512 output channels)
     scales poorly across BLAS threads, and the im2col copies, padding and statistics, which run on one
-    core, overlap with the other batch's products.  One worker when ``on_batch`` is given (its results
-    are accumulated in input order) or when BLAS threads cannot be limited (``threadpoolctl`` missing:
-    two workers on multi-threaded BLAS would oversubscribe the CPUs)."""
-    if on_batch is not None:
-        return 1
+    core, overlap with the other batch's products.  One worker when BLAS threads cannot be limited
+    (``threadpoolctl`` missing: two workers on multi-threaded BLAS would oversubscribe the CPUs)."""
     if importlib.util.find_spec("threadpoolctl") is None:
         return 1
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -336,7 +333,7 @@ def calibrate(graph: Graph, feeds: Iterable[dict[str, np.ndarray]], total: int,
     outside get no statistics); ``batch`` forces a batch size (1: one input at a time), otherwise it
     is chosen from ``batch_bytes`` when the graph can batch; ``on_batch(env, n)`` sees the tensors of
     each batch of ``n`` inputs (the selected outputs and graph outputs) before they are dropped;
-    ``workers`` is how many batches run at once (default :func:`default_workers`).
+    ``workers`` is how many batches run at once (default :func:`default_workers`; 1 with ``on_batch``).
     """
     ops = needed_ops(graph, list(outputs) if outputs is not None else None)
     computed = set(graph.inputs) | {o for op in ops for o in op.outputs}
@@ -359,7 +356,9 @@ def calibrate(graph: Graph, feeds: Iterable[dict[str, np.ndarray]], total: int,
 
     if size > 1 and runner(size) is None:
         size = 1
-    n_workers = workers if workers is not None else default_workers(on_batch)
+    # on_batch accumulates in input order, so its batches run one at a time; never more workers than batches
+    n_workers = 1 if on_batch is not None else workers if workers is not None else default_workers()
+    n_workers = min(n_workers, max(1, -(-total // size)))
     shared = {n: _Locked(st) for n, st in stats.items()} if n_workers > 1 else stats
 
     def run_chunk(chunk: list[dict[str, np.ndarray]]) -> None:
