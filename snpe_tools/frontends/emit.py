@@ -15,11 +15,6 @@ from ..ir import dtypes as qd
 from ..ir.graph import Graph
 
 
-def narrow(arr: np.ndarray) -> np.ndarray:
-    """QNN targets have no 64-bit types: float64 -> float32, int64 -> int32 (clipped); see ``ir.dtypes``."""
-    return qd.narrow_array(arr)
-
-
 class EmitMixin:
     """Needs ``self.graph``; gives frontends one way to add ops, constants and layout wrappers."""
 
@@ -67,10 +62,10 @@ class EmitMixin:
         return self.from_channel_last(tmp, out)
 
     def add_const(self, base: str, arr: np.ndarray) -> str:
-        return self.graph.add_const(base, narrow(arr))
+        return self.graph.add_const(base, qd.narrow_array(arr))
 
     def derived_const(self, source: str, role: str, arr: np.ndarray) -> str:
         """Constant made from source tensor ``source`` (e.g. its weights re-laid out): named
         ``<source>.<role>`` and recorded as derived, so the DLC can give it ``source`` back
         (``restore_source_names``) when nothing else holds that name."""
-        return self.graph.derived_const(source, role, narrow(arr))
+        return self.graph.derived_const(source, role, qd.narrow_array(arr))

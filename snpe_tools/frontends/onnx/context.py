@@ -21,7 +21,7 @@ from ...errors import ConversionError
 from ...ir import axis_format as af
 from ...ir import dtypes as qd
 from ...ir.graph import Graph
-from ..emit import EmitMixin, narrow
+from ..emit import EmitMixin
 
 
 class OnnxContext(EmitMixin):
@@ -69,7 +69,7 @@ class OnnxContext(EmitMixin):
         if name in self.graph.tensors:
             return name
         if name in self.consts:
-            arr = narrow(self.consts[name])
+            arr = qd.narrow_array(self.consts[name])
             return self.graph.add_const(name, arr, af.ANY, unique=False)
         raise ConversionError(f"tensor '{name}' is used before it is produced; the ONNX graph is not "
                               "topologically sorted or refers to a missing value")

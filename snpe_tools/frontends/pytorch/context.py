@@ -16,7 +16,7 @@ import numpy as np
 from ...errors import ConversionError
 from ...ir import dtypes as qd
 from ...ir.graph import Graph
-from ..emit import EmitMixin, narrow
+from ..emit import EmitMixin
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class TorchContext(EmitMixin):
             arr = arr.astype(dtype)
         elif arr.dtype == np.float64:
             arr = arr.astype(np.float32)
-        return self.graph.add_const("const", narrow(arr))
+        return self.graph.add_const("const", qd.narrow_array(arr))
 
     def shape(self, v: Any) -> tuple[int, ...]:
         if isinstance(v, Ref):

@@ -12,8 +12,9 @@ import numpy as np
 
 from ...errors import ConversionError
 from ...ir import axis_format as af
+from ...ir import dtypes as qd
 from ...ir.graph import Graph
-from ..emit import EmitMixin, narrow
+from ..emit import EmitMixin
 from .layers import Layer
 from .model import TFModel, node_of
 
@@ -43,7 +44,7 @@ class TFContext(EmitMixin):
         if t in self.produced:
             return self.produced[t]
         if not self.model.is_dynamic(t):
-            arr = narrow(np.asarray(self.model.const(t)))
+            arr = qd.narrow_array(np.asarray(self.model.const(t)))
             name = self.graph.add_const(t, arr, axis_format=af.ANY)
             self.produced[t] = name
             return name
@@ -112,4 +113,4 @@ class TFContext(EmitMixin):
         self.produced[t] = src_ir
 
     def add_const(self, base: str, arr: np.ndarray) -> str:
-        return self.graph.add_const(base, narrow(np.asarray(arr)))
+        return self.graph.add_const(base, qd.narrow_array(np.asarray(arr)))

@@ -18,7 +18,7 @@ from ...errors import ConversionError
 from ...ir import axis_format as af
 from ...ir import dtypes as qd
 from ...ir.graph import Encoding, Graph
-from ..emit import EmitMixin, narrow
+from ..emit import EmitMixin
 from .model import QuantParams, TflOp, TflSubgraph, TflTensor
 
 ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_TANH, ACT_SIGN_BIT = range(6)
@@ -122,7 +122,7 @@ class TfliteContext(EmitMixin):
                 self.graph.tensors[name].encoding = encoding_of(t.quant, self.graph.tensors[name].dtype,
                                                                 t.quant.axis)
             else:
-                name = self.graph.add_const(t.name, narrow(self.real_const(idx)))
+                name = self.graph.add_const(t.name, qd.narrow_array(self.real_const(idx)))
             self.graph.tensors[name].axis_format = af.channel_last_default(data.ndim)
             self.names[idx] = name
             return name
@@ -152,7 +152,7 @@ class TfliteContext(EmitMixin):
             data = np.ascontiguousarray(np.transpose(data, perm))
         if reshape is not None:
             data = data.reshape(reshape)
-        name = self.graph.add_const(t.name, narrow(data) if not keep_q else data)
+        name = self.graph.add_const(t.name, qd.narrow_array(data) if not keep_q else data)
         tt = self.graph.tensors[name]
         tt.axis_format = af.ANY
         if keep_q:

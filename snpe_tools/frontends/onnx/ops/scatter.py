@@ -31,7 +31,6 @@ import onnx
 
 from ....ir import dtypes as qd
 from ....ops.scatter import REDUCTION_ADD, REDUCTION_NONE
-from ...emit import narrow
 from ..context import (NodeBuilder, OnnxContext, attrs, has_input, ints_attr, node_error, node_name,
                       norm_axis, str_attr)
 from ..registry import onnx_op
@@ -263,7 +262,7 @@ def one_hot(ctx: OnnxContext, node) -> None:
         idx = b.op("ElementWiseSelect", [neg, wrapped, idx], tag="index")
     values = node.input[2]
     if ctx.is_const(values):
-        vals = narrow(np.asarray(ctx.const(values)).reshape(-1))
+        vals = qd.narrow_array(np.asarray(ctx.const(values)).reshape(-1))
         if vals.size != 2:
             raise node_error(node, "values must hold [off_value, on_value]")
         try:
