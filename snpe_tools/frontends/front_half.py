@@ -6,8 +6,8 @@ same for ONNX, TensorFlow, TFLite and TorchScript, and users see it the same way
 
 * :func:`check_input_names` -- every ``-d``/``--input_dtype``/``--input_layout``/``--input_type``/
   ``--input_encoding`` must name an input of the model (one line naming the nearest input otherwise).
-  (TensorFlow and TorchScript *define* their inputs with ``-d``; for them
-  ``tools.converter_args.check_input_names`` checks the other flags against the ``-d`` names.)
+  (TensorFlow and TorchScript *define* their inputs with ``-d``: their tools check the other flags
+  against the ``-d`` names with the same function.)
 * :func:`declare_input` -- a graph input with the DLC type of the model's type (64-bit narrowed,
   :mod:`snpe_tools.ir.dtypes`), the ``--input_dtype`` Cast recorded (``passes/input_cast.py``), the axis
   format ``--input_layout`` declares (else the framework's default) and ``--input_type``/``--input_encoding``.
@@ -52,15 +52,17 @@ def closest(name: str, names: Sequence[str]) -> str:
     return near[0] if near else ""
 
 
-def check_input_names(opts: Any, inputs: Sequence[str]) -> None:
+def check_input_names(opts: Any, inputs: Sequence[str], named_with: str | None = None) -> None:
     """Every name given to a per-input flag (``opts.input_dims``, ``input_layouts``, ``input_types``,
     ``input_dtypes``, ``input_encodings``) must be one of the model's ``inputs``; otherwise one
-    ConversionError naming the flag, the model's inputs and the nearest one."""
+    ConversionError naming the flag, the inputs and the nearest one.  ``named_with``: the flag that
+    defines the inputs when the model does not (``-d`` for TensorFlow and TorchScript)."""
+    what = f"one of the inputs named with {named_with}: " if named_with else "an input of the model; model inputs: "
     for attr, flag in _FLAG_TABLES:
         for given in getattr(opts, attr, None) or {}:
             if given not in inputs:
-                raise ConversionError(f"input '{given}' given on the command line ({flag}) is not an input of the "
-                                      f"model; model inputs: {', '.join(inputs) or '(none)'}"
+                raise ConversionError(f"input '{given}' given on the command line ({flag}) is not "
+                                      f"{what}{', '.join(inputs) or '(none)'}"
                                       + (f" (closest: {closest(given, inputs)})" if inputs else ""))
 
 

@@ -7,7 +7,7 @@ import os
 
 from ..dlc.writer import output_target
 from ..errors import ConversionError
-from ..frontends.front_half import closest
+from ..frontends import front_half
 from ..ir import axis_format as af
 from .common import ArgumentParser, check_input_file, check_not_input
 
@@ -159,15 +159,11 @@ def input_flags(args) -> dict[str, dict]:
 
 
 def check_input_names(names: list[str], flags: dict[str, dict]) -> None:
-    """-d names are unique, and every per-input flag names one of them."""
+    """-d names are unique (TensorFlow and TorchScript define their inputs with -d), and every per-input
+    flag names one of them (the frontends' one check, :func:`front_half.check_input_names`)."""
     if len(set(names)) != len(names):
         raise ConversionError("-d/--input_dim names must be unique")
-    for key, given in flags.items():
-        flag = "--" + key[:-1]
-        for name in given:
-            if name not in names:
-                raise ConversionError(f"{flag} {name}: not one of the inputs named with -d ({', '.join(names)}; "
-                                      f"closest: {closest(name, names)})")
+    front_half.check_input_names(argparse.Namespace(**flags), names, named_with="-d")
 
 
 def read_copyright(path: str | None) -> str:
