@@ -457,11 +457,8 @@ def test_qualcomms_qdq_dlc_quantizes_with_float_fallback(tmp_path):
     assert float(np.max(np.abs(got - ref))) <= 2 * step
 
 
-def test_float_fallback_keeps_ops_without_encodings_float(qdq, tmp_path):
-    """Overrides on the first layer only: it runs fixed point, MaxPool takes its input's encoding,
-    the rest stays float behind a Dequantize (weights included), and the output follows the float model."""
-    d, _, _, samples = qdq
-    rng = np.random.default_rng(3)
+def _first_layer_only(d, tmp_path) -> str:
+    """The float CNN converted with overrides on its first layer only (input, conv, relu, weights)."""
     w1 = numpy_helper.to_array(next(i for i in onnx.load(str(d / "float.onnx")).graph.initializer if i.name == "w1"))
     overrides = {
         "activation_encodings": {
@@ -473,8 +470,23 @@ def test_float_fallback_keeps_ops_without_encodings_float(qdq, tmp_path):
                    for k in range(8)]}}
     jf = tmp_path / "first.json"
     jf.write_text(json.dumps(overrides))
-    dlc, out = str(tmp_path / "f.dlc"), str(tmp_path / "q.dlc")
+    dlc = str(tmp_path / "f.dlc")
     helpers.run_tool("snpe-onnx-to-dlc", "-i", str(d / "float.onnx"), "-o", dlc, "--quantization_overrides", str(jf))
+    return dlc
+
+
+def _first_layer_reference(d) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    sess = ort.InferenceSession(str(d / "float.onnx"), providers=["CPUExecutionProvider"])
+    x = np.clip(rng.normal(0, 1, (1, 3, 16, 16)), -3.9, 3.9).astype(np.float32)
+    return x, sess.run(None, {"x": x})[0].reshape(-1)
+
+
+def test_float_fallback_keeps_ops_without_encodings_float(qdq, tmp_path):
+    """Overrides on the first layer only: it runs fixed point, MaxPool takes its input's encoding,
+    the rest stays float behind a Dequantize (weights included), and the output follows the float model."""
+    d, _, _, samples = qdq
+    dlc, out = _first_layer_only(d, tmp_path), str(tmp_path / "q.dlc")
     helpers.run_tool("qairt-quantizer", "--input_dlc", dlc, "--float_fallback", "--output_dlc", out)
     assert violations(out) == []
     g = read_dlc(out).graph
@@ -483,13 +495,55 @@ def test_float_fallback_keeps_ops_without_encodings_float(qdq, tmp_path):
     assert g.tensors["p1"].encoding == g.tensors["r1"].encoding        # propagated through MaxPool
     deq = [op for op in g.ops if op.type == "Dequantize"]
     assert [op.inputs for op in deq] == [["p1"]] and g.tensors["b2"].encoding is None
-    sess = ort.InferenceSession(str(d / "float.onnx"), providers=["CPUExecutionProvider"])
-    x = np.clip(rng.normal(0, 1, (1, 3, 16, 16)), -3.9, 3.9).astype(np.float32)
-    ref = sess.run(None, {"x": x})[0]
+    x, ref = _first_layer_reference(d)
     got = _net_run(tmp_path, out, [x], g)[0]
-    err = float(np.max(np.abs(got - ref.reshape(-1))))
+    err = float(np.max(np.abs(got - ref)))
     print(f"first layer fixed point, rest float: max error {err:.4f} (output range {np.ptp(ref):.2f})")
     assert err < 0.05 * float(np.ptp(ref))
+
+
+@pytest.mark.parametrize("tool", ["qairt-quantizer", "snpe-dlc-quant"])
+def test_float_bitwidth_16_writes_the_float_part_as_float16(qdq, tool, tmp_path):
+    """--float_bitwidth 16 in the quantizers: the ops that fall back to float run in float16 (activations,
+    weights and, unless --float_bias_bitwidth 32, biases), the fixed-point part is unchanged, and the
+    output stays within float16 rounding of the float32 fallback's."""
+    d, _, _, _ = qdq
+    dlc = _first_layer_only(d, tmp_path)
+    out32, out16 = str(tmp_path / "q32.dlc"), str(tmp_path / "q16.dlc")
+    if tool == "qairt-quantizer":
+        helpers.run_tool(tool, "--input_dlc", dlc, "--float_fallback", "--output_dlc", out32)
+        helpers.run_tool(tool, "--input_dlc", dlc, "--float_fallback", "--output_dlc", out16, "--float_bitwidth", "16")
+        bias = "float16"
+    else:
+        base = [f"--input_dlc={dlc}", "--override_params", "--float_fallback"]
+        helpers.run_tool(tool, *base, f"--output_dlc={out32}")
+        helpers.run_tool(tool, *base, f"--output_dlc={out16}", "--float_bitwidth=16", "--float_bias_bitwidth=32")
+        bias = "float32"
+    assert violations(out16) == []
+    g32, g16 = read_dlc(out32).graph, read_dlc(out16).graph
+    deq = next(op.outputs[0] for op in g16.ops if op.type == "Dequantize")
+    assert {n: str(g16.tensors[n].dtype) for n in ("x", "w1", "p1", deq, "w2", "b2", "c2", "y")} == \
+        {"x": "uint8", "w1": "int8", "p1": "uint8", deq: "float16", "w2": "float16", "b2": bias, "c2": "float16",
+         "y": "float16"}
+    for name in ("x", "w1", "c1", "r1", "p1"):                      # the fixed-point part is untouched
+        assert g16.tensors[name].encoding == g32.tensors[name].encoding, name
+    assert np.array_equal(g16.tensors["w2"].data, g32.tensors["w2"].data.astype(np.float16))
+    x, ref = _first_layer_reference(d)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    got32, got16 = _net_run(tmp_path / "a", out32, [x], g32)[0], _net_run(tmp_path / "b", out16, [x], g16)[0]
+    diff = float(np.max(np.abs(got16 - got32)))
+    print(f"{tool} --float_bitwidth 16: max |float16 - float32 fallback| {diff:.5f} (output range {np.ptp(ref):.2f})")
+    assert 0 < diff < 2e-3 * float(np.ptp(ref)) + 4 * float(np.spacing(np.float16(np.abs(ref).max())))
+    # float16 biases of float32 ops are refused as the converters refuse them: one line, no DLC
+    never = tmp_path / "never.dlc"
+    flags = (["--float_bias_bitwidth", "16"] if tool == "qairt-quantizer" else ["--float_bias_bitwidth=16"])
+    args = (["--input_dlc", dlc, "--float_fallback", "--output_dlc", str(never)] if tool == "qairt-quantizer"
+            else [f"--input_dlc={dlc}", "--override_params", "--float_fallback", f"--output_dlc={never}"])
+    proc = helpers.run_tool(tool, *args, *flags, check=False)
+    err = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode != 0 and len(err) == 1 and "--float_bitwidth" in err[0], proc.stderr
+    assert not never.exists()
 
 
 def test_qairt_quantizer_overrides_float_and_4_bit(qdq, tmp_path):

@@ -36,6 +36,7 @@ from ..dlc.writer import output_target, write_dlc
 from ..errors import DLCError, SnpeToolsError
 from ..ir.encodings import QNN_MIN_RANGE, SNPE_MIN_RANGE
 from ..ir.graph import Encoding, Graph
+from ..passes import run_pipeline
 from ..quantization import QuantOptions, calibrate, quantize_graph
 from ..quantization.calibration import activation_tensors
 from ..quantization.algorithms import DEFAULT_PERCENTILE, stats_factory
@@ -124,10 +125,10 @@ def _snpe_parser(prog: str) -> ArgumentParser:
            choices=["tf", "enhanced", "adjusted", "symmetric"])
     _value(o, "--act_quantizer", "Activations quantizer: tf (min/max, default), enhanced or symmetric.",
            choices=["tf", "enhanced", "adjusted", "symmetric"])
-    _value(o, "--float_bitwidth", "Float bit width for float fallback: 32 (16 is not supported yet).",
-           choices=["16", "32"])
-    _value(o, "--float_bias_bitwidth", "Float bias bit width for float fallback: 32 (16 is not supported yet).",
-           choices=["16", "32"])
+    _value(o, "--float_bitwidth", "Bit width of the tensors that stay float (float fallback, float overrides): "
+                                  "32 (default) or 16.", choices=["16", "32"])
+    _value(o, "--float_bias_bitwidth", "Bit width of the biases of float ops: as --float_bitwidth (default), 16 "
+                                       "or 32.", choices=["16", "32"])
     _flag(o, "--float_fallback", "Quantize from the encodings in the DLC without an input list (needs "
                                  "--override_params); ops without encodings stay float.")
     _flag(o, "--use_per_channel_quantization", "Per-channel (symmetric) weights for the convolution ops.")
@@ -174,9 +175,10 @@ def _qairt_parser() -> ArgumentParser:
     o.add_argument("--weights_bitwidth", type=int, default=8, choices=[4, 8, 16],
                    help="Weights bit width: 4, 8 (default) or 16 (4-bit values are stored one per byte).")
     o.add_argument("--float_bitwidth", type=int, default=32, choices=[16, 32],
-                   help="Float bit width (32; 16 is not supported yet).")
+                   help="Bit width of the tensors that stay float (float fallback, float overrides): 32 "
+                        "(default) or 16.")
     o.add_argument("--float_bias_bitwidth", type=int, default=0, choices=[0, 16, 32],
-                   help="Float bias bit width (16 is not supported yet).")
+                   help="Bit width of the biases of float ops: 0 (default: as --float_bitwidth), 16 or 32.")
     o.add_argument("--ignore_encodings", "--ignore_quantization_overrides", dest="ignore_encodings",
                    action="store_true", help="Ignore the encodings given at conversion: every tensor is "
                                              "calibrated.")
@@ -232,7 +234,7 @@ _QAIRT_REFUSED = {
     "use_native_input_files": "native-type input files are not supported yet",
     "use_native_output_files": "it has no effect without native-type input files, which are not supported yet",
     "restrict_quantization_steps": "restricted quantization steps are not implemented",
-    "keep_weights_quantized": "it applies to float fallback, which is not supported yet",
+    "keep_weights_quantized": "keeping the weights of float-fallback ops quantized is not implemented",
     "adjust_bias_encoding": "bias encoding adjustment is not implemented",
     "use_aimet_quantizer": "the AIMET quantizer is not available",
     "config_file": "quantizer configuration files are not supported yet",
@@ -392,8 +394,13 @@ def encoding_json(summary: QuantSummary) -> dict[str, Any]:
 def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | None, opts: QuantOptions,
                  command: str, verbose: bool = False, progress: bool = True,
                  dump_json: bool = False, use_encodings: bool = False, float_fallback: bool = False,
-                 overrides: str | None = None) -> tuple[str, QuantSummary]:
-    """Read, calibrate, quantize and write; returns the output path.  Nothing is written on any error."""
+                 overrides: str | None = None, float_bitwidth: int = 32,
+                 float_bias_bitwidth: int = 0) -> tuple[str, QuantSummary]:
+    """Read, calibrate, quantize and write; returns the output path.  Nothing is written on any error.
+
+    ``float_bitwidth`` 16: the tensors that stay float (float fallback, float overrides, opaque inputs)
+    are written as float16, as the converters' ``--float_bitwidth 16`` does for a whole graph; with
+    ``float_bias_bitwidth`` 32 the biases of those float ops stay float32."""
     check_input_file(input_dlc, "--input_dlc", "input DLC", error=DLCError)
     out = output_dlc or default_output(input_dlc)
     check_not_input(out, [input_dlc, input_list, overrides], "--output_dlc", "an input")
@@ -460,6 +467,8 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
         n_deq = fall_back_to_float(graph, keep, originals, summary, dtypes)
         LOG.info("mixed precision: %d tensors stay float, %d Dequantize op(s) in front of float ops", len(keep),
                  n_deq)
+    if float_bitwidth == 16:
+        _float16_rest(graph, float_bias_bitwidth)
     if summary.nonfinite:
         LOG.warning("%d tensors held NaN or infinite values during calibration (e.g. '%s'); their ranges use the "
                     "finite values only", len(summary.nonfinite), summary.nonfinite[0])
@@ -496,6 +505,25 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
     return out, summary
 
 
+def _float16_rest(graph: Graph, float_bias_bitwidth: int) -> None:
+    """``--float_bitwidth 16``: every float32 tensor left without an encoding becomes float16 (the
+    converters' ``float_bitwidth`` pass, so both tools agree on what a float16 tensor is)."""
+    before = [n for n, t in graph.tensors.items() if t.encoding is None and np.dtype(t.dtype) == np.float32]
+    run_pipeline(graph, ["float_bitwidth"], {"float_bitwidth": 16, "float_bias_bitwidth": float_bias_bitwidth})
+    half = [n for n in before if np.dtype(graph.tensors[n].dtype) == np.float16]
+    if half:
+        LOG.info("--float_bitwidth 16: %d float tensor(s) written as float16 (e.g. '%s')", len(half), half[0])
+    else:
+        LOG.info("--float_bitwidth 16: no tensor stays float, nothing to write as float16")
+
+
+def _check_float_widths(parser: ArgumentParser, float_bitwidth: int, float_bias_bitwidth: int, sep: str) -> None:
+    """The converters' rule: float16 biases only in a float16 float part."""
+    if float_bias_bitwidth == 16 and float_bitwidth != 16:
+        parser.error(f"--float_bias_bitwidth{sep}16 needs --float_bitwidth{sep}16 (float16 biases of float32 ops are "
+                     f"not supported); drop it or add --float_bitwidth{sep}16")
+
+
 def _log_sqnr_report(input_dlc: str, quant_graph: Graph, entries: list[list]) -> None:
     """--verbose: the per-layer SQNR of the quantized graph against the float one on the calibration
     inputs, worst first, at INFO (SNPE has no option that writes it to a file)."""
@@ -529,9 +557,7 @@ def _snpe_options(parser: ArgumentParser, args: argparse.Namespace, prog: str) -
         if param_q not in (None, "adjusted"):
             parser.error(f"--use_adjusted_weights_quantizer cannot be combined with --param_quantizer={param_q}")
         param_q = "adjusted"
-    for flag, value in (("--float_bitwidth", args.float_bitwidth), ("--float_bias_bitwidth", args.float_bias_bitwidth)):
-        if value == "16":
-            parser.error(f"{flag}=16 is not supported: float16 tensors are not produced yet")
+    _check_float_widths(parser, int(args.float_bitwidth or 32), int(args.float_bias_bitwidth or 0), "=")
     for opt in args.optimizations or []:
         if opt == "cle":
             continue
@@ -630,7 +656,8 @@ def snpe_main(prog: str, argv: list[str] | None = None) -> int:
     verbose = args.verbose or LOG.level <= logging.DEBUG
     quantize_dlc(prog, args.input_dlc, args.input_list, args.output_dlc, opts, boost_command(prog, parser, args),
                  verbose=verbose, progress=not (args.quiet or args.silent), use_encodings=args.override_params,
-                 float_fallback=args.float_fallback)
+                 float_fallback=args.float_fallback, float_bitwidth=int(args.float_bitwidth or 32),
+                 float_bias_bitwidth=int(args.float_bias_bitwidth or 0))
     if prog == QUANTIZE and args.enable_htp:
         socs = args.htp_socs or "the default SoC"
         LOG.warning("--enable_htp: no HTP cache record was produced for %s (snpe-tools does not build HTP caches); "
@@ -653,8 +680,7 @@ def qairt_main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.debug)
     _refuse_given(parser, args, _QAIRT_REFUSED)
-    if args.float_bitwidth == 16 or args.float_bias_bitwidth == 16:
-        parser.error("--float_bitwidth/--float_bias_bitwidth 16 is not supported: float16 tensors are not produced yet")
+    _check_float_widths(parser, args.float_bitwidth, args.float_bias_bitwidth, " ")
     for algorithm in args.algorithms or []:
         if algorithm != "cle":
             parser.error(f"--algorithms {algorithm}: unknown algorithm (cle is the one available)")
@@ -682,7 +708,8 @@ def qairt_main(argv: list[str] | None = None) -> int:
     quantize_dlc(QAIRT, args.input_dlc, args.input_list, args.output_dlc, opts, python_command(QAIRT, args),
                  verbose=args.debug >= 0, dump_json=args.dump_encoding_json,
                  use_encodings=not args.ignore_encodings, float_fallback=args.float_fallback,
-                 overrides=args.quantization_overrides)
+                 overrides=args.quantization_overrides, float_bitwidth=args.float_bitwidth,
+                 float_bias_bitwidth=args.float_bias_bitwidth)
     return 0
 
 
