@@ -254,9 +254,9 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
 
-def ort_quantize(src: str, dst: str, x: np.ndarray) -> float:
-    """onnxruntime's quantize_static on images ``x`` (QDQ, per-channel, MinMax, uint8 activations, int8
-    weights); returns its wall time."""
+def ort_quantize(src: str, dst: str, x: np.ndarray, act_bits: int = 8, weight_bits: int = 8) -> float:
+    """onnxruntime's quantize_static on images ``x`` (QDQ, per-channel, MinMax; uint8 activations and int8
+    weights, or uint16/int16 with ``act_bits``/``weight_bits`` 16); returns its wall time."""
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
 
@@ -272,7 +272,8 @@ def ort_quantize(src: str, dst: str, x: np.ndarray) -> float:
 
     t0 = time.perf_counter()
     quantize_static(src, dst, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    activation_type=QuantType.QUInt16 if act_bits == 16 else QuantType.QUInt8,
+                    weight_type=QuantType.QInt16 if weight_bits == 16 else QuantType.QInt8,
                     calibrate_method=CalibrationMethod.MinMax)
     return time.perf_counter() - t0
 

@@ -433,8 +433,23 @@ def test_quantizer_option_errors(qdq, tmp_path):
     assert not (tmp_path / "x.dlc").exists()
 
 
+def _mixed_ops(g) -> list[str]:
+    """Ops other than Quantize/Dequantize whose run-time operands are partly float, partly fixed point
+    (a QNN op takes one or the other)."""
+    bad = []
+    for op in g.ops:
+        kinds = {np.dtype(g.tensors[n].dtype).kind in "iu" for n in op.inputs + op.outputs
+                 if n and not g.tensors[n].is_static}
+        if op.type not in ("Quantize", "Dequantize") and len(kinds) > 1:
+            bad.append(op.name)
+    return bad
+
+
 def test_qualcomms_qdq_dlc_quantizes_with_float_fallback(tmp_path):
-    """Qualcomm's own float DLC with cached encodings (axis 0 on HWIO weights) quantizes from them."""
+    """Qualcomm's own float DLC with cached encodings (axis 0 on HWIO weights) quantizes from them.  Its
+    graph input carries no encoding (Qualcomm's converter drops the input's Q/DQ pair), so the stem
+    convolution cannot run fixed point: it runs float (float weights) and a Quantize gives its output
+    the cached encoding; every later layer is fixed point."""
     src = REAL_DIR / "qdq_cnn.qairt225.dlc"
     if not src.exists():
         pytest.skip("golden qdq_cnn not found")
@@ -442,9 +457,16 @@ def test_qualcomms_qdq_dlc_quantizes_with_float_fallback(tmp_path):
     out = str(tmp_path / "q.dlc")
     helpers.run_tool("snpe-dlc-quant", f"--input_dlc={tmp_path / 'qdq_cnn.dlc'}", "--override_params",
                      "--float_fallback", f"--output_dlc={out}")
+    assert violations(out) == []
     g = read_dlc(out).graph
-    w = g.tensors["ConvBnFusion_W_stem.weight_DequantizeLinear_Output"]
+    stem = g.tensors["ConvBnFusion_W_stem.weight_DequantizeLinear_Output"]
+    assert np.dtype(stem.dtype) == np.float32 and stem.encoding is None
+    assert [(op.inputs, op.outputs) for op in g.ops if op.type == "Quantize"] == \
+        [(["stem/Relu_DequantizeLinear_Output_float"], ["stem/Relu_DequantizeLinear_Output"])]
+    assert np.dtype(g.tensors["stem/Relu_DequantizeLinear_Output"].dtype) == np.uint8
+    w = g.tensors["ConvBnFusion_W_block/conv1.weight_DequantizeLinear_Output"]
     assert np.dtype(w.dtype) == np.int8 and w.encoding.axis == 3
+    assert _mixed_ops(g) == []
     x = np.fromfile(REAL_DIR / "qdq_cnn.input0.raw", np.float32)
     ref = np.fromfile(REAL_DIR / "qdq_cnn.output0.raw", np.float32)
     x.tofile(tmp_path / "in.raw")
@@ -457,7 +479,7 @@ def test_qualcomms_qdq_dlc_quantizes_with_float_fallback(tmp_path):
     assert float(np.max(np.abs(got - ref))) <= 2 * step
 
 
-def _first_layer_only(d, tmp_path) -> str:
+def _first_layer_only(d, tmp_path, input_encoding: bool = True) -> str:
     """The float CNN converted with overrides on its first layer only (input, conv, relu, weights)."""
     w1 = numpy_helper.to_array(next(i for i in onnx.load(str(d / "float.onnx")).graph.initializer if i.name == "w1"))
     overrides = {
@@ -468,6 +490,8 @@ def _first_layer_only(d, tmp_path) -> str:
         "param_encodings": {
             "w1": [{"bitwidth": 8, "scale": float(np.abs(w1[k]).max()) / 127, "offset": 0, "is_symmetric": "True"}
                    for k in range(8)]}}
+    if not input_encoding:
+        del overrides["activation_encodings"]["x"]
     jf = tmp_path / "first.json"
     jf.write_text(json.dumps(overrides))
     dlc = str(tmp_path / "f.dlc")
@@ -495,10 +519,32 @@ def test_float_fallback_keeps_ops_without_encodings_float(qdq, tmp_path):
     assert g.tensors["p1"].encoding == g.tensors["r1"].encoding        # propagated through MaxPool
     deq = [op for op in g.ops if op.type == "Dequantize"]
     assert [op.inputs for op in deq] == [["p1"]] and g.tensors["b2"].encoding is None
+    assert _mixed_ops(g) == [] and not [op for op in g.ops if op.type == "Quantize"]
     x, ref = _first_layer_reference(d)
     got = _net_run(tmp_path, out, [x], g)[0]
     err = float(np.max(np.abs(got - ref)))
     print(f"first layer fixed point, rest float: max error {err:.4f} (output range {np.ptp(ref):.2f})")
+    assert err < 0.05 * float(np.ptp(ref))
+
+
+def test_float_fallback_op_with_float_input_runs_float_then_quantize(qdq, tmp_path):
+    """Encodings on the first conv's output and weights but not on the graph input: the conv cannot run
+    fixed point on a float input, so it runs float (float weights) and a Quantize gives c1 its given
+    encoding; Relu and MaxPool run fixed point, the rest float as before."""
+    d, _, _, _ = qdq
+    dlc, out = _first_layer_only(d, tmp_path, input_encoding=False), str(tmp_path / "q.dlc")
+    helpers.run_tool("snpe-dlc-quant", f"--input_dlc={dlc}", "--override_params", "--float_fallback",
+                     f"--output_dlc={out}")
+    assert violations(out) == []
+    g = read_dlc(out).graph
+    kinds = {n: np.dtype(g.tensors[n].dtype).kind for n in ("x", "w1", "c1_float", "c1", "r1", "p1", "w2", "y")}
+    assert kinds == {"x": "f", "w1": "f", "c1_float": "f", "c1": "u", "r1": "u", "p1": "u", "w2": "f", "y": "f"}
+    assert [(op.inputs, op.outputs) for op in g.ops if op.type == "Quantize"] == [(["c1_float"], ["c1"])]
+    assert g.tensors["c1"].encoding.min == pytest.approx(-6.0, abs=0.03) and _mixed_ops(g) == []
+    x, ref = _first_layer_reference(d)
+    got = _net_run(tmp_path, out, [x], g)[0]
+    err = float(np.max(np.abs(got - ref)))
+    print(f"float first conv + Quantize, fixed-point Relu/MaxPool, rest float: max error {err:.4f}")
     assert err < 0.05 * float(np.ptp(ref))
 
 
@@ -598,6 +644,10 @@ def test_float16_override_is_mixed_precision(qdq, tmp_path):
     assert {n: str(q.tensors[n].dtype) for n in ("x", "p1", "w2", "b2", "c2", "a1", "y")} == \
         {"x": "uint8", "p1": "uint8", "w2": "float16", "b2": "float16", "c2": "float16", "a1": "uint8", "y": "uint8"}
     assert [op.inputs for op in q.ops if op.type == "Dequantize"] == [["p1"]]
+    # the op after the float16 one reads float16 and writes the fixed-point a1: it runs float16 and a
+    # Quantize writes a1
+    assert [(op.inputs, op.outputs) for op in q.ops if op.type == "Quantize"] == [(["a1_float"], ["a1"])]
+    assert str(q.tensors["a1_float"].dtype) == "float16" and _mixed_ops(q) == []
     got = _net_run(tmp_path, out, samples[:1], q)[0]
     assert float(np.max(np.abs(got - ref.reshape(-1)))) < 0.05 * float(np.ptp(ref))
 

@@ -82,7 +82,10 @@ def float_tensors(graph: Graph, preset: dict[str, Encoding], forced: set[str] | 
     whose outputs stay float (SNPE's mixed-precision rule)."""
     keep = set(forced) if forced is not None else {n for n in _activations(graph) if n not in preset}
     for op in graph.ops:
-        if any(o in keep for o in op.outputs):
+        if any(o in keep for o in op.outputs) or any(i in keep and not graph.tensors[i].is_static
+                                                     for i in op.inputs if i):
+            # a float output, or a float run-time input (the op runs float, then a Quantize gives its
+            # fixed-point output: see fall_back_to_float): float weights and bias
             keep.update(i for i in op.inputs if i and graph.tensors[i].is_static)
     return keep
 
@@ -111,6 +114,7 @@ def fall_back_to_float(graph: Graph, keep: set[str], originals: dict[str, np.nda
             summary.params.pop(name, None)
         else:
             summary.activations.pop(name, None)
+    _quantize_after_float_readers(graph)
     inserted = 0
     made: dict[str, str] = {}          # fixed-point tensor -> its one Dequantize output
     for op in list(graph.ops):
@@ -129,6 +133,26 @@ def fall_back_to_float(graph: Graph, keep: set[str], originals: dict[str, np.nda
                 inserted += 1
             op.inputs[idx] = made[name]
     return inserted
+
+
+def _quantize_after_float_readers(graph: Graph) -> None:
+    """Ops with a float run-time input and an encoded output run float; a ``Quantize`` after each such
+    output gives it its encoding (QNN ops take fixed-point or float operands, not both)."""
+    for op in list(graph.ops):
+        floats = [graph.tensors[i] for i in op.inputs if i and not graph.tensors[i].is_static
+                  and graph.tensors[i].encoding is None and np.dtype(graph.tensors[i].dtype).kind == "f"]
+        if not floats:
+            continue
+        for k, name in enumerate(op.outputs):
+            t = graph.tensors[name]
+            if t.encoding is None or np.dtype(t.dtype).kind not in "iu":
+                continue
+            inner = graph.unique_name(f"{name}_float")
+            graph.tensors[inner] = type(t)(inner, t.shape, floats[0].dtype, t.axis_format)
+            op.outputs[k] = inner
+            graph.add_op("Quantize", [inner], [name], name=graph.unique_name(f"{name}_quantize"),
+                         index=graph.ops.index(op) + 1)
+            graph.tensors[name] = t                 # the encoded tensor itself, as quantize_graph made it
 
 
 def float16_in_mixed_graph(graph: Graph) -> dict[str, int]:
