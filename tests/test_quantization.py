@@ -268,6 +268,55 @@ def test_per_channel_not_worse_than_per_tensor(spread, tmp_path):
     assert sq["channel"] >= sq["tensor"] and sq["channel"] >= sq["tensor_sym"], sq
 
 
+def test_restrict_quantization_steps(spread, tmp_path):
+    """--restrict_quantization_steps: symmetric weights use only the steps [MIN, MAX] (each channel's
+    max|w| lands on min(-MIN, MAX) steps); the bit width's own steps change nothing; biases and
+    activations are untouched; bad values and asymmetric-only weights are one-line errors."""
+    def quant(name, *extra, tool=quant_main, sym=("--use_per_channel_quantization",)):
+        out = str(tmp_path / f"{name}.dlc")
+        args = ["--input_dlc", spread["dlc"], "--input_list", spread["list"], "--output_dlc", out, *sym, *extra]
+        assert run_main(tool, args) == 0
+        assert dlc_conformance.violations(out) == []
+        return read_dlc(out).graph
+
+    plain = quant("plain", "--bias_bitwidth=32")
+    full = quant("full", "--bias_bitwidth=32", "--restrict_quantization_steps=-0x80,0x7F")
+    narrow = quant("narrow", "--bias_bitwidth=32", "--restrict_quantization_steps=-0x40,0x3F")
+    for name in ("w1", "w2", "w3"):
+        p, f, n = plain.tensors[name], full.tensors[name], narrow.tensors[name]
+        assert f.encoding == p.encoding and np.array_equal(f.data, p.data), name
+        q = n.data.reshape(-1, n.shape[3])                                  # HWIO: channels last
+        assert q.min() >= -64 and q.max() <= 63 and np.all(np.abs(q).max(0) == 63), name
+        w = np.asarray(read_dlc(spread["dlc"]).graph.tensors[name].data, np.float64).reshape(-1, n.shape[3])
+        scales = np.asarray([c[0] for c in n.encoding.channels])
+        np.testing.assert_allclose(scales, np.abs(w).max(0) / 63, rtol=1e-6)
+        assert [c[2] for c in n.encoding.channels] == pytest.approx(list(-64 * scales))
+        assert [c[3] for c in n.encoding.channels] == pytest.approx(list(63 * scales))
+        assert np.max(np.abs(q * scales - w)) <= 0.5 * scales.max() * (1 + 1e-6)     # still round to nearest
+    for name in ("x", "c1", "r1", "y"):                                      # activations as before
+        assert narrow.tensors[name].encoding == plain.tensors[name].encoding, name
+    b, w = narrow.tensors["b1"].encoding, narrow.tensors["w1"].encoding      # 32-bit bias: input x weight scale
+    np.testing.assert_allclose([c[0] for c in b.channels],
+                               narrow.tensors["x"].encoding.scale * np.asarray([c[0] for c in w.channels]), rtol=1e-6)
+    # qairt's 'MIN MAX' form on per-tensor symmetric weights: -128 never used
+    sym = quant("qairt", "--restrict_quantization_steps", "-0x7F 0x7F", tool=qairt_main,
+                sym=("--param_quantizer_schema", "symmetric"))
+    for name in ("w1", "w2", "w3"):
+        t = sym.tensors[name]
+        assert t.dtype == np.int8 and t.data.min() >= -127 and t.encoding.min == pytest.approx(-127 * t.encoding.scale)
+    # one-line errors, no DLC
+    never = tmp_path / "never.dlc"
+    for extra, words in ((["--restrict_quantization_steps=0x10"], "two integers"),
+                         (["--restrict_quantization_steps=-0x80,zz"], "two integers"),
+                         (["--restrict_quantization_steps=-0x81,0x7F", "--use_per_channel_quantization"],
+                          "MIN must be in [-128, -1]"),
+                         (["--restrict_quantization_steps=-0x80,0x7F"], "symmetric weights only")):
+        proc = helpers.run_tool("snpe-dlc-quant", "--input_dlc", spread["dlc"], "--input_list", spread["list"],
+                                "--output_dlc", str(never), *extra, check=False)
+        assert words in _one_line_error(proc), (extra, proc.stderr)
+        assert not never.exists()
+
+
 def test_16bit_activations_closer_than_8bit(spread, tmp_path):
     graph_f = read_dlc(spread["dlc"]).graph
     sq = {}
@@ -357,7 +406,7 @@ def test_bad_input_list_is_one_line_and_writes_nothing(resnet, tmp_path, case):
 
 @pytest.mark.parametrize("tool,flag", [
     ("snpe-dlc-quant", "--use_native_input_files"),
-    ("snpe-dlc-quant", "--restrict_quantization_steps=-0x80,0x7F"),
+    ("snpe-dlc-quantize", "--use_float_io"),
     ("snpe-dlc-quantize", "--act_quantizer=adjusted"),
     ("qairt-quantizer", "--use_aimet_quantizer"),
     ("qairt-quantizer", "--pack_4_bit_weights"),

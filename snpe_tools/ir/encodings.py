@@ -91,6 +91,20 @@ def symmetric_per_axis(absmax: np.ndarray, axis: int, bitwidth: int, min_range: 
     return _per_axis(scales, np.zeros(len(scales), np.int64), bitwidth, axis, signed=True)
 
 
+def restrict_steps(enc: Encoding, lo: int, hi: int) -> Encoding:
+    """A signed symmetric encoding moved onto the integer steps ``[lo, hi]`` (``--restrict_quantization_steps``,
+    e.g. ``-0x7F,0x7F`` for 8-bit weights that never use -128): the range it covers (``max|x|``, at
+    ``2^(bw-1) - 1`` steps) now spans ``min(-lo, hi)`` steps, and min/max become ``lo``/``hi`` steps.  The
+    default steps of the bit width (``-0x80,0x7F`` for 8 bits) leave the encoding as it is."""
+    k = ((1 << (enc.bitwidth - 1)) - 1) / min(-lo, hi)
+    if enc.axis is not None and enc.channels:
+        chans = [(s * k, 0, lo * s * k, hi * s * k) for s, _, _, _ in enc.channels]
+        return Encoding(enc.bitwidth, chans[0][0], 0, min(c[2] for c in chans), max(c[3] for c in chans),
+                        axis=enc.axis, channels=chans)
+    s = enc.scale * k
+    return Encoding(enc.bitwidth, s, 0, lo * s, hi * s)
+
+
 def bias_encoding(scales: np.ndarray | float, bitwidth: int = 32, per_channel: bool = False) -> Encoding:
     """Symmetric signed bias encoding whose scale is input scale x weight scale (per channel or not)."""
     scales = np.atleast_1d(np.asarray(scales, np.float64))

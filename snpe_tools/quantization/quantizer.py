@@ -29,8 +29,8 @@ import numpy as np
 
 from ..errors import SnpeToolsError
 from ..ir.encodings import (SNPE_MIN_RANGE, bias_encoding, channel_scales, integer_grid, is_signed,
-                            quantize_array, storage_dtype, symmetric_per_axis, symmetric_per_channel,
-                            tf_encoding, unsigned_view)
+                            quantize_array, restrict_steps, storage_dtype, symmetric_per_axis,
+                            symmetric_per_channel, tf_encoding, unsigned_view)
 from ..ir.graph import Encoding, Graph, Op, Tensor
 from ..ops.registry import get_op_def
 from .algorithms import DEFAULT_PERCENTILE, adjusted_encoding, param_statistics, select_encoding, select_range
@@ -57,6 +57,8 @@ class QuantOptions:
     param_method: str = "min-max"               # the same, plus adjusted (8-bit weights)
     param_schema: str = "asymmetric"
     percentile: float = DEFAULT_PERCENTILE      # percentile calibration value (90-100)
+    # --restrict_quantization_steps: the integer steps [MIN, MAX] symmetric parameter encodings use
+    restrict_steps: tuple[int, int] | None = None
     quantize_weights: bool = True           # False: --no_weight_quantization (weights and biases stay float)
     min_range: float = SNPE_MIN_RANGE
     propagate_invariant: bool = True        # False: data-invariant ops calibrated like any other op
@@ -260,6 +262,7 @@ def quantize_graph(graph: Graph, stats: dict[str, RangeStats], opts: QuantOption
     summary = QuantSummary()
     encs = _activation_encodings(graph, stats, opts, summary)
     params: dict[str, tuple[str, Encoding | None]] = {}      # static tensor -> (role, encoding or None: float)
+    restricted: set[str] = set()                              # params on --restrict_quantization_steps
 
     for op in graph.ops:
         d = get_op_def(op.type)
@@ -291,13 +294,17 @@ def quantize_graph(graph: Graph, stats: dict[str, RangeStats], opts: QuantOption
                 enc = given
                 if role == "weight":
                     wenc = enc
-            elif role == "weight":
-                enc = _weight_encoding(op, data, opts) if opts.quantize_weights else None
-                wenc = enc
             elif role == "bias":
                 enc = _bias_encoding(op, data, encs, wenc, opts, summary) if opts.quantize_weights else None
+            elif opts.quantize_weights:
+                enc = _weight_encoding(op, data, opts) if role == "weight" else _param_encoding(data, opts, False)
+                if opts.restrict_steps and is_signed(enc):      # before a 32-bit bias takes the weight scale
+                    enc = restrict_steps(enc, *opts.restrict_steps)
+                    restricted.add(name)
+                if role == "weight":
+                    wenc = enc
             else:
-                enc = _param_encoding(data, opts, weight=False) if opts.quantize_weights else None
+                enc = None
             params[name] = (role, enc)
 
     # apply: activations become unsigned integers, static tensors their stored integers
@@ -311,6 +318,8 @@ def quantize_graph(graph: Graph, stats: dict[str, RangeStats], opts: QuantOption
             continue
         t = graph.tensors[name]
         q = quantize_array(enc, np.asarray(t.data, np.float64))
+        if name in restricted:          # a clipping range search may reach past the restricted steps
+            q = np.clip(q, *opts.restrict_steps).astype(q.dtype)
         t.data, t.dtype, t.encoding = q, q.dtype, enc
         summary.params[name] = (role, enc)
     _check(graph)

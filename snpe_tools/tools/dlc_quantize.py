@@ -133,7 +133,8 @@ def _snpe_parser(prog: str) -> ArgumentParser:
                                  "--override_params); ops without encodings stay float.")
     _flag(o, "--use_per_channel_quantization", "Per-channel (symmetric) weights for the convolution ops.")
     _flag(o, "--use_per_row_quantization", "Per-row (symmetric) weights for MatMul/FullyConnected.")
-    _value(o, "--restrict_quantization_steps", f"'MIN,MAX' quantization steps; {_NYI}.")
+    _value(o, "--restrict_quantization_steps", "'MIN,MAX': the integer steps symmetric weights use, as hex or "
+                                               "decimal, e.g. '-0x7F,0x7F' (8-bit weights without -128).")
     _flag(o, "--use_native_dtype", f"Deprecated (--use_native_input_files); {_NYI}.")
     _flag(o, "--use_native_input_files", f"Read calibration files in their native type; {_NYI}.")
     _flag(o, "--use_native_output_files", f"{_NYI}.")
@@ -148,7 +149,6 @@ _SNPE_REFUSED = {
     "skip_quantization": "a hidden SNPE option",
     "clip_alpha": "a hidden SNPE option",
     "udo_package_path": "UDO packages are not supported",
-    "restrict_quantization_steps": "restricted quantization steps are not implemented",
     "use_native_dtype": "native-type input files are not supported yet",
     "use_native_input_files": "native-type input files are not supported yet",
     "use_native_output_files": "it has no effect without native-type input files, which are not supported yet",
@@ -191,7 +191,9 @@ def _qairt_parser() -> ArgumentParser:
     o.add_argument("--preserve_io_datatype", nargs="*", default=None, help=f"Keep float graph I/O; {_NYI}.")
     o.add_argument("--use_native_input_files", action="store_true", help=f"{_NYI}.")
     o.add_argument("--use_native_output_files", action="store_true", help=f"{_NYI}.")
-    o.add_argument("--restrict_quantization_steps", default=None, metavar="'MIN MAX'", help=f"{_NYI}.")
+    o.add_argument("--restrict_quantization_steps", default=None, metavar="'MIN MAX'",
+                   help="The integer steps symmetric weights use, as hex or decimal, e.g. '-0x7F 0x7F' (8-bit "
+                        "weights without -128).")
     o.add_argument("--keep_weights_quantized", action="store_true", help=f"For float fallback; {_NYI}.")
     o.add_argument("--adjust_bias_encoding", action="store_true", help=f"{_NYI}.")
     o.add_argument("--act_quantizer_calibration", default="min-max",
@@ -233,7 +235,6 @@ _QAIRT_REFUSED = {
     "preserve_io_datatype": "float graph inputs/outputs are not supported yet",
     "use_native_input_files": "native-type input files are not supported yet",
     "use_native_output_files": "it has no effect without native-type input files, which are not supported yet",
-    "restrict_quantization_steps": "restricted quantization steps are not implemented",
     "keep_weights_quantized": "keeping the weights of float-fallback ops quantized is not implemented",
     "adjust_bias_encoding": "bias encoding adjustment is not implemented",
     "use_aimet_quantizer": "the AIMET quantizer is not available",
@@ -517,6 +518,31 @@ def _float16_rest(graph: Graph, float_bias_bitwidth: int) -> None:
         LOG.info("--float_bitwidth 16: no tensor stays float, nothing to write as float16")
 
 
+def _restrict_steps(parser: ArgumentParser, text: str | None, opts: QuantOptions, sep: str) -> None:
+    """--restrict_quantization_steps MIN,MAX (qairt: 'MIN MAX'): hex or decimal integers, MIN < 0 < MAX,
+    within the signed range of the weights' bit width; symmetric parameters only, as SNPE documents."""
+    if text is None:
+        return
+    flag = f"--restrict_quantization_steps{sep}"
+    parts = text.replace(",", " ").split()
+    try:
+        lo, hi = (int(p, 0) for p in parts) if len(parts) == 2 else (None, None)
+    except ValueError:
+        lo = hi = None
+    if lo is None:
+        parser.error(f"{flag}{text!r}: give two integers MIN and MAX, e.g. '-0x7F{',' if sep == '=' else ' '}0x7F'")
+    bw = opts.weights_bitwidth
+    half = 1 << (bw - 1)
+    if not -half <= lo < 0 < hi <= half - 1:
+        parser.error(f"{flag}{text!r}: MIN must be in [{-half}, -1] and MAX in [1, {half - 1}] for "
+                     f"{bw}-bit weights")
+    if not (opts.per_channel or opts.per_row or opts.symmetric_weights or opts.param_schema == "symmetric"):
+        parser.error(f"{flag}{text!r} applies to symmetric weights only: add --use_per_channel_quantization or "
+                     f"symmetric weights (--param_quantizer{sep}symmetric"
+                     + (", --param_quantizer_schema symmetric)" if sep == " " else ")"))
+    opts.restrict_steps = (lo, hi)
+
+
 def _check_float_widths(parser: ArgumentParser, float_bitwidth: int, float_bias_bitwidth: int, sep: str) -> None:
     """The converters' rule: float16 biases only in a float16 float part."""
     if float_bias_bitwidth == 16 and float_bitwidth != 16:
@@ -590,6 +616,7 @@ def _snpe_options(parser: ArgumentParser, args: argparse.Namespace, prog: str) -
         quantize_weights=not args.no_weight_quantization,
         min_range=SNPE_MIN_RANGE)
     _apply_quantizers(parser, opts, param_q or "tf", act_q or "tf", "=")
+    _restrict_steps(parser, args.restrict_quantization_steps, opts, "=")
     return opts
 
 
@@ -705,6 +732,7 @@ def qairt_main(argv: list[str] | None = None) -> int:
                         param_method=args.param_quantizer_calibration, param_schema=args.param_quantizer_schema,
                         percentile=DEFAULT_PERCENTILE if percentile is None else percentile)
     _apply_quantizers(parser, opts, args.param_quantizer, args.act_quantizer, " ")
+    _restrict_steps(parser, args.restrict_quantization_steps, opts, " ")
     quantize_dlc(QAIRT, args.input_dlc, args.input_list, args.output_dlc, opts, python_command(QAIRT, args),
                  verbose=args.debug >= 0, dump_json=args.dump_encoding_json,
                  use_encodings=not args.ignore_encodings, float_fallback=args.float_fallback,
