@@ -317,6 +317,38 @@ def test_restrict_quantization_steps(spread, tmp_path):
         assert not never.exists()
 
 
+def test_preserve_io_datatype_keeps_float_io(spread, tmp_path):
+    """qairt-quantizer --preserve_io_datatype: the graph input/output stay float32 under their names with a
+    Quantize behind the input and a Dequantize in front of the output; the fixed-point graph between them
+    is the same, so the output equals the plain quantized DLC's dequantized output exactly."""
+    from snpe_tools.ops.fixed_point import dequantize, quantize
+    from snpe_tools.runtime import execute
+
+    def quant(name, *extra):
+        out = str(tmp_path / f"{name}.dlc")
+        assert run_main(qairt_main, ["-i", spread["dlc"], "-l", spread["list"], "-o", out, *extra]) == 0
+        assert dlc_conformance.violations(out) == []
+        return read_dlc(out).graph
+
+    plain, both, one = quant("plain"), quant("both", "--preserve_io_datatype"), quant("one", "--preserve_io_datatype", "y")
+    assert (plain.inputs, plain.outputs) == (both.inputs, both.outputs) == (["x"], ["y"])
+    assert [str(both.tensors[n].dtype) for n in ("x", "y", "x_quantized", "y_quantized")] == \
+        ["float32", "float32", "uint8", "uint8"]
+    assert both.tensors["x"].encoding is None and both.tensors["y"].encoding is None
+    assert both.tensors["x_quantized"].encoding == plain.tensors["x"].encoding
+    assert both.tensors["y_quantized"].encoding == plain.tensors["y"].encoding
+    assert (both.ops[0].type, both.ops[0].inputs, both.ops[-1].type, both.ops[-1].outputs) == \
+        ("Quantize", ["x"], "Dequantize", ["y"])
+    assert str(one.tensors["x"].dtype) == "uint8" and str(one.tensors["y"].dtype) == "float32"
+    x = np.fromfile(open(spread["list"]).read().split()[0], np.float32).reshape(plain.tensors["x"].shape)
+    ref = dequantize(plain.tensors["y"], execute(plain, {"x": quantize(plain.tensors["x"], x)})["y"])
+    got = execute(both, {"x": x})["y"]
+    assert got.dtype == np.float32 and np.array_equal(got, np.asarray(ref, np.float32))
+    proc = helpers.run_tool("qairt-quantizer", "-i", spread["dlc"], "-l", spread["list"], "-o",
+                            str(tmp_path / "never.dlc"), "--preserve_io_datatype", "yy", check=False)
+    assert "yy: not an input or output" in _one_line_error(proc) and not (tmp_path / "never.dlc").exists()
+
+
 def test_16bit_activations_closer_than_8bit(spread, tmp_path):
     graph_f = read_dlc(spread["dlc"]).graph
     sq = {}

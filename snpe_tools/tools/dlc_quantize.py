@@ -41,6 +41,7 @@ from ..quantization import QuantOptions, calibrate, quantize_graph
 from ..quantization.calibration import activation_tensors
 from ..quantization.algorithms import DEFAULT_PERCENTILE, stats_factory
 from ..quantization.cle import equalize
+from ..quantization.float_io import check_io_names, preserve_float_io
 from ..quantization.overrides import apply_overrides
 from ..quantization.preset import (fall_back_to_float, float16_in_mixed_graph, float_tensors, propagate_preset,
                                    strip_encodings, take_preset)
@@ -188,7 +189,9 @@ def _qairt_parser() -> ArgumentParser:
                    help="Per-channel (symmetric) weights for the convolution ops.")
     o.add_argument("--use_per_row_quantization", action="store_true",
                    help="Per-row (symmetric) weights for MatMul/FullyConnected.")
-    o.add_argument("--preserve_io_datatype", nargs="*", default=None, help=f"Keep float graph I/O; {_NYI}.")
+    o.add_argument("--preserve_io_datatype", nargs="*", action="append", default=None, metavar="NAME",
+                   help="Keep the float type of the graph inputs/outputs named (all when no name is given): a "
+                        "Quantize behind each input, a Dequantize in front of each output.")
     o.add_argument("--use_native_input_files", action="store_true", help=f"{_NYI}.")
     o.add_argument("--use_native_output_files", action="store_true", help=f"{_NYI}.")
     o.add_argument("--restrict_quantization_steps", default=None, metavar="'MIN MAX'",
@@ -232,7 +235,6 @@ def _qairt_parser() -> ArgumentParser:
 
 
 _QAIRT_REFUSED = {
-    "preserve_io_datatype": "float graph inputs/outputs are not supported yet",
     "use_native_input_files": "native-type input files are not supported yet",
     "use_native_output_files": "it has no effect without native-type input files, which are not supported yet",
     "keep_weights_quantized": "keeping the weights of float-fallback ops quantized is not implemented",
@@ -396,12 +398,13 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
                  command: str, verbose: bool = False, progress: bool = True,
                  dump_json: bool = False, use_encodings: bool = False, float_fallback: bool = False,
                  overrides: str | None = None, float_bitwidth: int = 32,
-                 float_bias_bitwidth: int = 0) -> tuple[str, QuantSummary]:
+                 float_bias_bitwidth: int = 0, float_io: set[str] | bool = False) -> tuple[str, QuantSummary]:
     """Read, calibrate, quantize and write; returns the output path.  Nothing is written on any error.
 
     ``float_bitwidth`` 16: the tensors that stay float (float fallback, float overrides, opaque inputs)
     are written as float16, as the converters' ``--float_bitwidth 16`` does for a whole graph; with
-    ``float_bias_bitwidth`` 32 the biases of those float ops stay float32."""
+    ``float_bias_bitwidth`` 32 the biases of those float ops stay float32.  ``float_io`` (True: all, or a
+    set of names): graph I/O keep their float type (``--preserve_io_datatype``)."""
     check_input_file(input_dlc, "--input_dlc", "input DLC", error=DLCError)
     out = output_dlc or default_output(input_dlc)
     check_not_input(out, [input_dlc, input_list, overrides], "--output_dlc", "an input")
@@ -412,6 +415,10 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
     if fixed:
         raise DLCError(f"{input_dlc} is quantized already ({len(fixed)} fixed-point tensors, e.g. '{fixed[0]}'); "
                        "quantize the float DLC the converter wrote")
+    if isinstance(float_io, set):
+        check_io_names(graph, float_io, "--preserve_io_datatype")
+    io_types = {n: graph.tensors[n].dtype for n in graph.inputs + graph.outputs
+                if np.dtype(graph.tensors[n].dtype).kind == "f"}
     forced = float16_in_mixed_graph(graph)     # dtype float overrides: these tensors stay float
     if overrides:
         given: dict[str, int] = {}
@@ -470,6 +477,10 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
                  n_deq)
     if float_bitwidth == 16:
         _float16_rest(graph, float_bias_bitwidth)
+    if float_io:                # after float16: preserved I/O keep the float DLC's type
+        kept = preserve_float_io(graph, float_io if isinstance(float_io, set) else None, io_types)
+        LOG.info("--preserve_io_datatype: %d graph input(s)/output(s) stay float (%s)", len(kept),
+                 ", ".join(kept) or "none was quantized")
     if summary.nonfinite:
         LOG.warning("%d tensors held NaN or infinite values during calibration (e.g. '%s'); their ranges use the "
                     "finite values only", len(summary.nonfinite), summary.nonfinite[0])
@@ -541,6 +552,15 @@ def _restrict_steps(parser: ArgumentParser, text: str | None, opts: QuantOptions
                      f"symmetric weights (--param_quantizer{sep}symmetric"
                      + (", --param_quantizer_schema symmetric)" if sep == " " else ")"))
     opts.restrict_steps = (lo, hi)
+
+
+def _float_io(given: list[list[str]] | None) -> set[str] | bool:
+    """--preserve_io_datatype [NAME ...] (repeatable): False, True (all I/O) or the names given."""
+    if given is None:
+        return False
+    if any(not names for names in given):
+        return True
+    return {n for names in given for n in names}
 
 
 def _check_float_widths(parser: ArgumentParser, float_bitwidth: int, float_bias_bitwidth: int, sep: str) -> None:
@@ -737,7 +757,7 @@ def qairt_main(argv: list[str] | None = None) -> int:
                  verbose=args.debug >= 0, dump_json=args.dump_encoding_json,
                  use_encodings=not args.ignore_encodings, float_fallback=args.float_fallback,
                  overrides=args.quantization_overrides, float_bitwidth=args.float_bitwidth,
-                 float_bias_bitwidth=args.float_bias_bitwidth)
+                 float_bias_bitwidth=args.float_bias_bitwidth, float_io=_float_io(args.preserve_io_datatype))
     return 0
 
 
