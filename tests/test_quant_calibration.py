@@ -341,6 +341,59 @@ def test_multi_input_name_path_lines(tmp_path):
         assert not never.exists()
 
 
+def ids_net() -> onnx.ModelProto:
+    """int32 token ids -> Gather from an embedding table, plus a float input: one int and one float input."""
+    emb = np.random.default_rng(5).normal(0, 1, (10, 6)).astype(np.float32)
+    nodes = [helper.make_node("Gather", ["emb", "ids"], ["e"], axis=0, name="gather"),
+             helper.make_node("Add", ["e", "z"], ["y"], name="add")]
+    g = helper.make_graph(nodes, "ids", [helper.make_tensor_value_info("ids", TensorProto.INT32, [1, 4]),
+                                         helper.make_tensor_value_info("z", TensorProto.FLOAT, [1, 4, 6])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 6])],
+                          [numpy_helper.from_array(emb, "emb")])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+
+
+@pytest.mark.parametrize("tool", ["snpe-dlc-quant", "qairt-quantizer"])
+def test_native_input_files(tmp_path, tool):
+    """--use_native_input_files: calibration files hold each input in its own type (int32 ids here, float32
+    for the float input); the encodings equal those from float32 files of the same values.  Without the
+    flag the same int32 files read as float32 (other ids, other ranges); a wrong-size native file is a
+    one-line error naming it, with no DLC."""
+    dlc = _dlc(tmp_path, ids_net())
+    rng = np.random.default_rng(8)
+    plain, native = [], []
+    for i in range(6):
+        ids, z = rng.integers(0, 10, (1, 4)).astype(np.int32), rng.normal(0, 2, (1, 4, 6)).astype(np.float32)
+        ids.astype(np.float32).tofile(tmp_path / f"f{i}.raw")
+        ids.tofile(tmp_path / f"n{i}.raw")
+        z.tofile(tmp_path / f"z{i}.raw")
+        plain.append(f"ids:={tmp_path / f'f{i}.raw'} z:={tmp_path / f'z{i}.raw'}")
+        native.append(f"ids:={tmp_path / f'n{i}.raw'} z:={tmp_path / f'z{i}.raw'}")
+    (tmp_path / "plain.txt").write_text("\n".join(plain) + "\n")
+    (tmp_path / "native.txt").write_text("\n".join(native) + "\n")
+    flag = ["--use_native_input_files"]
+    eq = "=" if tool == "snpe-dlc-quant" else " "
+
+    def run(lst, out, extra=(), check=True):
+        args = [f"--input_dlc{eq}{dlc}", f"--input_list{eq}{lst}", f"--output_dlc{eq}{out}", *extra]
+        return helpers.run_tool(tool, *[a for arg in args for a in arg.split(" ", 1)], check=check)
+
+    run(tmp_path / "plain.txt", tmp_path / "p.dlc")
+    run(tmp_path / "native.txt", tmp_path / "n.dlc", flag)
+    gp, gn = read_dlc(str(tmp_path / "p.dlc")).graph, read_dlc(str(tmp_path / "n.dlc")).graph
+    for name in ("z", "y", "e"):
+        assert gp.tensors[name].encoding == gn.tensors[name].encoding and gp.tensors[name].encoding is not None, name
+    # the same native list read as float32 files: the int32 bit patterns are tiny floats, so other ranges
+    run(tmp_path / "native.txt", tmp_path / "wrong.dlc")
+    assert read_dlc(str(tmp_path / "wrong.dlc")).graph.tensors["e"].encoding != gn.tensors["e"].encoding
+    (tmp_path / "short.raw").write_bytes(b"\0" * 8)
+    (tmp_path / "bad.txt").write_text(native[0] + "\n" + f"ids:={tmp_path / 'short.raw'} z:={tmp_path / 'z0.raw'}\n")
+    proc = run(tmp_path / "bad.txt", tmp_path / "never.dlc", flag, check=False)
+    err = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode != 0 and len(err) == 1 and "short.raw" in err[0], proc.stderr
+    assert not (tmp_path / "never.dlc").exists()
+
+
 # ---- accuracy against onnxruntime quantize_static (small models with the benchmark's blocks) --------------
 SMALL = {"resnet18": (32, 0.25), "mobilenet_v2": (32, 0.25), "inception_v3": (75, 0.125)}
 

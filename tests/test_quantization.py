@@ -437,7 +437,7 @@ def test_bad_input_list_is_one_line_and_writes_nothing(resnet, tmp_path, case):
 
 
 @pytest.mark.parametrize("tool,flag", [
-    ("snpe-dlc-quant", "--use_native_input_files"),
+    ("snpe-dlc-quant", "--use_native_output_files"),
     ("snpe-dlc-quantize", "--use_float_io"),
     ("snpe-dlc-quantize", "--act_quantizer=adjusted"),
     ("qairt-quantizer", "--use_aimet_quantizer"),

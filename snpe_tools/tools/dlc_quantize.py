@@ -136,9 +136,10 @@ def _snpe_parser(prog: str) -> ArgumentParser:
     _flag(o, "--use_per_row_quantization", "Per-row (symmetric) weights for MatMul/FullyConnected.")
     _value(o, "--restrict_quantization_steps", "'MIN,MAX': the integer steps symmetric weights use, as hex or "
                                                "decimal, e.g. '-0x7F,0x7F' (8-bit weights without -128).")
-    _flag(o, "--use_native_dtype", f"Deprecated (--use_native_input_files); {_NYI}.")
-    _flag(o, "--use_native_input_files", f"Read calibration files in their native type; {_NYI}.")
-    _flag(o, "--use_native_output_files", f"{_NYI}.")
+    _flag(o, "--use_native_dtype", "Deprecated (--use_native_input_files).")
+    _flag(o, "--use_native_input_files", "Calibration files hold each input in its own type (int32 ids, float16 "
+                                         "inputs of a float16 DLC ...) instead of float32.")
+    _flag(o, "--use_native_output_files", "Not supported: the quantizer writes no output files.")
     if htp:
         _flag(o, "--overwrite_cache_records", "With --enable_htp: replace existing cache records (none are made).")
         _flag(o, "--use_float_io", f"Deprecated HTP option (float inputs/outputs); {_NYI}.")
@@ -150,9 +151,8 @@ _SNPE_REFUSED = {
     "skip_quantization": "a hidden SNPE option",
     "clip_alpha": "a hidden SNPE option",
     "udo_package_path": "UDO packages are not supported",
-    "use_native_dtype": "native-type input files are not supported yet",
-    "use_native_input_files": "native-type input files are not supported yet",
-    "use_native_output_files": "it has no effect without native-type input files, which are not supported yet",
+    "use_native_output_files": "the quantizer writes no output files (native output files are an snpe-net-run "
+                               "option)",
     "use_float_io": "float graph inputs/outputs are not supported yet",
 }
 
@@ -192,8 +192,11 @@ def _qairt_parser() -> ArgumentParser:
     o.add_argument("--preserve_io_datatype", nargs="*", action="append", default=None, metavar="NAME",
                    help="Keep the float type of the graph inputs/outputs named (all when no name is given): a "
                         "Quantize behind each input, a Dequantize in front of each output.")
-    o.add_argument("--use_native_input_files", action="store_true", help=f"{_NYI}.")
-    o.add_argument("--use_native_output_files", action="store_true", help=f"{_NYI}.")
+    o.add_argument("--use_native_input_files", action="store_true",
+                   help="Calibration files hold each input in its own type (int32 ids, float16 inputs of a "
+                        "float16 DLC ...) instead of float32.")
+    o.add_argument("--use_native_output_files", action="store_true",
+                   help="Not supported: the quantizer writes no output files.")
     o.add_argument("--restrict_quantization_steps", default=None, metavar="'MIN MAX'",
                    help="The integer steps symmetric weights use, as hex or decimal, e.g. '-0x7F 0x7F' (8-bit "
                         "weights without -128).")
@@ -235,8 +238,8 @@ def _qairt_parser() -> ArgumentParser:
 
 
 _QAIRT_REFUSED = {
-    "use_native_input_files": "native-type input files are not supported yet",
-    "use_native_output_files": "it has no effect without native-type input files, which are not supported yet",
+    "use_native_output_files": "the quantizer writes no output files (native output files are a qnn-net-run "
+                               "option)",
     "keep_weights_quantized": "keeping the weights of float-fallback ops quantized is not implemented",
     "adjust_bias_encoding": "bias encoding adjustment is not implemented",
     "use_aimet_quantizer": "the AIMET quantizer is not available",
@@ -338,16 +341,17 @@ def _setup_snpe_logging(prog: str, args: argparse.Namespace) -> None:
 
 
 # ---- input list ---------------------------------------------------------------------------------------
-def check_calibration_inputs(il: InputList, graph: Graph) -> list[list]:
+def check_calibration_inputs(il: InputList, graph: Graph, native: bool = False) -> list[list]:
     """Every line of the input list mapped to the model's inputs and every file checked (exists, is a
-    regular file, holds exactly the input's float32 element count) before calibration starts, with
+    regular file, holds exactly the input's element count in float32, or with ``native``
+    (``--use_native_input_files``) in the input's own type) before calibration starts, with
     snpe-net-run's checks and messages."""
-    return [plan_feeds(entry, graph, False, i + 1) for i, entry in enumerate(il.entries)]
+    return [plan_feeds(entry, graph, native, i + 1) for i, entry in enumerate(il.entries)]
 
 
-def _feed_iter(plans: list[list], graph: Graph) -> Iterator[dict[str, np.ndarray]]:
+def _feed_iter(plans: list[list], graph: Graph, native: bool = False) -> Iterator[dict[str, np.ndarray]]:
     for plan in plans:
-        yield {f.name: read_feed(f, graph, False) for f in plan}
+        yield {f.name: read_feed(f, graph, native) for f in plan}
 
 
 # ---- the shared pipeline ------------------------------------------------------------------------------
@@ -398,13 +402,15 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
                  command: str, verbose: bool = False, progress: bool = True,
                  dump_json: bool = False, use_encodings: bool = False, float_fallback: bool = False,
                  overrides: str | None = None, float_bitwidth: int = 32,
-                 float_bias_bitwidth: int = 0, float_io: set[str] | bool = False) -> tuple[str, QuantSummary]:
+                 float_bias_bitwidth: int = 0, float_io: set[str] | bool = False,
+                 native_inputs: bool = False) -> tuple[str, QuantSummary]:
     """Read, calibrate, quantize and write; returns the output path.  Nothing is written on any error.
 
     ``float_bitwidth`` 16: the tensors that stay float (float fallback, float overrides, opaque inputs)
     are written as float16, as the converters' ``--float_bitwidth 16`` does for a whole graph; with
     ``float_bias_bitwidth`` 32 the biases of those float ops stay float32.  ``float_io`` (True: all, or a
-    set of names): graph I/O keep their float type (``--preserve_io_datatype``)."""
+    set of names): graph I/O keep their float type (``--preserve_io_datatype``).  ``native_inputs``: the
+    calibration files hold each input in its own type (``--use_native_input_files``), not float32."""
     check_input_file(input_dlc, "--input_dlc", "input DLC", error=DLCError)
     out = output_dlc or default_output(input_dlc)
     check_not_input(out, [input_dlc, input_list, overrides], "--output_dlc", "an input")
@@ -442,14 +448,15 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
     else:
         il = parse_input_list(input_list)
         selected = selected_outputs(il, graph)
-        entries = check_calibration_inputs(il, graph)
+        entries = check_calibration_inputs(il, graph, native_inputs)
         if len(entries) < 5:
             LOG.info("calibrating on %d input(s); SNPE recommends 5-10 for quick results, 50-100 for robust ones",
                      len(entries))
         if opts.cle:
-            _equalize(graph, set(opts.preset) | set(preset), next(_feed_iter(entries[:1], graph), None))
+            _equalize(graph, set(opts.preset) | set(preset),
+                      next(_feed_iter(entries[:1], graph, native_inputs), None))
         t0 = time.perf_counter()
-        stats = calibrate(graph, _feed_iter(entries, graph), len(entries), progress=progress,
+        stats = calibrate(graph, _feed_iter(entries, graph, native_inputs), len(entries), progress=progress,
                           make_stats=stats_factory(opts.act_method), outputs=selected)
         elapsed = time.perf_counter() - t0
         LOG.info("calibrated %d tensors on %d input(s) in %.2f s", len(stats), len(entries), elapsed)
@@ -490,7 +497,7 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
     if summary.float_inputs:
         LOG.info("opaque input(s) kept float: %s", ", ".join(summary.float_inputs))
     if verbose and not float_fallback:
-        _log_sqnr_report(input_dlc, graph, entries)
+        _log_sqnr_report(input_dlc, graph, entries, native_inputs)
     if verbose:
         producer = {o: op.name for op in graph.ops for o in op.outputs}
         for name, enc in summary.activations.items():
@@ -570,7 +577,7 @@ def _check_float_widths(parser: ArgumentParser, float_bitwidth: int, float_bias_
                      f"not supported); drop it or add --float_bitwidth{sep}16")
 
 
-def _log_sqnr_report(input_dlc: str, quant_graph: Graph, entries: list[list]) -> None:
+def _log_sqnr_report(input_dlc: str, quant_graph: Graph, entries: list[list], native: bool = False) -> None:
     """--verbose: the per-layer SQNR of the quantized graph against the float one on the calibration
     inputs, worst first, at INFO (SNPE has no option that writes it to a file)."""
     float_graph = read_dlc(input_dlc).graph
@@ -579,7 +586,7 @@ def _log_sqnr_report(input_dlc: str, quant_graph: Graph, entries: list[list]) ->
     if [op.name for op in float_graph.ops] != [op.name for op in quant_graph.ops]:
         LOG.info("per-layer SQNR: not available (the quantized graph has ops the float graph has not)")
         return
-    rows = layer_sqnr(float_graph, quant_graph, _feed_iter(entries, float_graph), len(entries))
+    rows = layer_sqnr(float_graph, quant_graph, _feed_iter(entries, float_graph, native), len(entries))
     LOG.info("Per-layer SQNR, float vs quantized on %d calibration input(s), worst first:", len(entries))
     for line in format_table(rows):
         LOG.info(line)
@@ -617,6 +624,8 @@ def _snpe_options(parser: ArgumentParser, args: argparse.Namespace, prog: str) -
         LOG.warning("--use_symmetric_quantize_weights is deprecated, use --param_quantizer=symmetric")
     if args.use_encoding_optimizations:
         LOG.warning("--use_encoding_optimizations is deprecated and has no effect")
+    if args.use_native_dtype:
+        LOG.warning("--use_native_dtype is deprecated, use --use_native_input_files")
     if args.no_weight_quantization:
         LOG.warning("--no_weight_quantization is deprecated: weights and biases are kept float")
     if prog == QUANTIZE:
@@ -704,7 +713,8 @@ def snpe_main(prog: str, argv: list[str] | None = None) -> int:
     quantize_dlc(prog, args.input_dlc, args.input_list, args.output_dlc, opts, boost_command(prog, parser, args),
                  verbose=verbose, progress=not (args.quiet or args.silent), use_encodings=args.override_params,
                  float_fallback=args.float_fallback, float_bitwidth=int(args.float_bitwidth or 32),
-                 float_bias_bitwidth=int(args.float_bias_bitwidth or 0))
+                 float_bias_bitwidth=int(args.float_bias_bitwidth or 0),
+                 native_inputs=bool(args.use_native_input_files or args.use_native_dtype))
     if prog == QUANTIZE and args.enable_htp:
         socs = args.htp_socs or "the default SoC"
         LOG.warning("--enable_htp: no HTP cache record was produced for %s (snpe-tools does not build HTP caches); "
@@ -757,7 +767,8 @@ def qairt_main(argv: list[str] | None = None) -> int:
                  verbose=args.debug >= 0, dump_json=args.dump_encoding_json,
                  use_encodings=not args.ignore_encodings, float_fallback=args.float_fallback,
                  overrides=args.quantization_overrides, float_bitwidth=args.float_bitwidth,
-                 float_bias_bitwidth=args.float_bias_bitwidth, float_io=_float_io(args.preserve_io_datatype))
+                 float_bias_bitwidth=args.float_bias_bitwidth, float_io=_float_io(args.preserve_io_datatype),
+                 native_inputs=args.use_native_input_files)
     return 0
 
 
