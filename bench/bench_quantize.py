@@ -9,9 +9,7 @@ features of 16 reference images, so that the top-1 class changes from image to i
 
 Per model, in the same run and on the same ``--inputs`` calibration images (smooth random fields):
 (a) ours: ``python bin/snpe-onnx-to-dlc`` then ``python bin/snpe-dlc-quantize
-    --use_per_channel_quantization --use_per_row_quantization --bias_bitwidth=32`` (per-channel
-    convolution and per-row classifier weights: what onnxruntime's ``per_channel=True`` does to Conv and
-    Gemm) on an input list of NHWC ``.raw`` files, each a
+    --use_per_channel_quantization --bias_bitwidth=32`` on an input list of NHWC ``.raw`` files, each a
     fresh process (wall time includes interpreter start-up, reading the files and writing the DLC);
 (b) onnxruntime: ``quantize_static`` in this process (QDQ, per-channel, MinMax, uint8 activations,
     int8 weights; int32 biases are its default), wall time of the call;
@@ -65,8 +63,7 @@ def precision_accuracy(name: str, src: str, dlc: str, lst: str, x: np.ndarray, x
     wb, ab = PRECISIONS[precision]
     qdlc, qdq = (os.path.join(work, f"{name}_{precision}{s}") for s in (".dlc", "_qdq.onnx"))
     _wall([sys.executable, os.path.join(ROOT, "bin", "snpe-dlc-quantize"), f"--input_dlc={dlc}",
-           f"--input_list={lst}", f"--output_dlc={qdlc}", "--use_per_channel_quantization",
-           "--use_per_row_quantization", "--bias_bitwidth=32",
+           f"--input_list={lst}", f"--output_dlc={qdlc}", "--use_per_channel_quantization", "--bias_bitwidth=32",
            f"--weights_bitwidth={wb}", f"--act_bitwidth={ab}"])
     qm.ort_quantize(src, qdq, x, act_bits=ab, weight_bits=wb)
     ours, peer = qm.our_run(qdlc, x_nhwc), qm.ort_run(qdq, x)
@@ -103,7 +100,6 @@ def bench_model(name: str, n: int, work: str, precisions: list[str] = ()) -> dic
     t_conv = _wall([sys.executable, os.path.join(ROOT, "bin", "snpe-onnx-to-dlc"), "-i", src, "-o", dlc])
     t_quant = _wall([sys.executable, os.path.join(ROOT, "bin", "snpe-dlc-quantize"), f"--input_dlc={dlc}",
                      f"--input_list={lst}", f"--output_dlc={qdlc}", "--use_per_channel_quantization",
-                     "--use_per_row_quantization",
                      "--bias_bitwidth=32"])
     t_ort = qm.ort_quantize(src, qdq, x)
     load = meter.stop()

@@ -399,8 +399,7 @@ SMALL = {"resnet18": (32, 0.25), "mobilenet_v2": (32, 0.25), "inception_v3": (75
 
 
 def _accuracy(tmp_path, name: str, n: int = 40) -> dict[str, float]:
-    """Ours (snpe-onnx-to-dlc + snpe-dlc-quantize per-channel convolutions and per-row classifier, 32-bit
-    bias: onnxruntime's per_channel quantizes Conv and Gemm weights per output channel) and onnxruntime's
+    """Ours (snpe-onnx-to-dlc + snpe-dlc-quantize per-channel, 32-bit bias) and onnxruntime's
     quantize_static (QDQ, per-channel, MinMax) on the same ``n`` calibration images: mean cosine of the
     quantized logits against the float model's, and top-1 agreement with it."""
     import quant_models as qm
@@ -422,7 +421,6 @@ def _accuracy(tmp_path, name: str, n: int = 40) -> dict[str, float]:
 
     assert run_main(quantize_main, [f"--input_dlc={dlc}", f"--input_list={tmp_path / 'list.txt'}",
                                     f"--output_dlc={qdlc}", "--use_per_channel_quantization",
-                                    "--use_per_row_quantization",
                                     "--bias_bitwidth=32", "--quiet"]) == 0
     qm.ort_quantize(src, qdq, x)
     ref, ours, peer = qm.ort_run(src, x), qm.our_run(qdlc, x_nhwc), qm.ort_run(qdq, x)
