@@ -17,9 +17,11 @@ Per model, in the same run and on the same ``--inputs`` calibration images (smoo
     float run) per image, and top-1 agreement with the float model, for our quantized DLC on our
     fixed-point runtime and for the QDQ model on onnxruntime; and how many activation scales of our
     DLC equal those of the QDQ model (same MinMax calibration);
-(d) with ``--precisions w8a16,w16a8``: (c) again with 16-bit activations (``--act_bitwidth=16``,
-    onnxruntime uint16) and with 16-bit weights (``--weights_bitwidth=16``, onnxruntime int16), which
-    splits the 8-bit error into its activation and weight parts.
+(d) with ``--configs w8a16,w16a8,rows``: (c) again with 16-bit activations (``--act_bitwidth=16``,
+    onnxruntime uint16), with 16-bit weights (``--weights_bitwidth=16``, onnxruntime int16) - which
+    splits the 8-bit error into its activation and weight parts - and with the classifier quantized
+    per row (``--use_per_row_quantization``; onnxruntime's per_channel quantizes Gemm weights per
+    output channel too).
 """
 from __future__ import annotations
 
@@ -51,32 +53,39 @@ def _wall(cmd: list[str]) -> float:
     return time.perf_counter() - t0
 
 
-PRECISIONS = {"w8a8": (8, 8), "w8a16": (8, 16), "w16a8": (16, 8)}
+# extra configurations measured for accuracy only: our extra flags, onnxruntime's (weight, activation) widths
+CONFIGS = {"w8a16": (["--act_bitwidth=16"], 8, 16),
+           "w16a8": (["--weights_bitwidth=16"], 16, 8),
+           "rows": (["--use_per_row_quantization"], 8, 8)}
 
 
-def precision_accuracy(name: str, src: str, dlc: str, lst: str, x: np.ndarray, x_nhwc: np.ndarray, ref: np.ndarray,
-                       precision: str, work: str) -> dict:
-    """Accuracy only (no timing) at another weight/activation bit width, ours against onnxruntime's at the
-    same widths: ``w8a16`` is SNPE's ``--act_bitwidth 16`` (uint16 activations), ``w16a8``
-    ``--weights_bitwidth 16``.  Together with ``w8a8`` they split the output error into the part the
-    8-bit activations cause and the part the 8-bit weights cause."""
-    wb, ab = PRECISIONS[precision]
-    qdlc, qdq = (os.path.join(work, f"{name}_{precision}{s}") for s in (".dlc", "_qdq.onnx"))
+def config_accuracy(name: str, src: str, dlc: str, lst: str, x: np.ndarray, x_nhwc: np.ndarray, ref: np.ndarray,
+                    config: str, work: str) -> dict:
+    """Accuracy only (no timing) in another configuration, ours against onnxruntime's: ``w8a16`` is SNPE's
+    ``--act_bitwidth 16`` (onnxruntime uint16 activations), ``w16a8`` ``--weights_bitwidth 16``
+    (onnxruntime int16 weights); together with the main run they split the output error into the part
+    the 8-bit activations cause and the part the 8-bit weights cause.  ``rows`` adds
+    ``--use_per_row_quantization``: the classifier's weights per output row, as onnxruntime's
+    ``per_channel`` also quantizes Gemm weights (SNPE's ``--use_per_channel_quantization`` covers only
+    the convolution family)."""
+    flags, wb, ab = CONFIGS[config]
+    qdlc, qdq = (os.path.join(work, f"{name}_{config}{s}") for s in (".dlc", "_qdq.onnx"))
     _wall([sys.executable, os.path.join(ROOT, "bin", "snpe-dlc-quantize"), f"--input_dlc={dlc}",
            f"--input_list={lst}", f"--output_dlc={qdlc}", "--use_per_channel_quantization", "--bias_bitwidth=32",
-           f"--weights_bitwidth={wb}", f"--act_bitwidth={ab}"])
+           *flags])
     qm.ort_quantize(src, qdq, x, act_bits=ab, weight_bits=wb)
     ours, peer = qm.our_run(qdlc, x_nhwc), qm.ort_run(qdq, x)
     top = ref.argmax(1)
-    r = {"ours_cosine_mean": float(qm.cosines(ours, ref).mean()), "ort_cosine_mean": float(qm.cosines(peer, ref).mean()),
+    r = {"ours_flags": flags, "ours_cosine_mean": float(qm.cosines(ours, ref).mean()),
+         "ort_cosine_mean": float(qm.cosines(peer, ref).mean()),
          "ours_top1_agreement": float((ours.argmax(1) == top).mean()),
          "ort_top1_agreement": float((peer.argmax(1) == top).mean())}
-    print(f"{name:13s} {precision}: cosine {r['ours_cosine_mean']:.5f} vs {r['ort_cosine_mean']:.5f}; top-1 "
+    print(f"{name:13s} {config}: cosine {r['ours_cosine_mean']:.5f} vs {r['ort_cosine_mean']:.5f}; top-1 "
           f"{r['ours_top1_agreement']:.0%} vs {r['ort_top1_agreement']:.0%}", flush=True)
     return r
 
 
-def bench_model(name: str, n: int, work: str, precisions: list[str] = ()) -> dict:
+def bench_model(name: str, n: int, work: str, configs: list[str] = ()) -> dict:
     import onnx
 
     from bench_convert_openvino import LoadMeter
@@ -126,8 +135,8 @@ def bench_model(name: str, n: int, work: str, precisions: list[str] = ()) -> dic
           + f"; activation scales equal to ORT's: {r['activation_scales_equal_to_ort'][0]}/"
           f"{r['activation_scales_equal_to_ort'][1]}"
           + (f"; other processes {load:.0%} CPU" if load is not None else ""), flush=True)
-    for p in precisions:
-        r.setdefault("precisions", {})[p] = precision_accuracy(name, src, dlc, lst, x, x_nhwc, ref, p, work)
+    for c in configs:
+        r.setdefault("configs", {})[c] = config_accuracy(name, src, dlc, lst, x, x_nhwc, ref, c, work)
     return r
 
 
@@ -137,8 +146,8 @@ def main() -> None:
     ap.add_argument("--inputs", type=int, default=100)
     ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results", "quantize.json"))
     ap.add_argument("--keep", default=None, help="work in this folder and keep the models, lists and DLCs")
-    ap.add_argument("--precisions", default="", help="also measure accuracy (not time) at these bit widths, "
-                                                     f"comma-separated: {', '.join(p for p in PRECISIONS if p != 'w8a8')}")
+    ap.add_argument("--configs", default="", help="also measure accuracy (not time) in these configurations, "
+                                                  f"comma-separated: {', '.join(CONFIGS)}")
     args = ap.parse_args()
     work = args.keep or tempfile.mkdtemp(prefix="snpe_tools_bench_quantize_")
     os.makedirs(work, exist_ok=True)
@@ -150,7 +159,7 @@ def main() -> None:
     try:
         for name in args.models.split(","):
             results[name] = bench_model(name.strip(), args.inputs, work,
-                                        [p.strip() for p in args.precisions.split(",") if p.strip()])
+                                        [c.strip() for c in args.configs.split(",") if c.strip()])
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
