@@ -548,6 +548,41 @@ def test_float_fallback_op_with_float_input_runs_float_then_quantize(qdq, tmp_pa
     assert err < 0.05 * float(np.ptp(ref))
 
 
+def test_keep_weights_quantized_under_float_ops(qdq, tmp_path):
+    """qairt-quantizer --keep_weights_quantized: the ops that fall back to float keep fixed-point weights
+    (8-bit, from the weights' own range) while their activations and bias are float - float16 with
+    --float_bitwidth 16; the output stays within the weights' rounding of the all-float fallback."""
+    d, _, _, _ = qdq
+    dlc = _first_layer_only(d, tmp_path)
+    outs = {k: str(tmp_path / f"{k}.dlc") for k in ("float", "kept", "kept16")}
+    base = ["--input_dlc", dlc, "--float_fallback"]
+    helpers.run_tool("qairt-quantizer", *base, "--output_dlc", outs["float"])
+    helpers.run_tool("qairt-quantizer", *base, "--output_dlc", outs["kept"], "--keep_weights_quantized")
+    helpers.run_tool("qairt-quantizer", *base, "--output_dlc", outs["kept16"], "--keep_weights_quantized",
+                     "--float_bitwidth", "16")
+    g = {k: read_dlc(v).graph for k, v in outs.items()}
+    for k in ("kept", "kept16"):
+        assert violations(outs[k]) == []
+        w2, b2, c2 = (g[k].tensors[n] for n in ("w2", "b2", "c2"))
+        assert np.dtype(w2.dtype) == np.uint8 and w2.encoding.bitwidth == 8, k
+        assert b2.encoding is None and c2.encoding is None and _mixed_ops(g[k]) == [], k
+        assert str(b2.dtype) == str(c2.dtype) == ("float16" if k == "kept16" else "float32"), k
+    assert str(g["float"].tensors["w2"].dtype) == "float32"
+    from snpe_tools.ops.fixed_point import dequantize
+    w_float = np.asarray(g["float"].tensors["w2"].data, np.float64)
+    w_kept = dequantize(g["kept"].tensors["w2"], g["kept"].tensors["w2"].data)
+    assert 0 < np.max(np.abs(w_kept - w_float)) <= g["kept"].tensors["w2"].encoding.scale / 2 + 1e-9
+    x, ref = _first_layer_reference(d)
+    got = {}
+    for k in outs:
+        (tmp_path / k).mkdir()
+        got[k] = _net_run(tmp_path / k, outs[k], [x], g[k])[0]
+    diff = float(np.max(np.abs(got["kept"] - got["float"])))
+    print(f"--keep_weights_quantized: max |kept - float weights| on the output {diff:.4f} (range {np.ptp(ref):.2f})")
+    assert 0 < diff < 0.02 * float(np.ptp(ref))
+    assert float(np.max(np.abs(got["kept16"] - got["kept"]))) < 0.01 * float(np.ptp(ref))
+
+
 @pytest.mark.parametrize("tool", ["qairt-quantizer", "snpe-dlc-quant"])
 def test_float_bitwidth_16_writes_the_float_part_as_float16(qdq, tool, tmp_path):
     """--float_bitwidth 16 in the quantizers: the ops that fall back to float run in float16 (activations,

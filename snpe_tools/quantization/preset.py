@@ -76,17 +76,21 @@ def propagate_preset(graph: Graph, preset: dict[str, Encoding]) -> dict[str, Enc
     return out
 
 
-def float_tensors(graph: Graph, preset: dict[str, Encoding], forced: set[str] | None = None) -> set[str]:
+def float_tensors(graph: Graph, preset: dict[str, Encoding], forced: set[str] | None = None,
+                  keep_weights_quantized: bool = False) -> set[str]:
     """Tensors that stay float: under float fallback (``forced`` None) the run-time float tensors
     without an encoding, else the ``forced`` ones (float overrides); plus the static inputs of ops
-    whose outputs stay float (SNPE's mixed-precision rule)."""
+    whose outputs stay float (SNPE's mixed-precision rule) - except, with ``keep_weights_quantized``
+    (qairt-quantizer ``--keep_weights_quantized``: fixed-point weights under float activations), their
+    weights, which stay fixed point while the bias follows the op's float output."""
     keep = set(forced) if forced is not None else {n for n in _activations(graph) if n not in preset}
     for op in graph.ops:
         if any(o in keep for o in op.outputs) or any(i in keep and not graph.tensors[i].is_static
                                                      for i in op.inputs if i):
             # a float output, or a float run-time input (the op runs float, then a Quantize gives its
             # fixed-point output: see fall_back_to_float): float weights and bias
-            keep.update(i for i in op.inputs if i and graph.tensors[i].is_static)
+            w = get_op_def(op.type).weight_input if keep_weights_quantized else None
+            keep.update(i for k, i in enumerate(op.inputs) if i and graph.tensors[i].is_static and k != w)
     return keep
 
 

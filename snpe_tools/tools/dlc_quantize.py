@@ -200,7 +200,9 @@ def _qairt_parser() -> ArgumentParser:
     o.add_argument("--restrict_quantization_steps", default=None, metavar="'MIN MAX'",
                    help="The integer steps symmetric weights use, as hex or decimal, e.g. '-0x7F 0x7F' (8-bit "
                         "weights without -128).")
-    o.add_argument("--keep_weights_quantized", action="store_true", help=f"For float fallback; {_NYI}.")
+    o.add_argument("--keep_weights_quantized", action="store_true",
+                   help="Ops that stay float (float fallback, float overrides) keep fixed-point weights; their "
+                        "bias follows the op's float output.")
     o.add_argument("--adjust_bias_encoding", action="store_true", help=f"{_NYI}.")
     o.add_argument("--act_quantizer_calibration", default="min-max",
                    choices=["min-max", "sqnr", "entropy", "mse", "percentile"],
@@ -240,7 +242,6 @@ def _qairt_parser() -> ArgumentParser:
 _QAIRT_REFUSED = {
     "use_native_output_files": "the quantizer writes no output files (native output files are a qnn-net-run "
                                "option)",
-    "keep_weights_quantized": "keeping the weights of float-fallback ops quantized is not implemented",
     "adjust_bias_encoding": "bias encoding adjustment is not implemented",
     "use_aimet_quantizer": "the AIMET quantizer is not available",
     "config_file": "quantizer configuration files are not supported yet",
@@ -403,14 +404,15 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
                  dump_json: bool = False, use_encodings: bool = False, float_fallback: bool = False,
                  overrides: str | None = None, float_bitwidth: int = 32,
                  float_bias_bitwidth: int = 0, float_io: set[str] | bool = False,
-                 native_inputs: bool = False) -> tuple[str, QuantSummary]:
+                 native_inputs: bool = False, keep_weights: bool = False) -> tuple[str, QuantSummary]:
     """Read, calibrate, quantize and write; returns the output path.  Nothing is written on any error.
 
     ``float_bitwidth`` 16: the tensors that stay float (float fallback, float overrides, opaque inputs)
     are written as float16, as the converters' ``--float_bitwidth 16`` does for a whole graph; with
     ``float_bias_bitwidth`` 32 the biases of those float ops stay float32.  ``float_io`` (True: all, or a
     set of names): graph I/O keep their float type (``--preserve_io_datatype``).  ``native_inputs``: the
-    calibration files hold each input in its own type (``--use_native_input_files``), not float32."""
+    calibration files hold each input in its own type (``--use_native_input_files``), not float32.
+    ``keep_weights``: the weights of ops that stay float stay fixed point (``--keep_weights_quantized``)."""
     check_input_file(input_dlc, "--input_dlc", "input DLC", error=DLCError)
     out = output_dlc or default_output(input_dlc)
     check_not_input(out, [input_dlc, input_list, overrides], "--output_dlc", "an input")
@@ -442,7 +444,7 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
                            "converted from a quantized model or with --quantization_overrides; give --input_list "
                            "to calibrate instead")
         preset = propagate_preset(graph, {n: e for n, e in preset.items() if n not in forced})
-        keep = float_tensors(graph, preset)
+        keep = float_tensors(graph, preset, keep_weights_quantized=keep_weights)
         stats = {}
         LOG.info("float fallback: %d tensors stay float", len(keep))
     else:
@@ -465,7 +467,7 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
                         "the other %d get no calibrated encodings (omit the line to get encodings for all layers)",
                         input_list, len(selected), len(stats), len(activation_tensors(graph)) - len(stats))
     if forced:
-        keep |= float_tensors(graph, preset, set(forced))
+        keep |= float_tensors(graph, preset, set(forced), keep_weights_quantized=keep_weights)
         preset = {n: e for n, e in preset.items() if n not in keep}
         LOG.info("%d tensors stay float as the overrides ask (with the weights and biases of their ops)",
                  len(forced))
@@ -768,7 +770,7 @@ def qairt_main(argv: list[str] | None = None) -> int:
                  use_encodings=not args.ignore_encodings, float_fallback=args.float_fallback,
                  overrides=args.quantization_overrides, float_bitwidth=args.float_bitwidth,
                  float_bias_bitwidth=args.float_bias_bitwidth, float_io=_float_io(args.preserve_io_datatype),
-                 native_inputs=args.use_native_input_files)
+                 native_inputs=args.use_native_input_files, keep_weights=args.keep_weights_quantized)
     return 0
 
 
