@@ -349,6 +349,42 @@ def test_preserve_io_datatype_keeps_float_io(spread, tmp_path):
     assert "yy: not an input or output" in _one_line_error(proc) and not (tmp_path / "never.dlc").exists()
 
 
+def test_opaque_input_feeds_float_ops(spread, tmp_path, monkeypatch):
+    """An input of type ``opaque`` (which only 1.x DLCs record: 2.x files keep no input type, so the reader is
+    patched here to report one) stays float when quantizing; the conv reading it then runs float (float
+    weights) and a Quantize gives its output the calibrated encoding, so no op mixes float and fixed-point
+    operands; the rest of the graph is fixed point and the output follows the float model."""
+    import snpe_tools.tools.dlc_quantize as dq
+    from snpe_tools.ir.graph import InputInfo
+    from snpe_tools.runtime import execute
+
+    def opaque_reader(path, *a, **k):
+        dlc = read_dlc(path, *a, **k)
+        dlc.graph.input_info["x"] = InputInfo("opaque")
+        return dlc
+
+    monkeypatch.setattr(dq, "read_dlc", opaque_reader)
+    out = str(tmp_path / "q.dlc")
+    assert run_main(quant_main, ["--input_dlc", spread["dlc"], "--input_list", spread["list"], "--output_dlc",
+                                 out]) == 0
+    assert dlc_conformance.violations(out) == []
+    g = read_dlc(out).graph
+    assert {n: np.dtype(g.tensors[n].dtype).kind for n in ("x", "w1", "c1", "r1", "w2", "y")} == \
+        {"x": "f", "w1": "f", "c1": "u", "r1": "u", "w2": "u", "y": "u"}
+    quantize_ops = [(op.inputs, op.outputs) for op in g.ops if op.type == "Quantize"]
+    assert len(quantize_ops) == 1 and quantize_ops[0][1] == ["c1"]
+    for op in g.ops:
+        kinds = {np.dtype(g.tensors[n].dtype).kind in "iu" for n in op.inputs + op.outputs
+                 if n and not g.tensors[n].is_static}
+        assert op.type == "Quantize" or len(kinds) == 1, op.name
+    f = read_dlc(spread["dlc"]).graph
+    x = np.fromfile(open(spread["list"]).read().split()[0], np.float32).reshape(f.tensors["x"].shape)
+    from snpe_tools.ops.fixed_point import dequantize
+    got = dequantize(g.tensors["y"], execute(g, {"x": x})["y"])
+    ref = execute(f, {"x": x})["y"]
+    assert np.max(np.abs(got - ref)) < 0.05 * np.ptp(ref)
+
+
 def test_16bit_activations_closer_than_8bit(spread, tmp_path):
     graph_f = read_dlc(spread["dlc"]).graph
     sq = {}

@@ -471,6 +471,10 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
         preset = {n: e for n, e in preset.items() if n not in keep}
         LOG.info("%d tensors stay float as the overrides ask (with the weights and biases of their ops)",
                  len(forced))
+    opaque = {n for n in graph.inputs if getattr(graph.input_info.get(n), "input_type", None) == "opaque"
+              and np.dtype(graph.tensors[n].dtype).kind == "f"}
+    if opaque:      # an opaque input stays float: the ops reading it run float too (weights included)
+        keep |= float_tensors(graph, {}, opaque, keep_weights_quantized=keep_weights)
     originals = {n: graph.tensors[n].data for n in keep if graph.tensors[n].is_static}
     dtypes = {n: graph.tensors[n].dtype for n in keep}
     if preset:
