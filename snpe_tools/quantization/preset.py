@@ -141,8 +141,11 @@ def fall_back_to_float(graph: Graph, keep: set[str], originals: dict[str, np.nda
 
 def _quantize_after_float_readers(graph: Graph) -> None:
     """Ops with a float run-time input and an encoded output run float; a ``Quantize`` after each such
-    output gives it its encoding (QNN ops take fixed-point or float operands, not both)."""
+    output gives it its encoding (QNN ops take fixed-point or float operands, not both).  Quantize and
+    its kin (``OpDef.converts_storage``) read float and write fixed point by definition."""
     for op in list(graph.ops):
+        if get_op_def(op.type).converts_storage:
+            continue
         floats = [graph.tensors[i] for i in op.inputs if i and not graph.tensors[i].is_static
                   and graph.tensors[i].encoding is None and np.dtype(graph.tensors[i].dtype).kind == "f"]
         if not floats:
