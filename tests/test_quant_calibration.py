@@ -394,6 +394,75 @@ def test_native_input_files(tmp_path, tool):
     assert not (tmp_path / "never.dlc").exists()
 
 
+# ---- every golden model calibrates into a consistent fixed-point DLC -----------------------------------
+def _golden_onnx() -> list[str]:
+    from dlc_conformance import REAL_DIR
+
+    skip = {"qdq_cnn",          # already quantized: float fallback, tests/test_quant_sources.py
+            "dynamic_batch",    # needs -b; the same ops as cnn_basic
+            "lstm_3out"}        # Qualcomm's converter refuses it; no DLC of theirs to compare with
+    return sorted(p.stem for p in REAL_DIR.glob("*.onnx") if p.stem not in skip) if REAL_DIR.is_dir() else []
+
+
+# outputs whose value jumps with any input perturbation: Floor/Equal/Where flips, argmax indices
+_DISCONTINUOUS = {("binary_elementwise", "output"), ("reduce_argmax", "argmax_c")}
+
+
+@pytest.mark.parametrize("name", _golden_onnx())
+def test_golden_models_calibrate_consistently(tmp_path, name):
+    """snpe-dlc-quant (8-bit, per-channel, 32-bit bias) and qairt-quantizer (16-bit activations, float I/O)
+    on every golden model with 4 random calibration inputs: the DLC passes the wire-level rules, no op
+    mixes float and fixed-point run-time operands, and every continuous output is within 5% of its
+    range of the float graph on a calibration input (measured: at most 2.0%, TopK values behind an 8-bit
+    bias in qairt-quantizer's default)."""
+    from dlc_conformance import REAL_DIR, violations
+    from snpe_tools.ops.fixed_point import dequantize, is_quantized, quantize
+    from snpe_tools.runtime import execute
+    from snpe_tools.tools.common import run_main
+    from snpe_tools.tools.dlc_quantize import qairt_main, quant_main
+
+    dlc = str(tmp_path / "f.dlc")
+    helpers.convert_in_process(str(REAL_DIR / f"{name}.onnx"), dlc)
+    g = read_dlc(dlc).graph
+    rng = np.random.default_rng(0)
+    lines, feeds = [], []
+    for k in range(4):
+        parts, feed = [], {}
+        for inp in g.inputs:
+            t = g.tensors[inp]
+            a = (rng.normal(0, 1, t.shape) if np.dtype(t.dtype).kind == "f" else rng.integers(0, 3, t.shape))
+            a = a.astype(np.float32)
+            a.tofile(tmp_path / f"i{len(g.inputs) * k + len(parts)}.raw")
+            parts.append(f"{inp}:={tmp_path / f'i{len(g.inputs) * k + len(parts)}.raw'}")
+            feed[inp] = a.astype(t.dtype)
+        lines.append(" ".join(parts))
+        feeds.append(feed)
+    (tmp_path / "list.txt").write_text("\n".join(lines) + "\n")
+    ref = execute(g, feeds[0])
+    for tool, args in ((quant_main, ["--use_per_channel_quantization", "--bias_bitwidth=32"]),
+                       (qairt_main, ["--act_bitwidth", "16", "--preserve_io_datatype"])):
+        out = str(tmp_path / "q.dlc")
+        assert run_main(tool, ["--input_dlc", dlc, "--input_list", str(tmp_path / "list.txt"), "--output_dlc", out,
+                               *args]) == 0
+        assert violations(out) == []
+        q = read_dlc(out).graph
+        for op in q.ops:            # float vs fixed point; plain integers and booleans (indices, masks) are neither
+            kinds = {"float" if np.dtype(q.tensors[n].dtype).kind == "f" else "fixed"
+                     for n in op.inputs + op.outputs if n and not q.tensors[n].is_static
+                     and (np.dtype(q.tensors[n].dtype).kind == "f" or q.tensors[n].encoding is not None)}
+            assert op.type in ("Quantize", "Dequantize") or len(kinds) <= 1, (tool.__name__, op.type, op.name, kinds)
+        got = execute(q, {n: quantize(q.tensors[n], v) if is_quantized(q.tensors[n]) else v
+                          for n, v in feeds[0].items()})
+        for o in g.outputs:
+            if (name, o) in _DISCONTINUOUS or np.dtype(g.tensors[o].dtype).kind != "f":
+                continue
+            y = dequantize(q.tensors[o], got[o]) if is_quantized(q.tensors[o]) else got[o]
+            r = np.asarray(ref[o], np.float64)
+            err = float(np.max(np.abs(np.asarray(y, np.float64) - r)))
+            print(f"{name} {tool.__name__} {o}: {err / (float(np.ptp(r)) + 1e-12):.4f} of the range")
+            assert err <= 0.05 * float(np.ptp(r)) + 1e-6, (tool.__name__, o, err, float(np.ptp(r)))
+
+
 # ---- accuracy against onnxruntime quantize_static (small models with the benchmark's blocks) --------------
 SMALL = {"resnet18": (32, 0.25), "mobilenet_v2": (32, 0.25), "inception_v3": (75, 0.125)}
 
