@@ -59,27 +59,41 @@ CONFIGS = {"w8a16": (["--act_bitwidth=16"], 8, 16),
            "rows": (["--use_per_row_quantization"], 8, 8)}
 
 
+def _quantize(dlc: str, lst: str, qdlc: str, *flags: str) -> float:
+    """Wall time of ``bin/snpe-dlc-quantize`` (per-channel, 32-bit bias, plus ``flags``) as a fresh process."""
+    return _wall([sys.executable, os.path.join(ROOT, "bin", "snpe-dlc-quantize"), f"--input_dlc={dlc}",
+                  f"--input_list={lst}", f"--output_dlc={qdlc}", "--use_per_channel_quantization",
+                  "--bias_bitwidth=32", *flags])
+
+
+def _accuracy(ours: np.ndarray, peer: np.ndarray, ref: np.ndarray) -> dict:
+    """Cosine against the float logits (mean, min) and top-1 agreement with them, ours and onnxruntime's."""
+    top = ref.argmax(1)
+    c_ours, c_peer = qm.cosines(ours, ref), qm.cosines(peer, ref)
+    return {"ours_cosine_mean": float(c_ours.mean()), "ours_cosine_min": float(c_ours.min()),
+            "ort_cosine_mean": float(c_peer.mean()), "ort_cosine_min": float(c_peer.min()),
+            "ours_top1_agreement": float((ours.argmax(1) == top).mean()),
+            "ort_top1_agreement": float((peer.argmax(1) == top).mean())}
+
+
 def config_accuracy(name: str, src: str, dlc: str, lst: str, x: np.ndarray, x_nhwc: np.ndarray, ref: np.ndarray,
-                    config: str, work: str) -> dict:
+                    config: str, work: str, peer_8bit: np.ndarray) -> dict:
     """Accuracy only (no timing) in another configuration, ours against onnxruntime's: ``w8a16`` is SNPE's
     ``--act_bitwidth 16`` (onnxruntime uint16 activations), ``w16a8`` ``--weights_bitwidth 16``
     (onnxruntime int16 weights); together with the main run they split the output error into the part
     the 8-bit activations cause and the part the 8-bit weights cause.  ``rows`` adds
     ``--use_per_row_quantization``: the classifier's weights per output row, as onnxruntime's
     ``per_channel`` also quantizes Gemm weights (SNPE's ``--use_per_channel_quantization`` covers only
-    the convolution family)."""
+    the convolution family); onnxruntime's side is then the main run's (``peer_8bit``)."""
     flags, wb, ab = CONFIGS[config]
     qdlc, qdq = (os.path.join(work, f"{name}_{config}{s}") for s in (".dlc", "_qdq.onnx"))
-    _wall([sys.executable, os.path.join(ROOT, "bin", "snpe-dlc-quantize"), f"--input_dlc={dlc}",
-           f"--input_list={lst}", f"--output_dlc={qdlc}", "--use_per_channel_quantization", "--bias_bitwidth=32",
-           *flags])
-    qm.ort_quantize(src, qdq, x, act_bits=ab, weight_bits=wb)
-    ours, peer = qm.our_run(qdlc, x_nhwc), qm.ort_run(qdq, x)
-    top = ref.argmax(1)
-    r = {"ours_flags": flags, "ours_cosine_mean": float(qm.cosines(ours, ref).mean()),
-         "ort_cosine_mean": float(qm.cosines(peer, ref).mean()),
-         "ours_top1_agreement": float((ours.argmax(1) == top).mean()),
-         "ort_top1_agreement": float((peer.argmax(1) == top).mean())}
+    _quantize(dlc, lst, qdlc, *flags)
+    if (wb, ab) == (8, 8):
+        peer = peer_8bit
+    else:
+        qm.ort_quantize(src, qdq, x, act_bits=ab, weight_bits=wb)
+        peer = qm.ort_run(qdq, x)
+    r = {"ours_flags": flags, **_accuracy(qm.our_run(qdlc, x_nhwc), peer, ref)}
     print(f"{name:13s} {config}: cosine {r['ours_cosine_mean']:.5f} vs {r['ort_cosine_mean']:.5f}; top-1 "
           f"{r['ours_top1_agreement']:.0%} vs {r['ort_top1_agreement']:.0%}", flush=True)
     return r
@@ -107,25 +121,17 @@ def bench_model(name: str, n: int, work: str, configs: list[str] = ()) -> dict:
 
     meter = LoadMeter()
     t_conv = _wall([sys.executable, os.path.join(ROOT, "bin", "snpe-onnx-to-dlc"), "-i", src, "-o", dlc])
-    t_quant = _wall([sys.executable, os.path.join(ROOT, "bin", "snpe-dlc-quantize"), f"--input_dlc={dlc}",
-                     f"--input_list={lst}", f"--output_dlc={qdlc}", "--use_per_channel_quantization",
-                     "--bias_bitwidth=32"])
+    t_quant = _quantize(dlc, lst, qdlc)
     t_ort = qm.ort_quantize(src, qdq, x)
     load = meter.stop()
 
     ref = qm.ort_run(src, x)
-    ours = qm.our_run(qdlc, x_nhwc)
     peer = qm.ort_run(qdq, x)
-    top = ref.argmax(1)
     r = {"input_size": size, "inputs": n,
          "ours_convert_s": t_conv, "ours_quantize_s": t_quant, "ort_quantize_static_s": t_ort,
          "quantize_ratio": t_quant / t_ort, "convert_plus_quantize_ratio": (t_conv + t_quant) / t_ort,
-         "ours_cosine_mean": float(qm.cosines(ours, ref).mean()),
-         "ours_cosine_min": float(qm.cosines(ours, ref).min()),
-         "ort_cosine_mean": float(qm.cosines(peer, ref).mean()), "ort_cosine_min": float(qm.cosines(peer, ref).min()),
-         "ours_top1_agreement": float((ours.argmax(1) == top).mean()),
-         "ort_top1_agreement": float((peer.argmax(1) == top).mean()),
-         "distinct_float_top1": int(len(set(top.tolist()))),
+         **_accuracy(qm.our_run(qdlc, x_nhwc), peer, ref),
+         "distinct_float_top1": int(len(set(ref.argmax(1).tolist()))),
          "activation_scales_equal_to_ort": qm.same_activation_scales(qdq, qdlc),
          "other_processes_cpu_fraction": load}
     print(f"{name:13s} quantize {t_quant:6.2f} s (+ convert {t_conv:.2f} s) vs quantize_static {t_ort:6.2f} s: "
@@ -136,7 +142,7 @@ def bench_model(name: str, n: int, work: str, configs: list[str] = ()) -> dict:
           f"{r['activation_scales_equal_to_ort'][1]}"
           + (f"; other processes {load:.0%} CPU" if load is not None else ""), flush=True)
     for c in configs:
-        r.setdefault("configs", {})[c] = config_accuracy(name, src, dlc, lst, x, x_nhwc, ref, c, work)
+        r.setdefault("configs", {})[c] = config_accuracy(name, src, dlc, lst, x, x_nhwc, ref, c, work, peer)
     return r
 
 

@@ -72,3 +72,17 @@ def count_ops(dlc_path: str) -> dict[str, int]:
     for op in read_dlc(dlc_path).graph.ops:
         counts[op.type] = counts.get(op.type, 0) + 1
     return counts
+
+
+def mixed_operand_ops(graph) -> list[str]:
+    """Ops of a quantized graph whose run-time operands are partly float, partly fixed point (a QNN op takes
+    one or the other; Quantize and Dequantize convert between them).  Plain integers and booleans (indices,
+    masks) carry no encoding and count as neither."""
+    bad = []
+    for op in graph.ops:
+        kinds = {"float" if np.dtype(graph.tensors[n].dtype).kind == "f" else "fixed"
+                 for n in op.inputs + op.outputs if n and not graph.tensors[n].is_static
+                 and (np.dtype(graph.tensors[n].dtype).kind == "f" or graph.tensors[n].encoding is not None)}
+        if op.type not in ("Quantize", "Dequantize") and len(kinds) > 1:
+            bad.append(op.name)
+    return bad

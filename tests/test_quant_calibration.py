@@ -446,11 +446,7 @@ def test_golden_models_calibrate_consistently(tmp_path, name):
                                *args]) == 0
         assert violations(out) == []
         q = read_dlc(out).graph
-        for op in q.ops:            # float vs fixed point; plain integers and booleans (indices, masks) are neither
-            kinds = {"float" if np.dtype(q.tensors[n].dtype).kind == "f" else "fixed"
-                     for n in op.inputs + op.outputs if n and not q.tensors[n].is_static
-                     and (np.dtype(q.tensors[n].dtype).kind == "f" or q.tensors[n].encoding is not None)}
-            assert op.type in ("Quantize", "Dequantize") or len(kinds) <= 1, (tool.__name__, op.type, op.name, kinds)
+        assert helpers.mixed_operand_ops(q) == [], tool.__name__
         got = execute(q, {n: quantize(q.tensors[n], v) if is_quantized(q.tensors[n]) else v
                           for n, v in feeds[0].items()})
         for o in g.outputs:

@@ -433,18 +433,6 @@ def test_quantizer_option_errors(qdq, tmp_path):
     assert not (tmp_path / "x.dlc").exists()
 
 
-def _mixed_ops(g) -> list[str]:
-    """Ops other than Quantize/Dequantize whose run-time operands are partly float, partly fixed point
-    (a QNN op takes one or the other)."""
-    bad = []
-    for op in g.ops:
-        kinds = {np.dtype(g.tensors[n].dtype).kind in "iu" for n in op.inputs + op.outputs
-                 if n and not g.tensors[n].is_static}
-        if op.type not in ("Quantize", "Dequantize") and len(kinds) > 1:
-            bad.append(op.name)
-    return bad
-
-
 def test_qualcomms_qdq_dlc_quantizes_with_float_fallback(tmp_path):
     """Qualcomm's own float DLC with cached encodings (axis 0 on HWIO weights) quantizes from them.  Its
     graph input carries no encoding (Qualcomm's converter drops the input's Q/DQ pair), so the stem
@@ -466,7 +454,7 @@ def test_qualcomms_qdq_dlc_quantizes_with_float_fallback(tmp_path):
     assert np.dtype(g.tensors["stem/Relu_DequantizeLinear_Output"].dtype) == np.uint8
     w = g.tensors["ConvBnFusion_W_block/conv1.weight_DequantizeLinear_Output"]
     assert np.dtype(w.dtype) == np.int8 and w.encoding.axis == 3
-    assert _mixed_ops(g) == []
+    assert helpers.mixed_operand_ops(g) == []
     x = np.fromfile(REAL_DIR / "qdq_cnn.input0.raw", np.float32)
     ref = np.fromfile(REAL_DIR / "qdq_cnn.output0.raw", np.float32)
     x.tofile(tmp_path / "in.raw")
@@ -499,6 +487,13 @@ def _first_layer_only(d, tmp_path, input_encoding: bool = True) -> str:
     return dlc
 
 
+def _first_layer_error(d, work, out: str, g) -> tuple[float, float]:
+    """snpe-net-run of ``out`` against the float model on the reference input: (max error, output range)."""
+    x, ref = _first_layer_reference(d)
+    got = _net_run(work, out, [x], g)[0]
+    return float(np.max(np.abs(got - ref))), float(np.ptp(ref))
+
+
 def _first_layer_reference(d) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(3)
     sess = ort.InferenceSession(str(d / "float.onnx"), providers=["CPUExecutionProvider"])
@@ -519,12 +514,10 @@ def test_float_fallback_keeps_ops_without_encodings_float(qdq, tmp_path):
     assert g.tensors["p1"].encoding == g.tensors["r1"].encoding        # propagated through MaxPool
     deq = [op for op in g.ops if op.type == "Dequantize"]
     assert [op.inputs for op in deq] == [["p1"]] and g.tensors["b2"].encoding is None
-    assert _mixed_ops(g) == [] and not [op for op in g.ops if op.type == "Quantize"]
-    x, ref = _first_layer_reference(d)
-    got = _net_run(tmp_path, out, [x], g)[0]
-    err = float(np.max(np.abs(got - ref)))
-    print(f"first layer fixed point, rest float: max error {err:.4f} (output range {np.ptp(ref):.2f})")
-    assert err < 0.05 * float(np.ptp(ref))
+    assert helpers.mixed_operand_ops(g) == [] and not [op for op in g.ops if op.type == "Quantize"]
+    err, span = _first_layer_error(d, tmp_path, out, g)
+    print(f"first layer fixed point, rest float: max error {err:.4f} (output range {span:.2f})")
+    assert err < 0.05 * span
 
 
 def test_float_fallback_op_with_float_input_runs_float_then_quantize(qdq, tmp_path):
@@ -540,12 +533,10 @@ def test_float_fallback_op_with_float_input_runs_float_then_quantize(qdq, tmp_pa
     kinds = {n: np.dtype(g.tensors[n].dtype).kind for n in ("x", "w1", "c1_float", "c1", "r1", "p1", "w2", "y")}
     assert kinds == {"x": "f", "w1": "f", "c1_float": "f", "c1": "u", "r1": "u", "p1": "u", "w2": "f", "y": "f"}
     assert [(op.inputs, op.outputs) for op in g.ops if op.type == "Quantize"] == [(["c1_float"], ["c1"])]
-    assert g.tensors["c1"].encoding.min == pytest.approx(-6.0, abs=0.03) and _mixed_ops(g) == []
-    x, ref = _first_layer_reference(d)
-    got = _net_run(tmp_path, out, [x], g)[0]
-    err = float(np.max(np.abs(got - ref)))
+    assert g.tensors["c1"].encoding.min == pytest.approx(-6.0, abs=0.03) and helpers.mixed_operand_ops(g) == []
+    err, span = _first_layer_error(d, tmp_path, out, g)
     print(f"float first conv + Quantize, fixed-point Relu/MaxPool, rest float: max error {err:.4f}")
-    assert err < 0.05 * float(np.ptp(ref))
+    assert err < 0.05 * span
 
 
 def test_keep_weights_quantized_under_float_ops(qdq, tmp_path):
@@ -565,7 +556,7 @@ def test_keep_weights_quantized_under_float_ops(qdq, tmp_path):
         assert violations(outs[k]) == []
         w2, b2, c2 = (g[k].tensors[n] for n in ("w2", "b2", "c2"))
         assert np.dtype(w2.dtype) == np.uint8 and w2.encoding.bitwidth == 8, k
-        assert b2.encoding is None and c2.encoding is None and _mixed_ops(g[k]) == [], k
+        assert b2.encoding is None and c2.encoding is None and helpers.mixed_operand_ops(g[k]) == [], k
         assert str(b2.dtype) == str(c2.dtype) == ("float16" if k == "kept16" else "float32"), k
     assert str(g["float"].tensors["w2"].dtype) == "float32"
     from snpe_tools.ops.fixed_point import dequantize
@@ -682,7 +673,7 @@ def test_float16_override_is_mixed_precision(qdq, tmp_path):
     # the op after the float16 one reads float16 and writes the fixed-point a1: it runs float16 and a
     # Quantize writes a1
     assert [(op.inputs, op.outputs) for op in q.ops if op.type == "Quantize"] == [(["a1_float"], ["a1"])]
-    assert str(q.tensors["a1_float"].dtype) == "float16" and _mixed_ops(q) == []
+    assert str(q.tensors["a1_float"].dtype) == "float16" and helpers.mixed_operand_ops(q) == []
     got = _net_run(tmp_path, out, samples[:1], q)[0]
     assert float(np.max(np.abs(got - ref.reshape(-1)))) < 0.05 * float(np.ptp(ref))
 

@@ -279,6 +279,30 @@ class Graph:
         for op in (self.ops if ops is None else ops):
             op.inputs = [new if i == old else i for i in op.inputs]
 
+    def add_input_op(self, name: str, type_: str, inner: str, params: dict[str, Any] | None = None,
+                     op_name: str | None = None) -> Tensor:
+        """An op right behind graph input ``name`` (a Cast, a Quantize): it reads ``name`` and writes ``inner``,
+        which every former reader of ``name`` now reads.  Returns ``inner``'s tensor."""
+        self.replace_uses(name, inner)
+        self.add_op(type_, [name], [inner], params, name=op_name or inner, index=0)
+        out = self.tensors[inner]
+        out.axis_format = self.tensors[name].axis_format
+        return out
+
+    def add_output_op(self, name: str, type_: str, inner: str, params: dict[str, Any] | None = None,
+                      op_name: str | None = None) -> Tensor:
+        """An op right in front of graph output ``name`` (a Cast, a Dequantize): the producer now writes
+        ``inner`` and the op turns it into ``name``, which keeps its place among the outputs.  Returns the
+        new ``name`` tensor."""
+        self.rename_tensor(name, inner)
+        self.outputs[self.outputs.index(inner)] = name
+        prod = self.producer(inner)
+        self.add_op(type_, [inner], [name], params, name=op_name,
+                    index=self.ops.index(prod) + 1 if prod is not None else 0)
+        out = self.tensors[name]
+        out.axis_format = self.tensors[inner].axis_format
+        return out
+
     def rename_tensor(self, old: str, new: str) -> None:
         """Rename a tensor everywhere (``new`` must be free); keeps graph I/O names in sync.
 

@@ -40,24 +40,14 @@ def _to_f16(t) -> None:
 def _cast_input(graph: Graph, name: str, dtype: np.dtype) -> None:
     """Graph input ``name`` arrives as ``dtype``; a Cast behind it gives the graph what it was built for."""
     t = graph.tensors[name]
-    inner = graph.unique_name(f"{name}.{np.dtype(t.dtype).name}")
-    graph.tensors[inner] = type(t)(inner, t.shape, t.dtype, t.axis_format)
-    graph.replace_uses(name, inner)
-    graph.add_op("Cast", [name], [inner], {"to": qd.to_qnn(t.dtype)}, name=inner, index=0)
-    graph.tensors[inner].axis_format = t.axis_format
+    graph.add_input_op(name, "Cast", graph.unique_name(f"{name}.{np.dtype(t.dtype).name}"), {"to": qd.to_qnn(t.dtype)})
     t.dtype = np.dtype(dtype)
 
 
 def _cast_output(graph: Graph, name: str, dtype: np.dtype) -> None:
     """Graph output ``name`` leaves as ``dtype``: its producer writes ``<name>.<dtype>``, a Cast the output."""
-    t = graph.tensors[name]
-    inner = graph.unique_name(f"{name}.{np.dtype(t.dtype).name}")
-    graph.rename_tensor(name, inner)
-    graph.outputs[graph.outputs.index(inner)] = name
-    prod = graph.producer(inner)
-    graph.add_op("Cast", [inner], [name], {"to": qd.to_qnn(dtype)}, name=graph.unique_name(f"{name}.cast"),
-                 index=graph.ops.index(prod) + 1 if prod is not None else 0)
-    graph.tensors[name].axis_format = graph.tensors[inner].axis_format
+    inner = graph.unique_name(f"{name}.{np.dtype(graph.tensors[name].dtype).name}")
+    graph.add_output_op(name, "Cast", inner, {"to": qd.to_qnn(dtype)}, op_name=graph.unique_name(f"{name}.cast"))
 
 
 @register_pass("io_dtypes")

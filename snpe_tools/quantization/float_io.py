@@ -42,23 +42,15 @@ def preserve_float_io(graph: Graph, names: set[str] | None, float_types: dict[st
         if (names is None or name in names) and _fixed(graph, name) and name in float_types:
             t = graph.tensors[name]
             fixed = (t.dtype, t.encoding)
-            inner = graph.unique_name(f"{name}_quantized")
-            graph.replace_uses(name, inner)
             t.dtype, t.encoding = np.dtype(float_types[name]), None
-            graph.add_op("Quantize", [name], [inner], name=graph.unique_name(f"{name}_quantize"), index=0)
-            q = graph.tensors[inner]
-            q.dtype, q.encoding, q.axis_format = fixed[0], fixed[1], t.axis_format
+            q = graph.add_input_op(name, "Quantize", graph.unique_name(f"{name}_quantized"),
+                                   op_name=graph.unique_name(f"{name}_quantize"))
+            q.dtype, q.encoding = fixed
             changed.append(name)
-    for k, name in enumerate(list(graph.outputs)):
+    for name in list(graph.outputs):
         if (names is None or name in names) and _fixed(graph, name) and name in float_types:
-            t = graph.tensors[name]
-            inner = graph.unique_name(f"{name}_quantized")
-            graph.rename_tensor(name, inner)
-            graph.outputs[k] = name
-            prod = graph.producer(inner)
-            graph.add_op("Dequantize", [inner], [name], name=graph.unique_name(f"{name}_dequantize"),
-                         index=graph.ops.index(prod) + 1 if prod is not None else len(graph.ops))
-            out = graph.tensors[name]
-            out.dtype, out.axis_format = np.dtype(float_types[name]), t.axis_format
+            out = graph.add_output_op(name, "Dequantize", graph.unique_name(f"{name}_quantized"),
+                                      op_name=graph.unique_name(f"{name}_dequantize"))
+            out.dtype = np.dtype(float_types[name])
             changed.append(name)
     return changed

@@ -49,6 +49,7 @@ from ..quantization.quantizer import QuantSummary, is_already_quantized
 from ..quantization.report import format_table, layer_sqnr
 from ..runtime.feeds import plan_feeds, read_feed
 from ..runtime.input_list import InputList, parse_input_list, selected_outputs
+from .io_config import names_or_all
 from .common import LOG, ArgumentParser, check_input_file, check_not_input, run_main, setup_logging
 
 QUANTIZE = "snpe-dlc-quantize"
@@ -153,7 +154,7 @@ _SNPE_REFUSED = {
     "udo_package_path": "UDO packages are not supported",
     "use_native_output_files": "the quantizer writes no output files (native output files are an snpe-net-run "
                                "option)",
-    "use_float_io": "float graph inputs/outputs are not supported yet",
+    "use_float_io": "a deprecated HTP option (qairt-quantizer --preserve_io_datatype keeps float graph inputs/outputs)",
 }
 
 
@@ -283,8 +284,10 @@ def boost_command(prog: str, parser: argparse.ArgumentParser, args: argparse.Nam
 
 
 def python_command(prog: str, args: argparse.Namespace) -> str:
-    """``<tool> key=value ...`` in alphabetical order, as our converters record converter-command."""
-    values = vars(args)
+    """``<tool> key=value ...`` in alphabetical order, as our converters record converter-command; like
+    qairt-quantizer's ``quantizer_command`` it leaves out the input and output DLC (``snpe_reference.md``
+    section 1.1)."""
+    values = {k: v for k, v in vars(args).items() if k not in ("input_dlc", "output_dlc")}
     return " ".join([prog] + [f"{k}={values[k]!r}" if isinstance(values[k], str) else f"{k}={values[k]}"
                               for k in sorted(values)])
 
@@ -403,7 +406,7 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
                  command: str, verbose: bool = False, progress: bool = True,
                  dump_json: bool = False, use_encodings: bool = False, float_fallback: bool = False,
                  overrides: str | None = None, float_bitwidth: int = 32,
-                 float_bias_bitwidth: int = 0, float_io: set[str] | bool = False,
+                 float_bias_bitwidth: int = 0, float_io: set[str] | bool = frozenset(),
                  native_inputs: bool = False, keep_weights: bool = False) -> tuple[str, QuantSummary]:
     """Read, calibrate, quantize and write; returns the output path.  Nothing is written on any error.
 
@@ -423,8 +426,8 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
     if fixed:
         raise DLCError(f"{input_dlc} is quantized already ({len(fixed)} fixed-point tensors, e.g. '{fixed[0]}'); "
                        "quantize the float DLC the converter wrote")
-    if isinstance(float_io, set):
-        check_io_names(graph, float_io, "--preserve_io_datatype")
+    if float_io is not True:
+        check_io_names(graph, set(float_io), "--preserve_io_datatype")
     io_types = {n: graph.tensors[n].dtype for n in graph.inputs + graph.outputs
                 if np.dtype(graph.tensors[n].dtype).kind == "f"}
     forced = float16_in_mixed_graph(graph)     # dtype float overrides: these tensors stay float
@@ -491,7 +494,7 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
     if float_bitwidth == 16:
         _float16_rest(graph, float_bias_bitwidth)
     if float_io:                # after float16: preserved I/O keep the float DLC's type
-        kept = preserve_float_io(graph, float_io if isinstance(float_io, set) else None, io_types)
+        kept = preserve_float_io(graph, None if float_io is True else set(float_io), io_types)
         LOG.info("--preserve_io_datatype: %d graph input(s)/output(s) stay float (%s)", len(kept),
                  ", ".join(kept) or "none was quantized")
     if summary.nonfinite:
@@ -565,15 +568,6 @@ def _restrict_steps(parser: ArgumentParser, text: str | None, opts: QuantOptions
                      f"symmetric weights (--param_quantizer{sep}symmetric"
                      + (", --param_quantizer_schema symmetric)" if sep == " " else ")"))
     opts.restrict_steps = (lo, hi)
-
-
-def _float_io(given: list[list[str]] | None) -> set[str] | bool:
-    """--preserve_io_datatype [NAME ...] (repeatable): False, True (all I/O) or the names given."""
-    if given is None:
-        return False
-    if any(not names for names in given):
-        return True
-    return {n for names in given for n in names}
 
 
 def _check_float_widths(parser: ArgumentParser, float_bitwidth: int, float_bias_bitwidth: int, sep: str) -> None:
@@ -773,7 +767,7 @@ def qairt_main(argv: list[str] | None = None) -> int:
                  verbose=args.debug >= 0, dump_json=args.dump_encoding_json,
                  use_encodings=not args.ignore_encodings, float_fallback=args.float_fallback,
                  overrides=args.quantization_overrides, float_bitwidth=args.float_bitwidth,
-                 float_bias_bitwidth=args.float_bias_bitwidth, float_io=_float_io(args.preserve_io_datatype),
+                 float_bias_bitwidth=args.float_bias_bitwidth, float_io=names_or_all(args.preserve_io_datatype),
                  native_inputs=args.use_native_input_files, keep_weights=args.keep_weights_quantized)
     return 0
 

@@ -201,6 +201,16 @@ def read_custom_io(path: str, flag: str = "--custom_io") -> IoRequest:
     return req
 
 
+def names_or_all(given: list[list[str]] | None) -> set[str] | bool:
+    """A repeatable ``nargs="*"`` flag such as ``--preserve_io_datatype [NAME ...]``: the names given (an empty
+    set when the flag is absent), or True when it is given once without names (every input and output)."""
+    if given is None:
+        return set()
+    if any(not names for names in given):
+        return True
+    return {n for names in given for n in names}
+
+
 def preserve_io(values: list[list[str]] | None) -> tuple[set[str] | bool, set[str] | bool]:
     """``--preserve_io`` forms: none (all, layout and data type), ``layout [names]``, ``datatype [names]``."""
     layout: set[str] | bool = set()

@@ -22,8 +22,8 @@ from .converter_args import (DTYPES, add_float_args, add_quant_args, check_overr
                              model_version, parse_dims, read_copyright)
 from .dlc_backend import optimise_and_save
 from .dry_run import dry_run
-from .io_config import (IoRequest, TensorRequest, layout_name, layout_tag, qairt_template, read_qairt_config,
-                        write_template)
+from .io_config import (IoRequest, TensorRequest, layout_name, layout_tag, names_or_all, qairt_template,
+                        read_qairt_config, write_template)
 
 PROG = "qairt-converter"
 EXTENSIONS = {".onnx": "onnx", ".pb": "tensorflow", ".tflite": "tflite", ".pt": "pytorch"}
@@ -246,9 +246,7 @@ def io_request(args: argparse.Namespace) -> IoRequest:
     req.keep_layout = set() if args.disable_preserve_io else True
     # --preserve_io_datatype: float graph I/O keep the source type in a float16 DLC (all, or the names given);
     # without it every float tensor, the I/O included, follows --float_bitwidth as in the legacy converters
-    given = args.preserve_io_datatype
-    req.keep_dtype = set() if given is None else True if any(not names for names in given) \
-        else {n for names in given for n in names}
+    req.keep_dtype = names_or_all(args.preserve_io_datatype)
     return req
 
 
