@@ -13,8 +13,13 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+import dlc_conformance
+import flatdump
 import helpers
 from snpe_tools.dlc import read_dlc
+from snpe_tools.dlc.writer import write_dlc
+from snpe_tools.ir import packing
+from snpe_tools.ir.graph import Encoding
 from snpe_tools.quantization import QuantOptions, calibrate, quantize_graph
 from snpe_tools.quantization.algorithms import adjusted_encoding, select_encoding, select_range
 from snpe_tools.ir.encodings import (dequantize_array, quantize_array, symmetric_encoding,
@@ -345,6 +350,121 @@ def test_4bit_per_tensor_weights_unsigned(spread, float_out, tmp_path):
     assert w.dtype == np.uint8 and w.encoding.bitwidth == 4 and -15 <= w.encoding.offset <= 0
     assert np.asarray(w.data).max() <= 15
     assert min(_cosines(_outputs(float_out), _net_run(tmp_path, spread, out))) >= 0.9
+
+
+# ---- packed 4-bit weights (--pack_4_bit_weights) ------------------------------------------------------
+def test_packing_matches_snpes_documented_layout():
+    """SNPE's documentation: (10, 4) packs to 0100 1010 (first value in the low nibble); per-channel
+    values are packed channel by channel, 27 values -> 14 bytes; a non-leading channel axis (HWIO) is
+    refused, its byte order being undocumented."""
+    per_tensor = Encoding(4, 0.1, 0, 0.0, 1.5)
+    assert packing.pack(np.array([10, 4], np.uint8), per_tensor).tolist() == [0b01001010]
+    assert packing.pack(np.array([10, 4, 7], np.uint8), per_tensor).tolist() == [0b01001010, 0b00000111]
+    rng = np.random.default_rng(0)
+    chans = Encoding(4, 0.1, 0, -0.8, 0.7, axis=0, channels=[(0.1, 0, -0.8, 0.7)] * 32)
+    q = rng.integers(-8, 8, (32, 3, 3, 3)).astype(np.int8)
+    raw = packing.pack(q, chans)
+    assert raw.size == packing.packed_size(q.shape, chans) == 32 * 14
+    assert raw[13] >> 4 == 0 and raw[14] & 0x0F == q[1, 0, 0, 0] & 0x0F     # channel 1 starts a new byte
+    assert np.array_equal(packing.unpack(raw, q.shape, True, chans), q)
+    flat = Encoding(4, 0.1, 0, -0.8, 0.7)
+    assert np.array_equal(packing.unpack(packing.pack(q, flat), q.shape, True, flat), q)
+    assert packing.pack(q, flat).size == (q.size + 1) // 2
+    hwio = Encoding(4, 0.1, 0, -0.8, 0.7, axis=3, channels=[(0.1, 0, -0.8, 0.7)] * 32)
+    assert "not the leading one" in packing.layout_problem((3, 3, 3, 32), hwio)
+    assert packing.layout_problem((1, 1, 1, 32), hwio) is None
+
+
+def _file_tensors(path: str) -> dict:
+    return {t["name"]: t for t in flatdump.load(path)["graphs"][0]["tensors"]}
+
+
+@pytest.mark.parametrize("main", [quant_main, qairt_main])
+def test_4bit_weights_packed_two_per_byte(spread, float_out, tmp_path, main):
+    """Packed and unpacked 4-bit DLCs hold the same values and run identically; the packed file types
+    the weights uFxp_4 (0x0404) and stores ceil(n / 2) bytes, low nibble first."""
+    sep = " " if main is qairt_main else "="
+    bw = f"--weights_bitwidth{sep}4".split(" ")
+    plain, packed = _quant(tmp_path, spread, main, *bw), _quant(tmp_path, spread, main, *bw, "--pack_4_bit_weights")
+    f_plain, f_packed = _file_tensors(plain), _file_tensors(packed)
+    weights = [n for n, t in f_plain.items() if t["quant"] and (t["quant"]["per_tensor"] or {}).get("bw") == 4]
+    assert sorted(weights) == ["w1", "w2", "w3"]
+    for name, t in f_packed.items():
+        if name not in weights:                      # everything else is written exactly as before
+            assert t["dtype"] == f_plain[name]["dtype"] and np.array_equal(t["data"], f_plain[name]["data"]), name
+            continue
+        values = np.asarray(f_plain[name]["data"]).reshape(-1)
+        assert f_plain[name]["dtype"] == 0x0408 and t["dtype"] == 0x0404 and t["quant"] == f_plain[name]["quant"]
+        raw = np.asarray(t["data"], np.uint8)
+        assert raw.size == (values.size + 1) // 2
+        assert np.array_equal(raw & 0x0F, values[0::2]) and np.array_equal(raw[: values.size // 2] >> 4, values[1::2])
+    assert dlc_conformance.violations(packed) == []
+    g_plain, g_packed = read_dlc(plain).graph, read_dlc(packed).graph
+    for name in weights:
+        assert g_packed.tensors[name].encoding.packed and not g_plain.tensors[name].encoding.packed
+        assert np.array_equal(g_packed.tensors[name].data, g_plain.tensors[name].data)
+    assert _outputs_of(tmp_path, spread, packed) == _outputs_of(tmp_path, spread, plain)
+    info = helpers.run_tool("snpe-dlc-info", "-i", packed).stdout
+    assert "uFxp_4" in info and "uFxp_4" not in helpers.run_tool("snpe-dlc-info", "-i", plain).stdout
+    rewritten = str(tmp_path / "rewritten.dlc")               # the reader keeps the packing on a rewrite
+    write_dlc(g_packed, rewritten, read_dlc(packed).metadata)
+    assert {n: t["dtype"] for n, t in _file_tensors(rewritten).items()} == {n: t["dtype"] for n, t in f_packed.items()}
+
+
+def _outputs_of(tmp_path, spread, dlc: str) -> list[bytes]:
+    out = tmp_path / ("out_" + os.path.basename(dlc))
+    helpers.run_tool("snpe-net-run", "--container", dlc, "--input_list", spread["list"], "--output_dir", str(out))
+    return [o.tobytes() for o in _outputs(out)]
+
+
+def test_packed_per_channel_conv_weights_are_refused(spread, tmp_path):
+    """Convolution weights have their channels on the last (HWIO) axis: refused before calibration."""
+    out = tmp_path / "never.dlc"
+    proc = helpers.run_tool("snpe-dlc-quant", f"--input_dlc={spread['dlc']}", f"--input_list={spread['list']}",
+                            f"--output_dlc={out}", "--weights_bitwidth=4", "--use_per_channel_quantization",
+                            "--pack_4_bit_weights", check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and "--pack_4_bit_weights" in lines[0] and "HWIO" in lines[0]
+    assert not out.exists()
+
+
+def test_packed_per_row_weights(tmp_path):
+    """FullyConnected rows ([out, in], axis 0) pack row by row: 9 values a row -> 5 bytes, so 7 rows take
+    35 bytes (a flat packing would take 32); a MatMul weight [B, K, N] has its rows on the last axis and is
+    refused after calibration, with one error line and no DLC."""
+    rng = np.random.default_rng(4)
+    inits = [numpy_helper.from_array(rng.standard_normal((7, 9)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.standard_normal(7).astype(np.float32), "b")]
+    dlc = _to_dlc(tmp_path / "fc", [helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1)], inits, [1, 9], [1, 7])
+    lst = _calibration_set(tmp_path, dlc)
+    common = ["-i", dlc, "-l", lst, "--weights_bitwidth", "4", "--use_per_row_quantization"]
+    plain, packed = str(tmp_path / "plain.dlc"), str(tmp_path / "packed.dlc")
+    assert run_main(qairt_main, common + ["-o", plain]) == 0
+    assert run_main(qairt_main, common + ["-o", packed, "--pack_4_bit_weights"]) == 0
+    (name,) = [n for n, t in _file_tensors(packed).items() if t["dtype"] == 0x0304]
+    rows = np.asarray(_file_tensors(plain)[name]["data"]).reshape(7, 9)
+    raw = np.asarray(_file_tensors(packed)[name]["data"], np.uint8).reshape(7, 5)
+    assert _file_tensors(packed)[name]["quant"]["channels"] is not None
+    assert np.array_equal(raw[:, :4] & 0x0F, rows[:, 0:8:2] & 0x0F) and np.array_equal(raw[:, :4] >> 4, rows[:, 1::2] & 0x0F)
+    assert np.array_equal(raw[:, 4] & 0x0F, rows[:, 8] & 0x0F) and not np.any(raw[:, 4] >> 4)
+    assert np.array_equal(read_dlc(packed).graph.tensors[name].data, read_dlc(plain).graph.tensors[name].data)
+    assert dlc_conformance.violations(packed) == []
+
+    matmul = _to_dlc(tmp_path / "mm", [helper.make_node("MatMul", ["x", "w"], ["y"])],       # batched: stays MatMul
+                     [numpy_helper.from_array(rng.standard_normal((2, 9, 6)).astype(np.float32), "w")], [2, 4, 9],
+                     [2, 4, 6])
+    out = tmp_path / "never.dlc"
+    proc = helpers.run_tool("qairt-quantizer", "-i", matmul, "-l", _calibration_set(tmp_path, matmul), "-o", str(out),
+                            "--weights_bitwidth", "4", "--use_per_row_quantization", "--pack_4_bit_weights", check=False)
+    errors = [ln for ln in proc.stderr.splitlines() if "ERROR" in ln or "Traceback" in ln]
+    assert proc.returncode == 1 and len(errors) == 1 and "not the leading one" in errors[0], proc.stderr
+    assert not out.exists() and not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+
+
+def test_pack_without_4bit_weights_warns(spread, tmp_path, capfd):
+    out = _quant(tmp_path, spread, quant_main, "--pack_4_bit_weights")
+    assert "WARNING - --pack_4_bit_weights: no weight is 4-bit, nothing is packed" in capfd.readouterr().err
+    assert 0x0304 not in {t["dtype"] for t in _file_tensors(out).values()}
 
 
 def _fc_model(path) -> str:

@@ -477,7 +477,6 @@ def test_bad_input_list_is_one_line_and_writes_nothing(resnet, tmp_path, case):
     ("snpe-dlc-quantize", "--use_float_io"),
     ("snpe-dlc-quantize", "--act_quantizer=adjusted"),
     ("qairt-quantizer", "--use_aimet_quantizer"),
-    ("qairt-quantizer", "--pack_4_bit_weights"),
     ("qairt-quantizer", "--config_file"),
 ])
 def test_unsupported_flags_are_one_line_errors(resnet, tmp_path, tool, flag):

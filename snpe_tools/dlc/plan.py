@@ -17,6 +17,7 @@ import numpy as np
 
 from ..ir import axis_format as af
 from ..ir import dtypes as qd
+from ..ir import packing
 from ..ir.graph import Encoding, Graph, Tensor
 from ..ops.registry import get_op_def
 from . import format as F
@@ -106,6 +107,14 @@ def static_data(t: Tensor, code: int) -> np.ndarray:
     return arr
 
 
+def _packed(t: Tensor, code: int, data: np.ndarray) -> tuple[int, np.ndarray]:
+    """A 4-bit weight marked ``packed`` (--pack_4_bit_weights): SFIXED/UFIXED_POINT_4, two values a byte."""
+    problem = packing.layout_problem(tuple(t.shape), t.encoding)
+    if problem is not None or code not in (qd.SFIXED_8, qd.UFIXED_8):
+        raise ValueError(f"tensor '{t.name}' cannot be stored as packed 4-bit: {problem or 'it is not 8-bit storage'}")
+    return (qd.SFIXED_4 if code == qd.SFIXED_8 else qd.UFIXED_4), packing.pack(data, t.encoding)
+
+
 def _scalar_kind(p_dtype: int) -> int:
     return qd.UNDEFINED if p_dtype == qd.STRING else p_dtype
 
@@ -142,6 +151,8 @@ def make_plan(graph: Graph) -> Plan:
         t = graph.tensors[name]
         code, data = _narrow(qd.tensor_code(t.dtype, t.encoding is not None),
                              static_data(t, qd.tensor_code(t.dtype, t.encoding is not None)) if t.is_static else None)
+        if t.is_static and t.encoding is not None and t.encoding.packed:
+            code, data = _packed(t, code, data)
         if t.is_static:
             ttype = F.STATIC
             fmt, src = weight_fmt.get(name, (af.ANY, af.ANY))

@@ -32,6 +32,7 @@ from flatbuffers.table import Table
 from ..errors import DLCError
 from ..ir import axis_format as af
 from ..ir import dtypes as qd
+from ..ir import packing
 from ..ir.graph import Encoding, Graph, InputInfo, Op, Tensor
 from ..ops.registry import OpDef, all_op_types, get_op_def
 from . import format as F
@@ -395,6 +396,25 @@ def _array(raw: np.ndarray, dtype: np.dtype, shape: tuple[int, ...], what: str, 
     return np.frombuffer(raw, dtype=dtype.newbyteorder("<"), count=count).reshape(shape).astype(dtype, copy=False)
 
 
+def _unpacked(raw: np.ndarray, code: int, shape: tuple[int, ...], enc: Encoding | None, name: str,
+              path: str) -> np.ndarray:
+    """Values of a packed 4-bit tensor (ir/packing.py); its encoding is marked ``packed`` so that a
+    rewrite of the file packs it again."""
+    if enc is None or enc.bitwidth != 4:
+        raise DLCError(f"{path}: tensor '{name}' has the 4-bit type {qd.name(code)} but "
+                       f"{'no encoding' if enc is None else f'a {enc.bitwidth}-bit encoding'}; the file is corrupt")
+    problem = packing.layout_problem(shape, enc)
+    if problem is not None:
+        raise DLCError(f"{path}: tensor '{name}' is packed 4-bit, but {problem}; this version of snpe-tools "
+                       "cannot read it")
+    want = packing.packed_size(shape, enc)
+    if raw.size != want:
+        raise DLCError(f"{path}: tensor '{name}' has {raw.size} bytes of packed 4-bit data, expected {want}; "
+                       "the file is corrupt")
+    enc.packed = True
+    return packing.unpack(raw, shape, code == qd.SFIXED_4, enc)
+
+
 def _parse(path: str, model, params, bin_data) -> Graph:
     root, _ = _root(model, F.MEMBER_MODEL, (F.MODEL_ID,), path)
     graphs = root.tables(S.MODEL_GRAPHS)
@@ -420,12 +440,16 @@ def _parse(path: str, model, params, bin_data) -> Graph:
             raise DLCError(f"{path}: tensor '{name}' has unknown data type 0x{code:x}") from None
         shape = tuple(int(d) for d in t.array(S.T_DIMS, np.uint32))
         fmt = af.FROM_CODE.get(t.int(S.T_AXIS, N.Uint32Flags), af.ANY)
-        data = None
+        data, enc = None, _encoding(t.table(S.T_QUANT))
         if ttype == F.STATIC:
             if name not in store.graph:
                 raise DLCError(f"{path}: weights of tensor '{name}' are missing from model.params")
-            data = _array(store.raw(store.graph[name], f"tensor '{name}'"), dtype, shape, f"tensor '{name}'", path)
-        graph.tensors[name] = Tensor(name, shape, dtype, fmt, data, _encoding(t.table(S.T_QUANT)))
+            raw = store.raw(store.graph[name], f"tensor '{name}'")
+            if qd.is_packed_4(code):
+                data = _unpacked(raw, code, shape, enc, name, path)
+            else:
+                data = _array(raw, dtype, shape, f"tensor '{name}'", path)
+        graph.tensors[name] = Tensor(name, shape, dtype, fmt, data, enc)
         src = af.FROM_CODE.get(t.int(S.T_SRC_AXIS, N.Uint32Flags), af.ANY)
         if ttype != F.STATIC and (fmt, src) in ((af.NSC, af.NCS), (af.NFC, af.NCF), (af.NDHWC, af.NCDHW)):
             graph.source_channel_first = True      # converted from a channel-first source (slot 12)

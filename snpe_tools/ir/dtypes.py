@@ -22,8 +22,8 @@ import numpy as np
 INT_8, INT_16, INT_32, INT_64 = 0x0008, 0x0016, 0x0032, 0x0064
 UINT_8, UINT_16, UINT_32, UINT_64 = 0x0108, 0x0116, 0x0132, 0x0164
 FLOAT_16, FLOAT_32 = 0x0216, 0x0232
-SFIXED_8, SFIXED_16, SFIXED_32 = 0x0308, 0x0316, 0x0332
-UFIXED_8, UFIXED_16, UFIXED_32 = 0x0408, 0x0416, 0x0432
+SFIXED_4, SFIXED_8, SFIXED_16, SFIXED_32 = 0x0304, 0x0308, 0x0316, 0x0332
+UFIXED_4, UFIXED_8, UFIXED_16, UFIXED_32 = 0x0404, 0x0408, 0x0416, 0x0432
 BOOL_8, STRING, UNDEFINED = 0x0508, 0x0608, 0x7FFFFFFF
 
 _NP_TO_QNN = {
@@ -40,15 +40,16 @@ _NP_TO_QNN = {
     np.dtype(np.bool_): BOOL_8,
 }
 _QNN_TO_NP = {v: k for k, v in _NP_TO_QNN.items()}
-_QNN_TO_NP.update({SFIXED_8: np.dtype(np.int8), SFIXED_16: np.dtype(np.int16),
+_QNN_TO_NP.update({SFIXED_4: np.dtype(np.int8), UFIXED_4: np.dtype(np.uint8),    # held unpacked in memory
+                   SFIXED_8: np.dtype(np.int8), SFIXED_16: np.dtype(np.int16),
                    SFIXED_32: np.dtype(np.int32), UFIXED_8: np.dtype(np.uint8),
                    UFIXED_16: np.dtype(np.uint16), UFIXED_32: np.dtype(np.uint32)})
 
 NAMES = {
     INT_8: "Int_8", INT_16: "Int_16", INT_32: "Int_32", INT_64: "Int_64",
     UINT_8: "UInt_8", UINT_16: "UInt_16", UINT_32: "UInt_32", UINT_64: "UInt_64",
-    FLOAT_16: "Float_16", FLOAT_32: "Float_32", SFIXED_8: "sFxp_8", SFIXED_16: "sFxp_16",
-    SFIXED_32: "sFxp_32", UFIXED_8: "uFxp_8", UFIXED_16: "uFxp_16", UFIXED_32: "uFxp_32",
+    FLOAT_16: "Float_16", FLOAT_32: "Float_32", SFIXED_4: "sFxp_4", SFIXED_8: "sFxp_8", SFIXED_16: "sFxp_16",
+    SFIXED_32: "sFxp_32", UFIXED_4: "uFxp_4", UFIXED_8: "uFxp_8", UFIXED_16: "uFxp_16", UFIXED_32: "uFxp_32",
     BOOL_8: "Bool_8", STRING: "String", UNDEFINED: "Undefined",
 }
 
@@ -122,7 +123,18 @@ _FIXED = {INT_8: SFIXED_8, INT_16: SFIXED_16, INT_32: SFIXED_32,
           UINT_8: UFIXED_8, UINT_16: UFIXED_16, UINT_32: UFIXED_32}
 
 
-def tensor_code(dtype: np.dtype | type, quantized: bool) -> int:
-    """QNN code of a tensor: an integer tensor carrying an encoding is fixed-point (``sFxp_8``...)."""
+PACKED_4 = {INT_8: SFIXED_4, UINT_8: UFIXED_4}
+
+
+def tensor_code(dtype: np.dtype | type, quantized: bool, packed: bool = False) -> int:
+    """QNN code of a tensor: an integer tensor carrying an encoding is fixed-point (``sFxp_8``...);
+    ``packed`` 4-bit values (``--pack_4_bit_weights``) are ``sFxp_4``/``uFxp_4``."""
     code = to_qnn(dtype)
+    if packed and quantized and code in PACKED_4:
+        return PACKED_4[code]
     return _FIXED.get(code, code) if quantized else code
+
+
+def is_packed_4(code: int) -> bool:
+    """A 4-bit type: two values per byte in the file (ir/packing.py)."""
+    return code in (SFIXED_4, UFIXED_4)

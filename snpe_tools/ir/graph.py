@@ -58,6 +58,7 @@ class Encoding:
     max: float
     axis: int | None = None                      # per-channel axis, None for per-tensor
     channels: list[tuple[float, int, float, float]] | None = None  # (scale, offset, min, max)
+    packed: bool = False        # 4-bit values stored two per byte (SFIXED/UFIXED_POINT_4), see ir/packing.py
 
 
 @dataclass

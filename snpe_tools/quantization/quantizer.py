@@ -23,11 +23,12 @@ gets an integer dtype and its encoding; static data is replaced by its stored in
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..errors import SnpeToolsError
+from ..ir import packing
 from ..ir.encodings import (SNPE_MIN_RANGE, bias_encoding, channel_scales, integer_grid, is_signed,
                             quantize_array, restrict_steps, storage_dtype, symmetric_per_axis,
                             symmetric_per_channel, tf_encoding, unsigned_view)
@@ -59,6 +60,7 @@ class QuantOptions:
     percentile: float = DEFAULT_PERCENTILE      # percentile calibration value (90-100)
     # --restrict_quantization_steps: the integer steps [MIN, MAX] symmetric parameter encodings use
     restrict_steps: tuple[int, int] | None = None
+    pack_4bit: bool = False                 # --pack_4_bit_weights: 4-bit weights stored two per byte
     quantize_weights: bool = True           # False: --no_weight_quantization (weights and biases stay float)
     min_range: float = SNPE_MIN_RANGE
     propagate_invariant: bool = True        # False: data-invariant ops calibrated like any other op
@@ -79,6 +81,7 @@ class QuantSummary:
     nonfinite: list[str] = field(default_factory=list)                       # NaN/inf seen in calibration
     clones: int = 0                                                          # shared weights duplicated
     widened_biases: list[str] = field(default_factory=list)                  # 32-bit biases given a wider scale
+    packed: list[str] = field(default_factory=list)                          # 4-bit weights stored packed
 
 
 def is_already_quantized(graph: Graph) -> list[str]:
@@ -320,10 +323,23 @@ def quantize_graph(graph: Graph, stats: dict[str, RangeStats], opts: QuantOption
         q = quantize_array(enc, np.asarray(t.data, np.float64))
         if name in restricted:          # a clipping range search may reach past the restricted steps
             q = np.clip(q, *opts.restrict_steps).astype(q.dtype)
+        if opts.pack_4bit and role == "weight" and enc.bitwidth == 4:
+            enc = _packed(name, t, enc)
+            summary.packed.append(name)
         t.data, t.dtype, t.encoding = q, q.dtype, enc
         summary.params[name] = (role, enc)
     _check(graph)
     return summary
+
+
+def _packed(name: str, t: Tensor, enc: Encoding) -> Encoding:
+    """The encoding of a 4-bit weight marked for packed storage (the DLC writer packs it)."""
+    problem = packing.layout_problem(tuple(t.shape), enc)
+    if problem is not None:
+        raise SnpeToolsError(f"--pack_4_bit_weights: weight '{name}' cannot be packed: {problem}; quantize it per "
+                             "tensor (drop --use_per_channel_quantization / --use_per_row_quantization) or drop "
+                             "--pack_4_bit_weights")
+    return replace(enc, packed=True)
 
 
 def _check(graph: Graph) -> None:

@@ -116,7 +116,7 @@ def _snpe_parser(prog: str) -> ArgumentParser:
     _flag(o, "--use_symmetric_quantize_weights", "Deprecated (--param_quantizer symmetric): symmetric weights.")
     _value(o, "--bitwidth", "Deprecated: weights and activations bit width, 8 or 16.", choices=["8", "16"])
     _value(o, "--weights_bitwidth", "Weights bit width: 4, 8 (default) or 16 (4-bit values are stored one per "
-                                    "byte).",
+                                    "byte unless --pack_4_bit_weights).",
            choices=["4", "8", "16"])
     _value(o, "--act_bitwidth", "Activations bit width: 8 (default) or 16.", choices=["8", "16"])
     _value(o, "--bias_bitwidth", "Bias bit width: 8 (default) or 32.", choices=["8", "32"])
@@ -137,6 +137,8 @@ def _snpe_parser(prog: str) -> ArgumentParser:
     _flag(o, "--use_per_row_quantization", "Per-row (symmetric) weights for MatMul/FullyConnected.")
     _value(o, "--restrict_quantization_steps", "'MIN,MAX': the integer steps symmetric weights use, as hex or "
                                                "decimal, e.g. '-0x7F,0x7F' (8-bit weights without -128).")
+    _flag(o, "--pack_4_bit_weights", "Store 4-bit weights (--weights_bitwidth=4) two per byte, first value in "
+                                     "the low nibble (types sFxp_4/uFxp_4) instead of one per byte.")
     _flag(o, "--use_native_dtype", "Deprecated (--use_native_input_files).")
     _flag(o, "--use_native_input_files", "Calibration files hold each input in its own type (int32 ids, float16 "
                                          "inputs of a float16 DLC ...) instead of float32.")
@@ -251,7 +253,6 @@ _QAIRT_REFUSED = {
     "target_backend": "backend-specific quantization is not implemented",
     "target_soc_model": "backend-specific quantization is not implemented",
     "use_dynamic_16_bit_weights": "dynamic 16-bit weights are not implemented",
-    "pack_4_bit_weights": "4-bit weights are stored one value per byte; packed storage is not implemented",
 }
 
 
@@ -503,6 +504,11 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
     if summary.widened_biases:
         LOG.warning("%d bias(es) do not fit 32 bits at input scale x weight scale (e.g. '%s'); they get a wider "
                     "scale instead of saturating", len(summary.widened_biases), summary.widened_biases[0])
+    if opts.pack_4bit:
+        if summary.packed:
+            LOG.info("--pack_4_bit_weights: %d 4-bit weight tensor(s) stored two values per byte", len(summary.packed))
+        else:
+            LOG.warning("--pack_4_bit_weights: no weight is 4-bit, nothing is packed (add --weights_bitwidth 4)")
     if summary.float_inputs:
         LOG.info("opaque input(s) kept float: %s", ", ".join(summary.float_inputs))
     if verbose and not float_fallback:
@@ -568,6 +574,16 @@ def _restrict_steps(parser: ArgumentParser, text: str | None, opts: QuantOptions
                      f"symmetric weights (--param_quantizer{sep}symmetric"
                      + (", --param_quantizer_schema symmetric)" if sep == " " else ")"))
     opts.restrict_steps = (lo, hi)
+
+
+def _check_packing(parser: ArgumentParser, opts: QuantOptions) -> None:
+    """--pack_4_bit_weights with per-channel 4-bit weights: refused before calibrating, since every
+    convolution weight has its channels on the last (HWIO) axis, whose packed byte order SNPE does not
+    document (ir/packing.py); the quantizer checks each weight again (per-row MatMul weights)."""
+    if opts.pack_4bit and opts.per_channel and opts.weights_bitwidth == 4:
+        parser.error("--pack_4_bit_weights cannot pack per-channel convolution weights (their channels are on the "
+                     "last HWIO axis, whose packed byte order SNPE does not document); drop "
+                     "--use_per_channel_quantization or --pack_4_bit_weights")
 
 
 def _check_float_widths(parser: ArgumentParser, float_bitwidth: int, float_bias_bitwidth: int, sep: str) -> None:
@@ -643,9 +659,11 @@ def _snpe_options(parser: ArgumentParser, args: argparse.Namespace, prog: str) -
         per_row=bool(args.use_per_row_quantization),
         cle="cle" in (args.optimizations or []),
         quantize_weights=not args.no_weight_quantization,
+        pack_4bit=bool(args.pack_4_bit_weights),
         min_range=SNPE_MIN_RANGE)
     _apply_quantizers(parser, opts, param_q or "tf", act_q or "tf", "=")
     _restrict_steps(parser, args.restrict_quantization_steps, opts, "=")
+    _check_packing(parser, opts)
     return opts
 
 
@@ -760,9 +778,11 @@ def qairt_main(argv: list[str] | None = None) -> int:
                         propagate_invariant=not args.include_data_invariant_ops,
                         act_method=args.act_quantizer_calibration, act_schema=args.act_quantizer_schema,
                         param_method=args.param_quantizer_calibration, param_schema=args.param_quantizer_schema,
-                        percentile=DEFAULT_PERCENTILE if percentile is None else percentile)
+                        percentile=DEFAULT_PERCENTILE if percentile is None else percentile,
+                        pack_4bit=args.pack_4_bit_weights)
     _apply_quantizers(parser, opts, args.param_quantizer, args.act_quantizer, " ")
     _restrict_steps(parser, args.restrict_quantization_steps, opts, " ")
+    _check_packing(parser, opts)
     quantize_dlc(QAIRT, args.input_dlc, args.input_list, args.output_dlc, opts, python_command(QAIRT, args),
                  verbose=args.debug >= 0, dump_json=args.dump_encoding_json,
                  use_encodings=not args.ignore_encodings, float_fallback=args.float_fallback,

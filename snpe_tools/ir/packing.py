@@ -1,0 +1,69 @@
+"""Packed 4-bit storage of quantized weights (``--pack_4_bit_weights``).
+
+What SNPE documents (quantized models page, "Packed 4-bit quantization"; ``shared/reference/qnn_ops.md``
+section 1.1): two 4-bit values share one byte, the first in the low nibble; a packed tensor has the type
+``SFIXED_POINT_4``/``UFIXED_POINT_4`` (0x0304/0x0404), while unpacked 4-bit values sit one per byte in
+``SFIXED_POINT_8``/``UFIXED_POINT_8``.  A per-tensor encoding packs the whole tensor in row-major order
+(``ceil(n / 2)`` bytes); per-channel and per-row encodings pack each channel (row) on its own, so an odd
+channel size ends in a padding nibble (the documentation's example: 27 values per channel -> 14 bytes).
+
+The documentation gives the byte count per channel but not the order of the bytes when the channel axis
+is not the leading one (HWIO convolution weights: channels on axis 3, each channel's values strided).
+Where a channel's values are contiguous (the rows of ``[out, in]`` FullyConnected weights, or any tensor
+whose dimensions before the axis are 1) there is only one order; other per-axis tensors are refused
+(:func:`layout_problem`) instead of being written in a guessed order that a device would misread.
+
+In memory (IR, runtime, quantizer) the values stay unpacked in int8/uint8; only the DLC holds the packed
+bytes, so packing is the writer's job and unpacking the reader's.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .graph import Encoding
+
+
+def _rows(shape: tuple[int, ...], enc: Encoding) -> tuple[int, int]:
+    """(number of independently packed slices, values per slice)."""
+    count = int(np.prod(shape)) if shape else 1
+    if enc.axis is None or not shape:
+        return 1, count
+    chans = int(shape[enc.axis])
+    return chans, (count // chans if chans else 0)
+
+
+def layout_problem(shape: tuple[int, ...], enc: Encoding) -> str | None:
+    """Why a tensor of ``shape`` with encoding ``enc`` cannot be stored packed, or None."""
+    if enc.bitwidth != 4:
+        return f"its encoding is {enc.bitwidth}-bit, not 4-bit"
+    if enc.axis is not None and shape and int(np.prod(shape[: enc.axis])) != 1:
+        return (f"its per-channel axis {enc.axis} of shape {list(shape)} is not the leading one, and SNPE does not "
+                "document the byte order of such packed channels")
+    return None
+
+
+def packed_size(shape: tuple[int, ...], enc: Encoding) -> int:
+    """Bytes a packed tensor takes in the file."""
+    rows, n = _rows(shape, enc)
+    return rows * ((n + 1) // 2)
+
+
+def pack(q: np.ndarray, enc: Encoding) -> np.ndarray:
+    """The file bytes (uint8) of 4-bit values ``q`` (int8 in [-8, 7] or uint8 in [0, 15])."""
+    rows, n = _rows(q.shape, enc)
+    v = (np.ascontiguousarray(q).reshape(rows, n).view(np.uint8) & 0x0F)
+    if n % 2:
+        v = np.concatenate([v, np.zeros((rows, 1), np.uint8)], axis=1)
+    return (v[:, 0::2] | (v[:, 1::2] << 4)).astype(np.uint8).reshape(-1)
+
+
+def unpack(raw: np.ndarray, shape: tuple[int, ...], signed: bool, enc: Encoding) -> np.ndarray:
+    """Values of a packed tensor of ``shape``: int8 (sign-extended nibbles) or uint8."""
+    rows, n = _rows(shape, enc)
+    b = np.asarray(raw, np.uint8).reshape(rows, (n + 1) // 2)
+    v = np.empty((rows, b.shape[1] * 2), np.uint8)
+    v[:, 0::2], v[:, 1::2] = b & 0x0F, b >> 4
+    v = v[:, :n]
+    if signed:
+        return ((v.astype(np.int16) ^ 8) - 8).astype(np.int8).reshape(shape)
+    return v.reshape(shape).copy()
