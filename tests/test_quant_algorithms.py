@@ -461,6 +461,26 @@ def test_packed_per_row_weights(tmp_path):
     assert not out.exists() and not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
 
 
+def test_truncated_packed_weights_are_a_one_line_error(tmp_path, monkeypatch):
+    """A packed tensor whose byte count does not match ceil(n / 2) is reported, not misread."""
+    rng = np.random.default_rng(4)
+    inits = [numpy_helper.from_array(rng.standard_normal((7, 9)).astype(np.float32), "w"),
+             numpy_helper.from_array(rng.standard_normal(7).astype(np.float32), "b")]
+    dlc = _to_dlc(tmp_path / "fc", [helper.make_node("Gemm", ["x", "w", "b"], ["y"], transB=1)], inits, [1, 9], [1, 7])
+    packed = str(tmp_path / "packed.dlc")
+    assert run_main(qairt_main, ["-i", dlc, "-l", _calibration_set(tmp_path, dlc), "-o", packed, "--weights_bitwidth",
+                                 "4", "--pack_4_bit_weights"]) == 0
+    d = read_dlc(packed)
+    real_pack = packing.pack
+    monkeypatch.setattr(packing, "pack", lambda q, enc: real_pack(q, enc)[:-1])
+    bad = str(tmp_path / "bad.dlc")
+    write_dlc(d.graph, bad, d.metadata)
+    proc = helpers.run_tool("snpe-dlc-info", "-i", bad, check=False)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode != 0 and len(lines) == 1 and "Traceback" not in proc.stderr
+    assert "31 bytes of packed 4-bit data, expected 32" in lines[0] and "corrupt" in lines[0]
+
+
 def test_pack_without_4bit_weights_warns(spread, tmp_path, capfd):
     out = _quant(tmp_path, spread, quant_main, "--pack_4_bit_weights")
     assert "WARNING - --pack_4_bit_weights: no weight is 4-bit, nothing is packed" in capfd.readouterr().err
