@@ -373,6 +373,7 @@ def test_packing_matches_snpes_documented_layout():
     hwio = Encoding(4, 0.1, 0, -0.8, 0.7, axis=3, channels=[(0.1, 0, -0.8, 0.7)] * 32)
     assert "not the leading one" in packing.layout_problem((3, 3, 3, 32), hwio)
     assert packing.layout_problem((1, 1, 1, 32), hwio) is None
+    assert "outside its shape" in packing.layout_problem((32,), hwio)
 
 
 def _file_tensors(path: str) -> dict:

@@ -36,6 +36,8 @@ def layout_problem(shape: tuple[int, ...], enc: Encoding) -> str | None:
     """Why a tensor of ``shape`` with encoding ``enc`` cannot be stored packed, or None."""
     if enc.bitwidth != 4:
         return f"its encoding is {enc.bitwidth}-bit, not 4-bit"
+    if enc.axis is not None and not 0 <= enc.axis < max(len(shape), 1):
+        return f"its per-channel axis {enc.axis} is outside its shape {list(shape)}"
     if enc.axis is not None and shape and int(np.prod(shape[: enc.axis])) != 1:
         return (f"its per-channel axis {enc.axis} of shape {list(shape)} is not the leading one, and SNPE does not "
                 "document the byte order of such packed channels")
