@@ -107,12 +107,13 @@ def static_data(t: Tensor, code: int) -> np.ndarray:
     return arr
 
 
-def _packed(t: Tensor, code: int, data: np.ndarray) -> tuple[int, np.ndarray]:
-    """A 4-bit weight marked ``packed`` (--pack_4_bit_weights): SFIXED/UFIXED_POINT_4, two values a byte."""
+def _packed(t: Tensor, data: np.ndarray) -> np.ndarray:
+    """The file bytes of a 4-bit weight marked ``packed`` (--pack_4_bit_weights): two values a byte.  The
+    quantizer refuses layouts SNPE does not document; this guards against a graph built otherwise."""
     problem = packing.layout_problem(tuple(t.shape), t.encoding)
-    if problem is not None or code not in (qd.SFIXED_8, qd.UFIXED_8):
-        raise ValueError(f"tensor '{t.name}' cannot be stored as packed 4-bit: {problem or 'it is not 8-bit storage'}")
-    return (qd.SFIXED_4 if code == qd.SFIXED_8 else qd.UFIXED_4), packing.pack(data, t.encoding)
+    if problem is not None:
+        raise ValueError(f"tensor '{t.name}' cannot be stored as packed 4-bit: {problem}")
+    return packing.pack(data, t.encoding)
 
 
 def _scalar_kind(p_dtype: int) -> int:
@@ -149,10 +150,10 @@ def make_plan(graph: Graph) -> Plan:
         if name in by_name:
             return
         t = graph.tensors[name]
-        code, data = _narrow(qd.tensor_code(t.dtype, t.encoding is not None),
-                             static_data(t, qd.tensor_code(t.dtype, t.encoding is not None)) if t.is_static else None)
-        if t.is_static and t.encoding is not None and t.encoding.packed:
-            code, data = _packed(t, code, data)
+        code = qd.tensor_code(t.dtype, t.encoding is not None, bool(t.encoding and t.encoding.packed))
+        code, data = _narrow(code, static_data(t, code) if t.is_static else None)
+        if data is not None and qd.is_packed_4(code):
+            data = _packed(t, data)
         if t.is_static:
             ttype = F.STATIC
             fmt, src = weight_fmt.get(name, (af.ANY, af.ANY))

@@ -177,7 +177,8 @@ def _qairt_parser() -> ArgumentParser:
     o.add_argument("--bias_bitwidth", type=int, default=8, choices=[8, 32], help="Bias bit width (default 8).")
     o.add_argument("--act_bitwidth", type=int, default=8, choices=[8, 16], help="Activations bit width (default 8).")
     o.add_argument("--weights_bitwidth", type=int, default=8, choices=[4, 8, 16],
-                   help="Weights bit width: 4, 8 (default) or 16 (4-bit values are stored one per byte).")
+                   help="Weights bit width: 4, 8 (default) or 16 (4-bit values are stored one per byte "
+                        "unless --pack_4_bit_weights).")
     o.add_argument("--float_bitwidth", type=int, default=32, choices=[16, 32],
                    help="Bit width of the tensors that stay float (float fallback, float overrides): 32 "
                         "(default) or 16.")
