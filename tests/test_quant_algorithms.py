@@ -355,8 +355,8 @@ def test_4bit_per_tensor_weights_unsigned(spread, float_out, tmp_path):
 # ---- packed 4-bit weights (--pack_4_bit_weights) ------------------------------------------------------
 def test_packing_matches_snpes_documented_layout():
     """SNPE's documentation: (10, 4) packs to 0100 1010 (first value in the low nibble); per-channel
-    values are packed channel by channel, 27 values -> 14 bytes; a non-leading channel axis (HWIO) is
-    refused, its byte order being undocumented."""
+    values are packed channel by channel, 27 values -> 14 bytes, for its (3, 3, 3, 32) convolution weight
+    whose channels are on the HWIO axis 3."""
     per_tensor = Encoding(4, 0.1, 0, 0.0, 1.5)
     assert packing.pack(np.array([10, 4], np.uint8), per_tensor).tolist() == [0b01001010]
     assert packing.pack(np.array([10, 4, 7], np.uint8), per_tensor).tolist() == [0b01001010, 0b00000111]
@@ -370,9 +370,19 @@ def test_packing_matches_snpes_documented_layout():
     flat = Encoding(4, 0.1, 0, -0.8, 0.7)
     assert np.array_equal(packing.unpack(packing.pack(q, flat), q.shape, True, flat), q)
     assert packing.pack(q, flat).size == (q.size + 1) // 2
+
     hwio = Encoding(4, 0.1, 0, -0.8, 0.7, axis=3, channels=[(0.1, 0, -0.8, 0.7)] * 32)
-    assert "not the leading one" in packing.layout_problem((3, 3, 3, 32), hwio)
-    assert packing.layout_problem((1, 1, 1, 32), hwio) is None
+    w = np.ascontiguousarray(q.transpose(1, 2, 3, 0))                  # the same values as HWIO (3, 3, 3, 32)
+    raw_hwio = packing.pack(w, hwio)
+    assert raw_hwio.size == packing.packed_size(w.shape, hwio) == 32 * 14 == 448   # flat: 432
+    assert np.array_equal(raw_hwio, raw)                 # channel c's 14 bytes hold w[..., c] in (h, w, i) order
+    assert raw_hwio[14] & 0x0F == w[0, 0, 0, 1] & 0x0F and raw_hwio[14] >> 4 == w[0, 0, 1, 1] & 0x0F
+    assert np.array_equal(packing.unpack(raw_hwio, w.shape, True, hwio), w)
+    u = rng.integers(0, 16, (2, 9, 6)).astype(np.uint8)                 # per-row MatMul weights: rows on axis 2
+    rows = Encoding(4, 0.1, 0, 0.0, 1.5, axis=2, channels=[(0.1, 0, 0.0, 1.5)] * 6)
+    assert packing.packed_size(u.shape, rows) == 6 * 9
+    assert np.array_equal(packing.unpack(packing.pack(u, rows), u.shape, False, rows), u)
+    assert packing.layout_problem((3, 3, 3, 32), hwio) is None
     assert "outside its shape" in packing.layout_problem((32,), hwio)
 
 
@@ -418,21 +428,33 @@ def _outputs_of(tmp_path, spread, dlc: str) -> list[bytes]:
     return [o.tobytes() for o in _outputs(out)]
 
 
-def test_packed_per_channel_conv_weights_are_refused(spread, tmp_path):
-    """Convolution weights have their channels on the last (HWIO) axis: refused before calibration."""
-    out = tmp_path / "never.dlc"
-    proc = helpers.run_tool("snpe-dlc-quant", f"--input_dlc={spread['dlc']}", f"--input_list={spread['list']}",
-                            f"--output_dlc={out}", "--weights_bitwidth=4", "--use_per_channel_quantization",
-                            "--pack_4_bit_weights", check=False)
-    lines = proc.stderr.strip().splitlines()
-    assert proc.returncode == 2 and len(lines) == 1 and "--pack_4_bit_weights" in lines[0] and "HWIO" in lines[0]
-    assert not out.exists()
+def test_packed_per_channel_conv_weights(spread, tmp_path):
+    """Per-channel convolution weights (channels on the HWIO axis 3) pack channel by channel: w1's 27
+    values a channel take 14 bytes as in SNPE's example, w2's 72 take 36, w3's 8 take 4; the packed DLC
+    holds the same values as the unpacked one and runs identically."""
+    args = ["--weights_bitwidth=4", "--use_per_channel_quantization"]
+    plain, packed = (_quant(tmp_path, spread, quant_main, *args, *extra) for extra in ([], ["--pack_4_bit_weights"]))
+    f_plain, f_packed = _file_tensors(plain), _file_tensors(packed)
+    for name, (hwi, o) in {"w1": (27, 8), "w2": (72, 8), "w3": (8, 8)}.items():
+        values = np.asarray(f_plain[name]["data"]).reshape(hwi, o)          # HWIO, flattened to (h*w*i, o)
+        raw = np.asarray(f_packed[name]["data"], np.uint8).reshape(o, (hwi + 1) // 2)
+        assert f_plain[name]["dtype"] == 0x0308 and f_packed[name]["dtype"] == 0x0304, name
+        assert f_packed[name]["quant"] == f_plain[name]["quant"] and f_packed[name]["quant"]["channels"] is not None
+        assert np.array_equal(raw & 0x0F, values[0::2].T & 0x0F), name
+        assert np.array_equal(raw[:, : hwi // 2] >> 4, values[1::2].T & 0x0F), name
+        if hwi % 2:
+            assert not np.any(raw[:, -1] >> 4), name                       # each channel ends in a pad nibble
+    assert dlc_conformance.violations(packed) == []
+    g_plain, g_packed = read_dlc(plain).graph, read_dlc(packed).graph
+    for name in ("w1", "w2", "w3"):
+        assert np.array_equal(g_packed.tensors[name].data, g_plain.tensors[name].data)
+    assert _outputs_of(tmp_path, spread, packed) == _outputs_of(tmp_path, spread, plain)
 
 
 def test_packed_per_row_weights(tmp_path):
     """FullyConnected rows ([out, in], axis 0) pack row by row: 9 values a row -> 5 bytes, so 7 rows take
-    35 bytes (a flat packing would take 32); a MatMul weight [B, K, N] has its rows on the last axis and is
-    refused after calibration, with one error line and no DLC."""
+    35 bytes (a flat packing would take 32); a batched MatMul weight [B, K, N] has its rows on the last axis:
+    each of the N rows packs its B*K values on its own."""
     rng = np.random.default_rng(4)
     inits = [numpy_helper.from_array(rng.standard_normal((7, 9)).astype(np.float32), "w"),
              numpy_helper.from_array(rng.standard_normal(7).astype(np.float32), "b")]
@@ -454,12 +476,16 @@ def test_packed_per_row_weights(tmp_path):
     matmul = _to_dlc(tmp_path / "mm", [helper.make_node("MatMul", ["x", "w"], ["y"])],       # batched: stays MatMul
                      [numpy_helper.from_array(rng.standard_normal((2, 9, 6)).astype(np.float32), "w")], [2, 4, 9],
                      [2, 4, 6])
-    out = tmp_path / "never.dlc"
-    proc = helpers.run_tool("qairt-quantizer", "-i", matmul, "-l", _calibration_set(tmp_path, matmul), "-o", str(out),
-                            "--weights_bitwidth", "4", "--use_per_row_quantization", "--pack_4_bit_weights", check=False)
-    errors = [ln for ln in proc.stderr.splitlines() if "ERROR" in ln or "Traceback" in ln]
-    assert proc.returncode == 1 and len(errors) == 1 and "not the leading one" in errors[0], proc.stderr
-    assert not out.exists() and not [f for f in os.listdir(tmp_path) if f.endswith(".tmp")]
+    common = ["-i", matmul, "-l", _calibration_set(tmp_path, matmul), "--weights_bitwidth", "4",
+              "--use_per_row_quantization"]
+    plain, packed = str(tmp_path / "mm_plain.dlc"), str(tmp_path / "mm_packed.dlc")
+    assert run_main(qairt_main, common + ["-o", plain]) == 0
+    assert run_main(qairt_main, common + ["-o", packed, "--pack_4_bit_weights"]) == 0
+    (name,) = [n for n, t in _file_tensors(packed).items() if t["dtype"] == 0x0304]
+    cols = np.asarray(_file_tensors(plain)[name]["data"]).reshape(18, 6)    # rows on the last axis: 6 x 18 values
+    raw = np.asarray(_file_tensors(packed)[name]["data"], np.uint8).reshape(6, 9)
+    assert np.array_equal(raw & 0x0F, cols[0::2].T & 0x0F) and np.array_equal(raw >> 4, cols[1::2].T & 0x0F)
+    assert np.array_equal(read_dlc(packed).graph.tensors[name].data, read_dlc(plain).graph.tensors[name].data)
 
 
 def test_truncated_packed_weights_are_a_one_line_error(tmp_path, monkeypatch):

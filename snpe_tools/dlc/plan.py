@@ -108,8 +108,8 @@ def static_data(t: Tensor, code: int) -> np.ndarray:
 
 
 def _packed(t: Tensor, data: np.ndarray) -> np.ndarray:
-    """The file bytes of a 4-bit weight marked ``packed`` (--pack_4_bit_weights): two values a byte.  The
-    quantizer refuses layouts SNPE does not document; this guards against a graph built otherwise."""
+    """The file bytes of a 4-bit weight marked ``packed`` (--pack_4_bit_weights): two values a byte.  A
+    graph built by hand can carry an encoding that does not fit the tensor; that is refused here."""
     problem = packing.layout_problem(tuple(t.shape), t.encoding)
     if problem is not None:
         raise ValueError(f"tensor '{t.name}' cannot be stored as packed 4-bit: {problem}")

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..errors import SnpeToolsError
-from ..ir import packing
 from ..ir.encodings import (SNPE_MIN_RANGE, bias_encoding, channel_scales, integer_grid, is_signed,
                             quantize_array, restrict_steps, storage_dtype, symmetric_per_axis,
                             symmetric_per_channel, tf_encoding, unsigned_view)
@@ -324,22 +323,12 @@ def quantize_graph(graph: Graph, stats: dict[str, RangeStats], opts: QuantOption
         if name in restricted:          # a clipping range search may reach past the restricted steps
             q = np.clip(q, *opts.restrict_steps).astype(q.dtype)
         if opts.pack_4bit and role == "weight" and enc.bitwidth == 4:
-            enc = _packed(name, t, enc)
+            enc = replace(enc, packed=True)     # the DLC writer stores it two values a byte (ir/packing.py)
             summary.packed.append(name)
         t.data, t.dtype, t.encoding = q, q.dtype, enc
         summary.params[name] = (role, enc)
     _check(graph)
     return summary
-
-
-def _packed(name: str, t: Tensor, enc: Encoding) -> Encoding:
-    """The encoding of a 4-bit weight marked for packed storage (the DLC writer packs it)."""
-    problem = packing.layout_problem(tuple(t.shape), enc)
-    if problem is not None:
-        raise SnpeToolsError(f"--pack_4_bit_weights: weight '{name}' cannot be packed: {problem}; quantize it per "
-                             "tensor (drop --use_per_channel_quantization / --use_per_row_quantization) or drop "
-                             "--pack_4_bit_weights")
-    return replace(enc, packed=True)
 
 
 def _check(graph: Graph) -> None:

@@ -577,16 +577,6 @@ def _restrict_steps(parser: ArgumentParser, text: str | None, opts: QuantOptions
     opts.restrict_steps = (lo, hi)
 
 
-def _check_packing(parser: ArgumentParser, opts: QuantOptions) -> None:
-    """--pack_4_bit_weights with per-channel 4-bit weights: refused before calibrating, since every
-    convolution weight has its channels on the last (HWIO) axis, whose packed byte order SNPE does not
-    document (ir/packing.py); the quantizer checks each weight again (per-row MatMul weights)."""
-    if opts.pack_4bit and opts.per_channel and opts.weights_bitwidth == 4:
-        parser.error("--pack_4_bit_weights cannot pack per-channel convolution weights (their channels are on the "
-                     "last HWIO axis, whose packed byte order SNPE does not document); drop "
-                     "--use_per_channel_quantization or --pack_4_bit_weights")
-
-
 def _check_float_widths(parser: ArgumentParser, float_bitwidth: int, float_bias_bitwidth: int, sep: str) -> None:
     """The converters' rule: float16 biases only in a float16 float part."""
     if float_bias_bitwidth == 16 and float_bitwidth != 16:
@@ -664,7 +654,6 @@ def _snpe_options(parser: ArgumentParser, args: argparse.Namespace, prog: str) -
         min_range=SNPE_MIN_RANGE)
     _apply_quantizers(parser, opts, param_q or "tf", act_q or "tf", "=")
     _restrict_steps(parser, args.restrict_quantization_steps, opts, "=")
-    _check_packing(parser, opts)
     return opts
 
 
@@ -783,7 +772,6 @@ def qairt_main(argv: list[str] | None = None) -> int:
                         pack_4bit=args.pack_4_bit_weights)
     _apply_quantizers(parser, opts, args.param_quantizer, args.act_quantizer, " ")
     _restrict_steps(parser, args.restrict_quantization_steps, opts, " ")
-    _check_packing(parser, opts)
     quantize_dlc(QAIRT, args.input_dlc, args.input_list, args.output_dlc, opts, python_command(QAIRT, args),
                  verbose=args.debug >= 0, dump_json=args.dump_encoding_json,
                  use_encodings=not args.ignore_encodings, float_fallback=args.float_fallback,
