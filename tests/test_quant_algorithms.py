@@ -767,3 +767,64 @@ def test_histogram_calibration_independent_of_batch_size(tmp_path):
             assert np.array_equal(e0, e1) and np.allclose(c0, c1, atol=0.0), name
             assert select_encoding(st, "enhanced", "asymmetric", 8) == select_encoding(other[name], "enhanced",
                                                                                        "asymmetric", 8)
+
+
+# ---- --adjust_bias_encoding (qairt-quantizer) --------------------------------------------------------
+def _big_bias_conv(tmp_path) -> str:
+    """Conv whose output channel 0 has near-zero weights and a large bias: at 16-bit activations and
+    weights its bias does not fit 32 bits at input scale x weight scale (~1e-12: 500 -> 5e14 steps)."""
+    rng = np.random.default_rng(6)
+    w = rng.standard_normal((3, 2, 3, 3)).astype(np.float32) * 0.3
+    w[0] *= 1e-3
+    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.array([500.0, 0.1, -0.2], np.float32), "b")]
+    return _to_dlc(tmp_path / "bigbias", [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1])],
+                   inits, [1, 2, 6, 6], [1, 3, 6, 6])
+
+
+def test_adjust_bias_encoding_widens_the_weight_channel(tmp_path, capfd):
+    """With --adjust_bias_encoding the 32-bit bias keeps the accumulator's scale (input x weight, per
+    channel) and fits, because the one weight channel it outgrew is widened; without it, the bias alone
+    gets a wider scale (a WARNING).  Other channels are untouched; outputs stay close to float."""
+    dlc = _big_bias_conv(tmp_path)
+    lst = _calibration_set(tmp_path, dlc)
+    common = ["-i", dlc, "-l", lst, "--act_bitwidth", "16", "--weights_bitwidth", "16", "--bias_bitwidth", "32",
+              "--use_per_channel_quantization"]
+    plain, adjusted = str(tmp_path / "plain.dlc"), str(tmp_path / "adjusted.dlc")
+    assert run_main(qairt_main, common + ["-o", plain]) == 0
+    assert "do not fit 32 bits at input scale x weight scale" in capfd.readouterr().err
+    assert run_main(qairt_main, common + ["-o", adjusted, "--adjust_bias_encoding"]) == 0
+    err = capfd.readouterr().err
+    assert "--adjust_bias_encoding: 1 channel(s) of 1 weight(s) widened" in err and "do not fit" not in err
+
+    def scales(path):
+        g = read_dlc(path).graph
+        (op,) = g.ops
+        x, w, b = (g.tensors[n] for n in op.inputs[:3])
+        ws = np.array([c[0] for c in w.encoding.channels])
+        bs = np.array([c[0] for c in b.encoding.channels])
+        return x.encoding.scale, ws, bs, np.asarray(b.data, np.int64), g
+
+    s_in, w_plain, b_plain, _, _ = scales(plain)
+    s_in2, w_adj, b_adj, b_int, g = scales(adjusted)
+    assert s_in2 == s_in
+    assert w_adj[0] > 10 * w_plain[0] and np.array_equal(w_adj[1:], w_plain[1:])
+    assert not np.isclose(b_plain[0], s_in * w_plain[0], rtol=1e-6)              # plain: bias scale widened alone
+    assert np.allclose(b_adj, s_in * w_adj, rtol=1e-6, atol=0)       # adjusted: the accumulator's (float32 in the file)
+    assert np.abs(b_int).max() <= (1 << 31) - 1 and abs(b_int[0] * b_adj[0] - 500.0) < 1e-3
+    assert dlc_conformance.violations(adjusted) == []
+    from snpe_tools.ops.fixed_point import dequantize, quantize
+    from snpe_tools.runtime import execute
+    f = read_dlc(dlc).graph
+    x = np.random.default_rng(2).uniform(-1, 1, f.tensors[f.inputs[0]].shape).astype(np.float32)
+    ref = execute(f, {f.inputs[0]: x})[f.outputs[0]]
+    xq = quantize(g.tensors[g.inputs[0]], x)
+    y = dequantize(g.tensors[g.outputs[0]], execute(g, {g.inputs[0]: xq})[g.outputs[0]])
+    assert np.max(np.abs(y - ref)) <= 1e-3 * np.ptp(ref), np.max(np.abs(y - ref))
+
+
+def test_adjust_bias_encoding_without_32_bit_bias_warns(tmp_path, capfd):
+    dlc = _big_bias_conv(tmp_path)
+    out = str(tmp_path / "q.dlc")
+    assert run_main(qairt_main, ["-i", dlc, "-l", _calibration_set(tmp_path, dlc), "-o", out,
+                                 "--use_per_channel_quantization", "--adjust_bias_encoding"]) == 0
+    assert "--adjust_bias_encoding has no effect here: it applies to 32-bit biases" in capfd.readouterr().err

@@ -172,6 +172,14 @@ def dequantize_array(enc: Encoding, q: np.ndarray) -> np.ndarray:
     return (q + offset) * scale
 
 
+def scale_channels(enc: Encoding, factors: np.ndarray) -> Encoding:
+    """A symmetric (offset 0) per-axis encoding with channel ``c``'s scale, min and max multiplied by
+    ``factors[c]``: the same integer steps over a wider range (``--adjust_bias_encoding``)."""
+    chans = [(s * float(k), o, mn * float(k), mx * float(k)) for (s, o, mn, mx), k in zip(enc.channels, factors)]
+    return Encoding(enc.bitwidth, chans[0][0], chans[0][1], min(c[2] for c in chans), max(c[3] for c in chans),
+                    axis=enc.axis, channels=chans)
+
+
 def channel_scales(enc: Encoding) -> np.ndarray:
     """The scale of every channel (one element for a per-tensor encoding)."""
     if enc.axis is not None and enc.channels:

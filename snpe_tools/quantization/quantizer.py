@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import SnpeToolsError
 from ..ir.encodings import (SNPE_MIN_RANGE, bias_encoding, channel_scales, integer_grid, is_signed,
-                            quantize_array, restrict_steps, storage_dtype, symmetric_per_axis,
+                            quantize_array, restrict_steps, scale_channels, storage_dtype, symmetric_per_axis,
                             symmetric_per_channel, tf_encoding, unsigned_view)
 from ..ir.graph import Encoding, Graph, Op, Tensor
 from ..ops.registry import get_op_def
@@ -60,6 +60,7 @@ class QuantOptions:
     # --restrict_quantization_steps: the integer steps [MIN, MAX] symmetric parameter encodings use
     restrict_steps: tuple[int, int] | None = None
     pack_4bit: bool = False                 # --pack_4_bit_weights: 4-bit weights stored two per byte
+    adjust_bias: bool = False               # --adjust_bias_encoding: widen per-channel weights a 32-bit bias outgrows
     quantize_weights: bool = True           # False: --no_weight_quantization (weights and biases stay float)
     min_range: float = SNPE_MIN_RANGE
     propagate_invariant: bool = True        # False: data-invariant ops calibrated like any other op
@@ -80,6 +81,7 @@ class QuantSummary:
     nonfinite: list[str] = field(default_factory=list)                       # NaN/inf seen in calibration
     clones: int = 0                                                          # shared weights duplicated
     widened_biases: list[str] = field(default_factory=list)                  # 32-bit biases given a wider scale
+    adjusted_weights: dict[str, int] = field(default_factory=dict)           # weight -> channels widened for its bias
     packed: list[str] = field(default_factory=list)                          # 4-bit weights stored packed
 
 
@@ -228,28 +230,43 @@ def _tf_of(data: np.ndarray, bw: int, opts: QuantOptions) -> Encoding:
 
 
 def _bias_encoding(op: Op, data: np.ndarray, encs: dict[str, Encoding], wenc: Encoding | None,
-                   opts: QuantOptions, summary: QuantSummary) -> Encoding | None:
+                   opts: QuantOptions, summary: QuantSummary,
+                   adjustable: bool = False) -> tuple[Encoding | None, Encoding | None]:
+    """The bias's encoding, and the op's weight encoding when ``--adjust_bias_encoding`` had to widen it
+    (``adjustable``: the weight's encoding is the quantizer's own, not a preset one), else None."""
     if opts.bias_bitwidth != 32:
-        return _tf_of(data, opts.bias_bitwidth, opts)
+        return _tf_of(data, opts.bias_bitwidth, opts), None
     in_enc = encs.get(op.inputs[0])
     if in_enc is None or wenc is None:          # float input or float weights: the bias stays float
-        return None
+        return None, None
     w_scales = channel_scales(wenc)
     n = int(data.size)
     if wenc.axis is not None and w_scales.size != n:
         if w_scales.size and n % w_scales.size == 0:
             w_scales = np.tile(w_scales, n // w_scales.size)      # grouped TransposeConv2d
         else:
-            return _tf_of(data, 8, opts)
+            return _tf_of(data, 8, opts), None
     per_channel = wenc.axis is not None and data.ndim == 1
     scales = in_enc.scale * w_scales
-    # a bias that does not fit 32 bits at input x weight scale (16-bit activations and weights) would
-    # saturate: that channel's bias gets the smallest scale that holds it instead
+    # the smallest scale at which the bias fits 32 bits (16-bit activations and weights, a near-zero channel)
     need = (np.abs(data.reshape(-1)) if per_channel else np.abs(data).max(initial=0.0)) / float((1 << 31) - 1)
+    if per_channel and opts.adjust_bias and adjustable and np.any(need > scales):
+        # --adjust_bias_encoding: widen the weight channels instead, so that the bias keeps the scale
+        # input x weight (the accumulator's) and fits; bias elements tile the channels of a grouped
+        # TransposeConv2d, so a channel takes its largest factor
+        chans = len(wenc.channels)
+        factors = np.ones(chans)
+        np.maximum.at(factors, np.arange(n) % chans, np.maximum(need / scales, 1.0))
+        adjusted = scale_channels(wenc, factors)
+        summary.adjusted_weights[op.inputs[get_op_def(op.type).weight_input]] = int(np.count_nonzero(factors > 1.0))
+        scales = in_enc.scale * np.tile(channel_scales(adjusted), n // chans)
+        return bias_encoding(np.maximum(scales, need), 32, per_channel=True), adjusted
+    # otherwise a bias that does not fit would saturate: that channel's bias gets the smallest scale that
+    # holds it instead
     widened = np.maximum(scales, need) if per_channel else np.maximum(scales[:1], need)
     if np.any(widened > scales[: widened.size]):
         summary.widened_biases.append(op.inputs[get_op_def(op.type).bias_input])
-    return bias_encoding(widened, 32, per_channel=per_channel)
+    return bias_encoding(widened, 32, per_channel=per_channel), None
 
 
 def _clone(graph: Graph, t: Tensor, op: Op) -> Tensor:
@@ -297,7 +314,13 @@ def quantize_graph(graph: Graph, stats: dict[str, RangeStats], opts: QuantOption
                 if role == "weight":
                     wenc = enc
             elif role == "bias":
-                enc = _bias_encoding(op, data, encs, wenc, opts, summary) if opts.quantize_weights else None
+                enc, adjusted = None, None
+                if opts.quantize_weights:
+                    wname = op.inputs[d.weight_input] if d.weight_input is not None else ""
+                    enc, adjusted = _bias_encoding(op, data, encs, wenc, opts, summary,
+                                                   adjustable=wname in params and wname not in opts.preset)
+                    if adjusted is not None:
+                        params[wname] = (params[wname][0], adjusted)
             elif opts.quantize_weights:
                 enc = _weight_encoding(op, data, opts) if role == "weight" else _param_encoding(data, opts, False)
                 if opts.restrict_steps and is_signed(enc):      # before a 32-bit bias takes the weight scale

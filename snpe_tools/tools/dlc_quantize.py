@@ -207,7 +207,10 @@ def _qairt_parser() -> ArgumentParser:
     o.add_argument("--keep_weights_quantized", action="store_true",
                    help="Ops that stay float (float fallback, float overrides) keep fixed-point weights; their "
                         "bias follows the op's float output.")
-    o.add_argument("--adjust_bias_encoding", action="store_true", help=f"{_NYI}.")
+    o.add_argument("--adjust_bias_encoding", action="store_true",
+                   help="Per-channel/per-row weights with 32-bit biases: where a bias does not fit 32 bits at "
+                        "input scale x weight scale, widen that weight channel's scale (coarser weights) so "
+                        "that it does.")
     o.add_argument("--act_quantizer_calibration", default="min-max",
                    choices=["min-max", "sqnr", "entropy", "mse", "percentile"],
                    help="Activation calibration: min-max (default), sqnr, entropy, mse or percentile.")
@@ -246,7 +249,6 @@ def _qairt_parser() -> ArgumentParser:
 _QAIRT_REFUSED = {
     "use_native_output_files": "the quantizer writes no output files (native output files are a qnn-net-run "
                                "option)",
-    "adjust_bias_encoding": "bias encoding adjustment is not implemented",
     "use_aimet_quantizer": "the AIMET quantizer is not available",
     "config_file": "quantizer configuration files are not supported yet",
     "op_package_lib": "op packages are not supported",
@@ -502,9 +504,15 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
     if summary.nonfinite:
         LOG.warning("%d tensors held NaN or infinite values during calibration (e.g. '%s'); their ranges use the "
                     "finite values only", len(summary.nonfinite), summary.nonfinite[0])
+    if summary.adjusted_weights:
+        first = next(iter(summary.adjusted_weights))
+        LOG.info("--adjust_bias_encoding: %d channel(s) of %d weight(s) widened so that their 32-bit bias fits "
+                 "(e.g. '%s')", sum(summary.adjusted_weights.values()), len(summary.adjusted_weights), first)
     if summary.widened_biases:
         LOG.warning("%d bias(es) do not fit 32 bits at input scale x weight scale (e.g. '%s'); they get a wider "
-                    "scale instead of saturating", len(summary.widened_biases), summary.widened_biases[0])
+                    "scale instead of saturating%s", len(summary.widened_biases), summary.widened_biases[0],
+                    "" if prog != QAIRT or opts.adjust_bias or not (opts.per_channel or opts.per_row) else
+                    " (--adjust_bias_encoding widens their weight channels instead)")
     if opts.pack_4bit:
         if summary.packed:
             LOG.info("--pack_4_bit_weights: %d 4-bit weight tensor(s) stored two values per byte", len(summary.packed))
@@ -769,7 +777,10 @@ def qairt_main(argv: list[str] | None = None) -> int:
                         act_method=args.act_quantizer_calibration, act_schema=args.act_quantizer_schema,
                         param_method=args.param_quantizer_calibration, param_schema=args.param_quantizer_schema,
                         percentile=DEFAULT_PERCENTILE if percentile is None else percentile,
-                        pack_4bit=args.pack_4_bit_weights)
+                        pack_4bit=args.pack_4_bit_weights, adjust_bias=args.adjust_bias_encoding)
+    if opts.adjust_bias and (opts.bias_bitwidth != 32 or not (opts.per_channel or opts.per_row)):
+        LOG.warning("--adjust_bias_encoding has no effect here: it applies to 32-bit biases (--bias_bitwidth 32) "
+                    "of per-channel or per-row weights (--use_per_channel_quantization, --use_per_row_quantization)")
     _apply_quantizers(parser, opts, args.param_quantizer, args.act_quantizer, " ")
     _restrict_steps(parser, args.restrict_quantization_steps, opts, " ")
     quantize_dlc(QAIRT, args.input_dlc, args.input_list, args.output_dlc, opts, python_command(QAIRT, args),
