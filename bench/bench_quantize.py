@@ -20,8 +20,8 @@ Per model, in the same run and on the same ``--inputs`` calibration images (smoo
 (d) with ``--configs w8a16,w16a8,rows``: (c) again with 16-bit activations (``--act_bitwidth=16``,
     onnxruntime uint16), with 16-bit weights (``--weights_bitwidth=16``, onnxruntime int16) - which
     splits the 8-bit error into its activation and weight parts - and with the classifier quantized
-    per row (``--use_per_row_quantization``; onnxruntime's per_channel quantizes Gemm weights per
-    output channel too).
+    per row (``--use_per_row_quantization --enable_per_row_quantized_bias``; onnxruntime's
+    per_channel quantizes Gemm weights and biases per output channel too).
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def _wall(cmd: list[str]) -> float:
 # extra configurations measured for accuracy only: our extra flags, onnxruntime's (weight, activation) widths
 CONFIGS = {"w8a16": (["--act_bitwidth=16"], 8, 16),
            "w16a8": (["--weights_bitwidth=16"], 16, 8),
-           "rows": (["--use_per_row_quantization"], 8, 8)}
+           "rows": (["--use_per_row_quantization", "--enable_per_row_quantized_bias"], 8, 8)}
 
 
 def _quantize(dlc: str, lst: str, qdlc: str, *flags: str) -> float:
@@ -82,8 +82,8 @@ def config_accuracy(name: str, src: str, dlc: str, lst: str, x: np.ndarray, x_nh
     ``--act_bitwidth 16`` (onnxruntime uint16 activations), ``w16a8`` ``--weights_bitwidth 16``
     (onnxruntime int16 weights); together with the main run they split the output error into the part
     the 8-bit activations cause and the part the 8-bit weights cause.  ``rows`` adds
-    ``--use_per_row_quantization``: the classifier's weights per output row, as onnxruntime's
-    ``per_channel`` also quantizes Gemm weights (SNPE's ``--use_per_channel_quantization`` covers only
+    ``--use_per_row_quantization --enable_per_row_quantized_bias``: the classifier's weights (and its
+    32-bit bias) per output row, as onnxruntime's ``per_channel`` also quantizes Gemm weights (SNPE's ``--use_per_channel_quantization`` covers only
     the convolution family); onnxruntime's side is then the main run's (``peer_8bit``)."""
     flags, wb, ab = CONFIGS[config]
     qdlc, qdq = (os.path.join(work, f"{name}_{config}{s}") for s in (".dlc", "_qdq.onnx"))

@@ -545,19 +545,35 @@ def test_per_row_weights(fc, tmp_path, main):
     per_tensor = _quant(tmp_path, fc, main)
     bias32 = ["--bias_bitwidth", "32"] if main is qairt_main else ["--bias_bitwidth=32"]
     per_row = _quant(tmp_path, fc, main, "--use_per_row_quantization", *bias32)
-    q = read_dlc(per_row).graph
+    row_bias = _quant(tmp_path, fc, main, "--use_per_row_quantization", *bias32, "--enable_per_row_quantized_bias")
+    q, qb = read_dlc(per_row).graph, read_dlc(row_bias).graph
     for op in fcs:
         w, b = q.tensors[op.inputs[1]], q.tensors[op.inputs[2]]
+        x = q.tensors[op.inputs[0]]
         n_out = w.shape[0]                                   # FullyConnected weights are [n_out, k_in]
         assert w.encoding.axis == 0 and len(w.encoding.channels) == n_out and w.dtype == np.int8
         assert all(c[1] == 0 for c in w.encoding.channels)  # per-axis encodings are symmetric
         assert np.all(np.abs(np.asarray(w.data)).max(axis=1) == 127)     # every row uses its full range
-        assert b.encoding.bitwidth == 32 and b.encoding.axis == 0 and len(b.encoding.channels) == n_out
-    rows = _sqnr_db(ref, _net_run(tmp_path, fc, per_row))
+        w_scales = np.array([c[0] for c in w.encoding.channels])
+        # SNPE's default: one bias scale (here the coarsest row's input x weight scale) ...
+        assert b.encoding.bitwidth == 32 and b.encoding.axis is None
+        assert np.isclose(b.encoding.scale, x.encoding.scale * w_scales.max(), rtol=1e-6)
+        # ... and per row with --enable_per_row_quantized_bias
+        bb = qb.tensors[op.inputs[2]]
+        assert bb.encoding.bitwidth == 32 and bb.encoding.axis == 0 and len(bb.encoding.channels) == n_out
+        assert np.allclose([c[0] for c in bb.encoding.channels], x.encoding.scale * w_scales, rtol=1e-6)
+        assert np.array_equal(qb.tensors[op.inputs[1]].data, w.data)
     tensor = _sqnr_db(ref, _net_run(tmp_path, fc, per_tensor))
-    assert rows > tensor + 3, (rows, tensor)
-    # the 8-bit output (values 100x apart across rows) bounds what weights can recover
-    assert min(_cosines(ref, _net_run(tmp_path, fc, per_row))) >= 0.99
+    for path in (per_row, row_bias):
+        rows = _sqnr_db(ref, _net_run(tmp_path, fc, path))
+        assert rows > tensor + 3, (rows, tensor)
+        # the 8-bit output (values 100x apart across rows) bounds what weights can recover
+        assert min(_cosines(ref, _net_run(tmp_path, fc, path))) >= 0.99
+
+
+def test_per_row_bias_without_32_bit_bias_warns(fc, tmp_path, capfd):
+    _quant(tmp_path, fc, qairt_main, "--use_per_row_quantization", "--enable_per_row_quantized_bias")
+    assert "--enable_per_row_quantized_bias has no effect here" in capfd.readouterr().err
 
 
 def test_per_row_matmul_axis_follows_transpose():

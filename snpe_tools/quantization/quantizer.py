@@ -50,6 +50,7 @@ class QuantOptions:
     symmetric_weights: bool = False             # same as param_schema "symmetric" (SNPE's spelling)
     per_channel: bool = False
     per_row: bool = False                       # FullyConnected / MatMul weights per output row (symmetric)
+    per_row_bias: bool = False                  # --enable_per_row_quantized_bias: their 32-bit biases per row too
     cle: bool = False                           # cross-layer equalization before calibration (the tools run it)
     # range selection (:mod:`.algorithms`): calibration method and schema of activations and params
     act_method: str = "min-max"                 # min-max (SNPE tf), enhanced, sqnr, mse, entropy, percentile
@@ -248,6 +249,11 @@ def _bias_encoding(op: Op, data: np.ndarray, encs: dict[str, Encoding], wenc: En
             return _tf_of(data, 8, opts), None
     per_channel = wenc.axis is not None and data.ndim == 1
     scales = in_enc.scale * w_scales
+    if per_channel and get_op_def(op.type).weight_quant_axis == "row" and not opts.per_row_bias:
+        # SNPE quantizes the bias of per-row weights per row only with --enable_per_row_quantized_bias;
+        # otherwise the bias has one scale, here the coarsest row's input x weight scale [choice: SNPE
+        # does not document it], at which every row's bias is at least as fine as its accumulator step
+        per_channel, scales = False, scales.max(initial=0.0, keepdims=True)
     # the smallest scale at which the bias fits 32 bits (16-bit activations and weights, a near-zero channel)
     need = (np.abs(data.reshape(-1)) if per_channel else np.abs(data).max(initial=0.0)) / float((1 << 31) - 1)
     if per_channel and opts.adjust_bias and adjustable and np.any(need > scales):

@@ -135,6 +135,8 @@ def _snpe_parser(prog: str) -> ArgumentParser:
                                  "--override_params); ops without encodings stay float.")
     _flag(o, "--use_per_channel_quantization", "Per-channel (symmetric) weights for the convolution ops.")
     _flag(o, "--use_per_row_quantization", "Per-row (symmetric) weights for MatMul/FullyConnected.")
+    _flag(o, "--enable_per_row_quantized_bias", "With --use_per_row_quantization and --bias_bitwidth=32: "
+                                                "FullyConnected biases per row instead of one scale.")
     _value(o, "--restrict_quantization_steps", "'MIN,MAX': the integer steps symmetric weights use, as hex or "
                                                "decimal, e.g. '-0x7F,0x7F' (8-bit weights without -128).")
     _flag(o, "--pack_4_bit_weights", "Store 4-bit weights (--weights_bitwidth=4) two per byte, first value in "
@@ -193,6 +195,9 @@ def _qairt_parser() -> ArgumentParser:
                    help="Per-channel (symmetric) weights for the convolution ops.")
     o.add_argument("--use_per_row_quantization", action="store_true",
                    help="Per-row (symmetric) weights for MatMul/FullyConnected.")
+    o.add_argument("--enable_per_row_quantized_bias", action="store_true",
+                   help="With --use_per_row_quantization and --bias_bitwidth 32: FullyConnected biases per row "
+                        "(input scale x row scale) instead of one scale.")
     o.add_argument("--preserve_io_datatype", nargs="*", action="append", default=None, metavar="NAME",
                    help="Keep the float type of the graph inputs/outputs named (all when no name is given): a "
                         "Quantize behind each input, a Dequantize in front of each output.")
@@ -585,6 +590,14 @@ def _restrict_steps(parser: ArgumentParser, text: str | None, opts: QuantOptions
     opts.restrict_steps = (lo, hi)
 
 
+def _warn_per_row_bias(opts: QuantOptions, sep: str) -> None:
+    """--enable_per_row_quantized_bias acts on the 32-bit biases of per-row weights only; said once."""
+    if opts.per_row_bias and (opts.bias_bitwidth != 32 or not opts.per_row):
+        LOG.warning(f"--enable_per_row_quantized_bias has no effect here: it applies to the 32-bit biases "
+                    f"(--bias_bitwidth{sep}32) of per-row weights (--use_per_row_quantization); 8-bit biases take "
+                    "their own range")
+
+
 def _check_float_widths(parser: ArgumentParser, float_bitwidth: int, float_bias_bitwidth: int, sep: str) -> None:
     """The converters' rule: float16 biases only in a float16 float part."""
     if float_bias_bitwidth == 16 and float_bitwidth != 16:
@@ -659,7 +672,9 @@ def _snpe_options(parser: ArgumentParser, args: argparse.Namespace, prog: str) -
         cle="cle" in (args.optimizations or []),
         quantize_weights=not args.no_weight_quantization,
         pack_4bit=bool(args.pack_4_bit_weights),
+        per_row_bias=bool(args.enable_per_row_quantized_bias),
         min_range=SNPE_MIN_RANGE)
+    _warn_per_row_bias(opts, "=")
     _apply_quantizers(parser, opts, param_q or "tf", act_q or "tf", "=")
     _restrict_steps(parser, args.restrict_quantization_steps, opts, "=")
     return opts
@@ -777,7 +792,9 @@ def qairt_main(argv: list[str] | None = None) -> int:
                         act_method=args.act_quantizer_calibration, act_schema=args.act_quantizer_schema,
                         param_method=args.param_quantizer_calibration, param_schema=args.param_quantizer_schema,
                         percentile=DEFAULT_PERCENTILE if percentile is None else percentile,
-                        pack_4bit=args.pack_4_bit_weights, adjust_bias=args.adjust_bias_encoding)
+                        pack_4bit=args.pack_4_bit_weights, adjust_bias=args.adjust_bias_encoding,
+                        per_row_bias=args.enable_per_row_quantized_bias)
+    _warn_per_row_bias(opts, " ")
     if opts.adjust_bias and (opts.bias_bitwidth != 32 or not (opts.per_channel or opts.per_row)):
         LOG.warning("--adjust_bias_encoding has no effect here: it applies to 32-bit biases (--bias_bitwidth 32) "
                     "of per-channel or per-row weights (--use_per_channel_quantization, --use_per_row_quantization)")
