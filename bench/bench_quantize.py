@@ -2,6 +2,7 @@
 
     python bench/bench_quantize.py [--models resnet18,mobilenet_v2,inception_v3] [--inputs 100]
                                    [--json bench/results/quantize.json] [--keep DIR] [--head fitted|raw]
+                                   [--repeats N] [--configs w8a16,w16a8,rows]
 
 Models (``tests/quant_models.py``): ResNet-18, MobileNetV2 and InceptionV3-style ONNX classifiers at
 their real input sizes (224, 224, 299) with re-randomised weights and a classifier fitted to the
@@ -99,7 +100,8 @@ def config_accuracy(name: str, src: str, dlc: str, lst: str, x: np.ndarray, x_nh
     return r
 
 
-def bench_model(name: str, n: int, work: str, configs: list[str] = (), head: str = "fitted") -> dict:
+def bench_model(name: str, n: int, work: str, configs: list[str] = (), head: str = "fitted",
+                repeats: int = 1) -> dict:
     """One model: timing and accuracy of both tools.  ``head="raw"`` keeps the random classifier as built
     (no re-fit to image features): its logits are dominated by the offset every image shares, so the
     cosine is lenient and the top-1 class hardly changes between images; measured to show how much of
@@ -125,8 +127,11 @@ def bench_model(name: str, n: int, work: str, configs: list[str] = (), head: str
 
     meter = LoadMeter()
     t_conv = _wall([sys.executable, os.path.join(ROOT, "bin", "snpe-onnx-to-dlc"), "-i", src, "-o", dlc])
-    t_quant = _quantize(dlc, lst, qdlc)
-    t_ort = qm.ort_quantize(src, qdq, x)
+    ours_runs, ort_runs = [], []
+    for _ in range(repeats):          # pairs one after the other, so a slow spell hits both tools alike
+        ours_runs.append(_quantize(dlc, lst, qdlc))
+        ort_runs.append(qm.ort_quantize(src, qdq, x))
+    t_quant, t_ort = float(np.median(ours_runs)), float(np.median(ort_runs))
     load = meter.stop()
 
     ref = qm.ort_run(src, x)
@@ -134,6 +139,8 @@ def bench_model(name: str, n: int, work: str, configs: list[str] = (), head: str
     r = {"input_size": size, "inputs": n, "head": head,
          "ours_convert_s": t_conv, "ours_quantize_s": t_quant, "ort_quantize_static_s": t_ort,
          "quantize_ratio": t_quant / t_ort, "convert_plus_quantize_ratio": (t_conv + t_quant) / t_ort,
+         "ours_quantize_runs_s": ours_runs, "ort_quantize_static_runs_s": ort_runs,
+         "pair_ratios": [a / b for a, b in zip(ours_runs, ort_runs)],
          **_accuracy(qm.our_run(qdlc, x_nhwc), peer, ref),
          "distinct_float_top1": int(len(set(ref.argmax(1).tolist()))),
          "activation_scales_equal_to_ort": qm.same_activation_scales(qdq, qdlc),
@@ -145,7 +152,9 @@ def bench_model(name: str, n: int, work: str, configs: list[str] = (), head: str
           f" ({r['distinct_float_top1']} float classes)"
           + f"; activation scales equal to ORT's: {r['activation_scales_equal_to_ort'][0]}/"
           f"{r['activation_scales_equal_to_ort'][1]}"
-          + (f"; other processes {load:.0%} CPU" if load is not None else ""), flush=True)
+          + (f"; other processes {load:.0%} CPU" if load is not None else "")
+          + (f"; medians of {repeats} runs, pair ratios {min(r['pair_ratios']):.2f}-{max(r['pair_ratios']):.2f}x"
+             if repeats > 1 else ""), flush=True)
     for c in configs:
         r.setdefault("configs", {})[c] = config_accuracy(name, src, dlc, lst, x, x_nhwc, ref, c, work, peer)
     return r
@@ -160,6 +169,8 @@ def main() -> None:
     ap.add_argument("--head", default="fitted", choices=["fitted", "raw"],
                     help="fitted (default): the classifier re-fitted to image features (strict cosine, top-1 "
                          "varies); raw: the random classifier as built (lenient cosine, near-constant top-1)")
+    ap.add_argument("--repeats", type=int, default=1,
+                    help="time each tool's quantization this many times (alternating) and report the medians")
     ap.add_argument("--configs", default="", help="also measure accuracy (not time) in these configurations, "
                                                   f"comma-separated: {', '.join(CONFIGS)}")
     args = ap.parse_args()
@@ -173,7 +184,8 @@ def main() -> None:
     try:
         for name in args.models.split(","):
             results[name] = bench_model(name.strip(), args.inputs, work,
-                                        [c.strip() for c in args.configs.split(",") if c.strip()], args.head)
+                                        [c.strip() for c in args.configs.split(",") if c.strip()], args.head,
+                                        max(1, args.repeats))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
