@@ -841,6 +841,14 @@ def test_adjust_bias_encoding_widens_the_weight_channel(tmp_path, capfd):
 def test_adjust_bias_encoding_without_32_bit_bias_warns(tmp_path, capfd):
     dlc = _big_bias_conv(tmp_path)
     out = str(tmp_path / "q.dlc")
-    assert run_main(qairt_main, ["-i", dlc, "-l", _calibration_set(tmp_path, dlc), "-o", out,
+    lst = _calibration_set(tmp_path, dlc)
+    assert run_main(qairt_main, ["-i", dlc, "-l", lst, "-o", out,
                                  "--use_per_channel_quantization", "--adjust_bias_encoding"]) == 0
     assert "--adjust_bias_encoding has no effect here: it applies to 32-bit biases" in capfd.readouterr().err
+    # per-row weights without --enable_per_row_quantized_bias: their bias has one scale, nothing to adjust
+    assert run_main(qairt_main, ["-i", dlc, "-l", lst, "-o", out, "--use_per_row_quantization", "--bias_bitwidth",
+                                 "32", "--adjust_bias_encoding"]) == 0
+    assert "--adjust_bias_encoding has no effect here" in capfd.readouterr().err
+    assert run_main(qairt_main, ["-i", dlc, "-l", lst, "-o", out, "--use_per_row_quantization", "--bias_bitwidth",
+                                 "32", "--enable_per_row_quantized_bias", "--adjust_bias_encoding"]) == 0
+    assert "has no effect" not in capfd.readouterr().err

@@ -264,7 +264,6 @@ def _bias_encoding(op: Op, data: np.ndarray, encs: dict[str, Encoding], wenc: En
         factors = np.ones(chans)
         np.maximum.at(factors, np.arange(n) % chans, np.maximum(need / scales, 1.0))
         adjusted = scale_channels(wenc, factors)
-        summary.adjusted_weights[op.inputs[get_op_def(op.type).weight_input]] = int(np.count_nonzero(factors > 1.0))
         scales = in_enc.scale * np.tile(channel_scales(adjusted), n // chans)
         return bias_encoding(np.maximum(scales, need), 32, per_channel=True), adjusted
     # otherwise a bias that does not fit would saturate: that channel's bias gets the smallest scale that
@@ -326,6 +325,8 @@ def quantize_graph(graph: Graph, stats: dict[str, RangeStats], opts: QuantOption
                     enc, adjusted = _bias_encoding(op, data, encs, wenc, opts, summary,
                                                    adjustable=wname in params and wname not in opts.preset)
                     if adjusted is not None:
+                        summary.adjusted_weights[wname] = int(np.count_nonzero(
+                            channel_scales(adjusted) != channel_scales(params[wname][1])))
                         params[wname] = (params[wname][0], adjusted)
             elif opts.quantize_weights:
                 enc = _weight_encoding(op, data, opts) if role == "weight" else _param_encoding(data, opts, False)

@@ -213,9 +213,9 @@ def _qairt_parser() -> ArgumentParser:
                    help="Ops that stay float (float fallback, float overrides) keep fixed-point weights; their "
                         "bias follows the op's float output.")
     o.add_argument("--adjust_bias_encoding", action="store_true",
-                   help="Per-channel/per-row weights with 32-bit biases: where a bias does not fit 32 bits at "
-                        "input scale x weight scale, widen that weight channel's scale (coarser weights) so "
-                        "that it does.")
+                   help="32-bit biases with one scale per channel (per-channel weights, per-row weights with "
+                        "--enable_per_row_quantized_bias): where a bias does not fit 32 bits at input scale x "
+                        "weight scale, widen that weight channel's scale (coarser weights) so that it does.")
     o.add_argument("--act_quantizer_calibration", default="min-max",
                    choices=["min-max", "sqnr", "entropy", "mse", "percentile"],
                    help="Activation calibration: min-max (default), sqnr, entropy, mse or percentile.")
@@ -516,7 +516,7 @@ def quantize_dlc(prog: str, input_dlc: str, input_list: str, output_dlc: str | N
     if summary.widened_biases:
         LOG.warning("%d bias(es) do not fit 32 bits at input scale x weight scale (e.g. '%s'); they get a wider "
                     "scale instead of saturating%s", len(summary.widened_biases), summary.widened_biases[0],
-                    "" if prog != QAIRT or opts.adjust_bias or not (opts.per_channel or opts.per_row) else
+                    "" if prog != QAIRT or opts.adjust_bias or not _per_axis_biases(opts) else
                     " (--adjust_bias_encoding widens their weight channels instead)")
     if opts.pack_4bit:
         if summary.packed:
@@ -590,12 +590,22 @@ def _restrict_steps(parser: ArgumentParser, text: str | None, opts: QuantOptions
     opts.restrict_steps = (lo, hi)
 
 
-def _warn_per_row_bias(opts: QuantOptions, sep: str) -> None:
-    """--enable_per_row_quantized_bias acts on the 32-bit biases of per-row weights only; said once."""
+def _per_axis_biases(opts: QuantOptions) -> bool:
+    """Whether some 32-bit bias gets one scale per channel: those of per-channel convolution weights, and
+    those of per-row FullyConnected weights with --enable_per_row_quantized_bias."""
+    return opts.bias_bitwidth == 32 and (opts.per_channel or (opts.per_row and opts.per_row_bias))
+
+
+def _warn_bias_flags(opts: QuantOptions, sep: str) -> None:
+    """The bias flags act on 32-bit per-axis biases only; a flag that cannot act says so once."""
     if opts.per_row_bias and (opts.bias_bitwidth != 32 or not opts.per_row):
         LOG.warning(f"--enable_per_row_quantized_bias has no effect here: it applies to the 32-bit biases "
                     f"(--bias_bitwidth{sep}32) of per-row weights (--use_per_row_quantization); 8-bit biases take "
                     "their own range")
+    if opts.adjust_bias and not _per_axis_biases(opts):
+        LOG.warning(f"--adjust_bias_encoding has no effect here: it applies to 32-bit biases (--bias_bitwidth{sep}32) "
+                    "with one scale per channel: per-channel weights (--use_per_channel_quantization), or per-row "
+                    "weights with --enable_per_row_quantized_bias")
 
 
 def _check_float_widths(parser: ArgumentParser, float_bitwidth: int, float_bias_bitwidth: int, sep: str) -> None:
@@ -674,7 +684,7 @@ def _snpe_options(parser: ArgumentParser, args: argparse.Namespace, prog: str) -
         pack_4bit=bool(args.pack_4_bit_weights),
         per_row_bias=bool(args.enable_per_row_quantized_bias),
         min_range=SNPE_MIN_RANGE)
-    _warn_per_row_bias(opts, "=")
+    _warn_bias_flags(opts, "=")
     _apply_quantizers(parser, opts, param_q or "tf", act_q or "tf", "=")
     _restrict_steps(parser, args.restrict_quantization_steps, opts, "=")
     return opts
@@ -794,10 +804,7 @@ def qairt_main(argv: list[str] | None = None) -> int:
                         percentile=DEFAULT_PERCENTILE if percentile is None else percentile,
                         pack_4bit=args.pack_4_bit_weights, adjust_bias=args.adjust_bias_encoding,
                         per_row_bias=args.enable_per_row_quantized_bias)
-    _warn_per_row_bias(opts, " ")
-    if opts.adjust_bias and (opts.bias_bitwidth != 32 or not (opts.per_channel or opts.per_row)):
-        LOG.warning("--adjust_bias_encoding has no effect here: it applies to 32-bit biases (--bias_bitwidth 32) "
-                    "of per-channel or per-row weights (--use_per_channel_quantization, --use_per_row_quantization)")
+    _warn_bias_flags(opts, " ")
     _apply_quantizers(parser, opts, args.param_quantizer, args.act_quantizer, " ")
     _restrict_steps(parser, args.restrict_quantization_steps, opts, " ")
     quantize_dlc(QAIRT, args.input_dlc, args.input_list, args.output_dlc, opts, python_command(QAIRT, args),
