@@ -25,6 +25,13 @@ def test_ci_runs_the_readme_test_command():
     assert command in readme, f"README.rst must show the CI test command verbatim: {command}"
 
 
+def test_passing_tests_leave_no_temporary_files(request):
+    """CI's disk once filled at 81 % of the suite (every later test errored creating tmp_path): the
+    suite writes ~6 GB of DLCs and models, so a passing test's tmp_path must go when it ends."""
+    assert _setup_cfg()["tool:pytest"]["tmp_path_retention_policy"].strip() == "failed"
+    assert request.config.getini("tmp_path_retention_policy") == "failed"
+
+
 def test_every_console_script_has_a_bin_launcher_that_runs():
     scripts = _setup_cfg()["options.entry_points"]["console_scripts"]
     names = [ln.split("=")[0].strip() for ln in scripts.strip().splitlines()]
