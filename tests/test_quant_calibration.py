@@ -463,15 +463,23 @@ def test_golden_models_calibrate_consistently(tmp_path, name):
 SMALL = {"resnet18": (32, 0.25), "mobilenet_v2": (32, 0.25), "inception_v3": (75, 0.125)}
 
 
-def _accuracy(tmp_path, name: str, n: int = 40) -> dict[str, float]:
-    """Ours (snpe-onnx-to-dlc + snpe-dlc-quantize per-channel, 32-bit bias) and onnxruntime's
-    quantize_static (QDQ, per-channel, MinMax) on the same ``n`` calibration images: mean cosine of the
-    quantized logits against the float model's, and top-1 agreement with it."""
+PER_CHANNEL = ["--use_per_channel_quantization", "--bias_bitwidth=32"]
+# what onnxruntime's per_channel quantizes: the convolutions per channel and the Gemm classifier per row
+LIKE_ORT = PER_CHANNEL + ["--use_per_row_quantization", "--enable_per_row_quantized_bias"]
+
+
+def _accuracy(tmp_path, name: str, n: int = 40, full: bool = False, flags: list[str] = PER_CHANNEL
+              ) -> dict[str, float]:
+    """Ours (snpe-onnx-to-dlc + snpe-dlc-quantize ``flags``) and onnxruntime's quantize_static (QDQ,
+    per-channel, MinMax) on the same ``n`` calibration images: mean cosine of the quantized logits against
+    the float model's, and top-1 agreement with it.  ``full``: the issue's models as built (real input
+    size, width 1, 1000 classes, random weights throughout); otherwise a small model of the same blocks
+    with its 10-class classifier fitted to the images (``quant_models.build``)."""
     import quant_models as qm
 
-    size, width = SMALL[name]
+    size, width = (qm.FULL_SIZE[name], 1.0) if full else SMALL[name]
     src = str(tmp_path / f"{name}.onnx")
-    onnx.save(qm.build(name, size, width, classes=10), src)
+    onnx.save(qm.BUILDERS[name](size) if full else qm.build(name, size, width, classes=10), src)
     x = qm.calibration_inputs(n, size)
     x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
     lines = []
@@ -485,8 +493,7 @@ def _accuracy(tmp_path, name: str, n: int = 40) -> dict[str, float]:
     from snpe_tools.tools.dlc_quantize import quantize_main
 
     assert run_main(quantize_main, [f"--input_dlc={dlc}", f"--input_list={tmp_path / 'list.txt'}",
-                                    f"--output_dlc={qdlc}", "--use_per_channel_quantization",
-                                    "--bias_bitwidth=32", "--quiet"]) == 0
+                                    f"--output_dlc={qdlc}", *flags, "--quiet"]) == 0
     qm.ort_quantize(src, qdq, x)
     ref, ours, peer = qm.ort_run(src, x), qm.our_run(qdlc, x_nhwc), qm.ort_run(qdq, x)
     top = ref.argmax(1)
@@ -520,9 +527,28 @@ def test_accuracy_close_to_onnxruntime(accuracy, name):
     assert r["ours_top1"] >= r["ort_top1"], r
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 target not met yet on these random-weight models: output cosine "
-                                       ">= 0.999 (onnxruntime reaches 0.90-0.99 too)")
+@pytest.mark.xfail(strict=True, reason="stricter than issue 11's models: with the classifier fitted to the "
+                                       "images, 8-bit output cosine stays below 0.999 (onnxruntime's too, 0.90-0.99)")
 @pytest.mark.parametrize("name", sorted(SMALL))
-def test_accuracy_meets_issue_targets(accuracy, name):
+def test_fitted_classifier_cosine_reaches_0_999(accuracy, name):
     r = accuracy(name)
     assert r["ours_cos"] >= 0.999, r
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2", "inception_v3"])
+def test_full_size_models_meet_issue_targets(tmp_path, name):
+    """Issue 11's accuracy targets on the models it names: ResNet-18, MobileNetV2 and InceptionV3 at
+    224/224/299 with random weights as built, 100 calibration images, quantized vs float output cosine
+    >= 0.999 and top-1 agreement at least onnxruntime quantize_static's (QDQ, per-channel, MinMax) on the
+    same images.  Our flags quantize what onnxruntime's ``per_channel`` does (the classifier per row too);
+    with SNPE's plain per-channel flag ResNet-18 agrees on 80 images against onnxruntime's 82
+    (bench/README.rst).  Measured at 0.99979/0.99913/0.99962 against 0.99974/0.99839/0.99951, top-1
+    91/90/100 % against 82/84/100 %; calibration time is the benchmark's (bench/bench_quantize.py)."""
+    pytest.importorskip("onnxruntime.quantization")
+    r = _accuracy(tmp_path, name, n=100, full=True, flags=LIKE_ORT)
+    print(name, r)
+    assert r["ours_cos"] >= 0.999, r
+    assert r["ours_top1"] >= r["ort_top1"], r
+    equal, compared = r["scales"]
+    assert compared >= 30 and equal >= 0.9 * compared, r
