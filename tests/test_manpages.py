@@ -19,7 +19,7 @@ from snpe_tools.tools.manpages import render, write_man_pages
 TOOLS = tools()
 NAMES = [t.name for t in TOOLS]
 # what `pip wheel` reads from the checkout (setup.cfg's scripts, metadata and package)
-BUILD_FILES = ("setup.py", "setup.cfg", "pyproject.toml", "README.rst", "constraints.txt")
+BUILD_FILES = ("setup.py", "setup.cfg", "pyproject.toml", "README.rst")
 BUILD_DIRS = ("snpe_tools", "bin")
 
 

@@ -150,7 +150,7 @@ def make_plan(graph: Graph) -> Plan:
         if name in by_name:
             return
         t = graph.tensors[name]
-        code = qd.tensor_code(t.dtype, t.encoding is not None, bool(t.encoding and t.encoding.packed))
+        code = qd.tensor_code(t.dtype, t.encoding)
         code, data = _narrow(code, static_data(t, code) if t.is_static else None)
         if data is not None and qd.is_packed_4(code):
             data = _packed(t, data)

@@ -17,7 +17,12 @@ It is also the one place that says which numpy type a source-framework tensor be
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from .graph import Encoding
 
 INT_8, INT_16, INT_32, INT_64 = 0x0008, 0x0016, 0x0032, 0x0064
 UINT_8, UINT_16, UINT_32, UINT_64 = 0x0108, 0x0116, 0x0132, 0x0164
@@ -126,13 +131,15 @@ _FIXED = {INT_8: SFIXED_8, INT_16: SFIXED_16, INT_32: SFIXED_32,
 PACKED_4 = {INT_8: SFIXED_4, UINT_8: UFIXED_4}
 
 
-def tensor_code(dtype: np.dtype | type, quantized: bool, packed: bool = False) -> int:
+def tensor_code(dtype: np.dtype | type, encoding: Encoding | None) -> int:
     """QNN code of a tensor: an integer tensor carrying an encoding is fixed-point (``sFxp_8``...);
-    ``packed`` 4-bit values (``--pack_4_bit_weights``) are ``sFxp_4``/``uFxp_4``."""
+    4-bit values whose encoding is marked ``packed`` (``--pack_4_bit_weights``) are ``sFxp_4``/``uFxp_4``."""
     code = to_qnn(dtype)
-    if packed and quantized and code in PACKED_4:
+    if encoding is None:
+        return code
+    if encoding.packed and code in PACKED_4:
         return PACKED_4[code]
-    return _FIXED.get(code, code) if quantized else code
+    return _FIXED.get(code, code)
 
 
 def is_packed_4(code: int) -> bool:

@@ -60,7 +60,7 @@ def make_parser() -> argparse.ArgumentParser:
 # ---- formatting helpers ------------------------------------------------------------------
 def dtype_name(t: Tensor) -> str:
     """SNPE's data-type name (``Float_32`` ...) for a tensor."""
-    return qd.name(qd.tensor_code(t.dtype, t.encoding is not None, bool(t.encoding and t.encoding.packed)))
+    return qd.name(qd.tensor_code(t.dtype, t.encoding))
 
 
 def si(n: float) -> str:
